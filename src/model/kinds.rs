@@ -1,0 +1,218 @@
+//! The resource kinds kubetrail serves and their static facts (group, version, plural, scope,
+//! short names); the single table the router, discovery and storage agree on.
+
+use std::fmt;
+
+/// A kind of object the API serves. Its string form (`as_str`) is the `kind` stored in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKind {
+    Namespace,
+    Node,
+    Pod,
+    ReplicaSet,
+    Event,
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 5] = [
+        ResourceKind::Namespace,
+        ResourceKind::Node,
+        ResourceKind::Pod,
+        ResourceKind::ReplicaSet,
+        ResourceKind::Event,
+    ];
+
+    /// The `kind` field value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Namespace => "Namespace",
+            ResourceKind::Node => "Node",
+            ResourceKind::Pod => "Pod",
+            ResourceKind::ReplicaSet => "ReplicaSet",
+            ResourceKind::Event => "Event",
+        }
+    }
+
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == kind)
+    }
+
+    /// API group; "" for the core group.
+    pub fn group(self) -> &'static str {
+        match self {
+            ResourceKind::ReplicaSet => "apps",
+            _ => "",
+        }
+    }
+
+    pub fn version(self) -> &'static str {
+        "v1"
+    }
+
+    /// `apiVersion` as written in objects: `v1` or `apps/v1`.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            ResourceKind::ReplicaSet => "apps/v1",
+            _ => "v1",
+        }
+    }
+
+    /// The plural resource name used in URLs.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ResourceKind::Namespace => "namespaces",
+            ResourceKind::Node => "nodes",
+            ResourceKind::Pod => "pods",
+            ResourceKind::ReplicaSet => "replicasets",
+            ResourceKind::Event => "events",
+        }
+    }
+
+    pub fn singular(self) -> &'static str {
+        match self {
+            ResourceKind::Namespace => "namespace",
+            ResourceKind::Node => "node",
+            ResourceKind::Pod => "pod",
+            ResourceKind::ReplicaSet => "replicaset",
+            ResourceKind::Event => "event",
+        }
+    }
+
+    pub fn short_names(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::Namespace => &["ns"],
+            ResourceKind::Node => &["no"],
+            ResourceKind::Pod => &["po"],
+            ResourceKind::ReplicaSet => &["rs"],
+            ResourceKind::Event => &["ev"],
+        }
+    }
+
+    pub fn categories(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::Pod | ResourceKind::ReplicaSet => &["all"],
+            _ => &[],
+        }
+    }
+
+    pub fn namespaced(self) -> bool {
+        matches!(
+            self,
+            ResourceKind::Pod | ResourceKind::ReplicaSet | ResourceKind::Event
+        )
+    }
+
+    /// `<plural>` for the core group, `<plural>.<group>` otherwise, as Status messages name it.
+    pub fn qualified_resource(self) -> String {
+        match self.group() {
+            "" => self.plural().to_string(),
+            group => format!("{}.{group}", self.plural()),
+        }
+    }
+
+    /// Resolve a URL segment under a group/version to a kind.
+    pub fn from_plural(group: &str, plural: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.group() == group && k.plural() == plural)
+    }
+
+    /// Whether the kind has a spec whose changes bump `metadata.generation`.
+    pub fn has_generation(self) -> bool {
+        matches!(self, ResourceKind::Pod | ResourceKind::ReplicaSet)
+    }
+
+    /// Whether the kind keeps a `status` that only the status subresource may change.
+    pub fn has_status(self) -> bool {
+        !matches!(self, ResourceKind::Event)
+    }
+
+    /// Subresources served for this kind, with the verbs and response kind (group, version, kind).
+    pub fn subresources(self) -> &'static [Subresource] {
+        const POD: &[Subresource] = &[
+            Subresource::new("binding", "", "", "Binding", &["create"]),
+            Subresource::new("status", "", "", "Pod", &["get", "patch", "update"]),
+        ];
+        const RS: &[Subresource] = &[
+            Subresource::new(
+                "scale",
+                "autoscaling",
+                "v1",
+                "Scale",
+                &["get", "patch", "update"],
+            ),
+            Subresource::new("status", "", "", "ReplicaSet", &["get", "patch", "update"]),
+        ];
+        const NODE: &[Subresource] = &[Subresource::new(
+            "status",
+            "",
+            "",
+            "Node",
+            &["get", "patch", "update"],
+        )];
+        const NS: &[Subresource] = &[
+            Subresource::new("finalize", "", "", "Namespace", &["update"]),
+            Subresource::new("status", "", "", "Namespace", &["get", "patch", "update"]),
+        ];
+        match self {
+            ResourceKind::Pod => POD,
+            ResourceKind::ReplicaSet => RS,
+            ResourceKind::Node => NODE,
+            ResourceKind::Namespace => NS,
+            ResourceKind::Event => &[],
+        }
+    }
+
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::Namespace => &[
+                "create", "delete", "get", "list", "patch", "update", "watch",
+            ],
+            _ => &[
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ],
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A subresource served under a kind, for discovery.
+#[derive(Debug, Clone, Copy)]
+pub struct Subresource {
+    pub name: &'static str,
+    /// Response kind's group and version; empty means "the parent's".
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub verbs: &'static [&'static str],
+}
+
+impl Subresource {
+    const fn new(
+        name: &'static str,
+        group: &'static str,
+        version: &'static str,
+        kind: &'static str,
+        verbs: &'static [&'static str],
+    ) -> Self {
+        Subresource {
+            name,
+            group,
+            version,
+            kind,
+            verbs,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Reading and writing `metadata` on stored objects, which are kept as `serde_json::Value` so the
+//! log stores exactly what was served. Also the wire time formats.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// `metadata.<field>` as a string, or "".
+pub fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
+    object
+        .get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+pub fn name(object: &Value) -> &str {
+    meta_str(object, "name")
+}
+
+pub fn namespace(object: &Value) -> &str {
+    meta_str(object, "namespace")
+}
+
+pub fn uid(object: &Value) -> &str {
+    meta_str(object, "uid")
+}
+
+pub fn resource_version(object: &Value) -> &str {
+    meta_str(object, "resourceVersion")
+}
+
+/// The `metadata` map, created when missing or not an object.
+pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
+    if !object.is_object() {
+        *object = Value::Object(Map::new());
+    }
+    let root = match object.as_object_mut() {
+        Some(root) => root,
+        None => unreachable_object(),
+    };
+    let meta = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !meta.is_object() {
+        *meta = Value::Object(Map::new());
+    }
+    match meta.as_object_mut() {
+        Some(meta) => meta,
+        None => unreachable_object(),
+    }
+}
+
+// Both call sites have just made the value an object; this keeps them free of `unwrap`.
+fn unreachable_object() -> ! {
+    unreachable!("value was just replaced by an object")
+}
+
+pub fn set_meta(object: &mut Value, field: &str, value: Value) {
+    metadata_mut(object).insert(field.to_string(), value);
+}
+
+pub fn remove_meta(object: &mut Value, field: &str) {
+    metadata_mut(object).remove(field);
+}
+
+/// A string-to-string map under `metadata` (labels, annotations).
+pub fn string_map(object: &Value, field: &str) -> BTreeMap<String, String> {
+    object
+        .get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn labels(object: &Value) -> BTreeMap<String, String> {
+    string_map(object, "labels")
+}
+
+pub fn finalizers(object: &Value) -> Vec<String> {
+    object
+        .get("metadata")
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn deletion_timestamp(object: &Value) -> Option<&str> {
+    object
+        .get("metadata")
+        .and_then(|m| m.get("deletionTimestamp"))
+        .and_then(Value::as_str)
+}
+
+/// A `metav1.Time` string: RFC 3339, whole seconds, UTC.
+pub fn format_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A `metav1.MicroTime` string: RFC 3339 with microseconds, UTC.
+pub fn format_micro_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Log time: RFC 3339 with nanoseconds, UTC.
+pub fn format_log_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_is_created_on_demand() {
+        let mut v = json!({"kind": "Pod"});
+        set_meta(&mut v, "name", json!("web"));
+        assert_eq!(name(&v), "web");
+        assert_eq!(namespace(&v), "");
+    }
+
+    #[test]
+    fn times_use_kubernetes_precision() {
+        let t: jiff::Timestamp = "2025-01-02T03:04:05.123456789Z".parse().unwrap();
+        assert_eq!(format_time(t), "2025-01-02T03:04:05Z");
+        assert_eq!(format_micro_time(t), "2025-01-02T03:04:05.123456Z");
+        assert_eq!(format_log_time(t), "2025-01-02T03:04:05.123456789Z");
+    }
+}
