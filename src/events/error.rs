@@ -1,0 +1,59 @@
+//! Errors of the write side. No HTTP types: `http::error` maps them to `Status` once.
+
+use crate::model::{FieldError, ResourceKind};
+
+/// A command refused by `decide` (or by the lookups that feed it). Nothing was written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("{} \"{name}\" not found", kind.qualified_resource())]
+    NotFound { kind: ResourceKind, name: String },
+    #[error("{} \"{name}\" already exists", kind.qualified_resource())]
+    AlreadyExists { kind: ResourceKind, name: String },
+    /// Optimistic-concurrency or precondition failure; `reason` follows "Operation cannot be
+    /// fulfilled on <resource> \"<name>\": ".
+    #[error("Operation cannot be fulfilled on {} \"{name}\": {reason}", kind.qualified_resource())]
+    Conflict {
+        kind: ResourceKind,
+        name: String,
+        reason: String,
+    },
+    #[error("{kind} \"{name}\" is invalid")]
+    Invalid {
+        kind: ResourceKind,
+        name: String,
+        causes: Vec<FieldError>,
+    },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{} \"{name}\" is forbidden: {reason}", kind.qualified_resource())]
+    Forbidden {
+        kind: ResourceKind,
+        name: String,
+        reason: String,
+    },
+}
+
+/// The store failed (I/O, SQLite). The write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("stored object is not valid JSON")]
+    Corrupt(#[source] serde_json::Error),
+    #[error("the event log writer has stopped")]
+    WriterGone,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

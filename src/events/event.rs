@@ -1,0 +1,76 @@
+//! Events: what happened, in the past tense, with the full resulting object. `EventType` strings
+//! are a persisted format and are never renamed.
+
+use crate::model::ResourceKind;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    Created,
+    Updated,
+    StatusUpdated,
+    Scaled,
+    Bound,
+    DeletionRequested,
+    Deleted,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 7] = [
+        EventType::Created,
+        EventType::Updated,
+        EventType::StatusUpdated,
+        EventType::Scaled,
+        EventType::Bound,
+        EventType::DeletionRequested,
+        EventType::Deleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Created => "Created",
+            EventType::Updated => "Updated",
+            EventType::StatusUpdated => "StatusUpdated",
+            EventType::Scaled => "Scaled",
+            EventType::Bound => "Bound",
+            EventType::DeletionRequested => "DeletionRequested",
+            EventType::Deleted => "Deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The watch event type a client sees for this log event.
+    pub fn watch_type(self) -> &'static str {
+        match self {
+            EventType::Created => "ADDED",
+            EventType::Deleted => "DELETED",
+            _ => "MODIFIED",
+        }
+    }
+}
+
+/// One appended event as published after commit.
+#[derive(Debug, Clone)]
+pub struct EventEnvelope {
+    pub seq: i64,
+    pub time: String,
+    pub kind: ResourceKind,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub event_type: EventType,
+    /// The resulting object (for `Deleted`, its last state), `resourceVersion` = `seq`.
+    pub object: Value,
+    /// `object` serialized exactly as stored.
+    pub object_json: String,
+    /// The object's state before this event, when it existed.
+    pub prev_object: Option<Value>,
+    pub actor: String,
+    pub user_agent: Option<String>,
+    pub field_manager: Option<String>,
+    pub request_id: String,
+    pub caused_by: Option<i64>,
+}

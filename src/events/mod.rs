@@ -1,0 +1,14 @@
+//! The write side: commands, the pure `decide` that turns a command and the current state into
+//! events, and the `EventLog` whose single writer task appends them. The only code that inserts
+//! into `events`.
+
+pub mod command;
+pub mod decide;
+pub mod error;
+pub mod event;
+pub mod log;
+
+pub use command::{Command, DeleteOptions, Propagation, RequestMeta, UpdatePart};
+pub use error::{CommandError, StoreError, SubmitError};
+pub use event::{EventEnvelope, EventType};
+pub use log::{EventLog, Submitted};

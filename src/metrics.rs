@@ -1,0 +1,125 @@
+//! Prometheus metrics: request count and latency by verb and resource, append (commit) latency,
+//! group-commit batch size, open watches. Served at `/metrics` with the database size.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub verb: String,
+    pub resource: String,
+    pub code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabels {
+    pub verb: String,
+    pub resource: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_seconds: Family<LatencyLabels, Histogram>,
+    pub commit_seconds: Histogram,
+    pub commit_batch_size: Histogram,
+    pub open_watches: Gauge,
+    pub database_bytes: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("kubetrail");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "apiserver_requests",
+            "API requests by verb, resource and status code",
+            requests.clone(),
+        );
+        let request_seconds =
+            Family::<LatencyLabels, Histogram>::new_with_constructor(latency_histogram);
+        registry.register(
+            "apiserver_request_duration_seconds",
+            "API request latency by verb and resource (watches: until the stream starts)",
+            request_seconds.clone(),
+        );
+        let commit_seconds = latency_histogram();
+        registry.register(
+            "event_log_commit_duration_seconds",
+            "Time to decide, append, project and durably commit one group-commit batch",
+            commit_seconds.clone(),
+        );
+        let commit_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 11));
+        registry.register(
+            "event_log_commit_batch_size",
+            "Submissions folded into one transaction",
+            commit_batch_size.clone(),
+        );
+        let open_watches = Gauge::default();
+        registry.register(
+            "open_watches",
+            "Watch streams currently open",
+            open_watches.clone(),
+        );
+        let database_bytes = Gauge::default();
+        registry.register(
+            "database_size_bytes",
+            "Size of the SQLite database file",
+            database_bytes.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            commit_seconds,
+            commit_batch_size,
+            open_watches,
+            database_bytes,
+        }
+    }
+
+    pub fn observe_request(&self, verb: &str, resource: &str, code: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                verb: verb.to_string(),
+                resource: resource.to_string(),
+                code,
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&LatencyLabels {
+                verb: verb.to_string(),
+                resource: resource.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_commit(&self, elapsed: Duration, batch: usize) {
+        self.commit_seconds.observe(elapsed.as_secs_f64());
+        self.commit_batch_size.observe(batch as f64);
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}

@@ -1,0 +1,221 @@
+//! `ReadStore`: every read of current state and of the log, on a read-only connection pool
+//! (WAL lets reads run beside the writer). Lists read one consistent snapshot and report the
+//! resourceVersion it reflects.
+
+use crate::events::{EventType, StoreError};
+use crate::model::ResourceKind;
+use serde_json::Value;
+use sqlx::{Row, SqlitePool};
+
+/// How many rows a filtered list reads per round trip.
+const SCAN_CHUNK: i64 = 1000;
+
+#[derive(Clone)]
+pub struct ReadStore {
+    pool: SqlitePool,
+}
+
+/// One object as stored: its JSON text (with `resourceVersion`) and its seq.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub json: String,
+    pub seq: i64,
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub namespace: Option<String>,
+    /// Only this name (from a `metadata.name=` field selector).
+    pub name: Option<String>,
+    /// Resume after this (namespace, name), from a continue token.
+    pub start_after: Option<(String, String)>,
+    pub limit: Option<usize>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// Matching objects' JSON, ordered by namespace then name.
+    pub items: Vec<String>,
+    /// The log seq this snapshot reflects.
+    pub resource_version: i64,
+    /// Set when `limit` cut the list short: the key of the last item returned.
+    pub continue_after: Option<(String, String)>,
+}
+
+/// One log row as a watch replays it.
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub seq: i64,
+    pub event_type: EventType,
+    pub object_json: String,
+    pub prev_json: Option<String>,
+}
+
+impl ReadStore {
+    pub fn new(pool: SqlitePool) -> Self {
+        ReadStore { pool }
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn get(
+        &self,
+        kind: ResourceKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<StoredObject>, StoreError> {
+        let row = sqlx::query(
+            "SELECT object, seq FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+        )
+        .bind(kind.as_str())
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(StoredObject {
+                json: r.try_get(0)?,
+                seq: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// List `kind`, keeping the objects `keep` accepts (all when `None`), in one snapshot.
+    pub async fn list(
+        &self,
+        kind: ResourceKind,
+        query: &ListQuery,
+        keep: Option<&(dyn Fn(&Value) -> bool + Sync)>,
+    ) -> Result<ListPage, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let resource_version: i64 =
+            sqlx::query_scalar("SELECT applied_seq FROM projection_state WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut items = Vec::new();
+        let mut after = query.start_after.clone();
+        let limit = query.limit.filter(|l| *l > 0);
+        let mut continue_after = None;
+        let mut last_returned: Option<(String, String)> = None;
+        'scan: loop {
+            let mut sql =
+                String::from("SELECT namespace, name, object FROM objects WHERE kind = ?");
+            if query.namespace.is_some() {
+                sql.push_str(" AND namespace = ?");
+            }
+            if query.name.is_some() {
+                sql.push_str(" AND name = ?");
+            }
+            if after.is_some() {
+                sql.push_str(" AND (namespace, name) > (?, ?)");
+            }
+            sql.push_str(" ORDER BY namespace, name LIMIT ?");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str());
+            if let Some(ns) = &query.namespace {
+                q = q.bind(ns);
+            }
+            if let Some(name) = &query.name {
+                q = q.bind(name);
+            }
+            if let Some((ns, name)) = &after {
+                q = q.bind(ns).bind(name);
+            }
+            let rows = q.bind(SCAN_CHUNK).fetch_all(&mut *tx).await?;
+            let scanned = rows.len() as i64;
+            for row in rows {
+                let namespace: String = row.try_get(0)?;
+                let name: String = row.try_get(1)?;
+                let json: String = row.try_get(2)?;
+                let wanted = match keep {
+                    None => true,
+                    Some(keep) => {
+                        let object: Value =
+                            serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
+                        keep(&object)
+                    }
+                };
+                let key = (namespace, name);
+                if wanted {
+                    if limit.is_some_and(|l| items.len() == l) {
+                        // One more match exists: the page ends at the last item returned.
+                        continue_after = last_returned.take();
+                        break 'scan;
+                    }
+                    items.push(json);
+                    last_returned = Some(key.clone());
+                }
+                after = Some(key);
+            }
+            if scanned < SCAN_CHUNK {
+                break;
+            }
+        }
+        tx.commit().await?;
+        Ok(ListPage {
+            items,
+            resource_version,
+            continue_after,
+        })
+    }
+
+    /// Log rows of `kind` after `seq` (optionally in one namespace), oldest first, with the
+    /// object's previous state.
+    pub async fn events_after(
+        &self,
+        kind: ResourceKind,
+        namespace: Option<&str>,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LogRow>, StoreError> {
+        let sql = if namespace.is_some() {
+            "SELECT e.seq, e.event_type, e.object, p.object FROM events e \
+             LEFT JOIN events p ON p.seq = e.prev_seq \
+             WHERE e.seq > ? AND e.kind = ? AND e.namespace = ? ORDER BY e.seq LIMIT ?"
+        } else {
+            "SELECT e.seq, e.event_type, e.object, p.object FROM events e \
+             LEFT JOIN events p ON p.seq = e.prev_seq \
+             WHERE e.seq > ? AND e.kind = ? ORDER BY e.seq LIMIT ?"
+        };
+        let mut q = sqlx::query(sql).bind(seq).bind(kind.as_str());
+        if let Some(ns) = namespace {
+            q = q.bind(ns);
+        }
+        let rows = q.bind(limit).fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| {
+                let event_type: String = r.try_get(1)?;
+                Ok(LogRow {
+                    seq: r.try_get(0)?,
+                    event_type: EventType::parse(&event_type).unwrap_or(EventType::Updated),
+                    object_json: r.try_get(2)?,
+                    prev_json: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Highest seq in the log (0 when empty).
+    pub async fn last_seq(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Size of the database file in bytes (page count × page size).
+    pub async fn database_size(&self) -> Result<i64, StoreError> {
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&self.pool)
+            .await?;
+        let size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(pages * size)
+    }
+}
