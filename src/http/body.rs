@@ -1,0 +1,144 @@
+//! Request bodies and response formats: reading a body within the size limit, decoding JSON or
+//! YAML by `Content-Type`, recognising patch types, and choosing the response media type from
+//! `Accept`.
+
+use super::error::ApiError;
+use actix_web::HttpRequest;
+use actix_web::web::{self, BytesMut};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+/// Largest request body accepted, as kube-apiserver's 3 MiB.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+const JSON: &str = "application/json";
+const YAML: &str = "application/yaml";
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
+/// Read the whole body, refusing more than `MAX_BODY` bytes with 413.
+pub async fn read(mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(ApiError::too_large(MAX_BODY));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The media type of the request body, without parameters; JSON when absent.
+pub fn content_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| JSON.to_string())
+}
+
+/// Decode an object body (POST, PUT) as JSON or YAML.
+pub fn decode_object(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
+    let media = content_type(req);
+    let value = match media.as_str() {
+        JSON | "*/*" => serde_json::from_slice::<Value>(body).map_err(|e| {
+            ApiError::bad_request(format!("the body could not be decoded as JSON: {e}"))
+        })?,
+        YAML | "application/x-yaml" | "text/yaml" => decode_yaml(body)?,
+        _ => {
+            return Err(ApiError::unsupported_media_type(
+                &media,
+                &[JSON, YAML, PROTOBUF_REFUSED_NOTE],
+            ));
+        }
+    };
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON or YAML object",
+        ));
+    }
+    Ok(value)
+}
+
+/// Protobuf bodies are refused; named so the 415 message lists what is accepted.
+const PROTOBUF_REFUSED_NOTE: &str = "(not application/vnd.kubernetes.protobuf)";
+
+pub fn decode_yaml(body: &[u8]) -> Result<Value, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
+    yaml_serde::from_str::<Value>(text)
+        .map_err(|e| ApiError::bad_request(format!("the body could not be decoded as YAML: {e}")))
+}
+
+pub fn is_protobuf(req: &HttpRequest) -> bool {
+    content_type(req) == PROTOBUF
+}
+
+/// The patch formats the server applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    Json,
+    Merge,
+}
+
+pub fn patch_type(req: &HttpRequest) -> Result<PatchType, ApiError> {
+    let media = content_type(req);
+    match media.as_str() {
+        "application/json-patch+json" => Ok(PatchType::Json),
+        "application/merge-patch+json" => Ok(PatchType::Merge),
+        _ => Err(ApiError::unsupported_media_type(
+            &media,
+            &[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+            ],
+        )),
+    }
+}
+
+/// How to render a successful response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseFormat {
+    Json,
+    Yaml,
+}
+
+/// Choose JSON or YAML from `Accept`; protobuf-first clients also list JSON and get it.
+pub fn response_format(req: &HttpRequest) -> ResponseFormat {
+    let accept = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first_known = accept
+        .split(',')
+        .map(|m| m.split(';').next().unwrap_or("").trim())
+        .find(|m| matches!(*m, JSON | YAML | "application/*" | "*/*"));
+    match first_known {
+        Some(YAML) => ResponseFormat::Yaml,
+        _ => ResponseFormat::Json,
+    }
+}
+
+/// A response body in `format` with its content type.
+pub fn render(format: ResponseFormat, json_text: String) -> (&'static str, String) {
+    match format {
+        ResponseFormat::Json => (JSON, json_text),
+        ResponseFormat::Yaml => {
+            let yaml = serde_json::from_str::<Value>(&json_text)
+                .ok()
+                .and_then(|v| yaml_serde::to_string(&v).ok());
+            match yaml {
+                Some(yaml) => (YAML, yaml),
+                None => (JSON, json_text),
+            }
+        }
+    }
+}

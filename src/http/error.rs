@@ -1,0 +1,237 @@
+//! `ApiError`: the single `ResponseError`. Every failure a client can see is rendered here as a
+//! Kubernetes `Status` object, shaped like apimachinery's `NewNotFound`, `NewConflict`,
+//! `NewInvalid`, ...; this is the only place HTTP status codes for errors are chosen.
+
+use crate::events::{CommandError, StoreError, SubmitError};
+use crate::model::ResourceKind;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+use std::fmt;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// A client-visible failure with its `Status` fields.
+    Status {
+        code: u16,
+        reason: &'static str,
+        message: String,
+        details: Option<Value>,
+    },
+    /// Anything unexpected: an opaque 500; the cause chain is logged, not sent.
+    Unexpected(anyhow::Error),
+}
+
+impl ApiError {
+    fn status(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Status {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::status(400, "BadRequest", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::status(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// An unknown path.
+    pub fn path_not_found() -> Self {
+        ApiError::Status {
+            code: 404,
+            reason: "NotFound",
+            message: "the server could not find the requested resource".to_string(),
+            details: Some(json!({})),
+        }
+    }
+
+    pub fn not_found(kind: ResourceKind, name: &str) -> Self {
+        CommandError::NotFound {
+            kind,
+            name: name.to_string(),
+        }
+        .into()
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::status(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    pub fn unsupported_media_type(content_type: &str, accepted: &[&str]) -> Self {
+        Self::status(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: {}",
+                accepted.join(", ")
+            ),
+        )
+    }
+
+    pub fn not_acceptable(accepted: &[&str]) -> Self {
+        Self::status(
+            406,
+            "NotAcceptable",
+            format!(
+                "only the following media types are accepted: {}",
+                accepted.join(", ")
+            ),
+        )
+    }
+
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::status(410, "Expired", message)
+    }
+
+    pub fn invalid_patch(message: impl Into<String>) -> Self {
+        Self::status(422, "Invalid", message)
+    }
+
+    pub fn code(&self) -> u16 {
+        match self {
+            ApiError::Status { code, .. } => *code,
+            ApiError::Unexpected(_) => 500,
+        }
+    }
+
+    /// The `Status` object for this error.
+    pub fn to_status(&self) -> Value {
+        match self {
+            ApiError::Status {
+                code,
+                reason,
+                message,
+                details,
+            } => {
+                let mut status = json!({
+                    "kind": "Status", "apiVersion": "v1", "metadata": {},
+                    "status": "Failure", "message": message, "reason": reason, "code": code,
+                });
+                if let Some(details) = details {
+                    status["details"] = details.clone();
+                }
+                status
+            }
+            ApiError::Unexpected(_) => json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {},
+                "status": "Failure", "message": "Internal error occurred: unexpected server error",
+                "reason": "InternalError", "code": 500,
+                "details": {"causes": [{"message": "unexpected server error"}]},
+            }),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Status { message, .. } => f.write_str(message),
+            ApiError::Unexpected(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Unexpected(e) = self {
+            tracing::error!(error = ?e, "request failed unexpectedly");
+        }
+        HttpResponse::build(self.status_code())
+            .content_type("application/json")
+            .body(self.to_status().to_string())
+    }
+}
+
+fn resource_details(kind: ResourceKind, name: &str) -> Value {
+    json!({"name": name, "group": kind.group(), "kind": kind.plural()})
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        let message = e.to_string();
+        match e {
+            CommandError::NotFound { kind, name } => ApiError::Status {
+                code: 404,
+                reason: "NotFound",
+                message,
+                details: Some(resource_details(kind, &name)),
+            },
+            CommandError::AlreadyExists { kind, name } => ApiError::Status {
+                code: 409,
+                reason: "AlreadyExists",
+                message,
+                details: Some(resource_details(kind, &name)),
+            },
+            CommandError::Conflict { kind, name, .. } => ApiError::Status {
+                code: 409,
+                reason: "Conflict",
+                message,
+                details: Some(resource_details(kind, &name)),
+            },
+            CommandError::Forbidden { kind, name, .. } => ApiError::Status {
+                code: 403,
+                reason: "Forbidden",
+                message,
+                details: Some(resource_details(kind, &name)),
+            },
+            CommandError::BadRequest(message) => ApiError::bad_request(message),
+            CommandError::Invalid { kind, name, causes } => {
+                let listed: Vec<String> = causes.iter().map(ToString::to_string).collect();
+                let body = match listed.as_slice() {
+                    [one] => one.clone(),
+                    many => format!("[{}]", many.join(", ")),
+                };
+                let causes: Vec<Value> = causes
+                    .iter()
+                    .map(|c| {
+                        json!({"reason": c.reason.as_cause_reason(), "message": c.message, "field": c.path})
+                    })
+                    .collect();
+                ApiError::Status {
+                    code: 422,
+                    reason: "Invalid",
+                    message: format!("{kind} \"{name}\" is invalid: {body}"),
+                    details: Some(json!({
+                        "name": name, "group": kind.group(), "kind": kind.as_str(), "causes": causes,
+                    })),
+                }
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Unexpected(e.into())
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Command(e) => e.into(),
+            SubmitError::Store(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The HTTP API: routes, authentication, request metrics, health and metrics endpoints. Handlers
+//! turn requests into commands for `events::EventLog` or queries on `projections::ReadStore`;
+//! nothing here runs SQL or builds events, and `error::ApiError` is the only error response.
+
+pub mod body;
+pub mod discovery;
+pub mod error;
+pub mod objects;
+pub mod params;
+pub mod target;
+pub mod watch;
+
+use crate::events::EventLog;
+use crate::metrics::Metrics;
+use crate::projections::ReadStore;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use error::ApiError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Watch limits the server applies.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchSettings {
+    pub max_timeout: Duration,
+    pub heartbeat: Duration,
+}
+
+/// Shared state of every handler.
+pub struct AppState {
+    pub log: EventLog,
+    pub store: ReadStore,
+    pub metrics: Arc<Metrics>,
+    pub watch: WatchSettings,
+    /// The bearer token every request must carry; `None` serves without authentication.
+    pub token: Option<String>,
+}
+
+/// Who is calling, set by the authentication middleware.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: String,
+    pub request_id: String,
+}
+
+/// Verb and resource of a request, set by the handler for the metrics middleware.
+#[derive(Debug, Clone)]
+pub struct RequestVerb {
+    pub verb: &'static str,
+    pub resource: String,
+}
+
+/// The user a valid bearer token authenticates as.
+pub const ADMIN_USER: &str = "kubetrail-admin";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health))
+        .route("/livez", web::get().to(health))
+        .route("/readyz", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics))
+        .route("/version", web::get().to(version))
+        .route("/api", web::get().to(api_root))
+        .route("/api/", web::get().to(api_root))
+        .route("/apis", web::get().to(apis_root))
+        .route("/apis/", web::get().to(apis_root))
+        .route("/api/v1", web::get().to(core_resources))
+        .route("/api/v1/", web::get().to(core_resources))
+        .route("/apis/apps", web::get().to(apps_group))
+        .route("/apis/apps/v1", web::get().to(apps_resources))
+        .route("/apis/apps/v1/", web::get().to(apps_resources))
+        .route("/api/v1/{tail:.+}", web::route().to(objects::core_api))
+        .route(
+            "/apis/{group}/{version}/{tail:.+}",
+            web::route().to(objects::group_api),
+        )
+        .default_service(web::route().to(not_found));
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.last_seq().await {
+        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok"),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("the store is not readable"),
+    }
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Ok(size) = state.store.database_size().await {
+        state.metrics.database_bytes.set(size);
+    }
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.encode())
+}
+
+async fn version() -> HttpResponse {
+    HttpResponse::Ok().json(discovery::version())
+}
+
+async fn api_root(req: HttpRequest) -> HttpResponse {
+    discovery::core_root(&req)
+}
+
+async fn apis_root(req: HttpRequest) -> HttpResponse {
+    discovery::groups_root(&req)
+}
+
+async fn core_resources() -> HttpResponse {
+    discovery::resource_list("")
+}
+
+async fn apps_group() -> HttpResponse {
+    discovery::apps_root()
+}
+
+async fn apps_resources() -> HttpResponse {
+    discovery::resource_list("apps")
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::path_not_found())
+}
+
+fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/livez" | "/readyz")
+}
+
+/// Authenticate the bearer token, tag the request with its caller and an audit id, and record
+/// the request's count and latency.
+pub async fn authenticate_and_measure(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    if let Some(state) = &state
+        && let Some(token) = &state.token
+        && !is_public(req.path())
+    {
+        let presented = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if presented != Some(token.as_str()) {
+            let response = ApiError::unauthorized().error_response();
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    }
+    let user = match state.as_ref().and_then(|s| s.token.as_ref()) {
+        Some(_) => ADMIN_USER,
+        None => "system:anonymous",
+    };
+    req.extensions_mut().insert(Caller {
+        user: user.to_string(),
+        request_id: request_id.clone(),
+    });
+    let mut response = next.call(req).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("audit-id"),
+            value,
+        );
+    }
+    if let Some(state) = state {
+        let verb = response
+            .request()
+            .extensions()
+            .get::<RequestVerb>()
+            .cloned();
+        let (verb, resource) = match verb {
+            Some(v) => (v.verb, v.resource),
+            None => ("get", String::new()),
+        };
+        state.metrics.observe_request(
+            verb,
+            &resource,
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+    }
+    Ok(response.map_into_left_body())
+}

@@ -1,0 +1,561 @@
+//! Handlers for resource paths: list, watch, get, create, update, patch, delete,
+//! deletecollection, and the status, scale, binding and finalize subresources. They parse the
+//! request into a command or a query and render the result; they never run SQL or build events.
+
+use super::body::{self, PatchType, ResponseFormat};
+use super::error::ApiError;
+use super::params::{self, Continue, ListOptions, Query};
+use super::target::{self, Target};
+use super::{AppState, Caller, RequestVerb};
+use crate::events::{Command, CommandError, RequestMeta, SubmitError, UpdatePart};
+use crate::model::selector::LabelSelector;
+use crate::model::{ResourceKind, meta};
+use crate::projections::ListQuery;
+use actix_web::http::Method;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+/// How often a patch is retried when the object changed between read and write.
+const PATCH_RETRIES: usize = 5;
+
+/// `/api/v1/...`
+pub async fn core_api(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tail = req.match_info().get("tail").unwrap_or("").to_string();
+    serve(req, payload, state, "", &tail).await
+}
+
+/// `/apis/{group}/{version}/...`
+pub async fn group_api(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let group = req.match_info().get("group").unwrap_or("").to_string();
+    let version = req.match_info().get("version").unwrap_or("");
+    if version != "v1" {
+        return Err(ApiError::path_not_found());
+    }
+    let tail = req.match_info().get("tail").unwrap_or("").to_string();
+    serve(req, payload, state, &group, &tail).await
+}
+
+async fn serve(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    group: &str,
+    tail: &str,
+) -> Result<HttpResponse, ApiError> {
+    let segments: Vec<&str> = tail.trim_end_matches('/').split('/').collect();
+    let target = target::resolve(group, &segments).ok_or_else(ApiError::path_not_found)?;
+    let query = Query::parse(req.query_string())?;
+    let method = req.method().clone();
+    let subresource = target.subresource.clone();
+    let sub = subresource.as_deref();
+    let kind = target.kind;
+    let verb = match (&method, target.name.is_some(), sub) {
+        (&Method::GET, false, None) if query.flag("watch")? => "watch",
+        (&Method::GET, false, None) => "list",
+        (&Method::POST, false, None) => "create",
+        (&Method::DELETE, false, None) => "deletecollection",
+        (&Method::GET, true, _) => "get",
+        (&Method::PUT, true, _) => "update",
+        (&Method::PATCH, true, _) => "patch",
+        (&Method::DELETE, true, None) => "delete",
+        (&Method::POST, true, Some(_)) => "create",
+        _ => return Err(ApiError::method_not_allowed()),
+    };
+    let resource = match sub {
+        Some(sub) => format!("{}/{sub}", kind.plural()),
+        None => kind.plural().to_string(),
+    };
+    req.extensions_mut().insert(RequestVerb { verb, resource });
+    if let Some(sub) = sub
+        && !kind.subresources().iter().any(|s| s.name == sub)
+    {
+        return Err(ApiError::path_not_found());
+    }
+    // Namespaced kinds are only written inside a namespace.
+    if kind.namespaced() && target.namespace.is_none() && !matches!(verb, "list" | "watch") {
+        return Err(ApiError::method_not_allowed());
+    }
+    let call = Call {
+        req,
+        target,
+        query,
+        state,
+    };
+    match (verb, sub) {
+        ("list", _) => call.list().await,
+        ("watch", _) => super::watch::serve(&call.req, &call.state, &call.target, &call.query),
+        ("create", None) => call.create(payload).await,
+        ("deletecollection", _) => call.delete_collection(payload).await,
+        ("get", Some("scale")) if kind == ResourceKind::ReplicaSet => call.get_scale().await,
+        ("get", None | Some("status")) => call.get().await,
+        ("update", Some("scale")) if kind == ResourceKind::ReplicaSet => {
+            call.replace_scale(payload).await
+        }
+        ("patch", Some("scale")) if kind == ResourceKind::ReplicaSet => {
+            call.patch_scale(payload).await
+        }
+        ("update", None) => call.replace(payload, UpdatePart::Main).await,
+        ("update", Some("status")) => call.replace(payload, UpdatePart::Status).await,
+        ("update", Some("finalize")) => call.replace(payload, UpdatePart::Finalize).await,
+        ("patch", None) => call.patch(payload, UpdatePart::Main).await,
+        ("patch", Some("status")) => call.patch(payload, UpdatePart::Status).await,
+        ("delete", None) => call.delete(payload).await,
+        ("create", Some("binding")) if kind == ResourceKind::Pod => call.bind(payload).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// One request to a resource path.
+struct Call {
+    req: HttpRequest,
+    target: Target,
+    query: Query,
+    state: web::Data<AppState>,
+}
+
+impl Call {
+    fn kind(&self) -> ResourceKind {
+        self.target.kind
+    }
+
+    /// Namespace as stored: "" for cluster-scoped kinds.
+    fn namespace(&self) -> &str {
+        self.target.namespace.as_deref().unwrap_or("")
+    }
+
+    fn name(&self) -> &str {
+        self.target.name.as_deref().unwrap_or("")
+    }
+
+    fn format(&self) -> ResponseFormat {
+        body::response_format(&self.req)
+    }
+
+    fn respond(&self, code: u16, json_text: String) -> HttpResponse {
+        let (content_type, body) = body::render(self.format(), json_text);
+        HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK),
+        )
+        .content_type(content_type)
+        .body(body)
+    }
+
+    fn respond_value(&self, code: u16, value: &Value) -> HttpResponse {
+        self.respond(code, value.to_string())
+    }
+
+    fn request_meta(&self, dry_run: bool) -> RequestMeta {
+        let caller = self.req.extensions().get::<Caller>().cloned();
+        RequestMeta {
+            actor: caller
+                .as_ref()
+                .map(|c| c.user.clone())
+                .unwrap_or_else(|| "system:anonymous".to_string()),
+            user_agent: self
+                .req
+                .headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            field_manager: self.query.get("fieldManager").map(str::to_string),
+            request_id: caller.map(|c| c.request_id).unwrap_or_default(),
+            caused_by: None,
+            dry_run,
+        }
+    }
+
+    fn write_meta(&self) -> Result<RequestMeta, ApiError> {
+        Ok(self.request_meta(params::dry_run(&self.query.all("dryRun"))?))
+    }
+
+    async fn submit(&self, command: Command, meta: RequestMeta) -> Result<Value, ApiError> {
+        Ok(self.state.log.submit(command, meta).await?.object)
+    }
+
+    async fn current(&self) -> Result<Value, ApiError> {
+        let stored = self
+            .state
+            .store
+            .get(self.kind(), self.namespace(), self.name())
+            .await?
+            .ok_or_else(|| ApiError::not_found(self.kind(), self.name()))?;
+        serde_json::from_str(&stored.json).map_err(|e| ApiError::Unexpected(e.into()))
+    }
+
+    async fn get(&self) -> Result<HttpResponse, ApiError> {
+        let stored = self
+            .state
+            .store
+            .get(self.kind(), self.namespace(), self.name())
+            .await?
+            .ok_or_else(|| ApiError::not_found(self.kind(), self.name()))?;
+        Ok(self.respond(200, stored.json))
+    }
+
+    async fn list(&self) -> Result<HttpResponse, ApiError> {
+        let kind = self.kind();
+        let options = ListOptions::parse(kind, &self.query)?;
+        let filter = &options.filter;
+        let query = ListQuery {
+            namespace: self.target.namespace.clone(),
+            name: filter
+                .fields
+                .exact_value("metadata.name")
+                .map(str::to_string),
+            start_after: options
+                .continue_from
+                .as_ref()
+                .map(|c| (c.namespace.clone(), c.name.clone())),
+            limit: options.limit,
+        };
+        let keep = |o: &Value| filter.matches(o);
+        let page = self
+            .state
+            .store
+            .list(
+                kind,
+                &query,
+                (!filter.is_everything()).then_some(&keep as &(dyn Fn(&Value) -> bool + Sync)),
+            )
+            .await?;
+        let resource_version = options
+            .continue_from
+            .as_ref()
+            .map(|c| c.resource_version)
+            .unwrap_or(page.resource_version);
+        let mut metadata = json!({"resourceVersion": resource_version.to_string()});
+        if let Some((namespace, name)) = page.continue_after {
+            metadata["continue"] = json!(
+                Continue {
+                    resource_version,
+                    namespace,
+                    name
+                }
+                .encode()
+            );
+        }
+        Ok(self.respond(200, list_json(kind, &metadata, &page.items)))
+    }
+
+    /// Decode a body and check it names this endpoint's kind.
+    fn object_body(&self, bytes: &[u8]) -> Result<Value, ApiError> {
+        let mut object = body::decode_object(&self.req, bytes)?;
+        let kind = self.kind();
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !api_version.is_empty() && api_version != kind.api_version() {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({api_version}) does not match the expected API version ({})",
+                kind.api_version()
+            )));
+        }
+        let body_kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+        if !body_kind.is_empty() && body_kind != kind.as_str() {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({body_kind}) does not match the expected kind ({kind})"
+            )));
+        }
+        object["apiVersion"] = json!(kind.api_version());
+        object["kind"] = json!(kind.as_str());
+        let body_ns = meta::namespace(&object);
+        if kind.namespaced() && !body_ns.is_empty() && body_ns != self.namespace() {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        Ok(object)
+    }
+
+    async fn create(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+        let bytes = body::read(payload).await?;
+        let object = self.object_body(&bytes)?;
+        let meta = self.write_meta()?;
+        let command = Command::Create {
+            kind: self.kind(),
+            namespace: self.namespace().to_string(),
+            object,
+        };
+        let created = self.submit(command, meta).await?;
+        Ok(self.respond_value(201, &created))
+    }
+
+    fn check_name(&self, object: &Value) -> Result<(), ApiError> {
+        let name = meta::name(object);
+        if name != self.name() {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({name}) does not match the name on the URL ({})",
+                self.name()
+            )));
+        }
+        Ok(())
+    }
+
+    fn update_command(&self, object: Value, part: UpdatePart) -> Command {
+        Command::Update {
+            kind: self.kind(),
+            namespace: self.namespace().to_string(),
+            name: self.name().to_string(),
+            object,
+            part,
+        }
+    }
+
+    async fn replace(
+        &self,
+        payload: web::Payload,
+        part: UpdatePart,
+    ) -> Result<HttpResponse, ApiError> {
+        let bytes = body::read(payload).await?;
+        let object = self.object_body(&bytes)?;
+        self.check_name(&object)?;
+        let meta = self.write_meta()?;
+        let updated = self.submit(self.update_command(object, part), meta).await?;
+        Ok(self.respond_value(200, &updated))
+    }
+
+    async fn patch(
+        &self,
+        payload: web::Payload,
+        part: UpdatePart,
+    ) -> Result<HttpResponse, ApiError> {
+        let patch_type = body::patch_type(&self.req)?;
+        let bytes = body::read(payload).await?;
+        let patch: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("the patch could not be decoded as JSON: {e}"))
+        })?;
+        let meta = self.write_meta()?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self.current().await?;
+            let before = meta::resource_version(&current).to_string();
+            let patched = apply_patch(patch_type, &current, &patch)?;
+            self.check_name(&patched)?;
+            // A patch that names a resourceVersion asks for that exact version; otherwise it
+            // applies to whatever is current, so a lost race is simply retried.
+            let pinned = meta::resource_version(&patched) != before;
+            match self
+                .state
+                .log
+                .submit(self.update_command(patched, part), meta.clone())
+                .await
+            {
+                Ok(done) => return Ok(self.respond_value(200, &done.object)),
+                Err(SubmitError::Command(CommandError::Conflict { .. }))
+                    if !pinned && attempt < PATCH_RETRIES => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn delete(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+        let bytes = body::read(payload).await?;
+        let body = self.delete_body(&bytes)?;
+        let (options, dry_run) = params::delete_options(&self.query, body.as_ref())?;
+        let command = Command::Delete {
+            kind: self.kind(),
+            namespace: self.namespace().to_string(),
+            name: self.name().to_string(),
+            options,
+        };
+        let deleted = self.submit(command, self.request_meta(dry_run)).await?;
+        Ok(self.respond_value(200, &deleted))
+    }
+
+    /// A DeleteOptions body, if any. Protobuf DeleteOptions (sent by typed clients) carry the
+    /// defaults kubectl uses there, so they are read as an empty body.
+    fn delete_body(&self, bytes: &[u8]) -> Result<Option<Value>, ApiError> {
+        if bytes.is_empty() || body::is_protobuf(&self.req) {
+            return Ok(None);
+        }
+        body::decode_object(&self.req, bytes).map(Some)
+    }
+
+    async fn delete_collection(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+        let kind = self.kind();
+        let bytes = body::read(payload).await?;
+        let body = self.delete_body(&bytes)?;
+        let (options, dry_run) = params::delete_options(&self.query, body.as_ref())?;
+        let list = ListOptions::parse(kind, &self.query)?;
+        let filter = &list.filter;
+        let keep = |o: &Value| filter.matches(o);
+        let query = ListQuery {
+            namespace: self.target.namespace.clone(),
+            ..Default::default()
+        };
+        let page = self
+            .state
+            .store
+            .list(
+                kind,
+                &query,
+                (!filter.is_everything()).then_some(&keep as &(dyn Fn(&Value) -> bool + Sync)),
+            )
+            .await?;
+        let mut deleted = Vec::with_capacity(page.items.len());
+        for json in &page.items {
+            let object: Value =
+                serde_json::from_str(json).map_err(|e| ApiError::Unexpected(e.into()))?;
+            let command = Command::Delete {
+                kind,
+                namespace: meta::namespace(&object).to_string(),
+                name: meta::name(&object).to_string(),
+                options: options.clone(),
+            };
+            match self
+                .state
+                .log
+                .submit(command, self.request_meta(dry_run))
+                .await
+            {
+                Ok(done) => deleted.push(done.object.to_string()),
+                // Gone meanwhile: nothing left to delete.
+                Err(SubmitError::Command(CommandError::NotFound { .. })) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let metadata = json!({"resourceVersion": self.state.log.last_seq().to_string()});
+        Ok(self.respond(200, list_json(kind, &metadata, &deleted)))
+    }
+
+    async fn get_scale(&self) -> Result<HttpResponse, ApiError> {
+        let rs = self.current().await?;
+        Ok(self.respond_value(200, &scale_of(&rs)))
+    }
+
+    async fn replace_scale(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+        let bytes = body::read(payload).await?;
+        let scale = body::decode_object(&self.req, &bytes)?;
+        self.apply_scale(&scale).await
+    }
+
+    async fn patch_scale(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+        let patch_type = body::patch_type(&self.req)?;
+        let bytes = body::read(payload).await?;
+        let patch: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("the patch could not be decoded as JSON: {e}"))
+        })?;
+        let current = scale_of(&self.current().await?);
+        let patched = apply_patch(patch_type, &current, &patch)?;
+        self.apply_scale(&patched).await
+    }
+
+    async fn apply_scale(&self, scale: &Value) -> Result<HttpResponse, ApiError> {
+        let replicas = match scale.pointer("/spec/replicas") {
+            None | Some(Value::Null) => 0,
+            Some(v) => v
+                .as_i64()
+                .and_then(|r| i32::try_from(r).ok())
+                .ok_or_else(|| ApiError::bad_request("spec.replicas must be an integer"))?,
+        };
+        let resource_version =
+            Some(meta::resource_version(scale).to_string()).filter(|r| !r.is_empty());
+        let command = Command::Scale {
+            namespace: self.namespace().to_string(),
+            name: self.name().to_string(),
+            replicas,
+            resource_version,
+        };
+        let rs = self.submit(command, self.write_meta()?).await?;
+        Ok(self.respond_value(200, &scale_of(&rs)))
+    }
+
+    async fn bind(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+        let bytes = body::read(payload).await?;
+        let binding = body::decode_object(&self.req, &bytes)?;
+        let node = binding
+            .pointer("/target/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let uid = Some(meta::uid(&binding).to_string()).filter(|u| !u.is_empty());
+        let command = Command::Bind {
+            namespace: self.namespace().to_string(),
+            name: self.name().to_string(),
+            node,
+            uid,
+        };
+        self.submit(command, self.write_meta()?).await?;
+        Ok(self.respond_value(
+            201,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        ))
+    }
+}
+
+/// A `<Kind>List` around already-serialized items.
+fn list_json(kind: ResourceKind, metadata: &Value, items: &[String]) -> String {
+    let mut out = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 128);
+    out.push_str(&format!(
+        "{{\"apiVersion\":\"{}\",\"items\":[",
+        kind.api_version()
+    ));
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push_str(&format!(
+        "],\"kind\":\"{}List\",\"metadata\":{metadata}}}",
+        kind.as_str()
+    ));
+    out
+}
+
+/// The autoscaling/v1 Scale view of a ReplicaSet.
+fn scale_of(rs: &Value) -> Value {
+    let selector = rs
+        .pointer("/spec/selector")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .and_then(|s| LabelSelector::from_label_selector(&s).ok())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta::name(rs), "namespace": meta::namespace(rs), "uid": meta::uid(rs),
+            "resourceVersion": meta::resource_version(rs),
+            "creationTimestamp": rs.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null),
+        },
+        "spec": {"replicas": rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)},
+        "status": {
+            "replicas": rs.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": selector,
+        },
+    })
+}
+
+/// Apply a JSON patch (RFC 6902) or a merge patch (RFC 7386) to `current`.
+pub fn apply_patch(
+    patch_type: PatchType,
+    current: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
+    let mut patched = current.clone();
+    match patch_type {
+        PatchType::Merge => {
+            if !patch.is_object() {
+                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+            }
+            json_patch::merge(&mut patched, patch);
+        }
+        PatchType::Json => {
+            let operations: json_patch::Patch = serde_json::from_value(patch.clone())
+                .map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
+            json_patch::patch(&mut patched, &operations)
+                .map_err(|e| ApiError::invalid_patch(e.to_string()))?;
+        }
+    }
+    Ok(patched)
+}

@@ -1,0 +1,237 @@
+//! Query parameters: ListOptions (selectors, limit/continue, resourceVersion, watch),
+//! write options (dryRun, fieldManager) and DeleteOptions, parsed and checked into plain values.
+
+use super::error::ApiError;
+use crate::events::{DeleteOptions, Propagation};
+use crate::model::ResourceKind;
+use crate::model::fields;
+use crate::model::filter::ObjectFilter;
+use crate::model::selector::{FieldSelector, LabelSelector};
+use base64::Engine;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Decoded query string; repeated keys keep every value.
+#[derive(Debug, Clone, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(query_string: &str) -> Result<Self, ApiError> {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query_string)
+            .map(Query)
+            .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        match self.get(key) {
+            None | Some("") | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "invalid value for {key}: {other:?} (expected true or false)"
+            ))),
+        }
+    }
+
+    fn integer(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "invalid value for {key}: {v:?} (expected an integer)"
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// `dryRun`: only `All` is a valid value, as in kube-apiserver.
+pub fn dry_run(values: &[&str]) -> Result<bool, ApiError> {
+    let mut dry = false;
+    for v in values {
+        match *v {
+            "All" => dry = true,
+            "" => {}
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid dryRun value: {other:?}; supported values: \"All\""
+                )));
+            }
+        }
+    }
+    Ok(dry)
+}
+
+/// Where a list resumes: the snapshot's resourceVersion and the last key returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Continue {
+    pub resource_version: i64,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Continue {
+    pub fn encode(&self) -> String {
+        let token = json!({"v": "kubetrail/v1", "rv": self.resource_version, "ns": self.namespace, "name": self.name});
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+    }
+
+    pub fn decode(token: &str) -> Result<Self, ApiError> {
+        let invalid = || {
+            ApiError::bad_request(
+                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+            )
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| invalid())?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        Ok(Continue {
+            resource_version: value
+                .get("rv")
+                .and_then(Value::as_i64)
+                .ok_or_else(invalid)?,
+            namespace: value
+                .get("ns")
+                .and_then(Value::as_str)
+                .ok_or_else(invalid)?
+                .to_string(),
+            name: value
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(invalid)?
+                .to_string(),
+        })
+    }
+}
+
+/// ListOptions for a list or watch.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    pub filter: ObjectFilter,
+    pub limit: Option<usize>,
+    pub continue_from: Option<Continue>,
+    pub resource_version: Option<i64>,
+    pub watch: bool,
+    pub bookmarks: bool,
+    pub timeout: Option<Duration>,
+}
+
+impl ListOptions {
+    pub fn parse(kind: ResourceKind, query: &Query) -> Result<Self, ApiError> {
+        let labels = LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let field_selector = FieldSelector::parse(query.get("fieldSelector").unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        for requirement in field_selector.requirements() {
+            if !fields::is_supported(kind, &requirement.field) {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {}",
+                    requirement.field
+                )));
+            }
+        }
+        let limit = query
+            .integer("limit")?
+            .filter(|l| *l > 0)
+            .map(|l| l as usize);
+        let continue_from = query
+            .get("continue")
+            .filter(|c| !c.is_empty())
+            .map(Continue::decode)
+            .transpose()?;
+        let resource_version =
+            match query.get("resourceVersion").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) => Some(v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resource version: {v:?}"))
+                })?),
+            };
+        let timeout = query
+            .integer("timeoutSeconds")?
+            .filter(|t| *t > 0)
+            .map(|t| Duration::from_secs(t as u64));
+        Ok(ListOptions {
+            filter: ObjectFilter {
+                kind,
+                labels,
+                fields: field_selector,
+            },
+            limit,
+            continue_from,
+            resource_version,
+            watch: query.flag("watch")?,
+            bookmarks: query.flag("allowWatchBookmarks")?,
+            timeout,
+        })
+    }
+}
+
+/// DeleteOptions from the body (JSON) and the query string; the body wins.
+pub fn delete_options(
+    query: &Query,
+    body: Option<&Value>,
+) -> Result<(DeleteOptions, bool), ApiError> {
+    let mut options = DeleteOptions {
+        grace_period_seconds: query.integer("gracePeriodSeconds")?,
+        propagation: query
+            .get("propagationPolicy")
+            .map(parse_propagation)
+            .transpose()?,
+        ..Default::default()
+    };
+    let mut dry = dry_run(&query.all("dryRun"))?;
+    if let Some(body) = body {
+        if let Some(grace) = body.get("gracePeriodSeconds").filter(|v| !v.is_null()) {
+            options.grace_period_seconds =
+                Some(grace.as_i64().ok_or_else(|| {
+                    ApiError::bad_request("gracePeriodSeconds must be an integer")
+                })?);
+        }
+        if let Some(policy) = body.get("propagationPolicy").and_then(Value::as_str) {
+            options.propagation = Some(parse_propagation(policy)?);
+        }
+        if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            options.propagation = Some(Propagation::Orphan);
+        }
+        if let Some(pre) = body.get("preconditions") {
+            options.precondition_uid = pre.get("uid").and_then(Value::as_str).map(str::to_string);
+            options.precondition_resource_version = pre
+                .get("resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        if let Some(values) = body.get("dryRun").and_then(Value::as_array) {
+            let values: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+            dry = dry || dry_run(&values)?;
+        }
+    }
+    Ok((options, dry))
+}
+
+fn parse_propagation(policy: &str) -> Result<Propagation, ApiError> {
+    match policy {
+        "Background" => Ok(Propagation::Background),
+        "Foreground" => Ok(Propagation::Foreground),
+        "Orphan" => Ok(Propagation::Orphan),
+        other => Err(ApiError::bad_request(format!(
+            "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+        ))),
+    }
+}

@@ -1,0 +1,23 @@
+//! kubetrail: a local, kubectl-compatible Kubernetes control plane whose source of truth is an
+//! append-only SQLite event log.
+//!
+//! # Layout
+//! - `model`: kinds, defaulting, validation, selectors (pure).
+//! - `events`: commands, `decide`, the single-writer `EventLog` (the only code that appends).
+//! - `projections`: current state tables, reads, watches, rebuild.
+//! - `http`: the Kubernetes REST API on actix-web; `ApiError` → `Status`.
+//! - `workers`: reconcilers that follow the log and write through `EventLog::submit`.
+//! - `startup`, `config`, `tls`, `metrics`, `telemetry`, `shutdown`: wiring.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod metrics;
+pub mod model;
+pub mod projections;
+pub mod shutdown;
+pub mod startup;
+pub mod telemetry;
+pub mod tls;
+pub mod workers;

@@ -1,0 +1,196 @@
+//! `Application::build`: open the database (migrations, projections check), start the event
+//! log writer, bootstrap the built-in namespaces, prepare credentials, bind the listener and
+//! spawn the workers. Wiring only.
+
+use crate::config::Settings;
+use crate::events::{Command, EventLog, RequestMeta};
+use crate::http::{self, AppState, WatchSettings};
+use crate::metrics::Metrics;
+use crate::model::ResourceKind;
+use crate::projections::{ReadStore, rebuild};
+use crate::shutdown::Shutdown;
+use crate::{events, tls, workers};
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+use anyhow::Context;
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{SqliteConnection, SqlitePool};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The actor that writes what the server itself creates (built-in namespaces).
+pub const SYSTEM_ACTOR: &str = "system:kubetrail";
+
+/// Namespaces that exist from the start.
+pub const BUILTIN_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    url: String,
+    kubeconfig: PathBuf,
+    log: EventLog,
+    store: ReadStore,
+    shutdown: Shutdown,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .pragma("temp_store", "memory")
+}
+
+/// Open the writer connection (migrated) and the read-only pool of a database file.
+pub async fn open_database(path: &Path) -> anyhow::Result<(SqliteConnection, SqlitePool)> {
+    let options = connect_options(path);
+    let mut writer = events::log::connect_writer(&options)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    sqlx::migrate!()
+        .run(&mut writer)
+        .await
+        .context("running migrations")?;
+    let readers = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.read_only(true))
+        .await
+        .context("opening the read pool")?;
+    Ok((writer, readers))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+        let (mut writer, readers) = open_database(&settings.database_path()).await?;
+        if !rebuild::is_current(&mut writer).await? {
+            let replayed = rebuild::rebuild(&mut writer).await?;
+            tracing::info!(events = replayed, "projections rebuilt from the log");
+        }
+        let metrics = Arc::new(Metrics::new());
+        let (log, writer_task) =
+            EventLog::start(writer, metrics.clone(), settings.watch_buffer).await?;
+        let store = ReadStore::new(readers);
+        bootstrap_namespaces(&log, &store).await?;
+
+        let credentials = if settings.tls {
+            Some(tls::load_or_create(&settings.data_dir)?)
+        } else {
+            None
+        };
+        let state = web::Data::new(AppState {
+            log: log.clone(),
+            store: store.clone(),
+            metrics,
+            watch: WatchSettings {
+                max_timeout: settings.max_watch_timeout,
+                heartbeat: settings.watch_heartbeat,
+            },
+            token: credentials.as_ref().map(|c| c.token.clone()),
+        });
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let factory = move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::from_fn(http::authenticate_and_measure))
+                .configure(http::routes)
+        };
+        let server = HttpServer::new(factory).shutdown_timeout(5);
+        let host = settings.listen.ip();
+        let (server, url) = match &credentials {
+            Some(c) => (
+                server.listen_rustls_0_23(listener, tls::server_config(c)?)?,
+                format!("https://{host}:{port}"),
+            ),
+            None => (server.listen(listener)?, format!("http://{host}:{port}")),
+        };
+        let kubeconfig = settings.kubeconfig_path();
+        std::fs::write(&kubeconfig, tls::kubeconfig(&url, credentials.as_ref()))
+            .with_context(|| format!("writing {}", kubeconfig.display()))?;
+
+        let shutdown = Shutdown::new();
+        let mut tasks = workers::spawn_workers(log.clone(), store.clone(), shutdown.clone());
+        tasks.push(writer_task);
+        Ok(Application {
+            server: server.run(),
+            port,
+            url,
+            kubeconfig,
+            log,
+            store,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `https://127.0.0.1:<port>` (or `http://` without TLS).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// Stops the HTTP server; `run_until_stopped` then returns.
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    pub fn store(&self) -> &ReadStore {
+        &self.store
+    }
+
+    /// Serve until the server stops (signal or handle), then stop the workers.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.shutdown.trigger();
+        drop(self.log);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        result
+    }
+}
+
+/// Create the built-in namespaces that do not exist yet, through the log like any write.
+async fn bootstrap_namespaces(log: &EventLog, store: &ReadStore) -> anyhow::Result<()> {
+    for name in BUILTIN_NAMESPACES {
+        if store
+            .get(ResourceKind::Namespace, "", name)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        let command = Command::Create {
+            kind: ResourceKind::Namespace,
+            namespace: String::new(),
+            object: json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+        };
+        log.submit(command, RequestMeta::worker(SYSTEM_ACTOR))
+            .await
+            .with_context(|| format!("creating namespace {name}"))?;
+    }
+    Ok(())
+}
