@@ -1,0 +1,10 @@
+//! HTTP integration tests: one binary, one module per behaviour.
+
+mod discovery;
+mod errors;
+mod helpers;
+mod namespaces;
+mod objects;
+mod rebuild;
+mod selectors;
+mod watch;
