@@ -133,6 +133,13 @@ fn create(
     {
         root.remove("status");
     }
+    if kind == ResourceKind::Namespace
+        && let Some(root) = object.as_object_mut()
+    {
+        // As kube-apiserver does on create: the namespace controller's finalizer is always
+        // there, so a namespace is never removed before what it holds.
+        root.insert("spec".to_string(), json!({"finalizers": ["kubernetes"]}));
+    }
     let mut object = admitted(kind, &name, object, Admission::Create)?;
     meta::set_meta(&mut object, "uid", json!(ctx.new_uid));
     meta::set_meta(

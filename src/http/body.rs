@@ -52,12 +52,7 @@ pub fn decode_object(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> 
             ApiError::bad_request(format!("the body could not be decoded as JSON: {e}"))
         })?,
         YAML | "application/x-yaml" | "text/yaml" => decode_yaml(body)?,
-        _ => {
-            return Err(ApiError::unsupported_media_type(
-                &media,
-                &[JSON, YAML, PROTOBUF_REFUSED_NOTE],
-            ));
-        }
+        _ => return Err(ApiError::unsupported_media_type(&media, &[JSON, YAML])),
     };
     if !value.is_object() {
         return Err(ApiError::bad_request(
@@ -66,9 +61,6 @@ pub fn decode_object(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> 
     }
     Ok(value)
 }
-
-/// Protobuf bodies are refused; named so the 415 message lists what is accepted.
-const PROTOBUF_REFUSED_NOTE: &str = "(not application/vnd.kubernetes.protobuf)";
 
 pub fn decode_yaml(body: &[u8]) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(body)
@@ -108,15 +100,30 @@ pub fn patch_type(req: &HttpRequest) -> Result<PatchType, ApiError> {
 pub enum ResponseFormat {
     Json,
     Yaml,
+    /// A `meta.k8s.io` Table (server-side printing, as `kubectl get` asks for).
+    Table,
 }
 
-/// Choose JSON or YAML from `Accept`; protobuf-first clients also list JSON and get it.
+/// The media type of a Table response.
+pub const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+/// Choose the format from `Accept`: a Table when a `as=Table;g=meta.k8s.io` media type is
+/// offered, else JSON or YAML; protobuf-first clients also list JSON and get it.
 pub fn response_format(req: &HttpRequest) -> ResponseFormat {
     let accept = req
         .headers()
         .get(actix_web::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let table = accept.split(',').any(|media| {
+        let params: Vec<&str> = media.split(';').map(str::trim).collect();
+        params.contains(&"as=Table")
+            && params.contains(&"g=meta.k8s.io")
+            && (params.contains(&"v=v1") || params.contains(&"v=v1beta1"))
+    });
+    if table {
+        return ResponseFormat::Table;
+    }
     let first_known = accept
         .split(',')
         .map(|m| m.split(';').next().unwrap_or("").trim())
@@ -130,7 +137,7 @@ pub fn response_format(req: &HttpRequest) -> ResponseFormat {
 /// A response body in `format` with its content type.
 pub fn render(format: ResponseFormat, json_text: String) -> (&'static str, String) {
     match format {
-        ResponseFormat::Json => (JSON, json_text),
+        ResponseFormat::Json | ResponseFormat::Table => (JSON, json_text),
         ResponseFormat::Yaml => {
             let yaml = serde_json::from_str::<Value>(&json_text)
                 .ok()

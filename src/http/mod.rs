@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod error;
 pub mod objects;
 pub mod params;
+pub mod protobuf;
 pub mod target;
 pub mod watch;
 

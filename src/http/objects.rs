@@ -5,9 +5,11 @@
 use super::body::{self, PatchType, ResponseFormat};
 use super::error::ApiError;
 use super::params::{self, Continue, ListOptions, Query};
+use super::protobuf;
 use super::target::{self, Target};
 use super::{AppState, Caller, RequestVerb};
 use crate::events::{Command, CommandError, RequestMeta, SubmitError, UpdatePart};
+use crate::model::printers;
 use crate::model::selector::LabelSelector;
 use crate::model::{ResourceKind, meta};
 use crate::projections::ListQuery;
@@ -197,7 +199,40 @@ impl Call {
             .get(self.kind(), self.namespace(), self.name())
             .await?
             .ok_or_else(|| ApiError::not_found(self.kind(), self.name()))?;
+        if self.format() == ResponseFormat::Table && self.target.subresource.is_none() {
+            return self.respond_table(&[stored.json], &stored.seq.to_string(), None);
+        }
         Ok(self.respond(200, stored.json))
+    }
+
+    /// A Table of `items` (server-side printing), rows carrying what `includeObject` asks.
+    fn respond_table(
+        &self,
+        items: &[String],
+        resource_version: &str,
+        continue_token: Option<&str>,
+    ) -> Result<HttpResponse, ApiError> {
+        let include = printers::IncludeObject::parse(self.query.get("includeObject"))
+            .map_err(ApiError::bad_request)?;
+        let objects = items
+            .iter()
+            .map(|json| serde_json::from_str::<Value>(json))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::Unexpected(e.into()))?;
+        let kind = self.kind();
+        let table = printers::table(
+            kind.as_str(),
+            kind.api_version(),
+            &objects,
+            jiff::Timestamp::now(),
+            include,
+            resource_version,
+            continue_token,
+            true,
+        );
+        Ok(HttpResponse::Ok()
+            .content_type(body::TABLE)
+            .body(table.to_string()))
     }
 
     async fn list(&self) -> Result<HttpResponse, ApiError> {
@@ -231,23 +266,39 @@ impl Call {
             .as_ref()
             .map(|c| c.resource_version)
             .unwrap_or(page.resource_version);
-        let mut metadata = json!({"resourceVersion": resource_version.to_string()});
-        if let Some((namespace, name)) = page.continue_after {
-            metadata["continue"] = json!(
-                Continue {
-                    resource_version,
-                    namespace,
-                    name
-                }
-                .encode()
+        let continue_token = page.continue_after.map(|(namespace, name)| {
+            Continue {
+                resource_version,
+                namespace,
+                name,
+            }
+            .encode()
+        });
+        if self.format() == ResponseFormat::Table {
+            return self.respond_table(
+                &page.items,
+                &resource_version.to_string(),
+                continue_token.as_deref(),
             );
+        }
+        let mut metadata = json!({"resourceVersion": resource_version.to_string()});
+        if let Some(token) = continue_token {
+            metadata["continue"] = json!(token);
         }
         Ok(self.respond(200, list_json(kind, &metadata, &page.items)))
     }
 
     /// Decode a body and check it names this endpoint's kind.
     fn object_body(&self, bytes: &[u8]) -> Result<Value, ApiError> {
-        let mut object = body::decode_object(&self.req, bytes)?;
+        let mut object = match self.kind() {
+            // `kubectl create namespace` sends a protobuf Namespace.
+            ResourceKind::Namespace if body::is_protobuf(&self.req) => {
+                protobuf::decode_namespace(bytes).ok_or_else(|| {
+                    ApiError::bad_request("the protobuf body is not a valid Namespace")
+                })?
+            }
+            _ => body::decode_object(&self.req, bytes)?,
+        };
         let kind = self.kind();
         let api_version = object
             .get("apiVersion")
@@ -372,11 +423,17 @@ impl Call {
         Ok(self.respond_value(200, &deleted))
     }
 
-    /// A DeleteOptions body, if any. Protobuf DeleteOptions (sent by typed clients) carry the
-    /// defaults kubectl uses there, so they are read as an empty body.
+    /// A DeleteOptions body, if any, in JSON, YAML or (from typed clients) protobuf.
     fn delete_body(&self, bytes: &[u8]) -> Result<Option<Value>, ApiError> {
-        if bytes.is_empty() || body::is_protobuf(&self.req) {
+        if bytes.is_empty() {
             return Ok(None);
+        }
+        if body::is_protobuf(&self.req) {
+            return protobuf::decode_delete_options(bytes)
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::bad_request("the protobuf body is not valid DeleteOptions")
+                });
         }
         body::decode_object(&self.req, bytes).map(Some)
     }

@@ -21,9 +21,12 @@ async fn builtin_namespaces_exist() {
 async fn deleting_a_namespace_removes_its_contents_then_itself() {
     let app = spawn_app().await;
     assert_eq!(
-        app.post("/api/v1/namespaces", &json!({"metadata": {"name": "team"}}))
-            .await
-            .status,
+        app.post(
+            "/api/v1/namespaces",
+            &json!({"metadata": {"name": "team"}, "spec": {"finalizers": []}})
+        )
+        .await
+        .status,
         201
     );
     app.create_pod("team", &pod("a")).await;
