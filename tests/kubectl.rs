@@ -326,3 +326,109 @@ async fn wrong_token_is_refused_like_kubernetes() {
     );
     c.stop().await;
 }
+
+fn header(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn get_prints_kubernetes_tables() {
+    let c = Cluster::start().await;
+    c.ok(&[
+        "create",
+        "-f",
+        &manifest("echo-pod.yaml"),
+        "--validate=false",
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "-f",
+        &manifest("echo-rs.yaml"),
+        "--validate=false",
+    ])
+    .await;
+
+    let pods = c.ok(&["get", "pods"]).await;
+    assert_eq!(
+        header(&pods),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{pods}"
+    );
+    let row: Vec<&str> = pods.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..4], ["echo", "0/1", "Pending", "0"], "{pods}");
+
+    let wide = c.ok(&["get", "pods", "-o", "wide"]).await;
+    assert_eq!(
+        header(&wide),
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED NODE",
+            "READINESS GATES"
+        ],
+        "{wide}"
+    );
+    let labels = c.ok(&["get", "pods", "--show-labels"]).await;
+    assert!(labels.contains("app=echo,tier=web"), "{labels}");
+    let column = c.ok(&["get", "pods", "-L", "tier"]).await;
+    assert_eq!(header(&column).last().unwrap(), "TIER", "{column}");
+    let all_ns = c.ok(&["get", "pods", "-A"]).await;
+    assert_eq!(header(&all_ns)[0], "NAMESPACE", "{all_ns}");
+
+    let rs = c.ok(&["get", "rs", "-o", "wide"]).await;
+    assert_eq!(
+        header(&rs),
+        [
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "READY",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ],
+        "{rs}"
+    );
+    assert!(rs.contains("app=echo,tier=app"), "{rs}");
+    let all = c.ok(&["get", "all"]).await;
+    assert!(
+        all.contains("pod/echo") && all.contains("replicaset.apps/echo-rs"),
+        "{all}"
+    );
+    let both = c.ok(&["get", "po,rs", "-o", "name"]).await;
+    assert_eq!(both.trim(), "pod/echo\nreplicaset.apps/echo-rs");
+    let ns = c.ok(&["get", "ns"]).await;
+    assert_eq!(header(&ns), ["NAME", "STATUS", "AGE"], "{ns}");
+
+    assert_eq!(
+        c.ok(&["create", "namespace", "demo"]).await.trim(),
+        "namespace/demo created"
+    );
+    c.ok(&["run", "web", "--image=nginx", "-n", "demo"]).await;
+    assert_eq!(
+        c.ok(&["delete", "namespace", "demo"]).await.trim(),
+        "namespace \"demo\" deleted"
+    );
+    assert_eq!(
+        c.ok(&["get", "pods", "-n", "demo", "-o", "name"])
+            .await
+            .trim(),
+        ""
+    );
+    c.stop().await;
+}

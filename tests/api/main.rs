@@ -7,4 +7,5 @@ mod namespaces;
 mod objects;
 mod rebuild;
 mod selectors;
+mod tables;
 mod watch;
