@@ -78,6 +78,7 @@ pub fn is_protobuf(req: &HttpRequest) -> bool {
 pub enum PatchType {
     Json,
     Merge,
+    Strategic,
 }
 
 pub fn patch_type(req: &HttpRequest) -> Result<PatchType, ApiError> {
@@ -85,11 +86,13 @@ pub fn patch_type(req: &HttpRequest) -> Result<PatchType, ApiError> {
     match media.as_str() {
         "application/json-patch+json" => Ok(PatchType::Json),
         "application/merge-patch+json" => Ok(PatchType::Merge),
+        "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
         _ => Err(ApiError::unsupported_media_type(
             &media,
             &[
                 "application/json-patch+json",
                 "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
             ],
         )),
     }

@@ -53,6 +53,10 @@ pub struct RequestVerb {
     pub resource: String,
 }
 
+/// Warnings for the client, sent as `Warning: 299 - "<text>"` headers.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings(pub Vec<String>);
+
 /// The user a valid bearer token authenticates as.
 pub const ADMIN_USER: &str = "kubetrail-admin";
 
@@ -170,6 +174,15 @@ pub async fn authenticate_and_measure(
             actix_web::http::header::HeaderName::from_static("audit-id"),
             value,
         );
+    }
+    let warnings = response.request().extensions().get::<Warnings>().cloned();
+    for warning in warnings.unwrap_or_default().0 {
+        let text = format!("299 - \"{}\"", warning.replace('"', "\\\""));
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&text) {
+            response
+                .headers_mut()
+                .append(actix_web::http::header::WARNING, value);
+        }
     }
     if let Some(state) = state {
         let verb = response

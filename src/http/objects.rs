@@ -4,14 +4,15 @@
 
 use super::body::{self, PatchType, ResponseFormat};
 use super::error::ApiError;
-use super::params::{self, Continue, ListOptions, Query};
+use super::params::{self, Continue, FieldValidation, ListOptions, Query};
 use super::protobuf;
 use super::target::{self, Target};
-use super::{AppState, Caller, RequestVerb};
+use super::{AppState, Caller, RequestVerb, Warnings};
 use crate::events::{Command, CommandError, RequestMeta, SubmitError, UpdatePart};
-use crate::model::printers;
 use crate::model::selector::LabelSelector;
+use crate::model::strategic;
 use crate::model::{ResourceKind, meta};
+use crate::model::{admit, printers};
 use crate::projections::ListQuery;
 use actix_web::http::Method;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
@@ -330,6 +331,7 @@ impl Call {
     async fn create(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
         let bytes = body::read(payload).await?;
         let object = self.object_body(&bytes)?;
+        self.check_fields(&object)?;
         let meta = self.write_meta()?;
         let command = Command::Create {
             kind: self.kind(),
@@ -338,6 +340,39 @@ impl Call {
         };
         let created = self.submit(command, meta).await?;
         Ok(self.respond_value(201, &created))
+    }
+
+    /// Apply `fieldValidation` to the fields of `object` its kind does not define: refuse
+    /// (Strict), or warn through the `Warning` header (Warn, the default), or ignore.
+    fn check_fields(&self, object: &Value) -> Result<(), ApiError> {
+        let validation = FieldValidation::parse(&self.query)?;
+        if validation == FieldValidation::Ignore {
+            return Ok(());
+        }
+        let unknown = admit::unknown_fields(self.kind(), object);
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        if validation == FieldValidation::Strict {
+            let kind = self.kind();
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{}\" cannot be handled as a {kind}: strict decoding error: {}",
+                kind.version(),
+                listed.join(", ")
+            )));
+        }
+        let mut extensions = self.req.extensions_mut();
+        match extensions.get_mut::<Warnings>() {
+            Some(warnings) => warnings.0.extend(listed),
+            None => {
+                extensions.insert(Warnings(listed));
+            }
+        }
+        Ok(())
     }
 
     fn check_name(&self, object: &Value) -> Result<(), ApiError> {
@@ -369,6 +404,7 @@ impl Call {
         let bytes = body::read(payload).await?;
         let object = self.object_body(&bytes)?;
         self.check_name(&object)?;
+        self.check_fields(&object)?;
         let meta = self.write_meta()?;
         let updated = self.submit(self.update_command(object, part), meta).await?;
         Ok(self.respond_value(200, &updated))
@@ -390,8 +426,11 @@ impl Call {
             attempt += 1;
             let current = self.current().await?;
             let before = meta::resource_version(&current).to_string();
-            let patched = apply_patch(patch_type, &current, &patch)?;
+            let patched = apply_patch(self.kind().as_str(), patch_type, &current, &patch)?;
             self.check_name(&patched)?;
+            if attempt == 1 {
+                self.check_fields(&patched)?;
+            }
             // A patch that names a resourceVersion asks for that exact version; otherwise it
             // applies to whatever is current, so a lost race is simply retried.
             let pinned = meta::resource_version(&patched) != before;
@@ -503,7 +542,7 @@ impl Call {
             ApiError::bad_request(format!("the patch could not be decoded as JSON: {e}"))
         })?;
         let current = scale_of(&self.current().await?);
-        let patched = apply_patch(patch_type, &current, &patch)?;
+        let patched = apply_patch("Scale", patch_type, &current, &patch)?;
         self.apply_scale(&patched).await
     }
 
@@ -593,14 +632,25 @@ fn scale_of(rs: &Value) -> Value {
     })
 }
 
-/// Apply a JSON patch (RFC 6902) or a merge patch (RFC 7386) to `current`.
+/// Apply a JSON patch (RFC 6902), a merge patch (RFC 7386) or a strategic merge patch to
+/// `current`, an object of `kind` (or its Scale).
 pub fn apply_patch(
+    kind: &str,
     patch_type: PatchType,
     current: &Value,
     patch: &Value,
 ) -> Result<Value, ApiError> {
     let mut patched = current.clone();
     match patch_type {
+        PatchType::Strategic => {
+            if !patch.is_object() {
+                return Err(ApiError::bad_request(
+                    "a strategic merge patch must be a JSON object",
+                ));
+            }
+            patched = strategic::strategic_merge(kind, current, patch)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        }
         PatchType::Merge => {
             if !patch.is_object() {
                 return Err(ApiError::bad_request("a merge patch must be a JSON object"));

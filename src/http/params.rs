@@ -235,3 +235,25 @@ fn parse_propagation(policy: &str) -> Result<Propagation, ApiError> {
         ))),
     }
 }
+
+/// `fieldValidation`: what to do with fields the kind does not define.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Strict,
+    Warn,
+    Ignore,
+}
+
+impl FieldValidation {
+    /// Kubernetes' default (since 1.27) is `Warn`.
+    pub fn parse(query: &Query) -> Result<Self, ApiError> {
+        match query.get("fieldValidation").unwrap_or("") {
+            "" | "Warn" => Ok(FieldValidation::Warn),
+            "Strict" => Ok(FieldValidation::Strict),
+            "Ignore" => Ok(FieldValidation::Ignore),
+            other => Err(ApiError::bad_request(format!(
+                "fieldValidation parameter unsupported: {other:?}; supported values: \"Ignore\", \"Warn\", \"Strict\""
+            ))),
+        }
+    }
+}

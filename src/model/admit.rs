@@ -148,3 +148,74 @@ fn decode<T: DeserializeOwned>(kind: ResourceKind, object: Value) -> Result<T, A
 pub fn typed<T: DeserializeOwned>(object: &Value) -> Option<T> {
     serde_json::from_value(object.clone()).ok()
 }
+
+/// Fields in `raw` that `kind`'s type does not define, as Kubernetes names them in strict
+/// decoding errors (`spec.containers[0].imagee`), in document order. Explicit nulls are not
+/// unknown. Empty when `raw` does not decode at all (that is reported as a decode error).
+pub fn unknown_fields(kind: ResourceKind, raw: &Value) -> Vec<String> {
+    let known = match kind {
+        ResourceKind::Pod => reencode::<Pod>(raw),
+        ResourceKind::ReplicaSet => reencode::<ReplicaSet>(raw),
+        ResourceKind::Node => reencode::<Node>(raw),
+        ResourceKind::Namespace => reencode::<Namespace>(raw),
+        ResourceKind::Event => reencode::<Event>(raw),
+    };
+    let mut unknown = Vec::new();
+    if let Some(known) = known {
+        collect_unknown(raw, &known, "", &mut unknown);
+    }
+    unknown
+}
+
+fn reencode<T: DeserializeOwned + Serialize>(raw: &Value) -> Option<Value> {
+    let typed: T = serde_json::from_value(raw.clone()).ok()?;
+    serde_json::to_value(&typed).ok()
+}
+
+fn collect_unknown(raw: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
+    match (raw, known) {
+        (Value::Object(raw), Value::Object(known)) => {
+            for (key, value) in raw {
+                if value.is_null() {
+                    continue;
+                }
+                let here = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match known.get(key) {
+                    Some(k) => collect_unknown(value, k, &here, out),
+                    None => out.push(here),
+                }
+            }
+        }
+        (Value::Array(raw), Value::Array(known)) => {
+            for (i, (r, k)) in raw.iter().zip(known).enumerate() {
+                collect_unknown(r, k, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finds_unknown_fields_by_path() {
+        let raw = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "x", "creationTimestamp": null, "labelz": {}},
+            "spec": {"containers": [{"name": "a", "image": "b", "imagee": "c"}], "foo": 1},
+            "status": {}});
+        assert_eq!(
+            unknown_fields(ResourceKind::Pod, &raw),
+            ["metadata.labelz", "spec.containers[0].imagee", "spec.foo"]
+        );
+        let clean = json!({"metadata": {"name": "x"}, "spec": {"containers": [{"name": "a", "image": "b",
+            "resources": {}, "ports": [{"containerPort": 80}]}]}});
+        assert!(unknown_fields(ResourceKind::Pod, &clean).is_empty());
+    }
+}

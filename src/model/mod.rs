@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod meta;
 pub mod printers;
 pub mod selector;
+pub mod strategic;
 pub mod validation;
 
 pub use kinds::ResourceKind;

@@ -5,6 +5,7 @@ mod errors;
 mod helpers;
 mod namespaces;
 mod objects;
+mod patching;
 mod rebuild;
 mod selectors;
 mod tables;
