@@ -432,3 +432,207 @@ async fn get_prints_kubernetes_tables() {
     );
     c.stop().await;
 }
+
+/// Write a manifest into the cluster's scratch directory and return its path.
+fn scratch(c: &Cluster, name: &str, yaml: &str) -> String {
+    let path = c.cache.path().join(name);
+    std::fs::write(&path, yaml).expect("manifest written");
+    path.display().to_string()
+}
+
+const RS_V1: &str = "apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web
+  labels:
+    app: web
+    stage: one
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: app
+        image: ghcr.io/subicura/echo:v1
+        env:
+        - name: A
+          value: \"1\"
+        - name: B
+          value: \"2\"
+      - name: side
+        image: busybox:1.36
+";
+
+#[tokio::test]
+async fn apply_patch_edit_replace_keep_the_objects_right() {
+    let c = Cluster::start().await;
+    let file = scratch(&c, "web.yaml", RS_V1);
+    assert_eq!(
+        c.ok(&["apply", "-f", &file, "--validate=false"])
+            .await
+            .trim(),
+        "replicaset.apps/web created"
+    );
+    assert_eq!(
+        c.ok(&["apply", "-f", &file, "--validate=false"])
+            .await
+            .trim(),
+        "replicaset.apps/web unchanged"
+    );
+
+    // Someone else labels the live object; the next apply must keep that label.
+    c.ok(&["label", "rs", "web", "owner=ops"]).await;
+    let edited = RS_V1
+        .replace("    stage: one\n", "")
+        .replace("replicas: 2", "replicas: 3")
+        .replace("echo:v1", "echo:v2")
+        .replace("        - name: A\n          value: \"1\"\n", "")
+        .replace("      - name: side\n        image: busybox:1.36\n", "");
+    let file = scratch(&c, "web.yaml", &edited);
+    assert_eq!(
+        c.ok(&["apply", "-f", &file, "--validate=false"])
+            .await
+            .trim(),
+        "replicaset.apps/web configured"
+    );
+    let live: serde_json::Value =
+        serde_json::from_str(&c.ok(&["get", "rs", "web", "-o", "json"]).await).unwrap();
+    assert_eq!(live["spec"]["replicas"], 3);
+    assert!(
+        live["metadata"]["labels"].get("stage").is_none(),
+        "removed from the file"
+    );
+    assert_eq!(
+        live["metadata"]["labels"]["owner"], "ops",
+        "edits elsewhere survive"
+    );
+    let containers = live["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(containers.len(), 1);
+    assert_eq!(containers[0]["image"], "ghcr.io/subicura/echo:v2");
+    assert_eq!(
+        containers[0]["env"],
+        serde_json::json!([{"name": "B", "value": "2"}])
+    );
+
+    // kubectl patch with each type.
+    c.ok(&[
+        "patch",
+        "rs",
+        "web",
+        "-p",
+        r#"{"metadata":{"labels":{"smp":"yes"}}}"#,
+    ])
+    .await;
+    c.ok(&[
+        "patch",
+        "rs",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"merge":"yes"}}}"#,
+    ])
+    .await;
+    c.ok(&[
+        "patch",
+        "rs",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/metadata/labels/json","value":"yes"}]"#,
+    ])
+    .await;
+    let labels = c
+        .ok(&["get", "rs", "web", "-o", "jsonpath={.metadata.labels}"])
+        .await;
+    for key in ["smp", "merge", "json"] {
+        assert!(labels.contains(&format!("\"{key}\":\"yes\"")), "{labels}");
+    }
+    let failed = c
+        .kubectl(&[
+            "patch",
+            "rs",
+            "web",
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/spec/replicas","value":9}]"#,
+        ])
+        .await;
+    assert!(!failed.status.success());
+
+    // kubectl edit through a scripted editor.
+    let kubeconfig = c.kubeconfig.clone();
+    let cache = c.cache.path().to_path_buf();
+    let edit = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("kubectl")
+            .args(["edit", "rs", "web", "--validate=false"])
+            .env("KUBECONFIG", kubeconfig)
+            .env("KUBECACHEDIR", cache)
+            .env("KUBE_EDITOR", "sed -i s/replicas:\\ 3/replicas:\\ 5/")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        edit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edit.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&edit.stdout).trim(),
+        "replicaset.apps/web edited"
+    );
+    assert_eq!(
+        c.ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
+            .await,
+        "5"
+    );
+
+    // kubectl replace with the file, and a stale replace conflicts.
+    let stale = c.ok(&["get", "rs", "web", "-o", "yaml"]).await;
+    let file = scratch(
+        &c,
+        "web.yaml",
+        &edited.replace("replicas: 3", "replicas: 1"),
+    );
+    assert_eq!(
+        c.ok(&["replace", "-f", &file, "--validate=false"])
+            .await
+            .trim(),
+        "replicaset.apps/web replaced"
+    );
+    assert_eq!(
+        c.ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
+            .await,
+        "1"
+    );
+    let stale_file = scratch(
+        &c,
+        "stale.yaml",
+        &stale.replace("replicas: 5", "replicas: 4"),
+    );
+    let conflict = c
+        .kubectl(&["replace", "-f", &stale_file, "--validate=false"])
+        .await;
+    assert!(!conflict.status.success());
+    let stderr = String::from_utf8_lossy(&conflict.stderr);
+    assert!(
+        stderr.contains("Error from server (Conflict)")
+            && stderr.contains("the object has been modified"),
+        "{stderr}"
+    );
+
+    let set = c
+        .ok(&["set", "image", "rs/web", "app=ghcr.io/subicura/echo:v3"])
+        .await;
+    assert_eq!(set.trim(), "replicaset.apps/web image updated");
+    c.stop().await;
+}
