@@ -1,6 +1,7 @@
 //! `Settings`: what a server instance is told (listen address, data directory, TLS and auth,
 //! watch limits). No I/O beyond what clap reads from arguments and the environment.
 
+use crate::workers::WorkerSettings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub struct Settings {
     pub max_watch_timeout: Duration,
     /// How often an idle watch sends a bookmark or heartbeat.
     pub watch_heartbeat: Duration,
+    /// Which workers run and how.
+    pub workers: WorkerSettings,
 }
 
 impl Settings {
@@ -30,6 +33,7 @@ impl Settings {
             watch_buffer: 2048,
             max_watch_timeout: Duration::from_secs(1800),
             watch_heartbeat: Duration::from_secs(15),
+            workers: WorkerSettings::default(),
         }
     }
 

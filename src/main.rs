@@ -31,6 +31,10 @@ enum Commands {
         /// Serve plain HTTP without authentication (kubectl then sends no credentials).
         #[arg(long)]
         insecure_http: bool,
+        /// Register this many simulated nodes (pods bound to them are marked Running without
+        /// containers).
+        #[arg(long, default_value_t = 0, env = "KUBETRAIL_SIMULATED_NODES")]
+        simulated_nodes: usize,
     },
     /// Drop the projections and rebuild them from the event log.
     Rebuild {
@@ -47,9 +51,11 @@ async fn main() -> anyhow::Result<()> {
             listen,
             data_dir,
             insecure_http,
+            simulated_nodes,
         } => {
             let mut settings = Settings::new(listen, data_dir);
             settings.tls = !insecure_http;
+            settings.workers.simulated_nodes = simulated_nodes;
             let app = Application::build(settings).await?;
             println!("kubetrail is serving the Kubernetes API at {}", app.url());
             println!(

@@ -121,7 +121,13 @@ impl Application {
             .with_context(|| format!("writing {}", kubeconfig.display()))?;
 
         let shutdown = Shutdown::new();
-        let mut tasks = workers::spawn_workers(log.clone(), store.clone(), shutdown.clone());
+        let mut tasks = workers::spawn_workers(
+            log.clone(),
+            store.clone(),
+            &settings.workers,
+            shutdown.clone(),
+        )
+        .await?;
         tasks.push(writer_task);
         Ok(Application {
             server: server.run(),

@@ -411,7 +411,15 @@ async fn get_prints_kubernetes_tables() {
         "{all}"
     );
     let both = c.ok(&["get", "po,rs", "-o", "name"]).await;
-    assert_eq!(both.trim(), "pod/echo\nreplicaset.apps/echo-rs");
+    let lines: Vec<&str> = both.lines().collect();
+    assert!(
+        lines.contains(&"pod/echo") && lines.contains(&"replicaset.apps/echo-rs"),
+        "{both}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("pod/echo-rs-")),
+        "the ReplicaSet made its pod: {both}"
+    );
     let ns = c.ok(&["get", "ns"]).await;
     assert_eq!(header(&ns), ["NAME", "STATUS", "AGE"], "{ns}");
 

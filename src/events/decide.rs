@@ -2,7 +2,7 @@
 //! namespace) and a command, it either refuses with a `CommandError` or returns the changes to
 //! append. No I/O, no clock, no randomness: those come in through `DecideContext`.
 
-use super::command::{Command, DeleteOptions, UpdatePart};
+use super::command::{Command, DeleteOptions, Propagation, UpdatePart};
 use super::error::CommandError;
 use super::event::EventType;
 use crate::model::admit::{Admission, AdmitError, admit};
@@ -503,14 +503,32 @@ fn delete(
     let current_grace = current
         .pointer("/metadata/deletionGracePeriodSeconds")
         .and_then(Value::as_i64);
-    if already && current_grace.is_some_and(|g| grace >= g) {
+    let mut next = current.clone();
+    // Foreground and orphan propagation hold the owner with a finalizer the garbage collector
+    // removes once the dependents are gone or released.
+    let propagation_finalizer = match options.propagation {
+        Some(Propagation::Foreground) => Some("foregroundDeletion"),
+        Some(Propagation::Orphan) => Some("orphan"),
+        _ => None,
+    };
+    if let Some(finalizer) = propagation_finalizer
+        && !matches!(kind, ResourceKind::Namespace | ResourceKind::Event)
+        && !meta::finalizers(current).iter().any(|f| f == finalizer)
+    {
+        let mut finalizers = meta::finalizers(current);
+        finalizers.push(finalizer.to_string());
+        meta::set_meta(&mut next, "finalizers", json!(finalizers));
+    }
+    let changed_finalizers = meta::finalizers(&next) != meta::finalizers(current);
+    if already && current_grace.is_some_and(|g| grace >= g) && !changed_finalizers {
         // A second delete may only shorten a pending grace period.
         return Ok(vec![]);
     }
-    let mut next = current.clone();
-    let removal = ctx.now + jiff::SignedDuration::from_secs(grace);
-    meta::set_meta(&mut next, "deletionTimestamp", json!(format_time(removal)));
-    meta::set_meta(&mut next, "deletionGracePeriodSeconds", json!(grace));
+    if !already || current_grace.is_some_and(|g| grace < g) {
+        let removal = ctx.now + jiff::SignedDuration::from_secs(grace);
+        meta::set_meta(&mut next, "deletionTimestamp", json!(format_time(removal)));
+        meta::set_meta(&mut next, "deletionGracePeriodSeconds", json!(grace));
+    }
     if kind == ResourceKind::Namespace
         && let Some(root) = next.as_object_mut()
     {
@@ -525,6 +543,9 @@ fn delete(
             event_type: EventType::Deleted,
             object: current.clone(),
         }]);
+    }
+    if next == *current {
+        return Ok(vec![]);
     }
     Ok(vec![Change {
         event_type: EventType::DeletionRequested,

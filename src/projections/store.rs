@@ -199,6 +199,33 @@ impl ReadStore {
             .collect()
     }
 
+    /// Log rows of every kind after `seq`, oldest first: (seq, kind, event type, object JSON).
+    pub async fn log_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, ResourceKind, EventType, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, kind, event_type, object FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let kind: String = r.try_get(1)?;
+            let event_type: String = r.try_get(2)?;
+            if let (Some(kind), Some(event_type)) = (
+                ResourceKind::from_kind(&kind),
+                EventType::parse(&event_type),
+            ) {
+                out.push((r.try_get(0)?, kind, event_type, r.try_get(3)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Highest seq in the log (0 when empty).
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
         Ok(

@@ -1,47 +1,148 @@
-//! Workers: level-triggered reconcilers that follow the event log and write only through
-//! `EventLog::submit`, as named actors. Each loop wakes on a published envelope of a kind it
-//! watches or on a tick, reads current state, and reconciles it.
+//! Workers: level-triggered reconcilers that follow the event log through the shared
+//! `cache::Informer` and write only through `EventLog::submit`, as named actors, recording the
+//! event that caused each write. A pass reads one snapshot, submits its commands, and waits for
+//! the cache to reflect them before the next pass, so no pass acts twice on the same state.
 
+pub mod cache;
+pub mod gc;
+pub mod kubelet;
 pub mod namespace;
+pub mod nodes;
+pub mod record;
+pub mod replicaset;
+pub mod scheduler;
 
-use crate::events::{EventEnvelope, EventLog};
-use crate::model::ResourceKind;
+use crate::events::{Command, EventLog, RequestMeta};
+use crate::projections::ReadStore;
 use crate::shutdown::Shutdown;
-use std::sync::Arc;
+use cache::Informer;
+use futures_util::StreamExt;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
-/// Wait until an envelope of one of `kinds` is published, `tick` passes, or shutdown. Returns
-/// false on shutdown. A lagged receiver counts as a wake-up: the reconcile reads current state.
+/// How many of one pass's commands are in flight at once (they share group commits).
+const IN_FLIGHT: usize = 256;
+
+/// Wait until the cache advances, `tick` passes, or shutdown (then false).
 pub async fn wait_for_change(
-    live: &mut broadcast::Receiver<Arc<EventEnvelope>>,
-    kinds: &[ResourceKind],
+    changes: &mut watch::Receiver<i64>,
     tick: Duration,
     shutdown: &mut Shutdown,
 ) -> bool {
-    let deadline = tokio::time::sleep(tick);
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            _ = shutdown.wait() => return false,
-            _ = &mut deadline => return true,
-            received = live.recv() => match received {
-                Ok(envelope) if kinds.contains(&envelope.kind) => return true,
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => return true,
-                Err(broadcast::error::RecvError::Closed) => return false,
+    tokio::select! {
+        _ = shutdown.wait() => false,
+        _ = tokio::time::sleep(tick) => true,
+        changed = changes.changed() => changed.is_ok(),
+    }
+}
+
+/// Submit a pass's commands (each with the seq that caused it), concurrently, as `meta()`.
+/// Refusals are expected when the world moved on (the next pass sees the new state); they are
+/// logged, not retried. Returns the highest seq appended (0 when nothing was).
+pub async fn run_commands(
+    log: &EventLog,
+    commands: Vec<(Command, Option<i64>)>,
+    meta: impl Fn() -> RequestMeta,
+) -> i64 {
+    let submissions = commands.into_iter().map(|(command, cause)| {
+        let mut request = meta();
+        request.caused_by = cause;
+        let log = log.clone();
+        async move { log.submit(command, request).await }
+    });
+    let results: Vec<_> = futures_util::stream::iter(submissions)
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut last = 0;
+    for result in results {
+        match result {
+            Ok(done) => {
+                if let Some(envelope) = done.envelopes.last() {
+                    last = last.max(envelope.seq);
+                }
             }
+            Err(e) => tracing::debug!(error = %e, "worker command refused"),
+        }
+    }
+    last
+}
+
+/// Options for the in-process workers.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Run the scheduler, ReplicaSet controller, garbage collector and node lifecycle
+    /// controller (the namespace controller always runs: namespace deletion depends on it).
+    pub controllers: bool,
+    /// Simulated nodes to register (kubelets that mark pods Running without containers).
+    pub simulated_nodes: usize,
+    pub node_lifecycle: nodes::Timing,
+    pub simulated_start_delay: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            controllers: true,
+            simulated_nodes: 0,
+            node_lifecycle: nodes::Timing::default(),
+            simulated_start_delay: Duration::from_millis(200),
         }
     }
 }
 
-/// Start the in-process workers.
-pub fn spawn_workers(
+/// Start the in-process workers on a shared informer.
+pub async fn spawn_workers(
     log: EventLog,
-    store: crate::projections::ReadStore,
+    store: ReadStore,
+    settings: &WorkerSettings,
     shutdown: Shutdown,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    vec![tokio::spawn(
-        namespace::run_namespace_controller_until_stopped(log, store, shutdown),
-    )]
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let informer = Informer::start(&log, &store).await?;
+    let mut tasks = vec![tokio::spawn(
+        namespace::run_namespace_controller_until_stopped(
+            log.clone(),
+            informer.clone(),
+            shutdown.clone(),
+        ),
+    )];
+    if settings.controllers {
+        tasks.push(tokio::spawn(scheduler::run_scheduler_until_stopped(
+            log.clone(),
+            informer.clone(),
+            shutdown.clone(),
+        )));
+        tasks.push(tokio::spawn(
+            replicaset::run_replicaset_controller_until_stopped(
+                log.clone(),
+                informer.clone(),
+                shutdown.clone(),
+            ),
+        ));
+        tasks.push(tokio::spawn(gc::run_garbage_collector_until_stopped(
+            log.clone(),
+            informer.clone(),
+            shutdown.clone(),
+        )));
+        tasks.push(tokio::spawn(nodes::run_node_lifecycle_until_stopped(
+            log.clone(),
+            informer.clone(),
+            settings.node_lifecycle,
+            shutdown.clone(),
+        )));
+    }
+    for i in 0..settings.simulated_nodes {
+        let node = kubelet::simulated::node_name(i);
+        tasks.push(tokio::spawn(
+            kubelet::simulated::run_simulated_kubelet_until_stopped(
+                log.clone(),
+                informer.clone(),
+                node,
+                settings.simulated_start_delay,
+                settings.node_lifecycle.heartbeat,
+                shutdown.clone(),
+            ),
+        ));
+    }
+    Ok(tasks)
 }

@@ -1,10 +1,10 @@
 //! The namespace controller: empties a namespace whose deletion was requested (deleting its
 //! pods, replicasets and events), then finalizes it so the log records its removal.
 
-use super::wait_for_change;
+use super::cache::{Informer, Snapshot};
+use super::{run_commands, wait_for_change};
 use crate::events::{Command, DeleteOptions, EventLog, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
-use crate::projections::{ListQuery, ReadStore};
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -48,55 +48,44 @@ pub fn reconcile(namespace: &Value, contents: &[(ResourceKind, Value)]) -> Vec<C
 
 pub async fn run_namespace_controller_until_stopped(
     log: EventLog,
-    store: ReadStore,
+    informer: Informer,
     mut shutdown: Shutdown,
 ) {
-    let mut live = log.subscribe();
-    let watched = [
-        ResourceKind::Namespace,
-        ResourceKind::Pod,
-        ResourceKind::ReplicaSet,
-        ResourceKind::Event,
-    ];
+    let mut changes = informer.changes();
     loop {
-        if let Err(e) = reconcile_all(&log, &store).await {
-            tracing::warn!(error = %e, "namespace reconcile failed; retrying");
-        }
-        if !wait_for_change(&mut live, &watched, Duration::from_secs(2), &mut shutdown).await {
+        let commands = reconcile_all(&informer.read());
+        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
+        informer.wait_for(last).await;
+        if !wait_for_change(&mut changes, Duration::from_secs(5), &mut shutdown).await {
             return;
         }
     }
 }
 
-async fn reconcile_all(log: &EventLog, store: &ReadStore) -> anyhow::Result<()> {
-    let namespaces = store
-        .list(ResourceKind::Namespace, &ListQuery::default(), None)
-        .await?;
-    for json in namespaces.items {
-        let namespace: Value = serde_json::from_str(&json)?;
-        if meta::deletion_timestamp(&namespace).is_none() {
+/// Commands for every namespace being deleted, each caused by the namespace's deletion.
+fn reconcile_all(snapshot: &Snapshot) -> Vec<(Command, Option<i64>)> {
+    let mut commands = Vec::new();
+    for namespace in snapshot.list(ResourceKind::Namespace) {
+        if meta::deletion_timestamp(namespace).is_none() {
             continue;
         }
-        let mut contents = Vec::new();
-        for kind in CONTENTS {
-            let query = ListQuery {
-                namespace: Some(meta::name(&namespace).to_string()),
-                ..Default::default()
-            };
-            for item in store.list(kind, &query, None).await?.items {
-                contents.push((kind, serde_json::from_str(&item)?));
-            }
-        }
-        let caused_by = meta::resource_version(&namespace).parse().ok();
-        for command in reconcile(&namespace, &contents) {
-            let mut request = RequestMeta::worker(ACTOR);
-            request.caused_by = caused_by;
-            if let Err(e) = log.submit(command, request).await {
-                tracing::debug!(error = %e, "namespace controller command refused");
-            }
-        }
+        let name = meta::name(namespace);
+        let contents: Vec<(ResourceKind, Value)> = CONTENTS
+            .iter()
+            .flat_map(|kind| {
+                snapshot
+                    .in_namespace(*kind, name)
+                    .map(move |o| (*kind, o.as_ref().clone()))
+            })
+            .collect();
+        let cause = meta::resource_version(namespace).parse().ok();
+        commands.extend(
+            reconcile(namespace, &contents)
+                .into_iter()
+                .map(|c| (c, cause)),
+        );
     }
-    Ok(())
+    commands
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ fn init() {
     });
 }
 
+/// A server for REST tests: controllers off, so nothing but the test writes (the namespace
+/// controller still runs).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -45,6 +47,7 @@ pub async fn start_in(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> Te
         "127.0.0.1:0".parse().expect("addr"),
         dir.path().to_path_buf(),
     );
+    settings.workers.controllers = false;
     configure(&mut settings);
     let app = Application::build(settings).await.expect("server builds");
     let url = app.url().to_string();

@@ -1,5 +1,6 @@
 //! HTTP integration tests: one binary, one module per behaviour.
 
+mod controllers;
 mod discovery;
 mod errors;
 mod helpers;

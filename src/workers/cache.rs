@@ -1,0 +1,241 @@
+//! `Informer`: the workers' in-memory copy of the cluster, kept current from the log (a
+//! snapshot, then the log after it, then the envelopes published after each commit). Workers
+//! read consistent snapshots from it and wait on it to catch up with their own writes, so a
+//! reconcile never acts twice on state it has already changed.
+
+use crate::events::{EventLog, EventType, StoreError};
+use crate::model::{ResourceKind, meta};
+use crate::projections::{ListQuery, ReadStore};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use tokio::sync::{broadcast, watch};
+
+type Key = (String, String);
+
+/// The cluster as of `seq`.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub seq: i64,
+    objects: HashMap<ResourceKind, BTreeMap<Key, Arc<Value>>>,
+    /// Pods by `spec.nodeName`, for node agents.
+    pods_by_node: HashMap<String, BTreeSet<Key>>,
+}
+
+impl Snapshot {
+    pub fn list(&self, kind: ResourceKind) -> impl Iterator<Item = &Arc<Value>> {
+        self.objects.get(&kind).into_iter().flat_map(|m| m.values())
+    }
+
+    pub fn get(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Arc<Value>> {
+        self.objects
+            .get(&kind)?
+            .get(&(namespace.to_string(), name.to_string()))
+    }
+
+    pub fn in_namespace<'a>(
+        &'a self,
+        kind: ResourceKind,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        self.list(kind)
+            .filter(move |o| meta::namespace(o) == namespace)
+    }
+
+    /// Pods bound to `node`.
+    pub fn pods_on(&self, node: &str) -> Vec<&Arc<Value>> {
+        let Some(keys) = self.pods_by_node.get(node) else {
+            return vec![];
+        };
+        let Some(pods) = self.objects.get(&ResourceKind::Pod) else {
+            return vec![];
+        };
+        keys.iter().filter_map(|k| pods.get(k)).collect()
+    }
+
+    pub fn count(&self, kind: ResourceKind) -> usize {
+        self.objects.get(&kind).map_or(0, BTreeMap::len)
+    }
+
+    /// Apply one log event, unless the cache already holds a newer state of the object.
+    fn apply(&mut self, kind: ResourceKind, event_type: EventType, object: Arc<Value>, seq: i64) {
+        self.seq = self.seq.max(seq);
+        let key = (
+            meta::namespace(&object).to_string(),
+            meta::name(&object).to_string(),
+        );
+        let objects = self.objects.entry(kind).or_default();
+        if let Some(existing) = objects.get(&key)
+            && version(existing) >= seq
+        {
+            return;
+        }
+        if kind == ResourceKind::Pod {
+            if let Some(old_node) = objects.get(&key).and_then(|o| node_of(o))
+                && let Some(keys) = self.pods_by_node.get_mut(old_node)
+            {
+                keys.remove(&key);
+            }
+            if event_type != EventType::Deleted
+                && let Some(node) = node_of(&object)
+            {
+                self.pods_by_node
+                    .entry(node.to_string())
+                    .or_default()
+                    .insert(key.clone());
+            }
+        }
+        if event_type == EventType::Deleted {
+            objects.remove(&key);
+        } else {
+            objects.insert(key, object);
+        }
+    }
+}
+
+fn node_of(pod: &Value) -> Option<&str> {
+    pod.pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+}
+
+fn version(object: &Value) -> i64 {
+    meta::resource_version(object).parse().unwrap_or(0)
+}
+
+/// The shared cache and a signal carrying its seq.
+#[derive(Clone)]
+pub struct Informer {
+    state: Arc<RwLock<Snapshot>>,
+    seq: watch::Receiver<i64>,
+}
+
+impl Informer {
+    /// Load the current state and start following the log.
+    pub async fn start(log: &EventLog, store: &ReadStore) -> Result<Self, StoreError> {
+        let live = log.subscribe();
+        let state = Arc::new(RwLock::new(load(store).await?));
+        let first = read(&state).seq;
+        let (tx, seq) = watch::channel(first);
+        tokio::spawn(follow(state.clone(), store.clone(), live, tx));
+        Ok(Informer { state, seq })
+    }
+
+    /// A read guard on the current snapshot; never hold it across an `.await`.
+    pub fn read(&self) -> RwLockReadGuard<'_, Snapshot> {
+        read(&self.state)
+    }
+
+    pub fn seq(&self) -> i64 {
+        *self.seq.borrow()
+    }
+
+    /// A receiver that changes whenever the cache advances.
+    pub fn changes(&self) -> watch::Receiver<i64> {
+        self.seq.clone()
+    }
+
+    /// Wait until the cache reflects the log at least up to `seq` (or the follower stopped).
+    pub async fn wait_for(&self, seq: i64) {
+        let mut rx = self.seq.clone();
+        let _ = rx.wait_for(|current| *current >= seq).await;
+    }
+}
+
+fn read(state: &RwLock<Snapshot>) -> RwLockReadGuard<'_, Snapshot> {
+    // A panic while holding the lock cannot leave a half-applied event: apply is one insert.
+    state
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn load(store: &ReadStore) -> Result<Snapshot, StoreError> {
+    let mut snapshot = Snapshot::default();
+    let start = store.last_seq().await?;
+    for kind in ResourceKind::ALL {
+        let page = store.list(kind, &ListQuery::default(), None).await?;
+        for json in page.items {
+            let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
+            let seq = version(&object);
+            snapshot.apply(kind, EventType::Updated, Arc::new(object), seq);
+        }
+    }
+    // Lists read one snapshot each; replaying the log after the start settles any difference.
+    snapshot.seq = start;
+    catch_up(&mut snapshot, store).await?;
+    Ok(snapshot)
+}
+
+async fn catch_up(snapshot: &mut Snapshot, store: &ReadStore) -> Result<(), StoreError> {
+    loop {
+        let rows = store.log_after(snapshot.seq, 1000).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for (seq, kind, event_type, json) in rows {
+            let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
+            snapshot.apply(kind, event_type, Arc::new(object), seq);
+        }
+    }
+}
+
+async fn follow(
+    state: Arc<RwLock<Snapshot>>,
+    store: ReadStore,
+    mut live: broadcast::Receiver<Arc<crate::events::EventEnvelope>>,
+    tx: watch::Sender<i64>,
+) {
+    loop {
+        match live.recv().await {
+            Ok(envelope) => {
+                let gap = {
+                    let mut snapshot = state.write().unwrap_or_else(|p| p.into_inner());
+                    let gap = envelope.seq > snapshot.seq + 1;
+                    if !gap {
+                        snapshot.apply(
+                            envelope.kind,
+                            envelope.event_type,
+                            Arc::new(envelope.object.clone()),
+                            envelope.seq,
+                        );
+                    }
+                    gap
+                };
+                // A gap (the cache loaded before this subscription caught up): fill it from
+                // the log, which already holds everything that was published.
+                if gap && let Err(e) = resync(&state, &store).await {
+                    tracing::warn!(error = %e, "informer could not catch up");
+                }
+                tx.send_replace(read(&state).seq);
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                if let Err(e) = resync(&state, &store).await {
+                    tracing::warn!(error = %e, "informer could not catch up");
+                }
+                tx.send_replace(read(&state).seq);
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Bring the cache up to date from the log (after a gap or a lag), a page at a time so the
+/// lock is never held across a read.
+async fn resync(state: &RwLock<Snapshot>, store: &ReadStore) -> Result<(), StoreError> {
+    loop {
+        let from = read(state).seq;
+        let rows = store.log_after(from, 5000).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut parsed = Vec::with_capacity(rows.len());
+        for (seq, kind, event_type, json) in rows {
+            let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
+            parsed.push((seq, kind, event_type, object));
+        }
+        let mut snapshot = state.write().unwrap_or_else(|p| p.into_inner());
+        for (seq, kind, event_type, object) in parsed {
+            snapshot.apply(kind, event_type, Arc::new(object), seq);
+        }
+    }
+}

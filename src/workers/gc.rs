@@ -1,0 +1,256 @@
+//! The garbage collector: follows ownerReferences. A dependent whose owners are all gone is
+//! deleted (background propagation); an owner held by `foregroundDeletion` goes once its
+//! dependents are gone; an owner held by `orphan` first has itself removed from its
+//! dependents' ownerReferences. `reconcile` is pure.
+
+use super::cache::{Informer, Snapshot};
+use super::{run_commands, wait_for_change};
+use crate::events::{Command, DeleteOptions, EventLog, Propagation, RequestMeta, UpdatePart};
+use crate::model::{ResourceKind, meta};
+use crate::shutdown::Shutdown;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+pub const ACTOR: &str = "generic-garbage-collector";
+pub const FOREGROUND: &str = "foregroundDeletion";
+pub const ORPHAN: &str = "orphan";
+
+fn owner_uids(object: &Value) -> Vec<&str> {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str())
+        .collect()
+}
+
+fn update(kind: ResourceKind, object: Value) -> Command {
+    Command::Update {
+        kind,
+        namespace: meta::namespace(&object).to_string(),
+        name: meta::name(&object).to_string(),
+        object,
+        part: UpdatePart::Main,
+    }
+}
+
+fn without_finalizer(object: &Value, finalizer: &str) -> Value {
+    let mut next = object.clone();
+    if let Some(list) = next
+        .pointer_mut("/metadata/finalizers")
+        .and_then(Value::as_array_mut)
+    {
+        list.retain(|f| f != finalizer);
+    }
+    next
+}
+
+fn without_owner(object: &Value, uids: &HashSet<&str>) -> Value {
+    let mut next = object.clone();
+    if let Some(refs) = next
+        .pointer_mut("/metadata/ownerReferences")
+        .and_then(Value::as_array_mut)
+    {
+        refs.retain(|r| !r["uid"].as_str().is_some_and(|u| uids.contains(u)));
+    }
+    next
+}
+
+/// Every object of the kinds that take part in ownership, with its kind.
+pub type Objects<'a> = Vec<(ResourceKind, &'a Value)>;
+
+/// The garbage collector's commands for the whole cluster.
+pub fn reconcile(objects: &Objects<'_>) -> Vec<(Command, Option<i64>)> {
+    let live: HashMap<&str, (ResourceKind, &Value)> = objects
+        .iter()
+        .map(|(k, o)| (meta::uid(o), (*k, *o)))
+        .collect();
+    let mut dependents: HashMap<&str, Vec<(ResourceKind, &Value)>> = HashMap::new();
+    for (kind, object) in objects {
+        for uid in owner_uids(object) {
+            dependents.entry(uid).or_default().push((*kind, object));
+        }
+    }
+    let cause = |o: &Value| meta::resource_version(o).parse().ok();
+    let mut commands = Vec::new();
+    // Owners waiting on their dependents.
+    for (kind, owner) in objects {
+        if meta::deletion_timestamp(owner).is_none() {
+            continue;
+        }
+        let finalizers = meta::finalizers(owner);
+        let uid = meta::uid(owner);
+        let deps = dependents.get(uid).map(Vec::as_slice).unwrap_or(&[]);
+        if finalizers.iter().any(|f| f == ORPHAN) {
+            if deps.is_empty() {
+                commands.push((
+                    update(*kind, without_finalizer(owner, ORPHAN)),
+                    cause(owner),
+                ));
+            } else {
+                let gone: HashSet<&str> = [uid].into();
+                for (dep_kind, dep) in deps {
+                    commands.push((update(*dep_kind, without_owner(dep, &gone)), cause(owner)));
+                }
+            }
+        } else if finalizers.iter().any(|f| f == FOREGROUND) {
+            if deps.is_empty() {
+                commands.push((
+                    update(*kind, without_finalizer(owner, FOREGROUND)),
+                    cause(owner),
+                ));
+            } else {
+                for (dep_kind, dep) in deps {
+                    if meta::deletion_timestamp(dep).is_none() {
+                        commands.push((
+                            delete(*dep_kind, dep, Some(Propagation::Foreground)),
+                            cause(owner),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // Dependents whose owners are gone.
+    for (kind, object) in objects {
+        let owners = owner_uids(object);
+        if owners.is_empty() {
+            continue;
+        }
+        let missing: HashSet<&str> = owners
+            .iter()
+            .copied()
+            .filter(|uid| !live.contains_key(uid))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        if missing.len() == owners.len() {
+            if meta::deletion_timestamp(object).is_none() {
+                commands.push((
+                    delete(*kind, object, Some(Propagation::Background)),
+                    cause(object),
+                ));
+            }
+        } else {
+            commands.push((
+                update(*kind, without_owner(object, &missing)),
+                cause(object),
+            ));
+        }
+    }
+    commands
+}
+
+fn delete(kind: ResourceKind, object: &Value, propagation: Option<Propagation>) -> Command {
+    Command::Delete {
+        kind,
+        namespace: meta::namespace(object).to_string(),
+        name: meta::name(object).to_string(),
+        options: DeleteOptions {
+            precondition_uid: Some(meta::uid(object).to_string()),
+            propagation,
+            ..Default::default()
+        },
+    }
+}
+
+fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<(Command, Option<i64>)> {
+    let objects: Objects<'_> = [ResourceKind::ReplicaSet, ResourceKind::Pod]
+        .into_iter()
+        .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
+        .collect();
+    reconcile(&objects)
+}
+
+pub async fn run_garbage_collector_until_stopped(
+    log: EventLog,
+    informer: Informer,
+    mut shutdown: Shutdown,
+) {
+    let mut changes = informer.changes();
+    loop {
+        let commands = reconcile_snapshot(&informer.read());
+        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
+        informer.wait_for(last).await;
+        if !wait_for_change(&mut changes, Duration::from_secs(5), &mut shutdown).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rs(finalizer: Option<&str>) -> Value {
+        let mut rs = json!({"metadata": {"name": "web", "namespace": "default", "uid": "rs-1", "resourceVersion": "5"}});
+        if let Some(f) = finalizer {
+            rs["metadata"]["finalizers"] = json!([f]);
+            rs["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        }
+        rs
+    }
+
+    fn pod(name: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default", "uid": format!("pod-{name}"), "resourceVersion": "6",
+                            "ownerReferences": [{"uid": "rs-1", "controller": true, "kind": "ReplicaSet", "name": "web"}]}})
+    }
+
+    fn describe(commands: &[(Command, Option<i64>)]) -> Vec<String> {
+        commands
+            .iter()
+            .map(|(c, _)| match c {
+                Command::Delete { name, .. } => format!("delete {name}"),
+                Command::Update { name, object, .. } => format!(
+                    "update {name} finalizers={} owners={}",
+                    meta::finalizers(object).len(),
+                    owner_uids(object).len()
+                ),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn background_deletes_dependents_of_a_gone_owner() {
+        let (a, b) = (pod("a"), pod("b"));
+        let objects: Objects = vec![(ResourceKind::Pod, &a), (ResourceKind::Pod, &b)];
+        assert_eq!(describe(&reconcile(&objects)), ["delete a", "delete b"]);
+        let owner = rs(None);
+        let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner), (ResourceKind::Pod, &a)];
+        assert!(reconcile(&objects).is_empty());
+    }
+
+    #[test]
+    fn foreground_deletes_dependents_first_then_releases_the_owner() {
+        let owner = rs(Some(FOREGROUND));
+        let a = pod("a");
+        let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner), (ResourceKind::Pod, &a)];
+        assert_eq!(describe(&reconcile(&objects)), ["delete a"]);
+        let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner)];
+        assert_eq!(
+            describe(&reconcile(&objects)),
+            ["update web finalizers=0 owners=0"]
+        );
+    }
+
+    #[test]
+    fn orphan_strips_owner_references_then_releases_the_owner() {
+        let owner = rs(Some(ORPHAN));
+        let a = pod("a");
+        let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner), (ResourceKind::Pod, &a)];
+        assert_eq!(
+            describe(&reconcile(&objects)),
+            ["update a finalizers=0 owners=0"]
+        );
+        let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner)];
+        assert_eq!(
+            describe(&reconcile(&objects)),
+            ["update web finalizers=0 owners=0"]
+        );
+    }
+}

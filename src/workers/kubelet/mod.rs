@@ -1,0 +1,140 @@
+//! Node agents (kubelets): register a Node, keep it heartbeating, and run the pods bound to it,
+//! reporting their status the way Kubernetes does. `simulated` runs no containers (for scale
+//! work and for users without Docker); the status shapes here are shared by every runtime.
+
+pub mod simulated;
+
+use crate::model::meta;
+use serde_json::{Value, json};
+
+/// Annotation that marks a node as simulated.
+pub const SIMULATED_ANNOTATION: &str = "kubetrail.dev/simulated";
+/// Annotation that pauses a simulated node: it stops heartbeating and acting, like a dead node.
+pub const PAUSED_ANNOTATION: &str = "kubetrail.dev/paused";
+
+/// What a kubelet says about its node when it registers.
+#[derive(Debug, Clone)]
+pub struct NodeDescription {
+    pub name: String,
+    pub labels: Value,
+    pub annotations: Value,
+    pub capacity: Value,
+    pub internal_ip: String,
+    pub node_info: Value,
+}
+
+/// Node conditions as a healthy kubelet reports them at `now`.
+pub fn healthy_conditions(now: &str, since: &str) -> Value {
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+        json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since,
+               "reason": reason, "message": message})
+    };
+    json!([
+        condition(
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available"
+        ),
+        condition(
+            "DiskPressure",
+            "False",
+            "KubeletHasNoDiskPressure",
+            "kubelet has no disk pressure"
+        ),
+        condition(
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available"
+        ),
+        condition(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status"
+        ),
+    ])
+}
+
+/// The Node object a kubelet registers.
+pub fn node_object(description: &NodeDescription, now: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": description.name, "labels": description.labels, "annotations": description.annotations},
+        "spec": {},
+        "status": {
+            "capacity": description.capacity,
+            "allocatable": description.capacity,
+            "conditions": healthy_conditions(now, now),
+            "addresses": [{"type": "InternalIP", "address": description.internal_ip},
+                          {"type": "Hostname", "address": description.name}],
+            "nodeInfo": description.node_info,
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        },
+    })
+}
+
+/// `node` with refreshed heartbeats (and Ready again if it was not).
+pub fn heartbeat(node: &Value, now: &str) -> Value {
+    let mut next = node.clone();
+    let since = node
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .and_then(|c| c["lastTransitionTime"].as_str())
+        .unwrap_or(now)
+        .to_string();
+    if let Some(status) = next.get_mut("status").and_then(Value::as_object_mut) {
+        status.insert("conditions".into(), healthy_conditions(now, &since));
+    }
+    next
+}
+
+/// The status of a pod whose containers all run and are ready.
+pub fn running_status(pod: &Value, host_ip: &str, pod_ip: &str, runtime: &str, now: &str) -> Value {
+    let scheduled_at = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled"))
+        .and_then(|c| c["lastTransitionTime"].as_str())
+        .unwrap_or(now)
+        .to_string();
+    let condition = |kind: &str, at: &str| json!({"type": kind, "status": "True", "lastProbeTime": null, "lastTransitionTime": at});
+    let uid = meta::uid(pod);
+    let containers: Vec<Value> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let name = c["name"].as_str().unwrap_or("");
+            let image = c["image"].as_str().unwrap_or("");
+            json!({
+                "name": name, "image": image, "imageID": format!("{runtime}://{image}"),
+                "containerID": format!("{runtime}://{uid}-{name}"),
+                "ready": true, "started": true, "restartCount": 0,
+                "state": {"running": {"startedAt": now}}, "lastState": {},
+            })
+        })
+        .collect();
+    let mut status = pod.get("status").cloned().unwrap_or(json!({}));
+    status["phase"] = json!("Running");
+    status["hostIP"] = json!(host_ip);
+    status["hostIPs"] = json!([{"ip": host_ip}]);
+    status["podIP"] = json!(pod_ip);
+    status["podIPs"] = json!([{"ip": pod_ip}]);
+    status["startTime"] = json!(now);
+    status["conditions"] = json!([
+        condition("PodReadyToStartContainers", now),
+        condition("Initialized", now),
+        condition("Ready", now),
+        condition("ContainersReady", now),
+        condition("PodScheduled", &scheduled_at),
+    ]);
+    status["containerStatuses"] = json!(containers);
+    status
+}

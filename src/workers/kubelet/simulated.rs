@@ -1,0 +1,232 @@
+//! Simulated nodes (as kwok does): a kubelet that registers a Node labelled and annotated as
+//! simulated, heartbeats, marks each pod bound to it Running and Ready after a short delay
+//! without running anything, and confirms pod deletions at once. Annotate the node
+//! `kubetrail.dev/paused=true` to make it behave like a dead node.
+
+use super::{
+    NodeDescription, PAUSED_ANNOTATION, SIMULATED_ANNOTATION, heartbeat, node_object,
+    running_status,
+};
+use crate::events::{Command, DeleteOptions, EventLog, RequestMeta, UpdatePart};
+use crate::model::{ResourceKind, meta};
+use crate::shutdown::Shutdown;
+use crate::workers::cache::{Informer, Snapshot};
+use crate::workers::record::{Reporter, Severity};
+use crate::workers::{run_commands, wait_for_change};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub fn node_name(index: usize) -> String {
+    format!("sim-node-{index:03}")
+}
+
+fn index_of(node: &str) -> u32 {
+    node.rsplit('-')
+        .next()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0)
+}
+
+fn description(node: &str) -> NodeDescription {
+    let index = index_of(node);
+    NodeDescription {
+        name: node.to_string(),
+        labels: json!({
+            "kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+            "type": "simulated",
+        }),
+        annotations: json!({SIMULATED_ANNOTATION: "true"}),
+        capacity: json!({"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "100Gi"}),
+        internal_ip: host_ip(index),
+        node_info: json!({
+            "kubeletVersion": "v1.32.4", "kubeProxyVersion": "v1.32.4",
+            "containerRuntimeVersion": "simulated://kubetrail", "osImage": "kubetrail simulated node",
+            "kernelVersion": "simulated", "operatingSystem": "linux", "architecture": "amd64",
+            "machineID": "", "systemUUID": "", "bootID": "",
+        }),
+    }
+}
+
+/// Addresses are data only: nothing is ever sent to them.
+fn host_ip(index: u32) -> String {
+    format!("10.0.{}.{}", index / 250, index % 250 + 2)
+}
+
+fn pod_ip(index: u32, uid: &str) -> String {
+    let hash = uid
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("10.244.{}.{}", index % 256, hash % 250 + 2)
+}
+
+/// Per-node memory: when each pod was first seen bound here, and the last heartbeat sent.
+#[derive(Default)]
+pub struct Local {
+    first_seen: HashMap<String, Instant>,
+    last_heartbeat: Option<Instant>,
+}
+
+/// One pass of a simulated kubelet for `node`.
+pub fn reconcile(
+    snapshot: &Snapshot,
+    node: &str,
+    local: &mut Local,
+    start_delay: Duration,
+    heartbeat_every: Duration,
+    reporter: &Reporter,
+) -> Vec<(Command, Option<i64>)> {
+    let now_ts = jiff::Timestamp::now();
+    let now = meta::format_time(now_ts);
+    let mut commands = Vec::new();
+    let Some(object) = snapshot.get(ResourceKind::Node, "", node) else {
+        commands.push((
+            Command::Create {
+                kind: ResourceKind::Node,
+                namespace: String::new(),
+                object: node_object(&description(node), &now),
+            },
+            None,
+        ));
+        local.last_heartbeat = Some(Instant::now());
+        return commands;
+    };
+    let cause = meta::resource_version(object).parse().ok();
+    if meta::string_map(object, "annotations")
+        .get(PAUSED_ANNOTATION)
+        .map(String::as_str)
+        == Some("true")
+    {
+        return commands;
+    }
+    let ready = object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+    if !ready
+        || local
+            .last_heartbeat
+            .is_none_or(|t| t.elapsed() >= heartbeat_every)
+    {
+        commands.push((
+            Command::Update {
+                kind: ResourceKind::Node,
+                namespace: String::new(),
+                name: node.to_string(),
+                object: heartbeat(object, &now),
+                part: UpdatePart::Status,
+            },
+            cause,
+        ));
+        local.last_heartbeat = Some(Instant::now());
+    }
+    let index = index_of(node);
+    let pods = snapshot.pods_on(node);
+    local
+        .first_seen
+        .retain(|uid, _| pods.iter().any(|p| meta::uid(p) == uid));
+    for pod in pods {
+        let uid = meta::uid(pod).to_string();
+        let cause = meta::resource_version(pod).parse().ok();
+        if meta::deletion_timestamp(pod).is_some() {
+            // Nothing runs, so nothing needs stopping: confirm the deletion.
+            commands.push((
+                Command::Delete {
+                    kind: ResourceKind::Pod,
+                    namespace: meta::namespace(pod).to_string(),
+                    name: meta::name(pod).to_string(),
+                    options: DeleteOptions {
+                        grace_period_seconds: Some(0),
+                        precondition_uid: Some(uid),
+                        ..Default::default()
+                    },
+                },
+                cause,
+            ));
+            continue;
+        }
+        let started = pod.pointer("/status/startTime").is_some();
+        if started {
+            continue;
+        }
+        let seen = *local
+            .first_seen
+            .entry(uid.clone())
+            .or_insert_with(Instant::now);
+        if seen.elapsed() < start_delay {
+            continue;
+        }
+        let mut updated = pod.as_ref().clone();
+        updated["status"] = running_status(
+            pod,
+            &host_ip(index),
+            &pod_ip(index, &uid),
+            "simulated",
+            &now,
+        );
+        commands.push((
+            Command::Update {
+                kind: ResourceKind::Pod,
+                namespace: meta::namespace(pod).to_string(),
+                name: meta::name(pod).to_string(),
+                object: updated,
+                part: UpdatePart::Status,
+            },
+            cause,
+        ));
+        for container in pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = container["name"].as_str().unwrap_or("");
+            commands.push((
+                reporter.event(
+                    ResourceKind::Pod,
+                    pod,
+                    Severity::Normal,
+                    "Started",
+                    &format!("Started container {name} (simulated)"),
+                    now_ts,
+                ),
+                cause,
+            ));
+        }
+    }
+    commands
+}
+
+pub async fn run_simulated_kubelet_until_stopped(
+    log: EventLog,
+    informer: Informer,
+    node: String,
+    start_delay: Duration,
+    heartbeat_every: Duration,
+    mut shutdown: Shutdown,
+) {
+    let actor = format!("kubelet/{node}");
+    let reporter = Reporter::new("kubelet", &node);
+    let mut local = Local::default();
+    let mut changes = informer.changes();
+    let tick = start_delay
+        .min(heartbeat_every)
+        .max(Duration::from_millis(20));
+    loop {
+        let commands = reconcile(
+            &informer.read(),
+            &node,
+            &mut local,
+            start_delay,
+            heartbeat_every,
+            &reporter,
+        );
+        let last = run_commands(&log, commands, || RequestMeta::worker(&actor)).await;
+        informer.wait_for(last).await;
+        if !wait_for_change(&mut changes, tick, &mut shutdown).await {
+            return;
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Node lifecycle: a node whose kubelet stops heartbeating becomes `Ready=Unknown` after a
+//! grace period and gets the `node.kubernetes.io/unreachable:NoExecute` taint (a `NotReady`
+//! node gets `not-ready`); pods on a NoExecute-tainted node are evicted once their toleration
+//! runs out, so their ReplicaSets replace them elsewhere. The taint goes when the node is back.
+
+use super::cache::{Informer, Snapshot};
+use super::{run_commands, wait_for_change};
+use crate::events::{Command, DeleteOptions, EventLog, RequestMeta, UpdatePart};
+use crate::model::{ResourceKind, meta};
+use crate::shutdown::Shutdown;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub const ACTOR: &str = "node-lifecycle-controller";
+pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
+
+/// Heartbeat and grace periods (kubelet posts every 10 s; a node is unknown after 40 s).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub heartbeat: Duration,
+    pub grace: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat: Duration::from_secs(10),
+            grace: Duration::from_secs(40),
+        }
+    }
+}
+
+fn ready_condition(node: &Value) -> Option<&Value> {
+    node.pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c["type"] == "Ready")
+}
+
+fn taints(node: &Value) -> Vec<Value> {
+    node.pointer("/spec/taints")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn time_of(v: &Value) -> Option<jiff::Timestamp> {
+    v.as_str().and_then(meta::parse_time)
+}
+
+/// The commands for one node and the pods bound to it.
+pub fn reconcile(
+    node: &Value,
+    pods: &[&Value],
+    timing: Timing,
+    now: jiff::Timestamp,
+) -> Vec<Command> {
+    let mut commands = Vec::new();
+    let Some(ready) = ready_condition(node) else {
+        return commands;
+    };
+    let status = ready["status"].as_str().unwrap_or("Unknown");
+    let heartbeat =
+        time_of(&ready["lastHeartbeatTime"]).or_else(|| time_of(&ready["lastTransitionTime"]));
+    let silent =
+        heartbeat.is_some_and(|t| now.duration_since(t).as_secs_f64() > timing.grace.as_secs_f64());
+    if silent && status != "Unknown" {
+        let mut updated = node.clone();
+        if let Some(conditions) = updated
+            .pointer_mut("/status/conditions")
+            .and_then(Value::as_array_mut)
+        {
+            for c in conditions.iter_mut() {
+                if c["type"] == "Ready"
+                    || c["type"].as_str().is_some_and(|t| t.ends_with("Pressure"))
+                {
+                    c["status"] = json!("Unknown");
+                    c["reason"] = json!("NodeStatusUnknown");
+                    c["message"] = json!("Kubelet stopped posting node status.");
+                    c["lastTransitionTime"] = json!(meta::format_time(now));
+                }
+            }
+        }
+        commands.push(Command::Update {
+            kind: ResourceKind::Node,
+            namespace: String::new(),
+            name: meta::name(node).to_string(),
+            object: updated,
+            part: UpdatePart::Status,
+        });
+        return commands;
+    }
+    let wanted = match status {
+        "Unknown" => Some(UNREACHABLE),
+        "False" => Some(NOT_READY),
+        _ => None,
+    };
+    let current = taints(node);
+    let has = |key: &str| {
+        current
+            .iter()
+            .any(|t| t["key"] == key && t["effect"] == "NoExecute")
+    };
+    let mut next: Vec<Value> = current
+        .iter()
+        .filter(|t| {
+            let key = t["key"].as_str().unwrap_or("");
+            !((key == UNREACHABLE || key == NOT_READY) && Some(key) != wanted)
+        })
+        .cloned()
+        .collect();
+    if let Some(key) = wanted
+        && !has(key)
+    {
+        next.push(json!({"key": key, "effect": "NoExecute", "timeAdded": meta::format_time(now)}));
+    }
+    if next != current {
+        let mut updated = node.clone();
+        let spec = updated
+            .as_object_mut()
+            .map(|o| o.entry("spec").or_insert_with(|| json!({})));
+        if let Some(spec) = spec {
+            spec["taints"] = json!(next);
+        }
+        commands.push(Command::Update {
+            kind: ResourceKind::Node,
+            namespace: String::new(),
+            name: meta::name(node).to_string(),
+            object: updated,
+            part: UpdatePart::Main,
+        });
+        return commands;
+    }
+    // Evict pods that do not tolerate a NoExecute taint, once their toleration has run out.
+    for taint in current.iter().filter(|t| t["effect"] == "NoExecute") {
+        let added = time_of(&taint["timeAdded"]).unwrap_or(now);
+        for pod in pods {
+            if meta::deletion_timestamp(pod).is_some() {
+                continue;
+            }
+            let evict_at = match toleration_seconds(pod, taint) {
+                Tolerated::Not => Some(added),
+                Tolerated::For(seconds) => Some(added + jiff::SignedDuration::from_secs(seconds)),
+                Tolerated::Forever => None,
+            };
+            if evict_at.is_some_and(|at| at <= now) {
+                commands.push(Command::Delete {
+                    kind: ResourceKind::Pod,
+                    namespace: meta::namespace(pod).to_string(),
+                    name: meta::name(pod).to_string(),
+                    options: DeleteOptions {
+                        precondition_uid: Some(meta::uid(pod).to_string()),
+                        ..Default::default()
+                    },
+                });
+            }
+        }
+    }
+    commands
+}
+
+enum Tolerated {
+    Not,
+    For(i64),
+    Forever,
+}
+
+fn toleration_seconds(pod: &Value, taint: &Value) -> Tolerated {
+    let mut result = Tolerated::Not;
+    for t in pod
+        .pointer("/spec/tolerations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = t["key"].as_str().unwrap_or("");
+        let operator = t["operator"].as_str().unwrap_or("Equal");
+        let effect = t["effect"].as_str().unwrap_or("");
+        let key_ok = (key.is_empty() && operator == "Exists") || Some(key) == taint["key"].as_str();
+        let effect_ok = effect.is_empty() || effect == "NoExecute";
+        if !(key_ok && effect_ok) {
+            continue;
+        }
+        match t["tolerationSeconds"].as_i64() {
+            None => return Tolerated::Forever,
+            Some(s) => {
+                result = match result {
+                    Tolerated::For(prev) if prev >= s => Tolerated::For(prev),
+                    _ => Tolerated::For(s.max(0)),
+                }
+            }
+        }
+    }
+    result
+}
+
+fn reconcile_all(
+    snapshot: &Snapshot,
+    timing: Timing,
+    now: jiff::Timestamp,
+) -> Vec<(Command, Option<i64>)> {
+    let mut commands = Vec::new();
+    for node in snapshot.list(ResourceKind::Node) {
+        let name = meta::name(node);
+        let pods: Vec<&Value> = snapshot
+            .list(ResourceKind::Pod)
+            .map(|p| p.as_ref())
+            .filter(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name))
+            .collect();
+        let cause = meta::resource_version(node).parse().ok();
+        commands.extend(
+            reconcile(node, &pods, timing, now)
+                .into_iter()
+                .map(|c| (c, cause)),
+        );
+    }
+    commands
+}
+
+pub async fn run_node_lifecycle_until_stopped(
+    log: EventLog,
+    informer: Informer,
+    timing: Timing,
+    mut shutdown: Shutdown,
+) {
+    let mut changes = informer.changes();
+    let tick = (timing.grace / 4).max(Duration::from_millis(100));
+    loop {
+        let commands = reconcile_all(&informer.read(), timing, jiff::Timestamp::now());
+        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
+        informer.wait_for(last).await;
+        if !wait_for_change(&mut changes, tick, &mut shutdown).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: &str = "2026-01-01T00:10:00Z";
+
+    fn node(status: &str, heartbeat: &str, taints: Value) -> Value {
+        json!({"metadata": {"name": "n1"}, "spec": {"taints": taints},
+               "status": {"conditions": [{"type": "Ready", "status": status, "lastHeartbeatTime": heartbeat}]}})
+    }
+
+    fn pod(toleration_seconds: Option<i64>) -> Value {
+        let mut tol = json!({"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"});
+        if let Some(s) = toleration_seconds {
+            tol["tolerationSeconds"] = json!(s);
+        }
+        json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"}, "spec": {"nodeName": "n1", "tolerations": [tol]}})
+    }
+
+    fn run(node: &Value, pods: &[&Value]) -> Vec<Command> {
+        reconcile(node, pods, Timing::default(), NOW.parse().unwrap())
+    }
+
+    #[test]
+    fn silent_node_becomes_unknown_then_tainted() {
+        let silent = node("True", "2026-01-01T00:09:00Z", json!([]));
+        let commands = run(&silent, &[]);
+        assert!(
+            matches!(&commands[..], [Command::Update { part: UpdatePart::Status, object, .. }]
+            if object["status"]["conditions"][0]["status"] == "Unknown")
+        );
+        let unknown = node("Unknown", "2026-01-01T00:09:00Z", json!([]));
+        let commands = run(&unknown, &[]);
+        assert!(
+            matches!(&commands[..], [Command::Update { part: UpdatePart::Main, object, .. }]
+            if object["spec"]["taints"][0]["key"] == UNREACHABLE)
+        );
+        let healthy = node(
+            "True",
+            "2026-01-01T00:09:55Z",
+            json!([{"key": UNREACHABLE, "effect": "NoExecute"}]),
+        );
+        let commands = run(&healthy, &[]);
+        assert!(
+            matches!(&commands[..], [Command::Update { object, .. }] if object["spec"]["taints"] == json!([]))
+        );
+    }
+
+    #[test]
+    fn pods_are_evicted_when_their_toleration_runs_out() {
+        let tainted = node(
+            "Unknown",
+            "2026-01-01T00:00:00Z",
+            json!([{"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": "2026-01-01T00:09:00Z"}]),
+        );
+        let (short, long, forever) = (pod(Some(30)), pod(Some(300)), pod(None));
+        assert_eq!(run(&tainted, &[&short]).len(), 1);
+        assert!(run(&tainted, &[&long]).is_empty());
+        assert!(run(&tainted, &[&forever]).is_empty());
+        let intolerant = json!({"metadata": {"name": "x", "namespace": "default", "uid": "u"}, "spec": {"nodeName": "n1"}});
+        assert_eq!(run(&tainted, &[&intolerant]).len(), 1);
+    }
+}

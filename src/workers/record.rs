@@ -1,0 +1,101 @@
+//! Recording core/v1 Events about objects ("Scheduled", "SuccessfulCreate", ...), the way
+//! Kubernetes components report what they did; `kubectl describe` lists them.
+
+use crate::events::Command;
+use crate::model::{ResourceKind, meta};
+use serde_json::{Value, json};
+
+/// `Normal` or `Warning`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Normal,
+    Warning,
+}
+
+/// Who reports events: a component (`default-scheduler`, `replicaset-controller`, `kubelet`)
+/// and, for node agents, its host.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    pub component: String,
+    pub host: String,
+}
+
+impl Reporter {
+    pub fn new(component: &str, host: &str) -> Self {
+        Reporter {
+            component: component.to_string(),
+            host: host.to_string(),
+        }
+    }
+
+    /// The command that records an Event about `involved` (an object of `kind`).
+    pub fn event(
+        &self,
+        kind: ResourceKind,
+        involved: &Value,
+        severity: Severity,
+        reason: &str,
+        message: &str,
+        now: jiff::Timestamp,
+    ) -> Command {
+        event(
+            kind,
+            involved,
+            severity,
+            reason,
+            message,
+            (&self.component, &self.host),
+            now,
+        )
+    }
+}
+
+fn event(
+    kind: ResourceKind,
+    involved: &Value,
+    severity: Severity,
+    reason: &str,
+    message: &str,
+    (component, host): (&str, &str),
+    now: jiff::Timestamp,
+) -> Command {
+    let namespace = match meta::namespace(involved) {
+        "" => "default".to_string(),
+        ns => ns.to_string(),
+    };
+    let name = format!(
+        "{}.{:x}",
+        meta::name(involved),
+        now.as_nanosecond() as u64 ^ rand_suffix()
+    );
+    let time = meta::format_time(now);
+    let mut source = json!({"component": component});
+    if !host.is_empty() {
+        source["host"] = json!(host);
+    }
+    let object = json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": {
+            "kind": kind.as_str(), "apiVersion": kind.api_version(),
+            "namespace": meta::namespace(involved), "name": meta::name(involved),
+            "uid": meta::uid(involved), "resourceVersion": meta::resource_version(involved),
+        },
+        "reason": reason, "message": message,
+        "type": match severity { Severity::Normal => "Normal", Severity::Warning => "Warning" },
+        "source": source,
+        "firstTimestamp": time, "lastTimestamp": time, "count": 1,
+        "reportingComponent": component, "reportingInstance": host,
+    });
+    Command::Create {
+        kind: ResourceKind::Event,
+        namespace,
+        object,
+    }
+}
+
+/// Low bits that keep two events recorded in the same nanosecond apart.
+fn rand_suffix() -> u64 {
+    use rand::RngExt;
+    rand::rng().random_range(0..u64::from(u16::MAX))
+}

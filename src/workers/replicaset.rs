@@ -1,0 +1,505 @@
+//! The ReplicaSet controller: keeps `spec.replicas` active pods matching each ReplicaSet's
+//! selector. It adopts matching orphans, releases owned pods whose labels stopped matching,
+//! creates missing pods from the template (named `<rs>-<suffix>`, with a controller
+//! ownerReference), deletes surplus pods (unscheduled, then pending, then not ready, newest
+//! first), and keeps `status` current. `reconcile` is pure; the loop only feeds it snapshots.
+
+use super::cache::{Informer, Snapshot};
+use super::record::{Reporter, Severity};
+use super::{run_commands, wait_for_change};
+use crate::events::{Command, DeleteOptions, EventLog, RequestMeta, UpdatePart};
+use crate::model::selector::LabelSelector;
+use crate::model::{ResourceKind, meta};
+use crate::shutdown::Shutdown;
+use serde_json::{Value, json};
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub const ACTOR: &str = "replicaset-controller";
+
+fn controller_of(pod: &Value) -> Option<&Value> {
+    pod.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|r| r["controller"] == true)
+}
+
+fn is_terminal(pod: &Value) -> bool {
+    matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded") | Some("Failed")
+    )
+}
+
+fn is_active(pod: &Value) -> bool {
+    meta::deletion_timestamp(pod).is_none() && !is_terminal(pod)
+}
+
+fn ready_since(pod: &Value) -> Option<jiff::Timestamp> {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c["type"] == "Ready" && c["status"] == "True")
+        .map(|c| {
+            c["lastTransitionTime"]
+                .as_str()
+                .and_then(meta::parse_time)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        })
+}
+
+/// Deletion preference, lowest first: unscheduled before scheduled, pending before running,
+/// not ready before ready, more restarts first, newest first (kube's ActivePods order).
+fn surplus_rank(pod: &Value) -> (bool, u8, bool, Reverse<i64>, Reverse<String>) {
+    let assigned = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let phase = match pod.pointer("/status/phase").and_then(Value::as_str) {
+        Some("Pending") | None => 0,
+        Some("Unknown") => 1,
+        _ => 2,
+    };
+    let restarts: i64 = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["restartCount"].as_i64())
+        .sum();
+    let created = pod
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    (
+        assigned,
+        phase,
+        ready_since(pod).is_some(),
+        Reverse(restarts),
+        Reverse(created),
+    )
+}
+
+/// A pod stamped from the ReplicaSet's template.
+fn pod_from_template(rs: &Value, name: &str) -> Value {
+    let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let mut metadata = json!({
+        "name": name,
+        "generateName": format!("{}-", meta::name(rs)),
+        "namespace": meta::namespace(rs),
+        "ownerReferences": [{
+            "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta::name(rs),
+            "uid": meta::uid(rs), "controller": true, "blockOwnerDeletion": true,
+        }],
+    });
+    for field in ["labels", "annotations"] {
+        if let Some(v) = template.pointer(&format!("/metadata/{field}")) {
+            metadata[field] = v.clone();
+        }
+    }
+    json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+        "spec": template.get("spec").cloned().unwrap_or(json!({})),
+    })
+}
+
+fn random_suffix() -> String {
+    use rand::RngExt;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn pod_update(pod: Value) -> Command {
+    Command::Update {
+        kind: ResourceKind::Pod,
+        namespace: meta::namespace(&pod).to_string(),
+        name: meta::name(&pod).to_string(),
+        object: pod,
+        part: UpdatePart::Main,
+    }
+}
+
+/// Everything one ReplicaSet needs done, given the pods in its namespace. `new_name` names
+/// pods to create.
+pub fn reconcile(
+    rs: &Value,
+    pods: &[&Value],
+    reporter: &Reporter,
+    now: jiff::Timestamp,
+    mut new_name: impl FnMut() -> String,
+) -> Vec<Command> {
+    let mut commands = Vec::new();
+    if meta::deletion_timestamp(rs).is_some() {
+        return commands;
+    }
+    let selector = rs
+        .pointer("/spec/selector")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .and_then(|s| LabelSelector::from_label_selector(&s).ok())
+        .filter(|s| !s.is_empty());
+    let Some(selector) = selector else {
+        return commands;
+    };
+    let uid = meta::uid(rs);
+    let mut claimed: Vec<&Value> = Vec::new();
+    for pod in pods {
+        let matches = selector.matches(&meta::labels(pod));
+        match controller_of(pod) {
+            Some(owner) if owner["uid"] == uid => {
+                if matches {
+                    claimed.push(pod);
+                } else if meta::deletion_timestamp(pod).is_none() {
+                    // Release: the pod's labels no longer match.
+                    let mut released = (*pod).clone();
+                    if let Some(refs) = released
+                        .pointer_mut("/metadata/ownerReferences")
+                        .and_then(Value::as_array_mut)
+                    {
+                        refs.retain(|r| r["uid"] != uid);
+                    }
+                    commands.push(pod_update(released));
+                }
+            }
+            Some(_) => {}
+            None if matches && is_active(pod) => {
+                // Adopt an orphan that matches.
+                let mut adopted = (*pod).clone();
+                let reference = json!({
+                    "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta::name(rs),
+                    "uid": uid, "controller": true, "blockOwnerDeletion": true,
+                });
+                let meta_map = meta::metadata_mut(&mut adopted);
+                match meta_map
+                    .get_mut("ownerReferences")
+                    .and_then(Value::as_array_mut)
+                {
+                    Some(refs) => refs.push(reference),
+                    None => {
+                        meta_map.insert("ownerReferences".into(), json!([reference]));
+                    }
+                }
+                commands.push(pod_update(adopted));
+                claimed.push(pod);
+            }
+            None => {}
+        }
+    }
+    let mut active: Vec<&Value> = claimed.iter().copied().filter(|p| is_active(p)).collect();
+    let desired = rs
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(0) as usize;
+    if active.len() < desired {
+        for _ in active.len()..desired {
+            let name = new_name();
+            let pod = pod_from_template(rs, &name);
+            commands.push(Command::Create {
+                kind: ResourceKind::Pod,
+                namespace: meta::namespace(rs).to_string(),
+                object: pod,
+            });
+            commands.push(reporter.event(
+                ResourceKind::ReplicaSet,
+                rs,
+                Severity::Normal,
+                "SuccessfulCreate",
+                &format!("Created pod: {name}"),
+                now,
+            ));
+        }
+    } else if active.len() > desired {
+        active.sort_by_key(|p| surplus_rank(p));
+        for pod in &active[..active.len() - desired] {
+            commands.push(Command::Delete {
+                kind: ResourceKind::Pod,
+                namespace: meta::namespace(pod).to_string(),
+                name: meta::name(pod).to_string(),
+                options: DeleteOptions::default(),
+            });
+            commands.push(reporter.event(
+                ResourceKind::ReplicaSet,
+                rs,
+                Severity::Normal,
+                "SuccessfulDelete",
+                &format!("Deleted pod: {}", meta::name(pod)),
+                now,
+            ));
+        }
+    }
+    if let Some(update) = status_update(rs, &claimed, now) {
+        commands.push(update);
+    }
+    commands
+}
+
+/// The status the ReplicaSet should report, as an update when it differs from the current one.
+fn status_update(rs: &Value, claimed: &[&Value], now: jiff::Timestamp) -> Option<Command> {
+    let template_labels = rs
+        .pointer("/spec/template/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let min_ready = rs
+        .pointer("/spec/minReadySeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let active: Vec<&&Value> = claimed.iter().filter(|p| is_active(p)).collect();
+    let fully_labeled = active
+        .iter()
+        .filter(|p| {
+            let labels = meta::labels(p);
+            template_labels
+                .iter()
+                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+        })
+        .count();
+    let ready: Vec<jiff::Timestamp> = active.iter().filter_map(|p| ready_since(p)).collect();
+    let available = ready
+        .iter()
+        .filter(|since| now.duration_since(**since).as_secs() >= min_ready)
+        .count();
+    let mut status = json!({
+        "replicas": active.len(),
+        "fullyLabeledReplicas": fully_labeled,
+        "readyReplicas": ready.len(),
+        "availableReplicas": available,
+        "observedGeneration": rs.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1),
+    });
+    // Kubernetes omits zero counts except `replicas`.
+    if let Some(map) = status.as_object_mut() {
+        map.retain(|k, v| k == "replicas" || v.as_i64() != Some(0));
+    }
+    let current = rs.get("status").cloned().unwrap_or(json!({}));
+    let same = [
+        "replicas",
+        "fullyLabeledReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "observedGeneration",
+    ]
+    .iter()
+    .all(|k| {
+        current.get(*k).and_then(Value::as_i64).unwrap_or(0)
+            == status.get(*k).and_then(Value::as_i64).unwrap_or(0)
+    });
+    if same && current.get("replicas").is_some() {
+        return None;
+    }
+    let mut updated = rs.clone();
+    if let Some(conditions) = current.get("conditions") {
+        status["conditions"] = conditions.clone();
+    }
+    updated["status"] = status;
+    Some(Command::Update {
+        kind: ResourceKind::ReplicaSet,
+        namespace: meta::namespace(rs).to_string(),
+        name: meta::name(rs).to_string(),
+        object: updated,
+        part: UpdatePart::Status,
+    })
+}
+
+/// One pass over every ReplicaSet, each command caused by the ReplicaSet's current version.
+fn reconcile_all(
+    snapshot: &Snapshot,
+    reporter: &Reporter,
+    now: jiff::Timestamp,
+) -> Vec<(Command, Option<i64>)> {
+    let mut pods_by_namespace: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for pod in snapshot.list(ResourceKind::Pod) {
+        pods_by_namespace
+            .entry(meta::namespace(pod))
+            .or_default()
+            .push(pod.as_ref());
+    }
+    let mut commands = Vec::new();
+    for rs in snapshot.list(ResourceKind::ReplicaSet) {
+        let pods = pods_by_namespace
+            .get(meta::namespace(rs))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let cause = meta::resource_version(rs).parse().ok();
+        let rs_name = meta::name(rs).to_string();
+        let new_name = || format!("{rs_name}-{}", random_suffix());
+        commands.extend(
+            reconcile(rs, pods, reporter, now, new_name)
+                .into_iter()
+                .map(|c| (c, cause)),
+        );
+    }
+    commands
+}
+
+pub async fn run_replicaset_controller_until_stopped(
+    log: EventLog,
+    informer: Informer,
+    mut shutdown: Shutdown,
+) {
+    let reporter = Reporter::new(ACTOR, "");
+    let mut changes = informer.changes();
+    loop {
+        let commands = reconcile_all(&informer.read(), &reporter, jiff::Timestamp::now());
+        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
+        informer.wait_for(last).await;
+        if !wait_for_change(&mut changes, Duration::from_secs(2), &mut shutdown).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! given (ReplicaSet + pods) / when reconcile / then commands.
+    use super::*;
+
+    const NOW: &str = "2026-01-01T00:10:00Z";
+
+    fn rs(replicas: i64) -> Value {
+        json!({"metadata": {"name": "echo-rs", "namespace": "default", "uid": "rs-uid", "generation": 2, "resourceVersion": "10"},
+               "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "echo"}},
+                        "template": {"metadata": {"labels": {"app": "echo"}},
+                                     "spec": {"containers": [{"name": "echo", "image": "echo:v1"}]}}}})
+    }
+
+    fn owned(name: &str, created: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default", "labels": {"app": "echo"}, "creationTimestamp": created,
+                            "ownerReferences": [{"uid": "rs-uid", "controller": true, "kind": "ReplicaSet", "name": "echo-rs"}]},
+               "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}})
+    }
+
+    fn when(rs: &Value, pods: &[Value]) -> Vec<Command> {
+        let refs: Vec<&Value> = pods.iter().collect();
+        let mut n = 0;
+        reconcile(
+            rs,
+            &refs,
+            &Reporter::new(ACTOR, ""),
+            NOW.parse().unwrap(),
+            || {
+                n += 1;
+                format!("echo-rs-{n}")
+            },
+        )
+    }
+
+    fn summary(commands: &[Command]) -> Vec<String> {
+        commands
+            .iter()
+            .map(|c| match c {
+                Command::Create {
+                    kind: ResourceKind::Pod,
+                    object,
+                    ..
+                } => format!("create {}", meta::name(object)),
+                Command::Create { object, .. } => {
+                    format!("event {}", object["message"].as_str().unwrap_or(""))
+                }
+                Command::Delete { name, .. } => format!("delete {name}"),
+                Command::Update {
+                    kind: ResourceKind::Pod,
+                    object,
+                    ..
+                } => {
+                    let owned = controller_of(object).is_some();
+                    format!(
+                        "{} {}",
+                        if owned { "adopt" } else { "release" },
+                        meta::name(object)
+                    )
+                }
+                Command::Update { object, .. } => {
+                    format!("status {}", object["status"]["replicas"])
+                }
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn creates_missing_pods_from_the_template() {
+        let commands = when(&rs(2), &[]);
+        assert_eq!(
+            summary(&commands),
+            [
+                "create echo-rs-1",
+                "event Created pod: echo-rs-1",
+                "create echo-rs-2",
+                "event Created pod: echo-rs-2",
+                "status 0"
+            ]
+        );
+        let Command::Create { object, .. } = &commands[0] else {
+            panic!()
+        };
+        assert_eq!(object["metadata"]["ownerReferences"][0]["controller"], true);
+        assert_eq!(object["metadata"]["labels"]["app"], "echo");
+        assert_eq!(object["spec"]["containers"][0]["image"], "echo:v1");
+    }
+
+    #[test]
+    fn deletes_surplus_preferring_unscheduled_then_not_ready_then_newest() {
+        let mut ready_old = owned("ready-old", "2026-01-01T00:00:00Z");
+        ready_old["status"]["conditions"] = json!([{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:01:00Z"}]);
+        let mut ready_new = owned("ready-new", "2026-01-01T00:05:00Z");
+        ready_new["status"]["conditions"] = ready_old["status"]["conditions"].clone();
+        let not_ready = owned("not-ready", "2026-01-01T00:00:00Z");
+        let mut unscheduled = owned("unscheduled", "2026-01-01T00:00:00Z");
+        unscheduled["spec"] = json!({});
+        unscheduled["status"]["phase"] = json!("Pending");
+        let pods = [ready_old, ready_new, not_ready, unscheduled];
+        let deleted: Vec<String> = summary(&when(&rs(1), &pods))
+            .into_iter()
+            .filter(|s| s.starts_with("delete"))
+            .collect();
+        assert_eq!(
+            deleted,
+            ["delete unscheduled", "delete not-ready", "delete ready-new"]
+        );
+    }
+
+    #[test]
+    fn adopts_matching_orphans_and_releases_relabelled_pods() {
+        let orphan = json!({"metadata": {"name": "orphan", "namespace": "default", "labels": {"app": "echo"}}, "status": {"phase": "Running"}});
+        let mut relabelled = owned("relabelled", "2026-01-01T00:00:00Z");
+        relabelled["metadata"]["labels"] = json!({"app": "other"});
+        let other_owner = json!({"metadata": {"name": "theirs", "namespace": "default", "labels": {"app": "echo"},
+                                 "ownerReferences": [{"uid": "x", "controller": true}]}});
+        let s = summary(&when(&rs(1), &[orphan, relabelled, other_owner]));
+        assert!(s.contains(&"adopt orphan".to_string()), "{s:?}");
+        assert!(s.contains(&"release relabelled".to_string()), "{s:?}");
+        assert!(
+            !s.iter().any(|c| c.starts_with("create")),
+            "the adopted orphan counts: {s:?}"
+        );
+    }
+
+    #[test]
+    fn converged_set_only_reports_status_once() {
+        let pods = [
+            owned("a", "2026-01-01T00:00:00Z"),
+            owned("b", "2026-01-01T00:00:00Z"),
+        ];
+        let mut current = rs(2);
+        assert_eq!(summary(&when(&current, &pods)), ["status 2"]);
+        current["status"] =
+            json!({"replicas": 2, "fullyLabeledReplicas": 2, "observedGeneration": 2});
+        assert!(when(&current, &pods).is_empty());
+    }
+
+    #[test]
+    fn terminating_pods_do_not_count_and_a_deleted_set_does_nothing() {
+        let mut going = owned("going", "2026-01-01T00:00:00Z");
+        going["metadata"]["deletionTimestamp"] = json!(NOW);
+        let s = summary(&when(&rs(1), &[going]));
+        assert_eq!(s[0], "create echo-rs-1");
+        let mut deleted = rs(1);
+        deleted["metadata"]["deletionTimestamp"] = json!(NOW);
+        assert!(when(&deleted, &[]).is_empty());
+    }
+}

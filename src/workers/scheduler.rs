@@ -1,0 +1,516 @@
+//! The scheduler: binds pending pods (no `spec.nodeName`, `schedulerName` default-scheduler) to
+//! a node that is Ready, schedulable, matches `nodeSelector`, tolerates its taints and has room
+//! for the pod's requests; spreads pods of one owner across nodes. A pod that fits nowhere gets
+//! `PodScheduled=False` and a `FailedScheduling` event, and is retried when anything changes.
+
+use super::cache::{Informer, Snapshot};
+use super::record::{Reporter, Severity};
+use super::{run_commands, wait_for_change};
+use crate::events::{Command, EventLog, RequestMeta, UpdatePart};
+use crate::model::{ResourceKind, meta, validation};
+use crate::shutdown::Shutdown;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+pub const ACTOR: &str = "default-scheduler";
+
+/// CPU (millicores) and memory (bytes) a pod asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requests {
+    pub cpu_milli: i64,
+    pub memory: i64,
+}
+
+fn quantity(value: Option<&Value>, scale: i128) -> i64 {
+    value
+        .and_then(Value::as_str)
+        .and_then(|q| validation::parse_quantity(q).ok())
+        .map(|q| (q.nanos / scale) as i64)
+        .unwrap_or(0)
+}
+
+fn cpu_milli(v: Option<&Value>) -> i64 {
+    quantity(v, 1_000_000)
+}
+
+fn bytes(v: Option<&Value>) -> i64 {
+    quantity(v, 1_000_000_000)
+}
+
+pub fn pod_requests(pod: &Value) -> Requests {
+    let mut total = Requests::default();
+    for c in pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        total.cpu_milli += cpu_milli(c.pointer("/resources/requests/cpu"));
+        total.memory += bytes(c.pointer("/resources/requests/memory"));
+    }
+    total
+}
+
+/// Room on one node.
+#[derive(Debug, Clone)]
+struct NodeRoom {
+    name: String,
+    cpu_milli: i64,
+    memory: i64,
+    pods: i64,
+    used: Requests,
+    used_pods: i64,
+    /// Pods per owner uid already on the node, for spreading.
+    owners: HashMap<String, i64>,
+}
+
+/// What the scheduler decided for one pod.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Bind { node: String },
+    Unschedulable { message: String },
+}
+
+fn is_ready(node: &Value) -> bool {
+    node.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+fn tolerates(pod: &Value, taint: &Value) -> bool {
+    pod.pointer("/spec/tolerations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|t| {
+            let effect_ok = t
+                .get("effect")
+                .and_then(Value::as_str)
+                .is_none_or(|e| e.is_empty() || Some(e) == taint["effect"].as_str());
+            let key = t.get("key").and_then(Value::as_str).unwrap_or("");
+            let operator = t.get("operator").and_then(Value::as_str).unwrap_or("Equal");
+            let key_ok = key.is_empty() && operator == "Exists"
+                || Some(key) == taint["key"].as_str()
+                    && (operator == "Exists"
+                        || t.get("value").and_then(Value::as_str).unwrap_or("")
+                            == taint["value"].as_str().unwrap_or(""));
+            effect_ok && key_ok
+        })
+}
+
+/// Why a node does not take a pod (the reasons kube-scheduler counts in its message).
+fn misfit(pod: &Value, node: &Value, room: &NodeRoom, asks: Requests) -> Option<String> {
+    if !is_ready(node) {
+        return Some("node(s) were not ready".into());
+    }
+    let unschedulable_taint =
+        json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"});
+    if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true)
+        && !tolerates(pod, &unschedulable_taint)
+    {
+        return Some("node(s) were unschedulable".into());
+    }
+    for taint in node
+        .pointer("/spec/taints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let effect = taint["effect"].as_str().unwrap_or("");
+        if (effect == "NoSchedule" || effect == "NoExecute") && !tolerates(pod, taint) {
+            return Some(format!(
+                "node(s) had untolerated taint {{{}: {}}}",
+                taint["key"].as_str().unwrap_or(""),
+                taint["value"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    let labels = meta::labels(node);
+    if let Some(selector) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object)
+        && selector
+            .iter()
+            .any(|(k, v)| labels.get(k).map(String::as_str) != v.as_str())
+    {
+        return Some("node(s) didn't match Pod's node affinity/selector".into());
+    }
+    if room.used_pods + 1 > room.pods {
+        return Some("Too many pods".into());
+    }
+    if asks.cpu_milli > 0 && room.used.cpu_milli + asks.cpu_milli > room.cpu_milli {
+        return Some("Insufficient cpu".into());
+    }
+    if asks.memory > 0 && room.used.memory + asks.memory > room.memory {
+        return Some("Insufficient memory".into());
+    }
+    None
+}
+
+fn controller_uid(pod: &Value) -> Option<String> {
+    pod.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|r| r["controller"] == true)
+        .and_then(|r| r["uid"].as_str())
+        .map(str::to_string)
+}
+
+/// Whether the scheduler owns this pod now: unassigned, ours, not being deleted.
+pub fn is_pending(pod: &Value) -> bool {
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let scheduler = pod
+        .pointer("/spec/schedulerName")
+        .and_then(Value::as_str)
+        .unwrap_or(ACTOR);
+    node.is_empty() && scheduler == ACTOR && meta::deletion_timestamp(pod).is_none()
+}
+
+/// Decide a node for each pending pod, oldest first, accounting each placement before the
+/// next so one pass never overfills a node.
+pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<Decision> {
+    let mut rooms: BTreeMap<String, NodeRoom> = nodes
+        .iter()
+        .map(|n| {
+            let name = meta::name(n).to_string();
+            let alloc = n.pointer("/status/allocatable");
+            let room = NodeRoom {
+                name: name.clone(),
+                cpu_milli: alloc.map_or(i64::MAX, |a| match a.get("cpu") {
+                    Some(v) => cpu_milli(Some(v)),
+                    None => i64::MAX,
+                }),
+                memory: alloc.map_or(i64::MAX, |a| match a.get("memory") {
+                    Some(v) => bytes(Some(v)),
+                    None => i64::MAX,
+                }),
+                pods: alloc
+                    .and_then(|a| a.get("pods"))
+                    .and_then(Value::as_str)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(110),
+                used: Requests::default(),
+                used_pods: 0,
+                owners: HashMap::new(),
+            };
+            (name, room)
+        })
+        .collect();
+    for pod in placed {
+        let node = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let phase = pod
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if phase == "Succeeded" || phase == "Failed" {
+            continue;
+        }
+        if let Some(room) = rooms.get_mut(node) {
+            let asks = pod_requests(pod);
+            room.used.cpu_milli += asks.cpu_milli;
+            room.used.memory += asks.memory;
+            room.used_pods += 1;
+            if let Some(owner) = controller_uid(pod) {
+                *room.owners.entry(owner).or_default() += 1;
+            }
+        }
+    }
+    let by_name: HashMap<&str, &Value> = nodes.iter().map(|n| (meta::name(n), *n)).collect();
+    let mut decisions = Vec::with_capacity(pending.len());
+    for pod in pending {
+        let asks = pod_requests(pod);
+        let owner = controller_uid(pod);
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        let mut best: Option<(i64, i64, &str)> = None;
+        for room in rooms.values() {
+            let Some(node) = by_name.get(room.name.as_str()) else {
+                continue;
+            };
+            if let Some(reason) = misfit(pod, node, room, asks) {
+                *reasons.entry(reason).or_default() += 1;
+                continue;
+            }
+            let same_owner = owner
+                .as_ref()
+                .and_then(|o| room.owners.get(o))
+                .copied()
+                .unwrap_or(0);
+            let score = (same_owner, room.used_pods, room.name.as_str());
+            if best.is_none_or(|b| score < b) {
+                best = Some(score);
+            }
+        }
+        match best.map(|(_, _, name)| name.to_string()) {
+            Some(node) => {
+                if let Some(room) = rooms.get_mut(&node) {
+                    room.used.cpu_milli += asks.cpu_milli;
+                    room.used.memory += asks.memory;
+                    room.used_pods += 1;
+                    if let Some(owner) = &owner {
+                        *room.owners.entry(owner.clone()).or_default() += 1;
+                    }
+                }
+                decisions.push(Decision::Bind { node });
+            }
+            None => {
+                let detail: Vec<String> = reasons
+                    .iter()
+                    .map(|(reason, count)| format!("{count} {reason}"))
+                    .collect();
+                let message = if nodes.is_empty() {
+                    "no nodes available to schedule pods".to_string()
+                } else {
+                    format!(
+                        "0/{} nodes are available: {}.",
+                        nodes.len(),
+                        detail.join(", ")
+                    )
+                };
+                decisions.push(Decision::Unschedulable { message });
+            }
+        }
+    }
+    decisions
+}
+
+/// The commands for one scheduling pass over `snapshot`.
+pub fn reconcile(
+    snapshot: &Snapshot,
+    reporter: &Reporter,
+    now: jiff::Timestamp,
+) -> Vec<(Command, Option<i64>)> {
+    let mut pending: Vec<&Value> = snapshot
+        .list(ResourceKind::Pod)
+        .map(|p| p.as_ref())
+        .filter(|p| is_pending(p))
+        .collect();
+    if pending.is_empty() {
+        return vec![];
+    }
+    pending.sort_by_key(|p| meta::resource_version(p).parse::<i64>().unwrap_or(0));
+    let nodes: Vec<&Value> = snapshot
+        .list(ResourceKind::Node)
+        .map(|n| n.as_ref())
+        .collect();
+    let placed: Vec<&Value> = snapshot
+        .list(ResourceKind::Pod)
+        .map(|p| p.as_ref())
+        .filter(|p| !is_pending(p))
+        .collect();
+    let mut commands = Vec::new();
+    for (pod, decision) in pending.iter().zip(schedule(&pending, &nodes, &placed)) {
+        let cause = meta::resource_version(pod).parse().ok();
+        let namespace = meta::namespace(pod).to_string();
+        let name = meta::name(pod).to_string();
+        match decision {
+            Decision::Bind { node } => {
+                let message = format!("Successfully assigned {namespace}/{name} to {node}");
+                commands.push((
+                    Command::Bind {
+                        namespace,
+                        name,
+                        node,
+                        uid: Some(meta::uid(pod).to_string()),
+                    },
+                    cause,
+                ));
+                commands.push((
+                    reporter.event(
+                        ResourceKind::Pod,
+                        pod,
+                        Severity::Normal,
+                        "Scheduled",
+                        &message,
+                        now,
+                    ),
+                    cause,
+                ));
+            }
+            Decision::Unschedulable { message } => {
+                let already = pod
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|c| {
+                        c["type"] == "PodScheduled"
+                            && c["status"] == "False"
+                            && c["message"] == message.as_str()
+                    });
+                if already {
+                    continue;
+                }
+                let mut updated = (*pod).clone();
+                set_pod_condition(
+                    &mut updated,
+                    json!({"type": "PodScheduled", "status": "False", "lastProbeTime": null,
+                           "lastTransitionTime": meta::format_time(now),
+                           "reason": "Unschedulable", "message": message}),
+                );
+                commands.push((
+                    Command::Update {
+                        kind: ResourceKind::Pod,
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                        object: updated,
+                        part: UpdatePart::Status,
+                    },
+                    cause,
+                ));
+                commands.push((
+                    reporter.event(
+                        ResourceKind::Pod,
+                        pod,
+                        Severity::Warning,
+                        "FailedScheduling",
+                        &message,
+                        now,
+                    ),
+                    cause,
+                ));
+            }
+        }
+    }
+    commands
+}
+
+/// Put `condition` into a pod's `status.conditions`, replacing one of the same type.
+pub fn set_pod_condition(pod: &mut Value, condition: Value) {
+    let Some(root) = pod.as_object_mut() else {
+        return;
+    };
+    let status = root.entry("status").or_insert_with(|| json!({}));
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    let list = status.entry("conditions").or_insert_with(|| json!([]));
+    let Some(list) = list.as_array_mut() else {
+        return;
+    };
+    match list.iter_mut().find(|c| c["type"] == condition["type"]) {
+        Some(existing) => *existing = condition,
+        None => list.push(condition),
+    }
+}
+
+pub async fn run_scheduler_until_stopped(
+    log: EventLog,
+    informer: Informer,
+    mut shutdown: Shutdown,
+) {
+    let reporter = Reporter::new(ACTOR, "");
+    let mut changes = informer.changes();
+    loop {
+        let commands = reconcile(&informer.read(), &reporter, jiff::Timestamp::now());
+        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
+        informer.wait_for(last).await;
+        if !wait_for_change(&mut changes, Duration::from_secs(5), &mut shutdown).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str) -> Value {
+        json!({"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+               "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                          "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}}})
+    }
+
+    fn pod(name: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default",
+                            "ownerReferences": [{"uid": "rs-1", "controller": true}]},
+               "spec": {"containers": [{"name": "a", "image": "x",
+                                         "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}]}})
+    }
+
+    fn names(decisions: &[Decision]) -> Vec<String> {
+        decisions
+            .iter()
+            .map(|d| match d {
+                Decision::Bind { node } => node.clone(),
+                Decision::Unschedulable { message } => message.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spreads_replicas_across_nodes() {
+        let (a, b) = (node("a"), node("b"));
+        let pods: Vec<Value> = (0..4).map(|i| pod(&format!("p{i}"))).collect();
+        let pending: Vec<&Value> = pods.iter().collect();
+        assert_eq!(
+            names(&schedule(&pending, &[&a, &b], &[])),
+            ["a", "b", "a", "b"]
+        );
+    }
+
+    #[test]
+    fn unschedulable_cases() {
+        let mut cordoned = node("c");
+        cordoned["spec"] = json!({"unschedulable": true});
+        let mut tainted = node("t");
+        tainted["spec"] =
+            json!({"taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]});
+        let mut not_ready = node("n");
+        not_ready["status"]["conditions"][0]["status"] = json!("Unknown");
+        let ready = node("r");
+        let mut picky = pod("picky");
+        picky["spec"]["nodeSelector"] = json!({"disk": "ssd"});
+        let decisions = schedule(&[&picky], &[&cordoned, &tainted, &not_ready, &ready], &[]);
+        assert_eq!(
+            names(&decisions),
+            [
+                "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }, 1 node(s) were not ready, 1 node(s) were unschedulable."
+            ]
+        );
+        let mut big = pod("big");
+        big["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!("3");
+        assert_eq!(
+            names(&schedule(&[&big], &[&ready], &[])),
+            ["0/1 nodes are available: 1 Insufficient cpu."]
+        );
+        assert_eq!(
+            names(&schedule(&[&big], &[], &[])),
+            ["no nodes available to schedule pods"]
+        );
+    }
+
+    #[test]
+    fn tolerations_and_selectors_admit() {
+        let mut tainted = node("t");
+        tainted["metadata"]["labels"]["disk"] = json!("ssd");
+        tainted["spec"] =
+            json!({"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]});
+        let mut p = pod("p");
+        p["spec"]["nodeSelector"] = json!({"disk": "ssd"});
+        p["spec"]["tolerations"] = json!([{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]);
+        assert_eq!(names(&schedule(&[&p], &[&tainted], &[])), ["t"]);
+    }
+
+    #[test]
+    fn resources_fill_up_and_count_existing_pods() {
+        let n = node("a");
+        let mut running = pod("old");
+        running["spec"]["nodeName"] = json!("a");
+        running["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!("1500m");
+        let pods: Vec<Value> = (0..2).map(|i| pod(&format!("p{i}"))).collect();
+        let pending: Vec<&Value> = pods.iter().collect();
+        let decisions = schedule(&pending, &[&n], &[&running]);
+        assert_eq!(names(&decisions)[0], "a");
+        assert_eq!(
+            names(&decisions)[1],
+            "0/1 nodes are available: 1 Insufficient cpu."
+        );
+    }
+}
