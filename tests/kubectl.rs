@@ -17,12 +17,19 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Cluster {
+        Cluster::start_with_nodes(0).await
+    }
+
+    /// A cluster with `nodes` simulated nodes (pods bound to them run without containers).
+    async fn start_with_nodes(nodes: usize) -> Cluster {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("data dir");
-        let settings = Settings::new(
+        let mut settings = Settings::new(
             "127.0.0.1:0".parse().expect("addr"),
             dir.path().to_path_buf(),
         );
+        settings.workers.simulated_nodes = nodes;
+        settings.workers.simulated_start_delay = std::time::Duration::from_millis(100);
         let app = Application::build(settings).await.expect("server builds");
         let kubeconfig = app.kubeconfig_path().to_path_buf();
         let handle = app.server_handle();
@@ -642,5 +649,189 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
         .ok(&["set", "image", "rs/web", "app=ghcr.io/subicura/echo:v3"])
         .await;
     assert_eq!(set.trim(), "replicaset.apps/web image updated");
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn workloads_run_on_simulated_nodes_through_kubectl() {
+    let c = Cluster::start_with_nodes(2).await;
+    let nodes = c.ok(&["get", "nodes"]).await;
+    assert_eq!(
+        header(&nodes),
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        "{nodes}"
+    );
+    assert!(
+        nodes.contains("sim-node-000") && nodes.contains("Ready") && nodes.contains("v1.32.4"),
+        "{nodes}"
+    );
+
+    let rs = manifest("echo-rs.yaml");
+    c.ok(&["apply", "-f", &rs, "--validate=false"]).await;
+    c.ok(&["scale", "rs", "echo-rs", "--replicas=3"]).await;
+    c.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod",
+        "-l",
+        "app=echo",
+        "--timeout=30s",
+    ])
+    .await;
+    let wide = c.ok(&["get", "pods", "-o", "wide"]).await;
+    assert_eq!(
+        wide.lines()
+            .filter(|l| l.contains("Running") && l.contains("sim-node-"))
+            .count(),
+        3,
+        "{wide}"
+    );
+    let rs_table = c.ok(&["get", "rs", "echo-rs"]).await;
+    let cells: Vec<&str> = rs_table
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&cells[..4], ["echo-rs", "3", "3", "3"], "{rs_table}");
+
+    let pod = c
+        .ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=echo",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .await;
+    let described = c.ok(&["describe", "pod", &pod]).await;
+    for expected in [
+        "Node:",
+        "sim-node-",
+        "ReplicaSet/echo-rs",
+        "Scheduled",
+        "Successfully assigned default/",
+    ] {
+        assert!(described.contains(expected), "{expected} in {described}");
+    }
+    let field = |name: &str| {
+        described
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l[name.len()..].trim().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("Status:"), "Running", "{described}");
+    assert_eq!(field("Controlled By:"), "ReplicaSet/echo-rs", "{described}");
+    let described = c.ok(&["describe", "rs", "echo-rs"]).await;
+    let pods_status = described
+        .lines()
+        .find(|l| l.starts_with("Pods Status:"))
+        .unwrap_or("");
+    assert!(
+        pods_status.ends_with("3 Running / 0 Waiting / 0 Succeeded / 0 Failed"),
+        "{described}"
+    );
+    assert!(described.contains("SuccessfulCreate"), "{described}");
+    let node = c.ok(&["describe", "node", "sim-node-000"]).await;
+    assert!(
+        node.contains("Capacity:")
+            && node.contains("Allocatable:")
+            && node.contains("Non-terminated Pods:"),
+        "{node}"
+    );
+
+    // Cordon, drain, uncordon.
+    assert_eq!(
+        c.ok(&["cordon", "sim-node-000"]).await.trim(),
+        "node/sim-node-000 cordoned"
+    );
+    assert!(
+        c.ok(&["get", "node", "sim-node-000"])
+            .await
+            .contains("Ready,SchedulingDisabled")
+    );
+    c.ok(&[
+        "drain",
+        "sim-node-000",
+        "--ignore-daemonsets",
+        "--timeout=30s",
+    ])
+    .await;
+    c.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod",
+        "-l",
+        "app=echo",
+        "--timeout=30s",
+    ])
+    .await;
+    let placed = c
+        .ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=echo",
+            "-o",
+            "jsonpath={.items[*].spec.nodeName}",
+        ])
+        .await;
+    assert!(
+        placed.split_whitespace().all(|n| n == "sim-node-001"),
+        "{placed}"
+    );
+    assert_eq!(
+        c.ok(&["uncordon", "sim-node-000"]).await.trim(),
+        "node/sim-node-000 uncordoned"
+    );
+
+    // Delete forms.
+    let one = c
+        .ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=echo",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .await;
+    let forced = c
+        .kubectl(&["delete", "pod", &one, "--grace-period=0", "--force"])
+        .await;
+    assert!(forced.status.success());
+    assert!(String::from_utf8_lossy(&forced.stdout).contains("force deleted"));
+    let other = c
+        .ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=echo",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .await;
+    c.ok(&["delete", "pod", &other, "--wait=false"]).await;
+    c.ok(&[
+        "wait",
+        "--for=delete",
+        &format!("pod/{other}"),
+        "--timeout=30s",
+    ])
+    .await;
+    assert_eq!(
+        c.ok(&["delete", "rs", "echo-rs", "--cascade=foreground"])
+            .await
+            .trim(),
+        "replicaset.apps \"echo-rs\" deleted"
+    );
+    let left = c.ok(&["get", "pods", "-l", "app=echo", "-o", "name"]).await;
+    assert_eq!(
+        left.trim(),
+        "",
+        "foreground deletion removed the pods first"
+    );
     c.stop().await;
 }
