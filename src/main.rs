@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use kubetrail::config::Settings;
 use kubetrail::startup::{Application, open_database};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
