@@ -58,11 +58,19 @@ async fn main() -> anyhow::Result<()> {
             settings.tls = !insecure_http;
             settings.workers.simulated_nodes = simulated_nodes;
             let app = Application::build(settings).await?;
-            println!("kubetrail is serving the Kubernetes API at {}", app.url());
-            println!(
+            // A closed stdout (a parent that stopped reading) must not stop the server.
+            let mut out = std::io::stdout();
+            let _ = writeln!(
+                out,
+                "kubetrail is serving the Kubernetes API at {}",
+                app.url()
+            );
+            let _ = writeln!(
+                out,
                 "export KUBECONFIG={}",
                 absolute(app.kubeconfig_path()).display()
             );
+            let _ = out.flush();
             app.run_until_stopped().await?;
         }
         Commands::Rebuild { data_dir } => {
