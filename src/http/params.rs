@@ -130,6 +130,7 @@ pub struct ListOptions {
     pub resource_version: Option<i64>,
     pub watch: bool,
     pub bookmarks: bool,
+    pub send_initial_events: bool,
     pub timeout: Option<Duration>,
 }
 
@@ -178,6 +179,7 @@ impl ListOptions {
             resource_version,
             watch: query.flag("watch")?,
             bookmarks: query.flag("allowWatchBookmarks")?,
+            send_initial_events: query.flag("sendInitialEvents")?,
             timeout,
         })
     }

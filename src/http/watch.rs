@@ -29,6 +29,7 @@ pub fn serve(
         filter: options.filter,
         resource_version: options.resource_version,
         bookmarks: options.bookmarks,
+        send_initial_events: options.send_initial_events,
         timeout,
         heartbeat: state.watch.heartbeat,
     };
@@ -82,6 +83,11 @@ pub fn serve(
                 },
                 WatchEvent::Bookmark { resource_version } => format!(
                     "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{resource_version}\"}}}}}}\n",
+                    kind.as_str(),
+                    kind.api_version()
+                ),
+                WatchEvent::InitialEventsEnd { resource_version } => format!(
+                    "{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{resource_version}\",\"annotations\":{{\"k8s.io/initial-events-end\":\"true\"}}}}}}}}\n",
                     kind.as_str(),
                     kind.api_version()
                 ),

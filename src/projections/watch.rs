@@ -27,6 +27,11 @@ pub enum WatchEvent {
     Bookmark {
         resource_version: i64,
     },
+    /// The BOOKMARK that ends the initial state of a `sendInitialEvents` watch (annotated
+    /// `k8s.io/initial-events-end: "true"`).
+    InitialEventsEnd {
+        resource_version: i64,
+    },
     /// A `Status` object; the stream ends after it.
     Error {
         status: Value,
@@ -60,6 +65,9 @@ pub struct WatchRequest {
     /// `None` (or 0): start with the current state as ADDED events. Otherwise: changes after it.
     pub resource_version: Option<i64>,
     pub bookmarks: bool,
+    /// `sendInitialEvents=true` (WatchList): the current state first, then a bookmark marking
+    /// its end, whatever `resource_version` says.
+    pub send_initial_events: bool,
     pub timeout: Duration,
     /// How often to send a BOOKMARK (or a heartbeat when bookmarks are off).
     pub heartbeat: Duration,
@@ -103,7 +111,10 @@ async fn run(
         |event: WatchEvent| async move { tx.send(event).await.map_err(|_| WatchEnd::ClientGone) };
     let deadline = tokio::time::Instant::now() + request.timeout;
     let namespace = request.namespace.as_deref();
-    let mut cursor = match request.resource_version.filter(|rv| *rv > 0) {
+    let start_from = request
+        .resource_version
+        .filter(|rv| *rv > 0 && !request.send_initial_events);
+    let mut cursor = match start_from {
         Some(rv) => rv,
         None => {
             let query = super::ListQuery {
@@ -123,6 +134,12 @@ async fn run(
                 send(WatchEvent::Object {
                     watch_type: "ADDED",
                     object: ObjectJson::Owned(json),
+                })
+                .await?;
+            }
+            if request.send_initial_events {
+                send(WatchEvent::InitialEventsEnd {
+                    resource_version: page.resource_version,
                 })
                 .await?;
             }

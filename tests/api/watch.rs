@@ -283,3 +283,26 @@ async fn a_watcher_that_falls_behind_is_ended_with_a_resumable_error() {
         .expect("the next event");
     assert_eq!(rv(&next["object"]), last + 1);
 }
+
+#[tokio::test]
+async fn watch_list_sends_initial_state_then_an_end_bookmark() {
+    let app = spawn_app().await;
+    app.create_pod("default", &pod("a")).await;
+    app.create_pod("default", &pod("b")).await;
+    let mut watch = WatchStream::open(
+        &app,
+        "/api/v1/namespaces/default/pods?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true",
+    )
+    .await;
+    watch.expect("ADDED", "a").await;
+    watch.expect("ADDED", "b").await;
+    let end = watch.next(Duration::from_secs(5)).await.expect("bookmark");
+    assert_eq!(end["type"], "BOOKMARK");
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    assert_eq!(rv(&end["object"]), app.latest_rv().await);
+    app.create_pod("default", &pod("c")).await;
+    watch.expect("ADDED", "c").await;
+}
