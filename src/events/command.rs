@@ -62,6 +62,15 @@ pub enum Command {
         node: String,
         uid: Option<String>,
     },
+    /// Server-side apply of `config` (a partial object) as the request's field manager:
+    /// creates the object when absent.
+    Apply {
+        kind: ResourceKind,
+        namespace: String,
+        name: String,
+        config: Value,
+        force: bool,
+    },
     /// Delete, or request deletion of, an object.
     Delete {
         kind: ResourceKind,
@@ -87,6 +96,12 @@ impl Command {
                 ..
             }
             | Command::Delete {
+                kind,
+                namespace,
+                name,
+                ..
+            }
+            | Command::Apply {
                 kind,
                 namespace,
                 name,
@@ -117,6 +132,22 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
+    /// The field manager recorded in managedFields: the one the client named, else the user
+    /// agent's program name (as kube-apiserver derives it), else the actor.
+    pub fn manager(&self) -> String {
+        if let Some(manager) = self.field_manager.as_deref().filter(|m| !m.is_empty()) {
+            return manager.to_string();
+        }
+        match self
+            .user_agent
+            .as_deref()
+            .and_then(|ua| ua.split('/').next())
+        {
+            Some(program) if !program.is_empty() => program.to_string(),
+            _ => self.actor.clone(),
+        }
+    }
+
     pub fn worker(name: &str) -> Self {
         RequestMeta {
             actor: name.to_string(),

@@ -6,6 +6,7 @@ use super::command::{Command, DeleteOptions, Propagation, UpdatePart};
 use super::error::CommandError;
 use super::event::EventType;
 use crate::model::admit::{Admission, AdmitError, admit};
+use crate::model::apply::{self, ApplyError};
 use crate::model::meta::{self, format_time};
 use crate::model::{FieldError, FieldErrorReason, ResourceKind};
 use serde_json::{Value, json};
@@ -21,6 +22,8 @@ pub struct DecideContext<'a> {
     pub new_uid: &'a str,
     /// For namespaced kinds: the namespace object, when it exists.
     pub namespace: Option<&'a Value>,
+    /// The field manager the write is recorded under in `managedFields`.
+    pub manager: &'a str,
 }
 
 /// One event to append: its type and the resulting object (without `resourceVersion`, which
@@ -42,7 +45,7 @@ pub fn decide(
             kind,
             namespace,
             object,
-        } => create(current, *kind, namespace, object, ctx),
+        } => create(current, *kind, namespace, object, Managed::Record, ctx),
         Command::Update {
             kind,
             name,
@@ -51,8 +54,15 @@ pub fn decide(
             ..
         } => {
             let current = existing(current, *kind, name)?;
-            update(current, *kind, name, object, *part, ctx)
+            update(current, *kind, name, object, *part, Managed::Record, ctx)
         }
+        Command::Apply {
+            kind,
+            namespace,
+            name,
+            config,
+            force,
+        } => server_side_apply(current, *kind, namespace, name, config, *force, ctx),
         Command::Scale {
             name,
             replicas,
@@ -60,7 +70,7 @@ pub fn decide(
             ..
         } => {
             let current = existing(current, ResourceKind::ReplicaSet, name)?;
-            scale(current, name, *replicas, resource_version.as_deref())
+            scale(current, name, *replicas, resource_version.as_deref(), ctx)
         }
         Command::Bind {
             name, node, uid, ..
@@ -76,6 +86,86 @@ pub fn decide(
         } => {
             let current = existing(current, *kind, name)?;
             delete(current, *kind, name, options, ctx)
+        }
+    }
+}
+
+/// Whether a write still needs its `managedFields` entry recorded, or already has it (apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Managed {
+    Record,
+    Recorded,
+}
+
+/// Record `next` as written by the context's manager (operation Update).
+fn record(
+    kind: ResourceKind,
+    current: Option<&Value>,
+    next: &Value,
+    subresource: Option<&str>,
+    ctx: &DecideContext<'_>,
+) -> Value {
+    apply::record_update(
+        kind.as_str(),
+        kind.api_version(),
+        current,
+        next,
+        ctx.manager,
+        subresource,
+        &format_time(ctx.now),
+    )
+}
+
+/// Server-side apply: merge `config` into the object as the context's manager, refusing
+/// conflicts with other managers unless forced, then create or update like any write.
+fn server_side_apply(
+    current: Option<&Value>,
+    kind: ResourceKind,
+    namespace: &str,
+    name: &str,
+    config: &Value,
+    force: bool,
+    ctx: &DecideContext<'_>,
+) -> Result<Vec<Change>, CommandError> {
+    let applied = apply::apply(
+        kind.as_str(),
+        kind.api_version(),
+        current,
+        config,
+        ctx.manager,
+        force,
+        &format_time(ctx.now),
+    )
+    .map_err(|e| match e {
+        ApplyError::Conflicts { message, conflicts } => CommandError::ApplyConflict {
+            kind,
+            name: name.to_string(),
+            message,
+            conflicts: conflicts
+                .into_iter()
+                .map(|c| (c.manager, c.field))
+                .collect(),
+        },
+        ApplyError::Invalid(message) => CommandError::BadRequest(message),
+    })?;
+    match current {
+        None => create(None, kind, namespace, &applied, Managed::Recorded, ctx),
+        Some(current) => {
+            let mut body = applied;
+            meta::set_meta(
+                &mut body,
+                "resourceVersion",
+                json!(meta::resource_version(current)),
+            );
+            update(
+                current,
+                kind,
+                name,
+                &body,
+                UpdatePart::Main,
+                Managed::Recorded,
+                ctx,
+            )
         }
     }
 }
@@ -107,6 +197,7 @@ fn create(
     kind: ResourceKind,
     namespace: &str,
     object: &Value,
+    managed: Managed,
     ctx: &DecideContext<'_>,
 ) -> Result<Vec<Change>, CommandError> {
     let name = meta::name(object).to_string();
@@ -139,6 +230,9 @@ fn create(
         // As kube-apiserver does on create: the namespace controller's finalizer is always
         // there, so a namespace is never removed before what it holds.
         root.insert("spec".to_string(), json!({"finalizers": ["kubernetes"]}));
+    }
+    if managed == Managed::Record {
+        object = record(kind, None, &object, None, ctx);
     }
     let mut object = admitted(kind, &name, object, Admission::Create)?;
     meta::set_meta(&mut object, "uid", json!(ctx.new_uid));
@@ -219,7 +313,8 @@ fn update(
     name: &str,
     body: &Value,
     part: UpdatePart,
-    _ctx: &DecideContext<'_>,
+    managed: Managed,
+    ctx: &DecideContext<'_>,
 ) -> Result<Vec<Change>, CommandError> {
     check_resource_version(kind, name, current, meta::resource_version(body))?;
     let body_uid = meta::uid(body);
@@ -281,6 +376,13 @@ fn update(
             (next, Admission::Update { old: current }, EventType::Updated)
         }
     };
+    let candidate = match (managed, part) {
+        (Managed::Recorded, _) | (_, UpdatePart::Finalize) => candidate,
+        (Managed::Record, UpdatePart::Main) => record(kind, Some(current), &candidate, None, ctx),
+        (Managed::Record, UpdatePart::Status) => {
+            record(kind, Some(current), &candidate, Some("status"), ctx)
+        }
+    };
     let mut next = admitted(kind, name, candidate, admission)?;
     meta::set_meta(
         &mut next,
@@ -337,6 +439,7 @@ fn scale(
     name: &str,
     replicas: i32,
     resource_version: Option<&str>,
+    ctx: &DecideContext<'_>,
 ) -> Result<Vec<Change>, CommandError> {
     let kind = ResourceKind::ReplicaSet;
     check_resource_version(kind, name, current, resource_version.unwrap_or(""))?;
@@ -363,6 +466,13 @@ fn scale(
         .and_then(Value::as_i64)
         .unwrap_or(1);
     meta::set_meta(&mut next, "generation", json!(generation + 1));
+    let next = record(
+        ResourceKind::ReplicaSet,
+        Some(current),
+        &next,
+        Some("scale"),
+        ctx,
+    );
     Ok(vec![Change {
         event_type: EventType::Scaled,
         object: next,
@@ -613,6 +723,7 @@ mod tests {
                 now: NOW.parse().unwrap(),
                 new_uid: "uid-1",
                 namespace: self.namespace.as_ref(),
+                manager: "test",
             };
             decide(self.current.as_ref(), &command, &ctx)
         }
@@ -721,7 +832,7 @@ mod tests {
                 CommandError::Forbidden { .. } => "Forbidden",
                 CommandError::Invalid { .. } => "Invalid",
                 CommandError::BadRequest(_) => "BadRequest",
-                CommandError::Conflict { .. } => "Conflict",
+                CommandError::Conflict { .. } | CommandError::ApplyConflict { .. } => "Conflict",
             };
             assert_eq!(got, want, "{case}");
         }

@@ -23,6 +23,15 @@ pub enum CommandError {
         name: String,
         causes: Vec<FieldError>,
     },
+    /// Server-side apply found fields owned by other managers.
+    #[error("{message}")]
+    ApplyConflict {
+        kind: ResourceKind,
+        name: String,
+        message: String,
+        /// (manager, field path) pairs.
+        conflicts: Vec<(String, String)>,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error("{} \"{name}\" is forbidden: {reason}", kind.qualified_resource())]

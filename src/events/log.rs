@@ -228,10 +228,12 @@ impl Writer {
         };
         let uid = uuid::Uuid::new_v4().to_string();
         let now = jiff::Timestamp::now();
+        let manager = meta.manager();
         let ctx = DecideContext {
             now,
             new_uid: &uid,
             namespace: namespace_object.as_ref(),
+            manager: &manager,
         };
         let changes = decide(current.as_ref(), &command, &ctx)?;
         if changes.is_empty() {

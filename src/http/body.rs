@@ -73,6 +73,9 @@ pub fn is_protobuf(req: &HttpRequest) -> bool {
     content_type(req) == PROTOBUF
 }
 
+/// Server-side apply's media type.
+pub const APPLY_PATCH: &str = "application/apply-patch+yaml";
+
 /// The patch formats the server applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchType {

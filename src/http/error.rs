@@ -195,6 +195,28 @@ impl From<CommandError> for ApiError {
                 message,
                 details: Some(resource_details(kind, &name)),
             },
+            CommandError::ApplyConflict {
+                kind,
+                name,
+                conflicts,
+                ..
+            } => {
+                let causes: Vec<Value> = conflicts
+                    .iter()
+                    .map(|(manager, field)| {
+                        json!({"reason": "FieldManagerConflict",
+                               "message": format!("conflict with \"{manager}\""), "field": field})
+                    })
+                    .collect();
+                let mut details = resource_details(kind, &name);
+                details["causes"] = json!(causes);
+                ApiError::Status {
+                    code: 409,
+                    reason: "Conflict",
+                    message,
+                    details: Some(details),
+                }
+            }
             CommandError::BadRequest(message) => ApiError::bad_request(message),
             CommandError::Invalid { kind, name, causes } => {
                 let listed: Vec<String> = causes.iter().map(ToString::to_string).collect();

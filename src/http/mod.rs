@@ -6,6 +6,7 @@ pub mod body;
 pub mod discovery;
 pub mod error;
 pub mod objects;
+pub mod openapi;
 pub mod params;
 pub mod protobuf;
 pub mod target;
@@ -61,6 +62,7 @@ pub struct Warnings(pub Vec<String>);
 pub const ADMIN_USER: &str = "kubetrail-admin";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    openapi::configure(cfg);
     cfg.route("/healthz", web::get().to(health))
         .route("/livez", web::get().to(health))
         .route("/readyz", web::get().to(ready))

@@ -415,6 +415,19 @@ impl Call {
         payload: web::Payload,
         part: UpdatePart,
     ) -> Result<HttpResponse, ApiError> {
+        if body::content_type(&self.req) == body::APPLY_PATCH {
+            return match part {
+                UpdatePart::Main => self.server_side_apply(payload).await,
+                _ => Err(ApiError::unsupported_media_type(
+                    body::APPLY_PATCH,
+                    &[
+                        "application/json-patch+json",
+                        "application/merge-patch+json",
+                        "application/strategic-merge-patch+json",
+                    ],
+                )),
+            };
+        }
         let patch_type = body::patch_type(&self.req)?;
         let bytes = body::read(payload).await?;
         let patch: Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -446,6 +459,51 @@ impl Call {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// `application/apply-patch+yaml`: server-side apply as `fieldManager`; creates the object
+    /// when it does not exist (201).
+    async fn server_side_apply(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+        let manager = self.query.get("fieldManager").unwrap_or("");
+        if manager.is_empty() {
+            return Err(ApiError::bad_request(
+                "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
+            ));
+        }
+        let bytes = body::read(payload).await?;
+        let config = body::decode_yaml(&bytes)?;
+        if !config.is_object() {
+            return Err(ApiError::bad_request(
+                "the applied configuration must be an object",
+            ));
+        }
+        let kind = self.kind();
+        for (field, expected) in [("apiVersion", kind.api_version()), ("kind", kind.as_str())] {
+            let given = config.get(field).and_then(Value::as_str).unwrap_or("");
+            if given != expected {
+                return Err(ApiError::bad_request(format!(
+                    "the {field} of the applied configuration ({given}) does not match the endpoint ({expected})"
+                )));
+            }
+        }
+        self.check_name(&config)?;
+        self.check_fields(&config)?;
+        let force = self.query.flag("force")?;
+        let existed = self
+            .state
+            .store
+            .get(kind, self.namespace(), self.name())
+            .await?
+            .is_some();
+        let command = Command::Apply {
+            kind,
+            namespace: self.namespace().to_string(),
+            name: self.name().to_string(),
+            config,
+            force,
+        };
+        let object = self.submit(command, self.write_meta()?).await?;
+        Ok(self.respond_value(if existed { 200 } else { 201 }, &object))
     }
 
     async fn delete(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {

@@ -3,11 +3,13 @@
 //! Pure: no I/O, no SQL, no HTTP types. Object types come from `k8s-openapi`.
 
 pub mod admit;
+pub mod apply;
 pub mod defaults;
 pub mod fields;
 pub mod filter;
 pub mod kinds;
 pub mod meta;
+pub mod openapi;
 pub mod printers;
 pub mod selector;
 pub mod strategic;
