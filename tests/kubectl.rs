@@ -118,13 +118,11 @@ async fn create_get_label_annotate_delete_a_pod() {
     let c = Cluster::start().await;
     let pod = manifest("echo-pod.yaml");
     assert_eq!(
-        c.ok(&["create", "-f", &pod, "--validate=false"])
-            .await
-            .trim(),
+        c.ok(&["create", "-f", &pod]).await.trim(),
         "pod/echo created"
     );
 
-    let again = c.kubectl(&["create", "-f", &pod, "--validate=false"]).await;
+    let again = c.kubectl(&["create", "-f", &pod]).await;
     assert!(!again.status.success());
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
@@ -255,9 +253,7 @@ async fn replicaset_scale_and_delete_by_label() {
     let c = Cluster::start().await;
     let rs = manifest("echo-rs.yaml");
     assert_eq!(
-        c.ok(&["create", "-f", &rs, "--validate=false"])
-            .await
-            .trim(),
+        c.ok(&["create", "-f", &rs]).await.trim(),
         "replicaset.apps/echo-rs created"
     );
     assert_eq!(
@@ -497,15 +493,11 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
     let c = Cluster::start().await;
     let file = scratch(&c, "web.yaml", RS_V1);
     assert_eq!(
-        c.ok(&["apply", "-f", &file, "--validate=false"])
-            .await
-            .trim(),
+        c.ok(&["apply", "-f", &file]).await.trim(),
         "replicaset.apps/web created"
     );
     assert_eq!(
-        c.ok(&["apply", "-f", &file, "--validate=false"])
-            .await
-            .trim(),
+        c.ok(&["apply", "-f", &file]).await.trim(),
         "replicaset.apps/web unchanged"
     );
 
@@ -519,9 +511,7 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
         .replace("      - name: side\n        image: busybox:1.36\n", "");
     let file = scratch(&c, "web.yaml", &edited);
     assert_eq!(
-        c.ok(&["apply", "-f", &file, "--validate=false"])
-            .await
-            .trim(),
+        c.ok(&["apply", "-f", &file]).await.trim(),
         "replicaset.apps/web configured"
     );
     let live: serde_json::Value =
@@ -595,7 +585,7 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
     let cache = c.cache.path().to_path_buf();
     let edit = tokio::task::spawn_blocking(move || {
         std::process::Command::new(kubectl_binary())
-            .args(["edit", "rs", "web", "--validate=false"])
+            .args(["edit", "rs", "web"])
             .env("KUBECONFIG", kubeconfig)
             .env("KUBECACHEDIR", cache)
             .env("KUBE_EDITOR", "sed -i s/replicas:\\ 3/replicas:\\ 5/")
@@ -627,9 +617,7 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
         &edited.replace("replicas: 3", "replicas: 1"),
     );
     assert_eq!(
-        c.ok(&["replace", "-f", &file, "--validate=false"])
-            .await
-            .trim(),
+        c.ok(&["replace", "-f", &file]).await.trim(),
         "replicaset.apps/web replaced"
     );
     assert_eq!(
@@ -642,9 +630,7 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
         "stale.yaml",
         &stale.replace("replicas: 5", "replicas: 4"),
     );
-    let conflict = c
-        .kubectl(&["replace", "-f", &stale_file, "--validate=false"])
-        .await;
+    let conflict = c.kubectl(&["replace", "-f", &stale_file]).await;
     assert!(!conflict.status.success());
     let stderr = String::from_utf8_lossy(&conflict.stderr);
     assert!(
@@ -675,7 +661,7 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
     );
 
     let rs = manifest("echo-rs.yaml");
-    c.ok(&["apply", "-f", &rs, "--validate=false"]).await;
+    c.ok(&["apply", "-f", &rs]).await;
     c.ok(&["scale", "rs", "echo-rs", "--replicas=3"]).await;
     c.ok(&[
         "wait",
@@ -839,6 +825,91 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
         left.trim(),
         "",
         "foreground deletion removed the pods first"
+    );
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn server_side_apply_strict_validation_and_explain() {
+    let c = Cluster::start().await;
+    let file = scratch(&c, "web.yaml", RS_V1);
+    assert_eq!(
+        c.ok(&["apply", "--server-side", "-f", &file]).await.trim(),
+        "replicaset.apps/web serverside-applied"
+    );
+    let managers = c
+        .ok(&[
+            "get",
+            "rs",
+            "web",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ])
+        .await;
+    assert!(managers.contains("kubectl"), "{managers}");
+    // Another manager takes .spec.replicas; re-applying a different value conflicts.
+    c.ok(&["scale", "rs", "web", "--replicas=5"]).await;
+    let file = scratch(&c, "web.yaml", &RS_V1.replace("replicas: 2", "replicas: 3"));
+    let conflict = c.kubectl(&["apply", "--server-side", "-f", &file]).await;
+    assert!(!conflict.status.success());
+    let stderr = String::from_utf8_lossy(&conflict.stderr);
+    assert!(
+        stderr.contains("Apply failed with 1 conflict") && stderr.contains(".spec.replicas"),
+        "{stderr}"
+    );
+    c.ok(&["apply", "--server-side", "--force-conflicts", "-f", &file])
+        .await;
+    assert_eq!(
+        c.ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
+            .await,
+        "3"
+    );
+    // Fields the manifest no longer has are removed; fields others own stay.
+    c.ok(&["label", "rs", "web", "owner=ops"]).await;
+    let file = scratch(
+        &c,
+        "web.yaml",
+        &RS_V1
+            .replace("replicas: 2", "replicas: 3")
+            .replace("    stage: one\n", ""),
+    );
+    c.ok(&["apply", "--server-side", "-f", &file]).await;
+    let labels = c
+        .ok(&["get", "rs", "web", "-o", "jsonpath={.metadata.labels}"])
+        .await;
+    assert!(
+        !labels.contains("stage") && labels.contains("owner"),
+        "{labels}"
+    );
+
+    // Strict validation (the default) names the unknown field.
+    let bad = scratch(
+        &c,
+        "bad.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: a\n    image: b\n    imagee: c\n",
+    );
+    let refused = c.kubectl(&["create", "-f", &bad]).await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("unknown field \"spec.containers[0].imagee\""),
+        "{stderr}"
+    );
+    let warned = c.kubectl(&["create", "-f", &bad, "--validate=warn"]).await;
+    assert!(warned.status.success());
+    assert!(
+        String::from_utf8_lossy(&warned.stderr)
+            .contains("Warning: unknown field \"spec.containers[0].imagee\"")
+    );
+
+    let explained = c
+        .ok(&["explain", "pod.spec.containers.livenessProbe"])
+        .await;
+    assert!(
+        explained.contains("FIELD: livenessProbe <Probe>")
+            && explained.contains("initialDelaySeconds"),
+        "{explained}"
     );
     c.stop().await;
 }
