@@ -12,6 +12,7 @@ use crate::model::{ResourceKind, meta};
 use crate::projections;
 use serde_json::{Value, json};
 use sqlx::{Connection, SqliteConnection};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
@@ -69,6 +70,8 @@ impl EventLog {
         let (published, _) = broadcast::channel(watch_buffer.max(16));
         let writer = Writer {
             conn,
+            namespaces: HashMap::new(),
+            failed: false,
             last_seq: last_seq.clone(),
             published: published.clone(),
             metrics,
@@ -121,6 +124,11 @@ impl EventLog {
 
 struct Writer {
     conn: SqliteConnection,
+    /// Namespaces as committed, so a namespaced write does not read its namespace from disk.
+    /// Only this writer changes namespaces; a rolled-back batch clears the cache.
+    namespaces: HashMap<String, Option<Value>>,
+    /// Set when a statement of the open batch failed: the batch is rolled back, not committed.
+    failed: bool,
     last_seq: Arc<AtomicI64>,
     published: broadcast::Sender<Arc<EventEnvelope>>,
     metrics: Arc<Metrics>,
@@ -168,7 +176,11 @@ impl Writer {
             pending.push((submission.reply, result));
         }
         let appended = next_seq - 1 > committed_before;
-        let outcome = if appended {
+        let outcome = if std::mem::take(&mut self.failed) {
+            Err(sqlx::Error::Protocol(
+                "a statement of the batch failed".to_string(),
+            ))
+        } else if appended {
             match projections::record_applied(&mut self.conn, next_seq - 1).await {
                 Ok(()) => sqlx::query("COMMIT")
                     .execute(&mut self.conn)
@@ -185,6 +197,7 @@ impl Writer {
         if let Err(e) = outcome {
             tracing::error!(error = %e, "commit failed; the batch is rolled back");
             let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+            self.namespaces.clear();
             for (reply, result) in pending {
                 let answer = match result {
                     Ok(_) => Err(StoreError::Database(clone_sqlx_error(&e)).into()),
@@ -222,7 +235,7 @@ impl Writer {
         let (kind, namespace, name) = (kind, namespace.to_string(), name.to_string());
         let current = projections::load(&mut self.conn, kind, &namespace, &name).await?;
         let namespace_object = if kind.namespaced() {
-            projections::load(&mut self.conn, ResourceKind::Namespace, "", &namespace).await?
+            self.namespace(&namespace).await?
         } else {
             None
         };
@@ -255,35 +268,15 @@ impl Writer {
                 envelopes: vec![],
             });
         }
-        sqlx::query("SAVEPOINT submission")
-            .execute(&mut self.conn)
-            .await
-            .map_err(StoreError::from)?;
-        let first_seq = *next_seq;
-        match self
-            .append(
-                kind, &namespace, &name, current, changes, &meta, now, next_seq,
-            )
-            .await
-        {
-            Ok(submitted) => {
-                sqlx::query("RELEASE submission")
-                    .execute(&mut self.conn)
-                    .await
-                    .map_err(StoreError::from)?;
-                Ok(submitted)
-            }
-            Err(e) => {
-                *next_seq = first_seq;
-                let _ = sqlx::query("ROLLBACK TO submission")
-                    .execute(&mut self.conn)
-                    .await;
-                let _ = sqlx::query("RELEASE submission")
-                    .execute(&mut self.conn)
-                    .await;
-                Err(e.into())
-            }
-        }
+        // A failing statement poisons the whole batch: `commit_batch` rolls it all back.
+        self.append(
+            kind, &namespace, &name, current, changes, &meta, now, next_seq,
+        )
+        .await
+        .map_err(|e| {
+            self.failed = true;
+            e.into()
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -346,6 +339,10 @@ impl Writer {
             )
             .await?;
             *next_seq += 1;
+            if kind == ResourceKind::Namespace {
+                self.namespaces
+                    .insert(name.to_string(), (!deleted).then(|| object.clone()));
+            }
             let envelope = Arc::new(EventEnvelope {
                 seq,
                 time: time.clone(),
@@ -371,6 +368,16 @@ impl Writer {
             object: last_object,
             envelopes,
         })
+    }
+
+    /// The namespace object `name`, from the cache or the projection.
+    async fn namespace(&mut self, name: &str) -> Result<Option<Value>, StoreError> {
+        if let Some(cached) = self.namespaces.get(name) {
+            return Ok(cached.clone());
+        }
+        let loaded = projections::load(&mut self.conn, ResourceKind::Namespace, "", name).await?;
+        self.namespaces.insert(name.to_string(), loaded.clone());
+        Ok(loaded)
     }
 
     /// Give a create with `generateName` and no name a free name (5 random characters, as

@@ -600,7 +600,11 @@ impl Call {
             ApiError::bad_request(format!("the patch could not be decoded as JSON: {e}"))
         })?;
         let current = scale_of(&self.current().await?);
-        let patched = apply_patch("Scale", patch_type, &current, &patch)?;
+        let mut patched = apply_patch("Scale", patch_type, &current, &patch)?;
+        // As for any patch: only a resourceVersion the patch itself names is a precondition.
+        if meta::resource_version(&patched) == meta::resource_version(&current) {
+            meta::remove_meta(&mut patched, "resourceVersion");
+        }
         self.apply_scale(&patched).await
     }
 

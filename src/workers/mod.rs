@@ -131,13 +131,15 @@ pub async fn spawn_workers(
             shutdown.clone(),
         )));
     }
-    for i in 0..settings.simulated_nodes {
-        let node = kubelet::simulated::node_name(i);
+    if settings.simulated_nodes > 0 {
+        let nodes = (0..settings.simulated_nodes)
+            .map(kubelet::simulated::node_name)
+            .collect();
         tasks.push(tokio::spawn(
-            kubelet::simulated::run_simulated_kubelet_until_stopped(
+            kubelet::simulated::run_simulated_kubelets_until_stopped(
                 log.clone(),
                 informer.clone(),
-                node,
+                nodes,
                 settings.simulated_start_delay,
                 settings.node_lifecycle.heartbeat,
                 shutdown.clone(),

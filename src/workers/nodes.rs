@@ -204,9 +204,9 @@ fn reconcile_all(
     for node in snapshot.list(ResourceKind::Node) {
         let name = meta::name(node);
         let pods: Vec<&Value> = snapshot
-            .list(ResourceKind::Pod)
+            .pods_on(name)
+            .into_iter()
             .map(|p| p.as_ref())
-            .filter(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name))
             .collect();
         let cause = meta::resource_version(node).parse().ok();
         commands.extend(

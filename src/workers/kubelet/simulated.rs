@@ -199,31 +199,54 @@ pub fn reconcile(
     commands
 }
 
-pub async fn run_simulated_kubelet_until_stopped(
+/// Run the kubelets of every simulated node in one task: one wake-up per change for the whole
+/// fleet rather than one per node.
+pub async fn run_simulated_kubelets_until_stopped(
     log: EventLog,
     informer: Informer,
-    node: String,
+    nodes: Vec<String>,
     start_delay: Duration,
     heartbeat_every: Duration,
     mut shutdown: Shutdown,
 ) {
-    let actor = format!("kubelet/{node}");
-    let reporter = Reporter::new("kubelet", &node);
-    let mut local = Local::default();
+    let mut fleet: Vec<(String, Reporter, Local)> = nodes
+        .into_iter()
+        .map(|node| {
+            let reporter = Reporter::new("kubelet", &node);
+            (node, reporter, Local::default())
+        })
+        .collect();
     let mut changes = informer.changes();
     let tick = start_delay
         .min(heartbeat_every)
         .max(Duration::from_millis(20));
     loop {
-        let commands = reconcile(
-            &informer.read(),
-            &node,
-            &mut local,
-            start_delay,
-            heartbeat_every,
-            &reporter,
-        );
-        let last = run_commands(&log, commands, || RequestMeta::worker(&actor)).await;
+        let mut writes = Vec::new();
+        {
+            let snapshot = informer.read();
+            for (node, reporter, local) in &mut fleet {
+                let commands = reconcile(
+                    &snapshot,
+                    node,
+                    local,
+                    start_delay,
+                    heartbeat_every,
+                    reporter,
+                );
+                writes.push((format!("kubelet/{node}"), commands));
+            }
+        }
+        let mut last = 0;
+        let runs = writes
+            .into_iter()
+            .filter(|(_, c)| !c.is_empty())
+            .map(|(actor, commands)| {
+                let log = log.clone();
+                async move { run_commands(&log, commands, || RequestMeta::worker(&actor)).await }
+            });
+        for seq in futures_util::future::join_all(runs).await {
+            last = last.max(seq);
+        }
         informer.wait_for(last).await;
         if !wait_for_change(&mut changes, tick, &mut shutdown).await {
             return;
