@@ -913,3 +913,74 @@ async fn server_side_apply_strict_validation_and_explain() {
     );
     c.stop().await;
 }
+
+#[tokio::test]
+async fn watch_api_versions_and_more_delete_forms() {
+    let c = Cluster::start_with_nodes(1).await;
+    let versions = c.ok(&["api-versions"]).await;
+    assert!(
+        versions.lines().any(|l| l == "v1") && versions.lines().any(|l| l == "apps/v1"),
+        "{versions}"
+    );
+
+    // `kubectl get pods -w` prints the table, then a row per change, until it is stopped.
+    let kubeconfig = c.kubeconfig.clone();
+    let cache = c.cache.path().to_path_buf();
+    let watcher = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("timeout")
+            .args(["6", &kubectl_binary(), "get", "pods", "-w"])
+            .env("KUBECONFIG", kubeconfig)
+            .env("KUBECACHEDIR", cache)
+            .output()
+            .expect("timeout and kubectl run")
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    c.ok(&["run", "watched", "--image=busybox:1.36"]).await;
+    let out = watcher.await.expect("watcher");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed
+            .lines()
+            .next()
+            .is_some_and(|h| h.starts_with("NAME")),
+        "{printed}"
+    );
+    let rows: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.starts_with("watched "))
+        .collect();
+    assert!(rows.len() >= 2, "ADDED and MODIFIED rows: {printed}");
+    assert!(rows.iter().any(|r| r.contains("Running")), "{printed}");
+
+    // --now, and --cascade=orphan keeping the pods.
+    c.ok(&["delete", "pod", "watched", "--now"]).await;
+    c.ok(&["apply", "-f", &manifest("echo-rs.yaml")]).await;
+    c.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod",
+        "-l",
+        "app=echo",
+        "--timeout=30s",
+    ])
+    .await;
+    c.ok(&["delete", "rs", "echo-rs", "--cascade=orphan"]).await;
+    let left = c
+        .ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=echo",
+            "-o",
+            "jsonpath={.items[*].metadata.ownerReferences}",
+        ])
+        .await;
+    assert_eq!(left.trim(), "", "orphaned pods lost their owner");
+    assert!(
+        !c.ok(&["get", "pods", "-l", "app=echo", "-o", "name"])
+            .await
+            .trim()
+            .is_empty()
+    );
+    c.stop().await;
+}

@@ -38,24 +38,32 @@ fn update(kind: ResourceKind, object: Value) -> Command {
 
 fn without_finalizer(object: &Value, finalizer: &str) -> Value {
     let mut next = object.clone();
-    if let Some(list) = next
-        .pointer_mut("/metadata/finalizers")
-        .and_then(Value::as_array_mut)
-    {
-        list.retain(|f| f != finalizer);
-    }
+    retain_in(&mut next, "finalizers", |f| f != finalizer);
     next
 }
 
 fn without_owner(object: &Value, uids: &HashSet<&str>) -> Value {
     let mut next = object.clone();
-    if let Some(refs) = next
-        .pointer_mut("/metadata/ownerReferences")
-        .and_then(Value::as_array_mut)
-    {
-        refs.retain(|r| !r["uid"].as_str().is_some_and(|u| uids.contains(u)));
-    }
+    retain_in(&mut next, "ownerReferences", |r| {
+        !r["uid"].as_str().is_some_and(|u| uids.contains(u))
+    });
     next
+}
+
+/// Keep the entries of the list `metadata.<field>` that `keep` accepts; an emptied list is
+/// dropped, as Kubernetes omits empty lists.
+pub fn retain_in(object: &mut Value, field: &str, keep: impl Fn(&Value) -> bool) {
+    let meta = meta::metadata_mut(object);
+    let emptied = match meta.get_mut(field).and_then(Value::as_array_mut) {
+        Some(list) => {
+            list.retain(|v| keep(v));
+            list.is_empty()
+        }
+        None => false,
+    };
+    if emptied {
+        meta.remove(field);
+    }
 }
 
 /// Every object of the kinds that take part in ownership, with its kind.

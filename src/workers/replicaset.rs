@@ -156,12 +156,7 @@ pub fn reconcile(
                 } else if meta::deletion_timestamp(pod).is_none() {
                     // Release: the pod's labels no longer match.
                     let mut released = (*pod).clone();
-                    if let Some(refs) = released
-                        .pointer_mut("/metadata/ownerReferences")
-                        .and_then(Value::as_array_mut)
-                    {
-                        refs.retain(|r| r["uid"] != uid);
-                    }
+                    super::gc::retain_in(&mut released, "ownerReferences", |r| r["uid"] != uid);
                     commands.push(pod_update(released));
                 }
             }
