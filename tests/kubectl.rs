@@ -984,3 +984,137 @@ async fn watch_api_versions_and_more_delete_forms() {
     );
     c.stop().await;
 }
+
+/// A pod named `name` with the given status, written through the status subresource.
+async fn pod_with_status(
+    c: &Cluster,
+    name: &str,
+    status: serde_json::Value,
+    extra: serde_json::Value,
+) {
+    let mut pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}]}});
+    json_patch::merge(&mut pod, &extra);
+    let file = scratch(c, &format!("{name}.json"), &pod.to_string());
+    c.ok(&["create", "-f", &file]).await;
+    let patch = serde_json::json!({"status": status}).to_string();
+    c.ok(&[
+        "patch",
+        "pod",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &patch,
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn get_pods_matches_kubernetes_golden_output() {
+    let c = Cluster::start().await;
+    let ago = |minutes: i64| {
+        kubetrail::model::meta::format_time(
+            jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes),
+        )
+    };
+    let waiting = |reason: &str| serde_json::json!({"waiting": {"reason": reason}});
+    let container = |state: serde_json::Value,
+                     ready: bool,
+                     restarts: i64,
+                     last: serde_json::Value| {
+        serde_json::json!([{"name": "app", "image": "busybox:1.36", "imageID": "", "ready": ready,
+            "restartCount": restarts, "state": state, "lastState": last}])
+    };
+    let ready = serde_json::json!([{"type": "Ready", "status": "True"}]);
+    let cases: Vec<(&str, serde_json::Value, serde_json::Value)> = vec![
+        (
+            "a-pending",
+            serde_json::json!({"phase": "Pending"}),
+            serde_json::json!({}),
+        ),
+        (
+            "b-creating",
+            serde_json::json!({"phase": "Pending", "containerStatuses": container(waiting("ContainerCreating"), false, 0, serde_json::json!({}))}),
+            serde_json::json!({}),
+        ),
+        (
+            "c-running",
+            serde_json::json!({"phase": "Running", "conditions": ready, "containerStatuses": container(serde_json::json!({"running": {"startedAt": ago(3)}}), true, 0, serde_json::json!({}))}),
+            serde_json::json!({}),
+        ),
+        (
+            "d-crashloop",
+            serde_json::json!({"phase": "Running", "containerStatuses": container(waiting("CrashLoopBackOff"), false, 4,
+            serde_json::json!({"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": ago(20)}}))}),
+            serde_json::json!({}),
+        ),
+        (
+            "e-pullbackoff",
+            serde_json::json!({"phase": "Pending", "containerStatuses": container(waiting("ImagePullBackOff"), false, 0, serde_json::json!({}))}),
+            serde_json::json!({}),
+        ),
+        (
+            "f-completed",
+            serde_json::json!({"phase": "Succeeded", "containerStatuses": container(serde_json::json!({"terminated": {"exitCode": 0, "reason": "Completed"}}), false, 0, serde_json::json!({}))}),
+            serde_json::json!({}),
+        ),
+        (
+            "g-error",
+            serde_json::json!({"phase": "Failed", "containerStatuses": container(serde_json::json!({"terminated": {"exitCode": 2, "reason": "Error"}}), false, 0, serde_json::json!({}))}),
+            serde_json::json!({}),
+        ),
+        (
+            "h-oomkilled",
+            serde_json::json!({"phase": "Running", "containerStatuses": container(serde_json::json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}), false, 1,
+            serde_json::json!({"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": ago(30)}}))}),
+            serde_json::json!({}),
+        ),
+        (
+            "i-init",
+            serde_json::json!({"phase": "Pending", "initContainerStatuses": [{"name": "init", "image": "busybox:1.36", "imageID": "", "ready": false, "restartCount": 0, "state": {"running": {}}}]}),
+            serde_json::json!({"spec": {"initContainers": [{"name": "init", "image": "busybox:1.36"}]}}),
+        ),
+        (
+            "j-terminating",
+            serde_json::json!({"phase": "Running", "conditions": ready, "containerStatuses": container(serde_json::json!({"running": {"startedAt": ago(3)}}), true, 0, serde_json::json!({}))}),
+            serde_json::json!({"metadata": {"finalizers": ["example.com/hold"]}}),
+        ),
+    ];
+    for (name, status, extra) in &cases {
+        pod_with_status(&c, name, status.clone(), extra.clone()).await;
+    }
+    c.ok(&["delete", "pod", "j-terminating", "--wait=false"])
+        .await;
+    let printed = c.ok(&["get", "pods"]).await;
+    // AGE is the last column; it depends on the clock, so it is masked.
+    let masked: Vec<String> = printed
+        .lines()
+        .map(|l| {
+            let trimmed = l.trim_end();
+            match trimmed.rfind(' ') {
+                Some(i) => format!("{}<age>", &trimmed[..=i]),
+                None => trimmed.to_string(),
+            }
+        })
+        .collect();
+    let golden = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/get-pods.txt"),
+    )
+    .expect("golden file");
+    assert_eq!(
+        masked.join("\n"),
+        golden.trim_end(),
+        "kubectl get pods printed:\n{printed}"
+    );
+    c.ok(&[
+        "patch",
+        "pod",
+        "j-terminating",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .await;
+    c.stop().await;
+}
