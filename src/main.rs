@@ -3,7 +3,11 @@
 
 use clap::{Parser, Subcommand};
 use kubetrail::config::Settings;
+use kubetrail::model::ResourceKind;
+use kubetrail::shutdown::Shutdown;
 use kubetrail::startup::{Application, open_database};
+use kubetrail::workers::kubelet::simulated::run_simulated_kubelets_until_stopped;
+use kubetrail::workers::remote::{self, Connection};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +40,31 @@ enum Commands {
         /// containers).
         #[arg(long, default_value_t = 0, env = "KUBETRAIL_SIMULATED_NODES")]
         simulated_nodes: usize,
+    },
+    /// Run a node's kubelet in this process against a kubetrail server (list+watch and writes
+    /// over its HTTP API). Only the simulated runtime is available here.
+    Kubelet {
+        /// Use the current context of this kubeconfig (server, CA, token).
+        #[arg(long, env = "KUBECONFIG", conflicts_with = "server")]
+        kubeconfig: Option<PathBuf>,
+        /// The server URL, when not taken from a kubeconfig.
+        #[arg(long)]
+        server: Option<String>,
+        /// Bearer token for `--server`.
+        #[arg(long, env = "KUBETRAIL_TOKEN")]
+        token: Option<String>,
+        /// PEM file of the CA that signed the server's certificate, for `--server`.
+        #[arg(long)]
+        certificate_authority: Option<PathBuf>,
+        /// The node this kubelet registers and runs.
+        #[arg(long)]
+        node_name: String,
+        /// Run pods without containers (a simulated node).
+        #[arg(long)]
+        simulated: bool,
+        /// How long a simulated pod takes to start, in milliseconds.
+        #[arg(long, default_value_t = 200)]
+        start_delay_ms: u64,
     },
     /// Drop the projections and rebuild them from the event log.
     Rebuild {
@@ -72,6 +101,50 @@ async fn main() -> anyhow::Result<()> {
             );
             let _ = out.flush();
             app.run_until_stopped().await?;
+        }
+        Commands::Kubelet {
+            kubeconfig,
+            server,
+            token,
+            certificate_authority,
+            node_name,
+            simulated,
+            start_delay_ms,
+        } => {
+            if !simulated {
+                anyhow::bail!(
+                    "only simulated kubelets can run in their own process for now: pass --simulated"
+                );
+            }
+            let connection = match (kubeconfig, server) {
+                (_, Some(server)) => {
+                    let ca = certificate_authority
+                        .map(std::fs::read_to_string)
+                        .transpose()?;
+                    Connection::new(&server, token, ca.as_deref())?
+                }
+                (Some(path), None) => Connection::from_kubeconfig(&path)?,
+                (None, None) => anyhow::bail!("pass --kubeconfig or --server"),
+            };
+            let connection = std::sync::Arc::new(connection);
+            let informer =
+                remote::informer(connection.clone(), &[ResourceKind::Node, ResourceKind::Pod]);
+            let shutdown = Shutdown::new();
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                stop.trigger();
+            });
+            tracing::info!(node = %node_name, "simulated kubelet started");
+            run_simulated_kubelets_until_stopped(
+                connection,
+                informer,
+                vec![node_name],
+                std::time::Duration::from_millis(start_delay_ms),
+                std::time::Duration::from_secs(10),
+                shutdown,
+            )
+            .await;
         }
         Commands::Rebuild { data_dir } => {
             let (mut writer, _) = open_database(&data_dir.join("state.db")).await?;

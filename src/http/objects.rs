@@ -170,7 +170,13 @@ impl Call {
                 .map(str::to_string),
             field_manager: self.query.get("fieldManager").map(str::to_string),
             request_id: caller.map(|c| c.request_id).unwrap_or_default(),
-            caused_by: None,
+            // Workers in other processes name the event that made them act.
+            caused_by: self
+                .req
+                .headers()
+                .get(crate::workers::remote::CAUSED_BY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok()),
             dry_run,
         }
     }

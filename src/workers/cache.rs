@@ -53,12 +53,33 @@ impl Snapshot {
         keys.iter().filter_map(|k| pods.get(k)).collect()
     }
 
+    /// Replace every object of `kind` (after a relist), as of `seq`.
+    pub(crate) fn replace_kind(&mut self, kind: ResourceKind, objects: Vec<Arc<Value>>, seq: i64) {
+        if let Some(old) = self.objects.remove(&kind)
+            && kind == ResourceKind::Pod
+        {
+            drop(old);
+            self.pods_by_node.clear();
+        }
+        for object in objects {
+            let at = version(&object);
+            self.apply(kind, EventType::Updated, object, at);
+        }
+        self.seq = self.seq.max(seq);
+    }
+
     pub fn count(&self, kind: ResourceKind) -> usize {
         self.objects.get(&kind).map_or(0, BTreeMap::len)
     }
 
     /// Apply one log event, unless the cache already holds a newer state of the object.
-    fn apply(&mut self, kind: ResourceKind, event_type: EventType, object: Arc<Value>, seq: i64) {
+    pub(crate) fn apply(
+        &mut self,
+        kind: ResourceKind,
+        event_type: EventType,
+        object: Arc<Value>,
+        seq: i64,
+    ) {
         self.seq = self.seq.max(seq);
         let key = (
             meta::namespace(&object).to_string(),
@@ -119,6 +140,14 @@ impl Informer {
         let (tx, seq) = watch::channel(first);
         tokio::spawn(follow(state.clone(), store.clone(), live, tx));
         Ok(Informer { state, seq })
+    }
+
+    /// An informer fed by someone else (a remote list+watch): the shared state, the sender of
+    /// its seq, and the informer reading them.
+    pub(crate) fn detached() -> (Arc<RwLock<Snapshot>>, watch::Sender<i64>, Informer) {
+        let state = Arc::new(RwLock::new(Snapshot::default()));
+        let (tx, seq) = watch::channel(0);
+        (state.clone(), tx, Informer { state, seq })
     }
 
     /// A read guard on the current snapshot; never hold it across an `.await`.

@@ -9,6 +9,7 @@ pub mod kubelet;
 pub mod namespace;
 pub mod nodes;
 pub mod record;
+pub mod remote;
 pub mod replicaset;
 pub mod scheduler;
 
@@ -36,19 +37,43 @@ pub async fn wait_for_change(
     }
 }
 
+/// Where a worker's commands go: the event log in this process, or a server's HTTP API.
+pub trait Submit: Send + Sync {
+    /// Submit one command; on success, the seq of the last event it appended (0 if none).
+    fn submit_command(
+        &self,
+        command: Command,
+        meta: RequestMeta,
+    ) -> futures_util::future::BoxFuture<'_, Result<i64, String>>;
+}
+
+impl Submit for EventLog {
+    fn submit_command(
+        &self,
+        command: Command,
+        meta: RequestMeta,
+    ) -> futures_util::future::BoxFuture<'_, Result<i64, String>> {
+        Box::pin(async move {
+            self.submit(command, meta)
+                .await
+                .map(|done| done.envelopes.last().map_or(0, |e| e.seq))
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
 /// Submit a pass's commands (each with the seq that caused it), concurrently, as `meta()`.
 /// Refusals are expected when the world moved on (the next pass sees the new state); they are
 /// logged, not retried. Returns the highest seq appended (0 when nothing was).
-pub async fn run_commands(
-    log: &EventLog,
+pub async fn run_commands<S: Submit + ?Sized>(
+    sink: &S,
     commands: Vec<(Command, Option<i64>)>,
     meta: impl Fn() -> RequestMeta,
 ) -> i64 {
     let submissions = commands.into_iter().map(|(command, cause)| {
         let mut request = meta();
         request.caused_by = cause;
-        let log = log.clone();
-        async move { log.submit(command, request).await }
+        sink.submit_command(command, request)
     });
     let results: Vec<_> = futures_util::stream::iter(submissions)
         .buffer_unordered(IN_FLIGHT)
@@ -57,11 +82,7 @@ pub async fn run_commands(
     let mut last = 0;
     for result in results {
         match result {
-            Ok(done) => {
-                if let Some(envelope) = done.envelopes.last() {
-                    last = last.max(envelope.seq);
-                }
-            }
+            Ok(seq) => last = last.max(seq),
             Err(e) => tracing::debug!(error = %e, "worker command refused"),
         }
     }
@@ -137,7 +158,7 @@ pub async fn spawn_workers(
             .collect();
         tasks.push(tokio::spawn(
             kubelet::simulated::run_simulated_kubelets_until_stopped(
-                log.clone(),
+                std::sync::Arc::new(log.clone()),
                 informer.clone(),
                 nodes,
                 settings.simulated_start_delay,

@@ -7,14 +7,15 @@ use super::{
     NodeDescription, PAUSED_ANNOTATION, SIMULATED_ANNOTATION, heartbeat, node_object,
     running_status,
 };
-use crate::events::{Command, DeleteOptions, EventLog, RequestMeta, UpdatePart};
+use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use crate::workers::cache::{Informer, Snapshot};
 use crate::workers::record::{Reporter, Severity};
-use crate::workers::{run_commands, wait_for_change};
+use crate::workers::{Submit, run_commands, wait_for_change};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub fn node_name(index: usize) -> String {
@@ -124,9 +125,10 @@ pub fn reconcile(
     }
     let index = index_of(node);
     let pods = snapshot.pods_on(node);
+    let here: std::collections::HashSet<&str> = pods.iter().map(|p| meta::uid(p)).collect();
     local
         .first_seen
-        .retain(|uid, _| pods.iter().any(|p| meta::uid(p) == uid));
+        .retain(|uid, _| here.contains(uid.as_str()));
     for pod in pods {
         let uid = meta::uid(pod).to_string();
         let cause = meta::resource_version(pod).parse().ok();
@@ -202,7 +204,7 @@ pub fn reconcile(
 /// Run the kubelets of every simulated node in one task: one wake-up per change for the whole
 /// fleet rather than one per node.
 pub async fn run_simulated_kubelets_until_stopped(
-    log: EventLog,
+    log: Arc<dyn Submit>,
     informer: Informer,
     nodes: Vec<String>,
     start_delay: Duration,
@@ -237,13 +239,16 @@ pub async fn run_simulated_kubelets_until_stopped(
             }
         }
         let mut last = 0;
-        let runs = writes
-            .into_iter()
-            .filter(|(_, c)| !c.is_empty())
-            .map(|(actor, commands)| {
-                let log = log.clone();
-                async move { run_commands(&log, commands, || RequestMeta::worker(&actor)).await }
-            });
+        let runs =
+            writes
+                .into_iter()
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(actor, commands)| {
+                    let log = log.clone();
+                    async move {
+                        run_commands(log.as_ref(), commands, || RequestMeta::worker(&actor)).await
+                    }
+                });
         for seq in futures_util::future::join_all(runs).await {
             last = last.max(seq);
         }
