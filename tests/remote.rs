@@ -109,7 +109,7 @@ async fn a_kubelet_in_another_process_runs_pods_of_a_replicaset() {
         .expect("db");
     let uid = running[0]["metadata"]["uid"].as_str().unwrap();
     let row = sqlx::query(
-        "SELECT user_agent, caused_by FROM events WHERE uid = ? AND event_type = 'StatusUpdated' ORDER BY seq LIMIT 1",
+        "SELECT user_agent, caused_by FROM events WHERE uid = ? AND event_type = 'StatusUpdated' AND json_extract(object, '$.status.phase') = 'Running' ORDER BY seq LIMIT 1",
     )
     .bind(uid)
     .fetch_one(&mut conn)

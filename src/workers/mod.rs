@@ -24,6 +24,14 @@ use tokio::sync::watch;
 /// How many of one pass's commands are in flight at once (they share group commits).
 const IN_FLIGHT: usize = 256;
 
+/// Rest after a pass in proportion to what it cost, so that in a large cluster under a burst
+/// of changes each loop folds many changes into one pass instead of re-reading everything for
+/// each (a pass over 10,000 pods costs milliseconds; thousands of changes arrive per second).
+pub async fn pace(pass: Duration) {
+    let rest = (pass * 2).clamp(Duration::from_millis(2), Duration::from_millis(250));
+    tokio::time::sleep(rest).await;
+}
+
 /// Wait until the cache advances, `tick` passes, or shutdown (then false).
 pub async fn wait_for_change(
     changes: &mut watch::Receiver<i64>,

@@ -53,9 +53,12 @@ pub async fn run_namespace_controller_until_stopped(
 ) {
     let mut changes = informer.changes();
     loop {
+        let started = std::time::Instant::now();
         let commands = reconcile_all(&informer.read());
+        let pass = started.elapsed();
         let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
         informer.wait_for(last).await;
+        super::pace(pass).await;
         if !wait_for_change(&mut changes, Duration::from_secs(5), &mut shutdown).await {
             return;
         }

@@ -227,9 +227,12 @@ pub async fn run_node_lifecycle_until_stopped(
     let mut changes = informer.changes();
     let tick = (timing.grace / 4).max(Duration::from_millis(100));
     loop {
+        let started = std::time::Instant::now();
         let commands = reconcile_all(&informer.read(), timing, jiff::Timestamp::now());
+        let pass = started.elapsed();
         let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
         informer.wait_for(last).await;
+        super::pace(pass).await;
         if !wait_for_change(&mut changes, tick, &mut shutdown).await {
             return;
         }

@@ -4,6 +4,8 @@
 use crate::events::Command;
 use crate::model::{ResourceKind, meta};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// `Normal` or `Warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,13 +20,40 @@ pub enum Severity {
 pub struct Reporter {
     pub component: String,
     pub host: String,
+    /// Token buckets per involved object: client-go's event spam filter (a burst of 25, then
+    /// one every 5 minutes), so a ReplicaSet creating 10,000 pods records 25 events, not 10,000.
+    buckets: Arc<Mutex<HashMap<String, (f64, jiff::Timestamp)>>>,
 }
+
+const BURST: f64 = 25.0;
+const REFILL_PER_SECOND: f64 = 1.0 / 300.0;
 
 impl Reporter {
     pub fn new(component: &str, host: &str) -> Self {
         Reporter {
             component: component.to_string(),
             host: host.to_string(),
+            buckets: Arc::default(),
+        }
+    }
+
+    /// Whether another event about `involved` may be recorded now (and take a token if so).
+    pub fn allow(&self, involved: &Value, now: jiff::Timestamp) -> bool {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (tokens, last) = buckets
+            .entry(meta::uid(involved).to_string())
+            .or_insert((BURST, now));
+        let elapsed = now.duration_since(*last).as_secs_f64().max(0.0);
+        *tokens = (*tokens + elapsed * REFILL_PER_SECOND).min(BURST);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 

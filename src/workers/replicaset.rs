@@ -199,14 +199,16 @@ pub fn reconcile(
                 namespace: meta::namespace(rs).to_string(),
                 object: pod,
             });
-            commands.push(reporter.event(
-                ResourceKind::ReplicaSet,
-                rs,
-                Severity::Normal,
-                "SuccessfulCreate",
-                &format!("Created pod: {name}"),
-                now,
-            ));
+            if reporter.allow(rs, now) {
+                commands.push(reporter.event(
+                    ResourceKind::ReplicaSet,
+                    rs,
+                    Severity::Normal,
+                    "SuccessfulCreate",
+                    &format!("Created pod: {name}"),
+                    now,
+                ));
+            }
         }
     } else if active.len() > desired {
         active.sort_by_key(|p| surplus_rank(p));
@@ -217,14 +219,16 @@ pub fn reconcile(
                 name: meta::name(pod).to_string(),
                 options: DeleteOptions::default(),
             });
-            commands.push(reporter.event(
-                ResourceKind::ReplicaSet,
-                rs,
-                Severity::Normal,
-                "SuccessfulDelete",
-                &format!("Deleted pod: {}", meta::name(pod)),
-                now,
-            ));
+            if reporter.allow(rs, now) {
+                commands.push(reporter.event(
+                    ResourceKind::ReplicaSet,
+                    rs,
+                    Severity::Normal,
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {}", meta::name(pod)),
+                    now,
+                ));
+            }
         }
     }
     if let Some(update) = status_update(rs, &claimed, now) {
@@ -339,9 +343,12 @@ pub async fn run_replicaset_controller_until_stopped(
     let reporter = Reporter::new(ACTOR, "");
     let mut changes = informer.changes();
     loop {
+        let started = std::time::Instant::now();
         let commands = reconcile_all(&informer.read(), &reporter, jiff::Timestamp::now());
+        let pass = started.elapsed();
         let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
         informer.wait_for(last).await;
+        super::pace(pass).await;
         if !wait_for_change(&mut changes, Duration::from_secs(2), &mut shutdown).await {
             return;
         }

@@ -1,6 +1,7 @@
 //! Simulated nodes (as kwok does): a kubelet that registers a Node labelled and annotated as
 //! simulated, heartbeats, marks each pod bound to it Running and Ready after a short delay
-//! without running anything, and confirms pod deletions at once. Annotate the node
+//! without running anything (and, like kwok, without recording container events), and
+//! confirms pod deletions at once. Annotate the node
 //! `kubetrail.dev/paused=true` to make it behave like a dead node.
 
 use super::{
@@ -11,7 +12,6 @@ use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use crate::workers::cache::{Informer, Snapshot};
-use crate::workers::record::{Reporter, Severity};
 use crate::workers::{Submit, run_commands, wait_for_change};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -75,10 +75,8 @@ pub fn reconcile(
     local: &mut Local,
     start_delay: Duration,
     heartbeat_every: Duration,
-    reporter: &Reporter,
 ) -> Vec<(Command, Option<i64>)> {
-    let now_ts = jiff::Timestamp::now();
-    let now = meta::format_time(now_ts);
+    let now = meta::format_time(jiff::Timestamp::now());
     let mut commands = Vec::new();
     let Some(object) = snapshot.get(ResourceKind::Node, "", node) else {
         commands.push((
@@ -178,25 +176,6 @@ pub fn reconcile(
             },
             cause,
         ));
-        for container in pod
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let name = container["name"].as_str().unwrap_or("");
-            commands.push((
-                reporter.event(
-                    ResourceKind::Pod,
-                    pod,
-                    Severity::Normal,
-                    "Started",
-                    &format!("Started container {name} (simulated)"),
-                    now_ts,
-                ),
-                cause,
-            ));
-        }
     }
     commands
 }
@@ -211,30 +190,21 @@ pub async fn run_simulated_kubelets_until_stopped(
     heartbeat_every: Duration,
     mut shutdown: Shutdown,
 ) {
-    let mut fleet: Vec<(String, Reporter, Local)> = nodes
+    let mut fleet: Vec<(String, Local)> = nodes
         .into_iter()
-        .map(|node| {
-            let reporter = Reporter::new("kubelet", &node);
-            (node, reporter, Local::default())
-        })
+        .map(|node| (node, Local::default()))
         .collect();
     let mut changes = informer.changes();
     let tick = start_delay
         .min(heartbeat_every)
         .max(Duration::from_millis(20));
     loop {
+        let started = std::time::Instant::now();
         let mut writes = Vec::new();
         {
             let snapshot = informer.read();
-            for (node, reporter, local) in &mut fleet {
-                let commands = reconcile(
-                    &snapshot,
-                    node,
-                    local,
-                    start_delay,
-                    heartbeat_every,
-                    reporter,
-                );
+            for (node, local) in &mut fleet {
+                let commands = reconcile(&snapshot, node, local, start_delay, heartbeat_every);
                 writes.push((format!("kubelet/{node}"), commands));
             }
         }
@@ -253,6 +223,7 @@ pub async fn run_simulated_kubelets_until_stopped(
             last = last.max(seq);
         }
         informer.wait_for(last).await;
+        crate::workers::pace(started.elapsed()).await;
         if !wait_for_change(&mut changes, tick, &mut shutdown).await {
             return;
         }
