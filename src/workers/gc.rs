@@ -4,8 +4,8 @@
 //! dependents' ownerReferences. `reconcile` is pure.
 
 use super::cache::{Informer, Snapshot};
-use super::{run_commands, wait_for_change};
-use crate::events::{Command, DeleteOptions, EventLog, Propagation, RequestMeta, UpdatePart};
+use super::run_controller_until_stopped;
+use crate::events::{Command, DeleteOptions, EventLog, Propagation, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use serde_json::Value;
@@ -176,20 +176,17 @@ fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<(Command, Option<i64>)> {
 pub async fn run_garbage_collector_until_stopped(
     log: EventLog,
     informer: Informer,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    let mut changes = informer.changes();
-    loop {
-        let started = std::time::Instant::now();
-        let commands = reconcile_snapshot(&informer.read());
-        let pass = started.elapsed();
-        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
-        informer.wait_for(last).await;
-        super::pace(pass).await;
-        if !wait_for_change(&mut changes, Duration::from_secs(5), &mut shutdown).await {
-            return;
-        }
-    }
+    run_controller_until_stopped(
+        ACTOR,
+        log,
+        informer,
+        Duration::from_secs(5),
+        shutdown,
+        reconcile_snapshot,
+    )
+    .await;
 }
 
 #[cfg(test)]

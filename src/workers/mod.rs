@@ -24,6 +24,31 @@ use tokio::sync::watch;
 /// How many of one pass's commands are in flight at once (they share group commits).
 const IN_FLIGHT: usize = 256;
 
+/// The loop every in-process controller runs as `actor`: a pass over the current snapshot,
+/// its writes, a wait until the informer reflects them, a rest in proportion to the pass, then
+/// a wait for the next change (or `tick`).
+pub async fn run_controller_until_stopped(
+    actor: &str,
+    log: EventLog,
+    informer: Informer,
+    tick: Duration,
+    mut shutdown: Shutdown,
+    mut pass: impl FnMut(&cache::Snapshot) -> Vec<(Command, Option<i64>)>,
+) {
+    let mut changes = informer.changes();
+    loop {
+        let started = std::time::Instant::now();
+        let commands = pass(&informer.read());
+        let cost = started.elapsed();
+        let last = run_commands(&log, commands, || RequestMeta::worker(actor)).await;
+        informer.wait_for(last).await;
+        pace(cost).await;
+        if !wait_for_change(&mut changes, tick, &mut shutdown).await {
+            return;
+        }
+    }
+}
+
 /// Rest after a pass in proportion to what it cost, so that in a large cluster under a burst
 /// of changes each loop folds many changes into one pass instead of re-reading everything for
 /// each (a pass over 10,000 pods costs milliseconds; thousands of changes arrive per second).

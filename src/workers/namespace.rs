@@ -2,8 +2,8 @@
 //! pods, replicasets and events), then finalizes it so the log records its removal.
 
 use super::cache::{Informer, Snapshot};
-use super::{run_commands, wait_for_change};
-use crate::events::{Command, DeleteOptions, EventLog, RequestMeta, UpdatePart};
+use super::run_controller_until_stopped;
+use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
@@ -49,20 +49,17 @@ pub fn reconcile(namespace: &Value, contents: &[(ResourceKind, Value)]) -> Vec<C
 pub async fn run_namespace_controller_until_stopped(
     log: EventLog,
     informer: Informer,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    let mut changes = informer.changes();
-    loop {
-        let started = std::time::Instant::now();
-        let commands = reconcile_all(&informer.read());
-        let pass = started.elapsed();
-        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
-        informer.wait_for(last).await;
-        super::pace(pass).await;
-        if !wait_for_change(&mut changes, Duration::from_secs(5), &mut shutdown).await {
-            return;
-        }
-    }
+    run_controller_until_stopped(
+        ACTOR,
+        log,
+        informer,
+        Duration::from_secs(5),
+        shutdown,
+        reconcile_all,
+    )
+    .await;
 }
 
 /// Commands for every namespace being deleted, each caused by the namespace's deletion.

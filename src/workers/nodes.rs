@@ -4,8 +4,8 @@
 //! runs out, so their ReplicaSets replace them elsewhere. The taint goes when the node is back.
 
 use super::cache::{Informer, Snapshot};
-use super::{run_commands, wait_for_change};
-use crate::events::{Command, DeleteOptions, EventLog, RequestMeta, UpdatePart};
+use super::run_controller_until_stopped;
+use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
@@ -222,21 +222,11 @@ pub async fn run_node_lifecycle_until_stopped(
     log: EventLog,
     informer: Informer,
     timing: Timing,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    let mut changes = informer.changes();
     let tick = (timing.grace / 4).max(Duration::from_millis(100));
-    loop {
-        let started = std::time::Instant::now();
-        let commands = reconcile_all(&informer.read(), timing, jiff::Timestamp::now());
-        let pass = started.elapsed();
-        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
-        informer.wait_for(last).await;
-        super::pace(pass).await;
-        if !wait_for_change(&mut changes, tick, &mut shutdown).await {
-            return;
-        }
-    }
+    let pass = |snapshot: &Snapshot| reconcile_all(snapshot, timing, jiff::Timestamp::now());
+    run_controller_until_stopped(ACTOR, log, informer, tick, shutdown, pass).await;
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 
 use super::cache::{Informer, Snapshot};
 use super::record::{Reporter, Severity};
-use super::{run_commands, wait_for_change};
-use crate::events::{Command, DeleteOptions, EventLog, RequestMeta, UpdatePart};
+use super::run_controller_until_stopped;
+use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
 use crate::model::selector::LabelSelector;
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
@@ -338,21 +338,12 @@ fn reconcile_all(
 pub async fn run_replicaset_controller_until_stopped(
     log: EventLog,
     informer: Informer,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
     let reporter = Reporter::new(ACTOR, "");
-    let mut changes = informer.changes();
-    loop {
-        let started = std::time::Instant::now();
-        let commands = reconcile_all(&informer.read(), &reporter, jiff::Timestamp::now());
-        let pass = started.elapsed();
-        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
-        informer.wait_for(last).await;
-        super::pace(pass).await;
-        if !wait_for_change(&mut changes, Duration::from_secs(2), &mut shutdown).await {
-            return;
-        }
-    }
+    let pass = |snapshot: &Snapshot| reconcile_all(snapshot, &reporter, jiff::Timestamp::now());
+    run_controller_until_stopped(ACTOR, log, informer, Duration::from_secs(2), shutdown, pass)
+        .await;
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 
 use super::cache::{Informer, Snapshot};
 use super::record::{Reporter, Severity};
-use super::{run_commands, wait_for_change};
-use crate::events::{Command, EventLog, RequestMeta, UpdatePart};
+use super::run_controller_until_stopped;
+use crate::events::{Command, EventLog, UpdatePart};
 use crate::model::{ResourceKind, meta, validation};
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
@@ -400,24 +400,11 @@ pub fn set_pod_condition(pod: &mut Value, condition: Value) {
     }
 }
 
-pub async fn run_scheduler_until_stopped(
-    log: EventLog,
-    informer: Informer,
-    mut shutdown: Shutdown,
-) {
+pub async fn run_scheduler_until_stopped(log: EventLog, informer: Informer, shutdown: Shutdown) {
     let reporter = Reporter::new(ACTOR, "");
-    let mut changes = informer.changes();
-    loop {
-        let started = std::time::Instant::now();
-        let commands = reconcile(&informer.read(), &reporter, jiff::Timestamp::now());
-        let pass = started.elapsed();
-        let last = run_commands(&log, commands, || RequestMeta::worker(ACTOR)).await;
-        informer.wait_for(last).await;
-        super::pace(pass).await;
-        if !wait_for_change(&mut changes, Duration::from_secs(5), &mut shutdown).await {
-            return;
-        }
-    }
+    let pass = |snapshot: &Snapshot| reconcile(snapshot, &reporter, jiff::Timestamp::now());
+    run_controller_until_stopped(ACTOR, log, informer, Duration::from_secs(5), shutdown, pass)
+        .await;
 }
 
 #[cfg(test)]
