@@ -12,8 +12,10 @@
 //!    namespace, for pods created one at a time about 20 ms apart;
 //! 4. the server's idle resident set size (VmRSS) right after start-up and after the load.
 //!
-//! `--quick` (or `KUBETRAIL_BENCH_QUICK=1`) runs a short smoke version with small counts. Every
-//! loop is bounded in count and time; the server process is killed at the end, also on error.
+//! `--quick` (or `KUBETRAIL_BENCH_QUICK=1`) runs a short smoke version with small counts. Without
+//! `--bench` (as `cargo test --all-targets` runs it) it measures nothing. Every loop is bounded
+//! in count and time; the server process is killed at the end, also on error. Definitions and
+//! the latest figures are in `docs/benchmarks.md`.
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use futures_util::StreamExt;
