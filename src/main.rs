@@ -73,7 +73,9 @@ enum Commands {
     },
 }
 
-#[actix_web::main]
+// A multi-threaded runtime: the event-log writer, the informer and the controllers must not
+// share one thread (actix-web runs its HTTP workers on threads of its own either way).
+#[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     kubetrail::telemetry::init("info");
     match Cli::parse().command {
