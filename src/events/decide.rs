@@ -529,7 +529,7 @@ fn bind(
     if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("nodeName".to_string(), json!(node));
     }
-    set_condition(
+    meta::set_status_condition(
         &mut next,
         json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
                "lastTransitionTime": format_time(ctx.now)}),
@@ -538,26 +538,6 @@ fn bind(
         event_type: EventType::Bound,
         object: next,
     }])
-}
-
-/// Put `condition` into `status.conditions`, replacing one of the same type.
-fn set_condition(object: &mut Value, condition: Value) {
-    let Some(root) = object.as_object_mut() else {
-        return;
-    };
-    let status = root.entry("status").or_insert_with(|| json!({}));
-    let Some(status) = status.as_object_mut() else {
-        return;
-    };
-    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
-    let Some(list) = conditions.as_array_mut() else {
-        return;
-    };
-    let kind = condition.get("type").cloned();
-    match list.iter_mut().find(|c| c.get("type") == kind.as_ref()) {
-        Some(existing) => *existing = condition,
-        None => list.push(condition),
-    }
 }
 
 fn delete(

@@ -401,7 +401,7 @@ impl Writer {
         }
         let mut candidate = String::new();
         for _ in 0..16 {
-            candidate = format!("{base}{}", random_suffix());
+            candidate = format!("{base}{}", meta::random_name_suffix());
             if projections::load(&mut self.conn, kind, &namespace, &candidate)
                 .await?
                 .is_none()
@@ -416,16 +416,6 @@ impl Writer {
             object,
         })
     }
-}
-
-/// Five characters from the alphabet kube-apiserver uses for generated names.
-fn random_suffix() -> String {
-    use rand::RngExt;
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::rng();
-    (0..5)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
 }
 
 fn clone_sqlx_error(e: &sqlx::Error) -> sqlx::Error {

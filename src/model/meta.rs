@@ -120,6 +120,39 @@ pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
     s.parse().ok()
 }
 
+/// Put `condition` into `status.conditions`, replacing the one of the same type.
+pub fn set_status_condition(object: &mut Value, condition: Value) {
+    let Some(root) = object.as_object_mut() else {
+        return;
+    };
+    let status = root
+        .entry("status")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    let list = status
+        .entry("conditions")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    let Some(list) = list.as_array_mut() else {
+        return;
+    };
+    match list.iter_mut().find(|c| c["type"] == condition["type"]) {
+        Some(existing) => *existing = condition,
+        None => list.push(condition),
+    }
+}
+
+/// Five characters from the alphabet kube-apiserver uses for generated names.
+pub fn random_name_suffix() -> String {
+    use rand::RngExt;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

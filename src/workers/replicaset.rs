@@ -105,15 +105,6 @@ fn pod_from_template(rs: &Value, name: &str) -> Value {
     })
 }
 
-fn random_suffix() -> String {
-    use rand::RngExt;
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::rng();
-    (0..5)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
 fn pod_update(pod: Value) -> Command {
     Command::Update {
         kind: ResourceKind::Pod,
@@ -325,7 +316,7 @@ fn reconcile_all(
             .unwrap_or(&[]);
         let cause = meta::resource_version(rs).parse().ok();
         let rs_name = meta::name(rs).to_string();
-        let new_name = || format!("{rs_name}-{}", random_suffix());
+        let new_name = || format!("{rs_name}-{}", meta::random_name_suffix());
         commands.extend(
             reconcile(rs, pods, reporter, now, new_name)
                 .into_iter()

@@ -348,7 +348,7 @@ pub fn reconcile(
                     continue;
                 }
                 let mut updated = (*pod).clone();
-                set_pod_condition(
+                meta::set_status_condition(
                     &mut updated,
                     json!({"type": "PodScheduled", "status": "False", "lastProbeTime": null,
                            "lastTransitionTime": meta::format_time(now),
@@ -379,25 +379,6 @@ pub fn reconcile(
         }
     }
     commands
-}
-
-/// Put `condition` into a pod's `status.conditions`, replacing one of the same type.
-pub fn set_pod_condition(pod: &mut Value, condition: Value) {
-    let Some(root) = pod.as_object_mut() else {
-        return;
-    };
-    let status = root.entry("status").or_insert_with(|| json!({}));
-    let Some(status) = status.as_object_mut() else {
-        return;
-    };
-    let list = status.entry("conditions").or_insert_with(|| json!([]));
-    let Some(list) = list.as_array_mut() else {
-        return;
-    };
-    match list.iter_mut().find(|c| c["type"] == condition["type"]) {
-        Some(existing) => *existing = condition,
-        None => list.push(condition),
-    }
 }
 
 pub async fn run_scheduler_until_stopped(log: EventLog, informer: Informer, shutdown: Shutdown) {
