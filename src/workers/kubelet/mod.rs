@@ -2,6 +2,7 @@
 //! reporting their status the way Kubernetes does. `simulated` runs no containers (for scale
 //! work and for users without Docker); the status shapes here are shared by every runtime.
 
+pub mod docker;
 pub mod simulated;
 
 use crate::model::meta;

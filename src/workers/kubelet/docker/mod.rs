@@ -1,0 +1,4 @@
+//! The Docker runtime: runs each pod bound to the node as real containers through bollard, one
+//! sandbox container holding the pod's network namespace and the spec's containers joined to it.
+
+pub mod naming;
