@@ -1,0 +1,458 @@
+//! From a pod spec to Docker create requests: the sandbox that holds the pod's network
+//! namespace (hostname, ports published on 127.0.0.1, emptyDir volumes) and each container
+//! joined to it (command and args with Kubernetes' entrypoint rules, env with `fieldRef` and
+//! `$(VAR)` expansion, working dir, limits, mounts). Pure: the same pod gives the same requests.
+
+use super::naming;
+use super::pause;
+use crate::model::validation::parse_quantity;
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use k8s_openapi::api::core::v1::{Container, EnvVar, Pod, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::{BTreeSet, HashMap};
+
+/// Why a container cannot be created: a Kubernetes waiting reason and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+fn metadata(pod: &Pod) -> (&str, &str, &str) {
+    (
+        pod.metadata.name.as_deref().unwrap_or(""),
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+        pod.metadata.uid.as_deref().unwrap_or(""),
+    )
+}
+
+/// Every container of the pod: init containers first, in order.
+pub fn all_containers(pod: &Pod) -> impl Iterator<Item = &Container> {
+    let spec = pod.spec.as_ref();
+    spec.and_then(|s| s.init_containers.as_ref())
+        .into_iter()
+        .flatten()
+        .chain(spec.map(|s| s.containers.as_slice()).unwrap_or(&[]))
+}
+
+fn labels(
+    pod: &Pod,
+    node: &str,
+    container: &str,
+    attempt: u32,
+    role: &str,
+) -> HashMap<String, String> {
+    let (name, namespace, uid) = metadata(pod);
+    HashMap::from([
+        (naming::POD_UID.to_string(), uid.to_string()),
+        (naming::POD_NAME.to_string(), name.to_string()),
+        (naming::POD_NAMESPACE.to_string(), namespace.to_string()),
+        (naming::CONTAINER_NAME.to_string(), container.to_string()),
+        (naming::ATTEMPT.to_string(), attempt.to_string()),
+        (naming::TYPE.to_string(), role.to_string()),
+        (naming::NODE.to_string(), node.to_string()),
+    ])
+}
+
+/// The container port a probe handler targets, resolving a named port against the
+/// container's ports.
+pub fn probe_port(container: &Container, port: &IntOrString) -> Option<u16> {
+    match port {
+        IntOrString::Int(n) => u16::try_from(*n).ok(),
+        IntOrString::String(name) => container
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .and_then(|p| u16::try_from(p.container_port).ok())
+            .or_else(|| name.parse().ok()),
+    }
+}
+
+fn probe_ports(container: &Container, probe: Option<&Probe>) -> Option<u16> {
+    let probe = probe?;
+    if let Some(http) = &probe.http_get {
+        return probe_port(container, &http.port);
+    }
+    probe_port(container, &probe.tcp_socket.as_ref()?.port)
+}
+
+/// The TCP ports the sandbox publishes on 127.0.0.1: every declared container port and every
+/// port a probe targets (the kubelet probes through them).
+pub fn published_ports(pod: &Pod) -> BTreeSet<u16> {
+    let mut ports = BTreeSet::new();
+    for container in all_containers(pod) {
+        for port in container.ports.iter().flatten() {
+            let tcp = port.protocol.as_deref().unwrap_or("TCP") == "TCP";
+            if let Ok(p) = u16::try_from(port.container_port)
+                && tcp
+            {
+                ports.insert(p);
+            }
+        }
+        for probe in [
+            &container.liveness_probe,
+            &container.readiness_probe,
+            &container.startup_probe,
+        ] {
+            ports.extend(probe_ports(container, probe.as_ref()));
+        }
+    }
+    ports
+}
+
+/// Docker's name for the volume backing the pod's emptyDir `volume`.
+pub fn volume_name(uid: &str, volume: &str) -> String {
+    format!("k8s_{uid}_{volume}")
+}
+
+/// The pod's emptyDir volumes: (volume name in the spec, Docker volume name).
+pub fn empty_dirs(pod: &Pod) -> Vec<(String, String)> {
+    let (_, _, uid) = metadata(pod);
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|v| v.empty_dir.is_some())
+        .map(|v| (v.name.clone(), volume_name(uid, &v.name)))
+        .collect()
+}
+
+/// The sandbox's create request.
+pub fn sandbox_config(pod: &Pod, node: &str) -> ContainerCreateBody {
+    let (name, _, _) = metadata(pod);
+    let hostname = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.hostname.clone())
+        .unwrap_or_else(|| name.to_string());
+    let ports = published_ports(pod);
+    let bindings = ports
+        .iter()
+        .map(|p| {
+            (
+                format!("{p}/tcp"),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".to_string()),
+                    host_port: Some(String::new()),
+                }]),
+            )
+        })
+        .collect();
+    ContainerCreateBody {
+        image: Some(pause::IMAGE.to_string()),
+        hostname: Some(hostname),
+        labels: Some(labels(
+            pod,
+            node,
+            naming::SANDBOX_NAME,
+            0,
+            naming::TYPE_SANDBOX,
+        )),
+        exposed_ports: Some(ports.iter().map(|p| format!("{p}/tcp")).collect()),
+        host_config: Some(HostConfig {
+            port_bindings: Some(bindings),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// What `$(VAR)` references and `fieldRef`s resolve against.
+#[derive(Debug, Clone, Default)]
+pub struct Runtime<'a> {
+    pub sandbox_id: &'a str,
+    pub pod_ip: &'a str,
+    pub host_ip: &'a str,
+    pub node: &'a str,
+}
+
+fn field_value(pod: &Pod, path: &str, runtime: &Runtime) -> Result<String, ConfigError> {
+    let (name, namespace, uid) = metadata(pod);
+    let keyed = |map: &Option<std::collections::BTreeMap<String, String>>, prefix: &str| {
+        let key = path.strip_prefix(prefix)?.strip_suffix("']")?.to_string();
+        Some(map.as_ref()?.get(&key).cloned().unwrap_or_default())
+    };
+    let spec = pod.spec.as_ref();
+    let value = match path {
+        "metadata.name" => name.to_string(),
+        "metadata.namespace" => namespace.to_string(),
+        "metadata.uid" => uid.to_string(),
+        "spec.nodeName" => runtime.node.to_string(),
+        "spec.serviceAccountName" => spec
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_default(),
+        "status.podIP" => runtime.pod_ip.to_string(),
+        "status.podIPs" => runtime.pod_ip.to_string(),
+        "status.hostIP" | "status.hostIPs" => runtime.host_ip.to_string(),
+        _ => keyed(&pod.metadata.labels, "metadata.labels['")
+            .or_else(|| keyed(&pod.metadata.annotations, "metadata.annotations['"))
+            .ok_or_else(|| ConfigError {
+                reason: "CreateContainerConfigError",
+                message: format!("unsupported fieldRef path {path:?}"),
+            })?,
+    };
+    Ok(value)
+}
+
+/// Kubernetes' `$(VAR)` expansion: defined names are replaced, `$$` is a literal `$`, and
+/// anything else is left as written.
+pub fn expand(text: &str, env: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('(')
+            && let Some(end) = inner.find(')')
+            && let Some((_, value)) = env.iter().rev().find(|(k, _)| *k == inner[..end])
+        {
+            out.push_str(value);
+            rest = &inner[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn environment(
+    pod: &Pod,
+    vars: &[EnvVar],
+    runtime: &Runtime,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for var in vars {
+        let value = match (&var.value, &var.value_from) {
+            (_, Some(from)) => {
+                if let Some(field) = &from.field_ref {
+                    field_value(pod, &field.field_path, runtime)?
+                } else if let Some(key) = &from.config_map_key_ref {
+                    return Err(ConfigError {
+                        reason: "CreateContainerConfigError",
+                        message: format!("configmap \"{}\" not found", key.name),
+                    });
+                } else if let Some(key) = &from.secret_key_ref {
+                    return Err(ConfigError {
+                        reason: "CreateContainerConfigError",
+                        message: format!("secret \"{}\" not found", key.name),
+                    });
+                } else {
+                    String::new()
+                }
+            }
+            (Some(value), None) => expand(value, &env),
+            (None, None) => String::new(),
+        };
+        env.push((var.name.clone(), value));
+    }
+    Ok(env)
+}
+
+fn quantity(text: &str, scale: i128) -> Option<i64> {
+    parse_quantity(text).ok().map(|q| (q.nanos / scale) as i64)
+}
+
+/// The create request of run `attempt` of `container`, joined to the sandbox.
+pub fn container_config(
+    pod: &Pod,
+    container: &Container,
+    runtime: &Runtime,
+    attempt: u32,
+) -> Result<ContainerCreateBody, ConfigError> {
+    let env = environment(pod, container.env.as_deref().unwrap_or(&[]), runtime)?;
+    let expand_all = |items: &Option<Vec<String>>| {
+        items
+            .as_ref()
+            .map(|v| v.iter().map(|s| expand(s, &env)).collect::<Vec<_>>())
+    };
+    let command = expand_all(&container.command);
+    let args = expand_all(&container.args);
+    // Kubernetes: `command` replaces the image's entrypoint and drops its cmd; `args` alone
+    // keeps the entrypoint and replaces the cmd.
+    let (entrypoint, cmd) = match (command, args) {
+        (Some(command), args) => (Some(command), Some(args.unwrap_or_default())),
+        (None, args) => (None, args),
+    };
+    let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
+    let limit = |name: &str, scale: i128| {
+        limits
+            .and_then(|l| l.get(name))
+            .and_then(|q| quantity(&q.0, scale))
+            .filter(|v| *v > 0)
+    };
+    let empty_dirs: HashMap<String, String> = empty_dirs(pod).into_iter().collect();
+    let binds: Vec<String> = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .filter_map(|m| {
+            let volume = empty_dirs.get(&m.name)?;
+            let mode = if m.read_only == Some(true) { ":ro" } else { "" };
+            Some(format!("{volume}:{}{mode}", m.mount_path))
+        })
+        .collect();
+    let stdin = container.stdin == Some(true);
+    let sandbox = format!("container:{}", runtime.sandbox_id);
+    Ok(ContainerCreateBody {
+        image: container.image.clone(),
+        entrypoint,
+        cmd,
+        env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        working_dir: container.working_dir.clone(),
+        tty: Some(container.tty == Some(true)),
+        open_stdin: Some(stdin),
+        stdin_once: Some(stdin && container.stdin_once == Some(true)),
+        attach_stdin: Some(stdin),
+        labels: Some(labels(
+            pod,
+            runtime.node,
+            &container.name,
+            attempt,
+            naming::TYPE_CONTAINER,
+        )),
+        host_config: Some(HostConfig {
+            network_mode: Some(sandbox.clone()),
+            ipc_mode: Some(sandbox),
+            memory: limit("memory", 1_000_000_000),
+            nano_cpus: limit("cpu", 1),
+            binds: (!binds.is_empty()).then_some(binds),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(spec: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "echo", "namespace": "default", "uid": "u-1", "labels": {"app": "echo"}},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn runtime() -> Runtime<'static> {
+        Runtime {
+            sandbox_id: "sb",
+            pod_ip: "172.17.0.5",
+            host_ip: "127.0.0.1",
+            node: "n1",
+        }
+    }
+
+    #[test]
+    fn the_sandbox_publishes_declared_and_probed_ports_on_loopback() {
+        let p = pod(json!({"containers": [{
+            "name": "app", "image": "echo",
+            "ports": [{"containerPort": 3000, "name": "http"}, {"containerPort": 53, "protocol": "UDP"}],
+            "livenessProbe": {"httpGet": {"path": "/", "port": 8080}},
+            "readinessProbe": {"tcpSocket": {"port": "http"}},
+        }]}));
+        assert_eq!(published_ports(&p), BTreeSet::from([3000, 8080]));
+        let body = sandbox_config(&p, "n1");
+        assert_eq!(body.hostname.as_deref(), Some("echo"));
+        assert_eq!(body.image.as_deref(), Some(pause::IMAGE));
+        let bindings = body.host_config.unwrap().port_bindings.unwrap();
+        let binding = bindings["3000/tcp"].as_ref().unwrap()[0].clone();
+        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(binding.host_port.as_deref(), Some(""));
+        assert_eq!(body.labels.unwrap()[naming::TYPE], naming::TYPE_SANDBOX);
+    }
+
+    #[test]
+    fn command_replaces_the_entrypoint_and_args_alone_replace_cmd() {
+        let p = pod(json!({"containers": [
+            {"name": "a", "image": "x", "command": ["sh", "-c"], "args": ["echo $(GREETING) $$HOME"],
+             "env": [{"name": "GREETING", "value": "hi"}]},
+            {"name": "b", "image": "x", "command": ["sleep"]},
+            {"name": "c", "image": "x", "args": ["--port", "80"]},
+        ]}));
+        let containers = &p.spec.as_ref().unwrap().containers;
+        let a = container_config(&p, &containers[0], &runtime(), 0).unwrap();
+        assert_eq!(a.entrypoint, Some(vec!["sh".to_string(), "-c".to_string()]));
+        assert_eq!(a.cmd, Some(vec!["echo hi $HOME".to_string()]));
+        let b = container_config(&p, &containers[1], &runtime(), 0).unwrap();
+        assert_eq!(b.entrypoint, Some(vec!["sleep".to_string()]));
+        assert_eq!(b.cmd, Some(vec![]));
+        let c = container_config(&p, &containers[2], &runtime(), 0).unwrap();
+        assert_eq!(c.entrypoint, None);
+        assert_eq!(c.cmd, Some(vec!["--port".to_string(), "80".to_string()]));
+    }
+
+    #[test]
+    fn env_resolves_field_refs_and_refuses_missing_config_maps() {
+        let p = pod(json!({"containers": [{"name": "a", "image": "x", "env": [
+            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "URL", "value": "http://$(IP):3000"},
+        ]}]}));
+        let body =
+            container_config(&p, &p.spec.as_ref().unwrap().containers[0], &runtime(), 1).unwrap();
+        assert_eq!(
+            body.env.unwrap(),
+            vec![
+                "POD=echo",
+                "NS=default",
+                "IP=172.17.0.5",
+                "APP=echo",
+                "URL=http://172.17.0.5:3000"
+            ]
+        );
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[naming::ATTEMPT], "1");
+        assert_eq!(labels[naming::NODE], "n1");
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("container:sb"));
+
+        let missing = pod(json!({"containers": [{"name": "a", "image": "x", "env": [
+            {"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "k"}}}]}]}));
+        let err = container_config(
+            &missing,
+            &missing.spec.as_ref().unwrap().containers[0],
+            &runtime(),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(err.reason, "CreateContainerConfigError");
+        assert_eq!(err.message, "configmap \"cfg\" not found");
+    }
+
+    #[test]
+    fn limits_and_empty_dirs_reach_docker() {
+        let p = pod(json!({
+            "volumes": [{"name": "shared", "emptyDir": {}}],
+            "containers": [{"name": "a", "image": "x",
+                "resources": {"limits": {"memory": "64Mi", "cpu": "500m"}},
+                "volumeMounts": [{"name": "shared", "mountPath": "/data", "readOnly": true}]}]}));
+        let body =
+            container_config(&p, &p.spec.as_ref().unwrap().containers[0], &runtime(), 0).unwrap();
+        let host = body.host_config.unwrap();
+        assert_eq!(host.memory, Some(64 * 1024 * 1024));
+        assert_eq!(host.nano_cpus, Some(500_000_000));
+        assert_eq!(
+            host.binds,
+            Some(vec!["k8s_u-1_shared:/data:ro".to_string()])
+        );
+    }
+
+    #[test]
+    fn expansion_leaves_unknown_references() {
+        assert_eq!(
+            expand("$(NOPE) $(A)$", &[("A".into(), "1".into())]),
+            "$(NOPE) 1$"
+        );
+    }
+}
