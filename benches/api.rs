@@ -110,7 +110,7 @@ impl Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kubetrail"));
         command
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", "127.0.0.1:0", "--no-docker-node", "--data-dir"])
             .arg(data_dir.path())
             .env_remove("RUST_LOG");
         // The server's defaults, whatever this shell sets (e.g. KUBETRAIL_SIMULATED_NODES).

@@ -27,7 +27,13 @@ impl Drop for Server {
 fn start(nodes: usize) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--insecure-http"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--insecure-http",
+            "--no-docker-node",
+        ])
         .args(["--simulated-nodes", &nodes.to_string()])
         .arg("--data-dir")
         .arg(dir.path())

@@ -6,6 +6,7 @@ use kubetrail::config::Settings;
 use kubetrail::model::ResourceKind;
 use kubetrail::shutdown::Shutdown;
 use kubetrail::startup::{Application, open_database};
+use kubetrail::workers::kubelet::docker::{default_node_name, run_docker_kubelet_until_stopped};
 use kubetrail::workers::kubelet::simulated::run_simulated_kubelets_until_stopped;
 use kubetrail::workers::remote::{self, Connection};
 use std::io::Write;
@@ -40,9 +41,15 @@ enum Commands {
         /// containers).
         #[arg(long, default_value_t = 0, env = "KUBETRAIL_SIMULATED_NODES")]
         simulated_nodes: usize,
+        /// Name of the Docker-backed node this server runs (default: the hostname).
+        #[arg(long, env = "KUBETRAIL_NODE_NAME")]
+        node_name: Option<String>,
+        /// Run no Docker-backed node (only simulated nodes or separate kubelets).
+        #[arg(long)]
+        no_docker_node: bool,
     },
     /// Run a node's kubelet in this process against a kubetrail server (list+watch and writes
-    /// over its HTTP API). Only the simulated runtime is available here.
+    /// over its HTTP API): Docker-backed, or simulated with `--simulated`.
     Kubelet {
         /// Use the current context of this kubeconfig (server, CA, token).
         #[arg(long, env = "KUBECONFIG", conflicts_with = "server")]
@@ -56,9 +63,9 @@ enum Commands {
         /// PEM file of the CA that signed the server's certificate, for `--server`.
         #[arg(long)]
         certificate_authority: Option<PathBuf>,
-        /// The node this kubelet registers and runs.
+        /// The node this kubelet registers and runs (default: the hostname).
         #[arg(long)]
-        node_name: String,
+        node_name: Option<String>,
         /// Run pods without containers (a simulated node).
         #[arg(long)]
         simulated: bool,
@@ -84,10 +91,15 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             insecure_http,
             simulated_nodes,
+            node_name,
+            no_docker_node,
         } => {
             let mut settings = Settings::new(listen, data_dir);
             settings.tls = !insecure_http;
             settings.workers.simulated_nodes = simulated_nodes;
+            if !no_docker_node {
+                settings.workers.docker_node = Some(node_name.unwrap_or_else(default_node_name));
+            }
             let app = Application::build(settings).await?;
             // A closed stdout (a parent that stopped reading) must not stop the server.
             let mut out = std::io::stdout();
@@ -113,11 +125,7 @@ async fn main() -> anyhow::Result<()> {
             simulated,
             start_delay_ms,
         } => {
-            if !simulated {
-                anyhow::bail!(
-                    "only simulated kubelets can run in their own process for now: pass --simulated"
-                );
-            }
+            let node_name = node_name.unwrap_or_else(default_node_name);
             let connection = match (kubeconfig, server) {
                 (_, Some(server)) => {
                     let ca = certificate_authority
@@ -131,22 +139,31 @@ async fn main() -> anyhow::Result<()> {
             let connection = std::sync::Arc::new(connection);
             let informer =
                 remote::informer(connection.clone(), &[ResourceKind::Node, ResourceKind::Pod]);
+            let heartbeat = std::time::Duration::from_secs(10);
             let shutdown = Shutdown::new();
             let stop = shutdown.clone();
             tokio::spawn(async move {
                 let _ = tokio::signal::ctrl_c().await;
                 stop.trigger();
             });
-            tracing::info!(node = %node_name, "simulated kubelet started");
-            run_simulated_kubelets_until_stopped(
-                connection,
-                informer,
-                vec![node_name],
-                std::time::Duration::from_millis(start_delay_ms),
-                std::time::Duration::from_secs(10),
-                shutdown,
-            )
-            .await;
+            if simulated {
+                tracing::info!(node = %node_name, "simulated kubelet started");
+                run_simulated_kubelets_until_stopped(
+                    connection,
+                    informer,
+                    vec![node_name],
+                    std::time::Duration::from_millis(start_delay_ms),
+                    heartbeat,
+                    shutdown,
+                )
+                .await;
+            } else {
+                tracing::info!(node = %node_name, "Docker kubelet started");
+                run_docker_kubelet_until_stopped(
+                    connection, informer, node_name, heartbeat, shutdown,
+                )
+                .await;
+            }
         }
         Commands::Rebuild { data_dir } => {
             let (mut writer, _) = open_database(&data_dir.join("state.db")).await?;

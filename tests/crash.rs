@@ -26,6 +26,7 @@ fn start(dir: &std::path::Path) -> Server {
             "--listen",
             "127.0.0.1:0",
             "--insecure-http",
+            "--no-docker-node",
             "--simulated-nodes",
             "3",
         ])

@@ -132,6 +132,8 @@ pub struct WorkerSettings {
     pub simulated_nodes: usize,
     pub node_lifecycle: nodes::Timing,
     pub simulated_start_delay: Duration,
+    /// Run a Docker-backed node of this name in the server's process.
+    pub docker_node: Option<String>,
 }
 
 impl Default for WorkerSettings {
@@ -141,6 +143,7 @@ impl Default for WorkerSettings {
             simulated_nodes: 0,
             node_lifecycle: nodes::Timing::default(),
             simulated_start_delay: Duration::from_millis(200),
+            docker_node: None,
         }
     }
 }
@@ -195,6 +198,17 @@ pub async fn spawn_workers(
                 informer.clone(),
                 nodes,
                 settings.simulated_start_delay,
+                settings.node_lifecycle.heartbeat,
+                shutdown.clone(),
+            ),
+        ));
+    }
+    if let Some(node) = &settings.docker_node {
+        tasks.push(tokio::spawn(
+            kubelet::docker::run_docker_kubelet_until_stopped(
+                std::sync::Arc::new(log.clone()),
+                informer.clone(),
+                node.clone(),
                 settings.node_lifecycle.heartbeat,
                 shutdown.clone(),
             ),

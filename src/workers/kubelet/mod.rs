@@ -26,9 +26,28 @@ pub struct NodeDescription {
 
 /// Node conditions as a healthy kubelet reports them at `now`.
 pub fn healthy_conditions(now: &str, since: &str) -> Value {
+    conditions(now, since, None)
+}
+
+/// Node conditions at `now`; `runtime_down` makes the node not ready, with Kubernetes' reason.
+pub fn conditions(now: &str, since: &str, runtime_down: Option<&str>) -> Value {
     let condition = |kind: &str, status: &str, reason: &str, message: &str| {
         json!({"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": since,
                "reason": reason, "message": message})
+    };
+    let ready = match runtime_down {
+        None => condition(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status",
+        ),
+        Some(error) => condition(
+            "Ready",
+            "False",
+            "KubeletNotReady",
+            &format!("container runtime is down: {error}"),
+        ),
     };
     json!([
         condition(
@@ -49,12 +68,7 @@ pub fn healthy_conditions(now: &str, since: &str) -> Value {
             "KubeletHasSufficientPID",
             "kubelet has sufficient PID available"
         ),
-        condition(
-            "Ready",
-            "True",
-            "KubeletReady",
-            "kubelet is posting ready status"
-        ),
+        ready,
     ])
 }
 
@@ -78,19 +92,29 @@ pub fn node_object(description: &NodeDescription, now: &str) -> Value {
 
 /// `node` with refreshed heartbeats (and Ready again if it was not).
 pub fn heartbeat(node: &Value, now: &str) -> Value {
+    heartbeat_with(node, now, None)
+}
+
+/// `node` with refreshed heartbeats, ready unless the container runtime is down.
+pub fn heartbeat_with(node: &Value, now: &str, runtime_down: Option<&str>) -> Value {
     let mut next = node.clone();
+    let want = if runtime_down.is_none() {
+        "True"
+    } else {
+        "False"
+    };
     let since = node
         .pointer("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|c| {
             c.iter()
-                .find(|c| c["type"] == "Ready" && c["status"] == "True")
+                .find(|c| c["type"] == "Ready" && c["status"] == want)
         })
         .and_then(|c| c["lastTransitionTime"].as_str())
         .unwrap_or(now)
         .to_string();
     if let Some(status) = next.get_mut("status").and_then(Value::as_object_mut) {
-        status.insert("conditions".into(), healthy_conditions(now, &since));
+        status.insert("conditions".into(), conditions(now, &since, runtime_down));
     }
     next
 }

@@ -1,8 +1,600 @@
 //! The Docker runtime: runs each pod bound to the node as real containers through bollard, one
 //! sandbox container holding the pod's network namespace and the spec's containers joined to it.
+//!
+//! The loop is level-triggered like every worker: each pass reads the pods bound to the node
+//! (from the informer) and the node's containers (from Docker, by label), plans each pod's next
+//! actions and status with the pure functions of `sync`, writes changed statuses, and hands a
+//! pod's actions to a task of its own (one at a time per pod), so a slow pull or a grace period
+//! never holds up other pods. It wakes on a change in the log, on Docker's event stream (a
+//! container exit is noticed at once), on a finished pod task or probe finding, and each second
+//! for back-off timers and heartbeats. Because everything a container belongs to is on its
+//! labels, a restarted kubelet adopts the containers it finds instead of duplicating them, and
+//! removes those of pods that are gone.
 
+pub mod engine;
 pub mod naming;
 pub mod observe;
 pub mod pause;
+pub mod probe;
 pub mod spec;
 pub mod sync;
+
+use super::{NodeDescription, heartbeat_with, node_object};
+use crate::events::{Command, RequestMeta, UpdatePart};
+use crate::model::{ResourceKind, meta};
+use crate::shutdown::Shutdown;
+use crate::workers::cache::Informer;
+use crate::workers::record::{Reporter, Severity};
+use crate::workers::{Submit, run_commands};
+use bollard::Docker;
+use bollard::query_parameters::EventsOptionsBuilder;
+use engine::{Engine, InspectCache, Outcome, Recorder};
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use observe::{Observed, PodRecords, RunState};
+use probe::{Finding, ProbeKind, ProbeReport};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use sync::PodMemory;
+use tokio::sync::mpsc;
+
+/// The address Docker-backed nodes report: containers publish their ports on loopback.
+pub const HOST_IP: &str = "127.0.0.1";
+
+/// What wakes the kubelet's loop besides the log.
+#[derive(Debug)]
+pub enum Message {
+    /// Docker reported an event about a container of this node.
+    Docker(String),
+    /// A pod task finished.
+    Done {
+        uid: String,
+        outcomes: Vec<Outcome>,
+    },
+    Probe(ProbeReport),
+}
+
+/// Connect to the local Docker engine (`DOCKER_HOST` or the default socket).
+pub async fn connect() -> Result<Docker, String> {
+    let docker = Docker::connect_with_local_defaults().map_err(|e| e.to_string())?;
+    docker.negotiate_version().await.map_err(|e| e.to_string())
+}
+
+/// The node name a Docker-backed kubelet uses when none is given: the machine's hostname.
+pub fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_lowercase())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "kubetrail-node".to_string())
+}
+
+fn disk_bytes(path: &str) -> Option<u64> {
+    let path = std::ffi::CString::new(path).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stat` a writable statvfs.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    (rc == 0).then(|| stat.f_blocks as u64 * stat.f_frsize as u64)
+}
+
+/// What the node says about itself: capacity from the machine Docker runs on.
+async fn describe(docker: &Docker, node: &str) -> NodeDescription {
+    let info = docker.info().await.ok().unwrap_or_default();
+    let version = docker
+        .version()
+        .await
+        .ok()
+        .and_then(|v| v.version)
+        .unwrap_or_default();
+    let cpus = info
+        .ncpu
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i64));
+    let memory_kib = info.mem_total.unwrap_or(0) / 1024;
+    let disk = info
+        .docker_root_dir
+        .as_deref()
+        .and_then(disk_bytes)
+        .or_else(|| disk_bytes("/"))
+        .unwrap_or(0);
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    NodeDescription {
+        name: node.to_string(),
+        labels: json!({
+            "kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": arch,
+            "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": arch,
+        }),
+        annotations: json!({}),
+        capacity: json!({
+            "cpu": cpus.to_string(), "memory": format!("{memory_kib}Ki"), "pods": "110",
+            "ephemeral-storage": format!("{}Ki", disk / 1024),
+        }),
+        internal_ip: HOST_IP.to_string(),
+        node_info: json!({
+            "kubeletVersion": "v1.32.4", "kubeProxyVersion": "v1.32.4",
+            "containerRuntimeVersion": format!("docker://{version}"),
+            "osImage": info.operating_system.unwrap_or_default(),
+            "kernelVersion": info.kernel_version.unwrap_or_default(),
+            "operatingSystem": "linux", "architecture": arch,
+            "machineID": std::fs::read_to_string("/etc/machine-id").unwrap_or_default().trim(),
+            "systemUUID": "", "bootID": std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default().trim(),
+        }),
+    }
+}
+
+/// Follow Docker's container events for this node, reconnecting after errors.
+fn follow_docker_events(docker: Docker, node: String, messages: mpsc::UnboundedSender<Message>) {
+    tokio::spawn(async move {
+        loop {
+            let filter = format!("{}={node}", naming::NODE);
+            let options = EventsOptionsBuilder::new()
+                .filters(&HashMap::from([
+                    ("type", vec!["container"]),
+                    ("label", vec![filter.as_str()]),
+                ]))
+                .build();
+            let mut events = docker.events(Some(options));
+            while let Some(event) = events.next().await {
+                let Ok(event) = event else { break };
+                let id = event.actor.and_then(|a| a.id).unwrap_or_default();
+                if messages.send(Message::Docker(id)).is_err() {
+                    return;
+                }
+            }
+            if messages.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+/// The loop's memory between passes.
+struct Kubelet {
+    node: String,
+    engine: Engine,
+    recorder: Recorder,
+    messages: mpsc::UnboundedSender<Message>,
+    http: reqwest::Client,
+    cache: InspectCache,
+    memory: HashMap<String, PodMemory>,
+    /// Pods with a task in flight.
+    busy: HashMap<String, tokio::task::JoinHandle<()>>,
+    /// Probers by container instance: (pod uid, task).
+    probers: HashMap<String, (String, tokio::task::AbortHandle)>,
+    last_heartbeat: Option<Instant>,
+    last_runtime_error: Option<String>,
+    description: Option<NodeDescription>,
+    /// The pods bound to the node at the last pass, by uid.
+    pods: HashMap<String, Arc<Value>>,
+}
+
+impl Kubelet {
+    fn take(&mut self, message: Message) {
+        let now = jiff::Timestamp::now();
+        match message {
+            Message::Docker(id) => self.cache.forget(&id),
+            Message::Done { uid, outcomes } => {
+                self.busy.remove(&uid);
+                let memory = self.memory.entry(uid).or_default();
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::PullFailed { container, message } => {
+                            memory.pull_failed(&container, message, now)
+                        }
+                        Outcome::PullSucceeded { container } => {
+                            memory.container(&container).pull = None
+                        }
+                        Outcome::CreateFailed {
+                            container,
+                            reason,
+                            message,
+                        } => memory.container(&container).create_error = Some((reason, message)),
+                        Outcome::StartFailed { instance, message } => {
+                            memory.failed_starts.insert(instance, message);
+                        }
+                        Outcome::Created { container } => {
+                            let c = memory.container(&container);
+                            c.create_error = None;
+                            c.pull = None;
+                        }
+                    }
+                }
+            }
+            Message::Probe(report) => {
+                let memory = self.memory.entry(report.pod_uid.clone()).or_default();
+                let probes = &mut memory.container(&report.container).probes;
+                if probes.instance != report.instance {
+                    *probes = sync::ProbeView {
+                        instance: report.instance.clone(),
+                        ..Default::default()
+                    };
+                }
+                match report.finding {
+                    Finding::Started => probes.started = true,
+                    Finding::Ready(ready) => probes.ready = ready,
+                    Finding::GaveUp { kind } => {
+                        let what = match kind {
+                            ProbeKind::Startup => "startup",
+                            _ => "liveness",
+                        };
+                        probes.failed = Some(format!(
+                            "Container {} failed {what} probe, will be restarted",
+                            report.container
+                        ));
+                    }
+                    Finding::Failed { kind, message } => {
+                        let recorder = self.recorder.clone();
+                        let pod = self.pod_value(&report.pod_uid);
+                        if let Some(pod) = pod {
+                            tokio::spawn(async move {
+                                recorder
+                                    .note(
+                                        &pod,
+                                        Severity::Warning,
+                                        "Unhealthy",
+                                        &format!("{} probe failed: {message}", kind.title()),
+                                    )
+                                    .await;
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn pod_value(&self, uid: &str) -> Option<Value> {
+        self.pods.get(uid).map(|p| p.as_ref().clone())
+    }
+
+    /// Run `work` for pod `uid` in a task of its own; the pod is busy until it reports back.
+    fn spawn<F, Fut>(&mut self, uid: String, work: F)
+    where
+        F: FnOnce(Engine, Recorder) -> Fut,
+        Fut: std::future::Future<Output = Vec<Outcome>> + Send + 'static,
+    {
+        let task = work(self.engine.clone(), self.recorder.clone());
+        let messages = self.messages.clone();
+        let key = uid.clone();
+        let handle = tokio::spawn(async move {
+            let outcomes = task.await;
+            let _ = messages.send(Message::Done { uid: key, outcomes });
+        });
+        self.busy.insert(uid, handle);
+    }
+
+    /// Register the node, or refresh its heartbeat when due or when readiness changed.
+    async fn node_command(
+        &mut self,
+        node: Option<Arc<Value>>,
+        runtime_error: Option<&str>,
+        heartbeat_every: Duration,
+    ) -> Option<(Command, Option<i64>)> {
+        let now = meta::format_time(jiff::Timestamp::now());
+        let Some(node) = node else {
+            let description = match &self.description {
+                Some(d) => d.clone(),
+                None => {
+                    let d = describe(&self.engine.docker, &self.node).await;
+                    self.description = Some(d.clone());
+                    d
+                }
+            };
+            let mut object = node_object(&description, &now);
+            object["status"]["conditions"] = super::conditions(&now, &now, runtime_error);
+            self.last_heartbeat = Some(Instant::now());
+            return Some((
+                Command::Create {
+                    kind: ResourceKind::Node,
+                    namespace: String::new(),
+                    object,
+                },
+                None,
+            ));
+        };
+        let changed = self.last_runtime_error.as_deref() != runtime_error;
+        let due = self
+            .last_heartbeat
+            .is_none_or(|t| t.elapsed() >= heartbeat_every);
+        if !changed && !due {
+            return None;
+        }
+        self.last_heartbeat = Some(Instant::now());
+        Some((
+            Command::Update {
+                kind: ResourceKind::Node,
+                namespace: String::new(),
+                name: self.node.clone(),
+                object: heartbeat_with(&node, &now, runtime_error),
+                part: UpdatePart::Status,
+            },
+            meta::resource_version(&node).parse().ok(),
+        ))
+    }
+
+    /// Start probers for running instances that have probes and none yet.
+    fn ensure_probers(&mut self, pod: &Pod, uid: &str, sorted: &PodRecords, now: jiff::Timestamp) {
+        let ports = sorted.sandbox.map(|s| s.ports.clone()).unwrap_or_default();
+        for record in sorted
+            .instances
+            .values()
+            .filter_map(|i| i.first())
+            .filter(|r| r.state == RunState::Running)
+        {
+            if self.probers.contains_key(&record.id) {
+                continue;
+            }
+            let Some(container) = spec::all_containers(pod).find(|c| c.name == record.container)
+            else {
+                continue;
+            };
+            if container.liveness_probe.is_none()
+                && container.readiness_probe.is_none()
+                && container.startup_probe.is_none()
+            {
+                continue;
+            }
+            let running_for = record
+                .started_at
+                .map(|s| now.duration_since(s).unsigned_abs())
+                .unwrap_or_default();
+            let started_at = tokio::time::Instant::now()
+                .checked_sub(running_for)
+                .unwrap_or_else(tokio::time::Instant::now);
+            let target = probe::Target {
+                docker: self.engine.docker.clone(),
+                http: self.http.clone(),
+                instance: record.id.clone(),
+                ports: ports.clone(),
+            };
+            let handle = probe::spawn_prober(
+                target,
+                uid.to_string(),
+                container.clone(),
+                started_at,
+                self.messages.clone(),
+            );
+            self.probers
+                .insert(record.id.clone(), (uid.to_string(), handle));
+        }
+    }
+
+    /// One pass: observe, plan every idle pod, write what changed. Returns the last seq written.
+    async fn pass(
+        &mut self,
+        submit: &dyn Submit,
+        informer: &Informer,
+        heartbeat_every: Duration,
+    ) -> i64 {
+        let now = jiff::Timestamp::now();
+        let (node, pods): (Option<Arc<Value>>, Vec<Arc<Value>>) = {
+            let snapshot = informer.read();
+            (
+                snapshot.get(ResourceKind::Node, "", &self.node).cloned(),
+                snapshot.pods_on(&self.node).into_iter().cloned().collect(),
+            )
+        };
+        self.pods = pods
+            .iter()
+            .map(|p| (meta::uid(p).to_string(), p.clone()))
+            .collect();
+        let observed = self.engine.observe(&mut self.cache).await;
+        tracing::debug!(node = %self.node, pods = pods.len(), containers = ?observed.as_ref().map(Vec::len), "kubelet pass");
+        let runtime_error = observed.as_ref().err().cloned();
+        if let Some(error) = &runtime_error
+            && self.last_runtime_error.is_none()
+        {
+            tracing::warn!(node = %self.node, %error, "the container runtime is down");
+        }
+        let mut commands: Vec<(Command, Option<i64>)> = Vec::new();
+        commands.extend(
+            self.node_command(node, runtime_error.as_deref(), heartbeat_every)
+                .await,
+        );
+        self.last_runtime_error = runtime_error;
+        if let Ok(records) = observed {
+            let observed = Observed::new(records);
+            self.sync_pods(&pods, &observed, now, &mut commands);
+        }
+        run_commands(submit, commands, || {
+            RequestMeta::worker(&self.recorder.actor)
+        })
+        .await
+    }
+
+    fn sync_pods(
+        &mut self,
+        pods: &[Arc<Value>],
+        observed: &Observed,
+        now: jiff::Timestamp,
+        commands: &mut Vec<(Command, Option<i64>)>,
+    ) {
+        let running: std::collections::HashSet<&str> = observed
+            .by_pod
+            .values()
+            .flatten()
+            .filter(|r| r.state == RunState::Running)
+            .map(|r| r.id.as_str())
+            .collect();
+        self.probers.retain(|id, (_, handle)| {
+            let keep = running.contains(id.as_str());
+            if !keep {
+                handle.abort();
+            }
+            keep
+        });
+        let present: std::collections::HashSet<String> = self.pods.keys().cloned().collect();
+        self.memory.retain(|uid, _| present.contains(uid));
+        for pod_json in pods {
+            let uid = meta::uid(pod_json).to_string();
+            if self.busy.contains_key(&uid) {
+                continue;
+            }
+            let mut records = observed.pod(&uid).to_vec();
+            if let Some(memory) = self.memory.get(&uid) {
+                memory.mark_failed_starts(&mut records);
+            }
+            let cause = meta::resource_version(pod_json).parse().ok();
+            if meta::deletion_timestamp(pod_json).is_some() {
+                let grace = pod_json
+                    .pointer("/metadata/deletionGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(30);
+                let pod_json = pod_json.clone();
+                self.spawn(uid, move |engine, recorder| async move {
+                    engine
+                        .terminate(&pod_json, &records, grace, &recorder)
+                        .await;
+                    vec![]
+                });
+                continue;
+            }
+            let finished = matches!(
+                pod_json.pointer("/status/phase").and_then(Value::as_str),
+                Some("Succeeded" | "Failed")
+            );
+            if finished {
+                continue;
+            }
+            let Ok(pod) = serde_json::from_value::<Pod>(pod_json.as_ref().clone()) else {
+                continue;
+            };
+            let sorted = PodRecords::new(&records);
+            let memory = self.memory.entry(uid.clone()).or_default();
+            let (actions, notes) = sync::plan(&pod, &sorted, memory, now);
+            let status = sync::status(&pod, &sorted, memory, HOST_IP, now);
+            if let Ok(status) = serde_json::to_value(&status)
+                && pod_json.get("status") != Some(&status)
+            {
+                let mut updated = pod_json.as_ref().clone();
+                updated["status"] = status;
+                commands.push((
+                    Command::Update {
+                        kind: ResourceKind::Pod,
+                        namespace: meta::namespace(pod_json).to_string(),
+                        name: meta::name(pod_json).to_string(),
+                        object: updated,
+                        part: UpdatePart::Status,
+                    },
+                    cause,
+                ));
+            }
+            for note in notes {
+                if self.recorder.reporter.allow(pod_json, now) {
+                    let event = self.recorder.reporter.event(
+                        ResourceKind::Pod,
+                        pod_json,
+                        note.severity,
+                        &note.reason,
+                        &note.message,
+                        now,
+                    );
+                    commands.push((event, cause));
+                }
+            }
+            self.ensure_probers(&pod, &uid, &sorted, now);
+            if !actions.is_empty() {
+                let pod_json = pod_json.clone();
+                self.spawn(uid, move |engine, recorder| async move {
+                    engine
+                        .run(&pod, &pod_json, &records, actions, &recorder)
+                        .await
+                });
+            }
+        }
+        // Containers of pods that are gone (deleted with --force, or while kubetrail was down).
+        let orphans: Vec<(String, Vec<observe::ContainerRecord>)> = observed
+            .by_pod
+            .iter()
+            .filter(|(uid, _)| !self.pods.contains_key(*uid) && !self.busy.contains_key(*uid))
+            .map(|(uid, records)| (uid.clone(), records.clone()))
+            .collect();
+        for (uid, records) in orphans {
+            let key = uid.clone();
+            self.spawn(key, move |engine, _| async move {
+                engine.remove_pod(&uid, &records).await;
+                vec![]
+            });
+        }
+    }
+}
+
+/// Run the Docker-backed kubelet of `node` until shutdown. Containers keep running when it
+/// stops; the next kubelet of the node adopts them.
+pub async fn run_docker_kubelet_until_stopped(
+    submit: Arc<dyn Submit>,
+    informer: Informer,
+    node: String,
+    heartbeat_every: Duration,
+    mut shutdown: Shutdown,
+) {
+    tracing::info!(node = %node, "Docker kubelet starting");
+    let docker = match Docker::connect_with_local_defaults() {
+        Ok(docker) => match docker.clone().negotiate_version().await {
+            Ok(negotiated) => negotiated,
+            Err(_) => docker,
+        },
+        Err(error) => {
+            tracing::error!(%error, "no Docker client: the Docker node does not run");
+            return;
+        }
+    };
+    let (messages, mut inbox) = mpsc::unbounded_channel();
+    follow_docker_events(docker.clone(), node.clone(), messages.clone());
+    let actor = format!("kubelet/{node}");
+    let mut kubelet = Kubelet {
+        engine: Engine {
+            docker,
+            node: node.clone(),
+            host_ip: HOST_IP.to_string(),
+        },
+        recorder: Recorder {
+            submit: submit.clone(),
+            reporter: Reporter::new("kubelet", &node),
+            actor,
+        },
+        node,
+        messages,
+        http: reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .no_proxy()
+            .build()
+            .unwrap_or_default(),
+        cache: InspectCache::default(),
+        memory: HashMap::new(),
+        busy: HashMap::new(),
+        probers: HashMap::new(),
+        last_heartbeat: None,
+        last_runtime_error: None,
+        description: None,
+        pods: HashMap::new(),
+    };
+    let mut changes = informer.changes();
+    tracing::info!(node = %kubelet.node, "Docker kubelet running");
+    loop {
+        while let Ok(message) = inbox.try_recv() {
+            kubelet.take(message);
+        }
+        let started = Instant::now();
+        let last = kubelet
+            .pass(submit.as_ref(), &informer, heartbeat_every)
+            .await;
+        informer.wait_for(last).await;
+        crate::workers::pace(started.elapsed() / 4).await;
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            changed = changes.changed() => if changed.is_err() { break },
+            Some(message) = inbox.recv() => kubelet.take(message),
+        }
+    }
+    for (_, (_, handle)) in kubelet.probers.drain() {
+        handle.abort();
+    }
+}

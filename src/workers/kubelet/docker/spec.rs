@@ -153,6 +153,8 @@ pub fn sandbox_config(pod: &Pod, node: &str) -> ContainerCreateBody {
         exposed_ports: Some(ports.iter().map(|p| format!("{p}/tcp")).collect()),
         host_config: Some(HostConfig {
             port_bindings: Some(bindings),
+            // The pod's containers join the sandbox's IPC namespace as well as its network.
+            ipc_mode: Some("shareable".to_string()),
             ..Default::default()
         }),
         ..Default::default()

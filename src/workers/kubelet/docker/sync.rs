@@ -70,9 +70,26 @@ pub struct PodMemory {
     pub backoff_reported: HashSet<String>,
     /// Instances whose liveness kill was ordered.
     pub kills_ordered: HashSet<String>,
+    /// Instances Docker created but could not start, with the error.
+    pub failed_starts: HashMap<String, String>,
 }
 
 impl PodMemory {
+    /// Docker leaves an instance that failed to start as merely "created": mark such records
+    /// with the error, so that they count as stopped (exit code 128, as Kubernetes reports).
+    pub fn mark_failed_starts(&self, records: &mut [ContainerRecord]) {
+        for record in records {
+            if record.state == RunState::Created
+                && let Some(message) = self.failed_starts.get(&record.id)
+            {
+                record.error = message.clone();
+                if record.exit_code == 0 {
+                    record.exit_code = 128;
+                }
+            }
+        }
+    }
+
     pub fn container(&mut self, name: &str) -> &mut ContainerMemory {
         self.containers.entry(name.to_string()).or_default()
     }

@@ -1,0 +1,604 @@
+//! The Docker side of the kubelet: reading the node's containers (`observe`), and carrying out
+//! a pod's planned actions — sandbox and volumes, image pulls by policy, create and start,
+//! kills — and its graceful termination, recording the Events Kubernetes' kubelet records
+//! (Pulling, Pulled, Created, Started, Killing, Failed).
+
+use super::naming;
+use super::observe::{ContainerRecord, PodRecords, Role, RunState};
+use super::pause;
+use super::spec::{self, Runtime};
+use super::sync::Action;
+use crate::events::{Command, DeleteOptions, RequestMeta};
+use crate::model::{ResourceKind, meta};
+use crate::workers::Submit;
+use crate::workers::record::{Reporter, Severity};
+use bollard::Docker;
+use bollard::models::{ContainerSummaryStateEnum, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions,
+    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::{Container, Pod};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What happened to an action that the next sync needs to know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    PullFailed {
+        container: String,
+        message: String,
+    },
+    PullSucceeded {
+        container: String,
+    },
+    CreateFailed {
+        container: String,
+        reason: String,
+        message: String,
+    },
+    Created {
+        container: String,
+    },
+    /// Docker created the instance but could not start it.
+    StartFailed {
+        instance: String,
+        message: String,
+    },
+}
+
+/// Records the kubelet's Events about a pod, through the same command path as every write.
+#[derive(Clone)]
+pub struct Recorder {
+    pub submit: Arc<dyn Submit>,
+    pub reporter: Reporter,
+    pub actor: String,
+}
+
+impl Recorder {
+    pub async fn note(&self, pod: &Value, severity: Severity, reason: &str, message: &str) {
+        let now = jiff::Timestamp::now();
+        if !self.reporter.allow(pod, now) {
+            return;
+        }
+        let command = self
+            .reporter
+            .event(ResourceKind::Pod, pod, severity, reason, message, now);
+        let mut request = RequestMeta::worker(&self.actor);
+        request.caused_by = meta::resource_version(pod).parse().ok();
+        if let Err(e) = self.submit.submit_command(command, request).await {
+            tracing::debug!(error = %e, "kubelet event refused");
+        }
+    }
+}
+
+/// The inspections behind the last observation, reused while a container's state holds.
+#[derive(Debug, Default)]
+pub struct InspectCache {
+    entries: HashMap<String, (String, Option<ContainerRecord>)>,
+}
+
+impl InspectCache {
+    /// Forget a container, after Docker reported an event about it.
+    pub fn forget(&mut self, id: &str) {
+        self.entries.remove(id);
+    }
+}
+
+/// The kubelet's handle on Docker for one node.
+#[derive(Clone)]
+pub struct Engine {
+    pub docker: Docker,
+    pub node: String,
+    pub host_ip: String,
+}
+
+fn split_image(image: &str) -> (&str, &str) {
+    if image.contains('@') {
+        return (image, "");
+    }
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (image, "latest"),
+    }
+}
+
+impl Engine {
+    /// Every container of this node, as Docker holds them now.
+    pub async fn observe(&self, cache: &mut InspectCache) -> Result<Vec<ContainerRecord>, String> {
+        let filter = format!("{}={}", naming::NODE, self.node);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&HashMap::from([("label", vec![filter.as_str()])]))
+            .build();
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut seen = std::collections::HashSet::new();
+        let mut records = Vec::new();
+        for summary in summaries {
+            let Some(id) = summary.id else { continue };
+            let state = summary
+                .state
+                .unwrap_or(ContainerSummaryStateEnum::EMPTY)
+                .to_string();
+            seen.insert(id.clone());
+            if let Some((cached_state, record)) = cache.entries.get(&id)
+                && *cached_state == state
+            {
+                records.extend(record.clone());
+                continue;
+            }
+            match self
+                .docker
+                .inspect_container(&id, None::<InspectContainerOptions>)
+                .await
+            {
+                Ok(inspect) => {
+                    let record = ContainerRecord::from_inspect(&inspect);
+                    records.extend(record.clone());
+                    cache.entries.insert(id, (state, record));
+                }
+                // Removed between the list and the inspection.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        cache.entries.retain(|id, _| seen.contains(id));
+        Ok(records)
+    }
+
+    /// Carry out `actions` for `pod`, in order; stops at the first action that cannot go on.
+    pub async fn run(
+        &self,
+        pod: &Pod,
+        pod_json: &Value,
+        records: &[ContainerRecord],
+        actions: Vec<Action>,
+        recorder: &Recorder,
+    ) -> Vec<Outcome> {
+        let sorted = PodRecords::new(records);
+        let mut sandbox = sorted
+            .sandbox
+            .filter(|s| s.state == RunState::Running)
+            .map(|s| (s.id.clone(), s.ip.clone()));
+        let mut outcomes = Vec::new();
+        for action in actions {
+            match action {
+                Action::Remove { id } => self.remove(&id).await,
+                Action::CreateSandbox => match self.create_sandbox(pod).await {
+                    Ok(created) => sandbox = Some(created),
+                    Err(message) => {
+                        recorder
+                            .note(
+                                pod_json,
+                                Severity::Warning,
+                                "FailedCreatePodSandBox",
+                                &format!("Failed to create pod sandbox: {message}"),
+                            )
+                            .await;
+                        return outcomes;
+                    }
+                },
+                Action::Start { container, attempt } => {
+                    let Some((sandbox_id, ip)) = &sandbox else {
+                        return outcomes;
+                    };
+                    let Some(spec) = spec::all_containers(pod).find(|c| c.name == container) else {
+                        continue;
+                    };
+                    let runtime = Runtime {
+                        sandbox_id,
+                        pod_ip: ip,
+                        host_ip: &self.host_ip,
+                        node: &self.node,
+                    };
+                    let done = self
+                        .start(pod, pod_json, spec, &runtime, attempt, recorder)
+                        .await;
+                    let failed = !matches!(done.last(), Some(Outcome::Created { .. }));
+                    // Init containers run one at a time; a failed start ends this round.
+                    outcomes.extend(done);
+                    // Init containers run one at a time; a failed start ends this round.
+                    if failed {
+                        return outcomes;
+                    }
+                }
+                Action::Kill {
+                    id,
+                    container,
+                    grace,
+                    message,
+                } => {
+                    recorder
+                        .note(pod_json, Severity::Normal, "Killing", &message)
+                        .await;
+                    self.stop(&id, grace).await;
+                    let _ = container;
+                }
+            }
+        }
+        outcomes
+    }
+
+    async fn create_sandbox(&self, pod: &Pod) -> Result<(String, String), String> {
+        pause::ensure_image(&self.docker).await?;
+        let uid = pod.metadata.uid.as_deref().unwrap_or("");
+        for (_, volume) in spec::empty_dirs(pod) {
+            let labels = HashMap::from([
+                (naming::POD_UID.to_string(), uid.to_string()),
+                (naming::NODE.to_string(), self.node.clone()),
+            ]);
+            self.docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(volume),
+                    labels: Some(labels),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let name = naming::sandbox_name(
+            pod.metadata.name.as_deref().unwrap_or(""),
+            pod.metadata.namespace.as_deref().unwrap_or(""),
+            uid,
+        );
+        let id = self
+            .create_named(&name, spec::sandbox_config(pod, &self.node))
+            .await?;
+        self.docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| e.to_string())?;
+        let inspect = self
+            .docker
+            .inspect_container(&id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ip = ContainerRecord::from_inspect(&inspect)
+            .map(|r| r.ip)
+            .unwrap_or_default();
+        Ok((id, ip))
+    }
+
+    /// Create a container under `name`, replacing a leftover of the same name.
+    async fn create_named(
+        &self,
+        name: &str,
+        body: bollard::models::ContainerCreateBody,
+    ) -> Result<String, String> {
+        let options = || CreateContainerOptionsBuilder::new().name(name).build();
+        match self
+            .docker
+            .create_container(Some(options()), body.clone())
+            .await
+        {
+            Ok(created) => Ok(created.id),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {
+                self.remove(name).await;
+                self.docker
+                    .create_container(Some(options()), body)
+                    .await
+                    .map(|c| c.id)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn image_present(&self, image: &str) -> bool {
+        self.docker.inspect_image(image).await.is_ok()
+    }
+
+    /// Make the image available as `imagePullPolicy` says.
+    async fn ensure_image(
+        &self,
+        pod_json: &Value,
+        container: &Container,
+        recorder: &Recorder,
+    ) -> Result<bool, Outcome> {
+        let image = container.image.clone().unwrap_or_default();
+        let policy = container
+            .image_pull_policy
+            .as_deref()
+            .unwrap_or("IfNotPresent");
+        let present = self.image_present(&image).await;
+        let failed = |message: String| Outcome::PullFailed {
+            container: container.name.clone(),
+            message,
+        };
+        match policy {
+            "Never" if !present => {
+                let message =
+                    format!("Container image \"{image}\" is not present with pull policy of Never");
+                recorder
+                    .note(pod_json, Severity::Warning, "ErrImageNeverPull", &message)
+                    .await;
+                return Err(failed(message));
+            }
+            "Never" | "IfNotPresent" if present => {
+                recorder
+                    .note(
+                        pod_json,
+                        Severity::Normal,
+                        "Pulled",
+                        &format!("Container image \"{image}\" already present on machine"),
+                    )
+                    .await;
+                return Ok(false);
+            }
+            _ => {}
+        }
+        recorder
+            .note(
+                pod_json,
+                Severity::Normal,
+                "Pulling",
+                &format!("Pulling image \"{image}\""),
+            )
+            .await;
+        let started = std::time::Instant::now();
+        let (name, tag) = split_image(&image);
+        let mut options = CreateImageOptionsBuilder::new().from_image(name);
+        if !tag.is_empty() {
+            options = options.tag(tag);
+        }
+        let mut pull = self.docker.create_image(Some(options.build()), None, None);
+        let mut error = None;
+        while let Some(step) = pull.next().await {
+            if let Err(e) = step {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+        if let Some(error) = error {
+            let message = format!("Failed to pull image \"{image}\": {error}");
+            recorder
+                .note(pod_json, Severity::Warning, "Failed", &message)
+                .await;
+            recorder
+                .note(pod_json, Severity::Warning, "Failed", "Error: ErrImagePull")
+                .await;
+            return Err(failed(message));
+        }
+        let took = started.elapsed().as_secs_f64();
+        let size = self
+            .docker
+            .inspect_image(&image)
+            .await
+            .ok()
+            .and_then(|i| i.size)
+            .unwrap_or(0);
+        recorder
+            .note(
+                pod_json,
+                Severity::Normal,
+                "Pulled",
+                &format!(
+                    "Successfully pulled image \"{image}\" in {took:.3}s ({took:.3}s including waiting). Image size: {size} bytes."
+                ),
+            )
+            .await;
+        Ok(true)
+    }
+
+    async fn start(
+        &self,
+        pod: &Pod,
+        pod_json: &Value,
+        container: &Container,
+        runtime: &Runtime<'_>,
+        attempt: u32,
+        recorder: &Recorder,
+    ) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        match self.ensure_image(pod_json, container, recorder).await {
+            Ok(true) => outcomes.push(Outcome::PullSucceeded {
+                container: container.name.clone(),
+            }),
+            Ok(false) => {}
+            Err(failed) => return vec![failed],
+        }
+        let create_failed = |reason: &str, message: String| Outcome::CreateFailed {
+            container: container.name.clone(),
+            reason: reason.to_string(),
+            message,
+        };
+        let body = match spec::container_config(pod, container, runtime, attempt) {
+            Ok(body) => body,
+            Err(e) => {
+                recorder
+                    .note(
+                        pod_json,
+                        Severity::Warning,
+                        "Failed",
+                        &format!("Error: {}", e.message),
+                    )
+                    .await;
+                outcomes.push(create_failed(e.reason, e.message));
+                return outcomes;
+            }
+        };
+        let name = naming::container_name(
+            &container.name,
+            pod.metadata.name.as_deref().unwrap_or(""),
+            pod.metadata.namespace.as_deref().unwrap_or(""),
+            pod.metadata.uid.as_deref().unwrap_or(""),
+            attempt,
+        );
+        let id = match self.create_named(&name, body).await {
+            Ok(id) => id,
+            Err(message) => {
+                recorder
+                    .note(
+                        pod_json,
+                        Severity::Warning,
+                        "Failed",
+                        &format!("Error: {message}"),
+                    )
+                    .await;
+                outcomes.push(create_failed("CreateContainerError", message));
+                return outcomes;
+            }
+        };
+        recorder
+            .note(
+                pod_json,
+                Severity::Normal,
+                "Created",
+                &format!("Created container {}", container.name),
+            )
+            .await;
+        outcomes.push(Outcome::Created {
+            container: container.name.clone(),
+        });
+        match self
+            .docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+        {
+            Ok(()) => {
+                recorder
+                    .note(
+                        pod_json,
+                        Severity::Normal,
+                        "Started",
+                        &format!("Started container {}", container.name),
+                    )
+                    .await
+            }
+            // Docker keeps the container, created with the error: the sync reports it and
+            // restarts it per the restart policy.
+            Err(e) => {
+                let message = format!("failed to start container \"{}\": {e}", container.name);
+                recorder
+                    .note(
+                        pod_json,
+                        Severity::Warning,
+                        "Failed",
+                        &format!("Error: {message}"),
+                    )
+                    .await;
+                outcomes.push(Outcome::StartFailed {
+                    instance: id,
+                    message,
+                });
+            }
+        }
+        outcomes
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds.
+    async fn stop(&self, id: &str, grace: i64) {
+        let options = StopContainerOptionsBuilder::new()
+            .t(grace.clamp(0, i64::from(i32::MAX)) as i32)
+            .build();
+        if let Err(e) = self.docker.stop_container(id, Some(options)).await {
+            tracing::debug!(container = %id, error = %e, "stop failed");
+        }
+    }
+
+    async fn remove(&self, id: &str) {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        if let Err(e) = self.docker.remove_container(id, Some(options)).await {
+            tracing::debug!(container = %id, error = %e, "remove failed");
+        }
+    }
+
+    /// Remove every container and volume of the pod `uid`.
+    pub async fn remove_pod(&self, uid: &str, records: &[ContainerRecord]) {
+        // Containers first: the sandbox holds their network.
+        for role in [Role::Container, Role::Sandbox] {
+            let removals = records
+                .iter()
+                .filter(|r| r.role == role)
+                .map(|r| self.remove(&r.id));
+            futures_util::future::join_all(removals).await;
+        }
+        let filter = format!("{}={uid}", naming::POD_UID);
+        let options = ListVolumesOptionsBuilder::new()
+            .filters(&HashMap::from([("label", vec![filter.as_str()])]))
+            .build();
+        if let Ok(volumes) = self.docker.list_volumes(Some(options)).await {
+            for volume in volumes.volumes.unwrap_or_default() {
+                let _ = self
+                    .docker
+                    .remove_volume(
+                        &volume.name,
+                        None::<bollard::query_parameters::RemoveVolumeOptions>,
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// Graceful deletion: stop every running container (SIGTERM, SIGKILL after the grace
+    /// period), remove the pod's containers, then confirm the deletion.
+    pub async fn terminate(
+        &self,
+        pod_json: &Value,
+        records: &[ContainerRecord],
+        grace: i64,
+        recorder: &Recorder,
+    ) {
+        let running: Vec<&ContainerRecord> = records
+            .iter()
+            .filter(|r| r.role == Role::Container && r.state == RunState::Running)
+            .collect();
+        for record in &running {
+            recorder
+                .note(
+                    pod_json,
+                    Severity::Normal,
+                    "Killing",
+                    &format!("Stopping container {}", record.container),
+                )
+                .await;
+        }
+        futures_util::future::join_all(running.iter().map(|r| self.stop(&r.id, grace))).await;
+        self.remove_pod(meta::uid(pod_json), records).await;
+        let command = Command::Delete {
+            kind: ResourceKind::Pod,
+            namespace: meta::namespace(pod_json).to_string(),
+            name: meta::name(pod_json).to_string(),
+            options: DeleteOptions {
+                grace_period_seconds: Some(0),
+                precondition_uid: Some(meta::uid(pod_json).to_string()),
+                ..Default::default()
+            },
+        };
+        let mut request = RequestMeta::worker(&recorder.actor);
+        request.caused_by = meta::resource_version(pod_json).parse().ok();
+        if let Err(e) = recorder.submit.submit_command(command, request).await {
+            tracing::debug!(error = %e, "confirming a pod deletion was refused");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_split_into_name_and_tag() {
+        assert_eq!(
+            split_image("ghcr.io/subicura/echo:v1"),
+            ("ghcr.io/subicura/echo", "v1")
+        );
+        assert_eq!(split_image("busybox"), ("busybox", "latest"));
+        assert_eq!(
+            split_image("localhost:5000/app"),
+            ("localhost:5000/app", "latest")
+        );
+        assert_eq!(split_image("app@sha256:abc"), ("app@sha256:abc", ""));
+    }
+}
