@@ -31,6 +31,8 @@ pub enum Outcome {
     PullFailed {
         container: String,
         message: String,
+        /// `ErrImageNeverPull`, or `ErrImagePull`.
+        reason: &'static str,
     },
     PullSucceeded {
         container: String,
@@ -312,9 +314,10 @@ impl Engine {
             .as_deref()
             .unwrap_or("IfNotPresent");
         let present = self.image_present(&image).await;
-        let failed = |message: String| Outcome::PullFailed {
+        let failed = |reason, message: String| Outcome::PullFailed {
             container: container.name.clone(),
             message,
+            reason,
         };
         match policy {
             "Never" if !present => {
@@ -323,7 +326,7 @@ impl Engine {
                 recorder
                     .note(pod_json, Severity::Warning, "ErrImageNeverPull", &message)
                     .await;
-                return Err(failed(message));
+                return Err(failed("ErrImageNeverPull", message));
             }
             "Never" | "IfNotPresent" if present => {
                 recorder
@@ -368,7 +371,7 @@ impl Engine {
             recorder
                 .note(pod_json, Severity::Warning, "Failed", "Error: ErrImagePull")
                 .await;
-            return Err(failed(message));
+            return Err(failed("ErrImagePull", message));
         }
         let took = started.elapsed().as_secs_f64();
         let size = self

@@ -79,15 +79,37 @@ fn disk_bytes(path: &str) -> Option<u64> {
     (rc == 0).then(|| stat.f_blocks as u64 * stat.f_frsize as u64)
 }
 
-/// What the node says about itself: capacity from the machine Docker runs on.
-async fn describe(docker: &Docker, node: &str) -> NodeDescription {
-    let info = docker.info().await.ok().unwrap_or_default();
-    let version = docker
-        .version()
-        .await
-        .ok()
-        .and_then(|v| v.version)
-        .unwrap_or_default();
+/// What the node says about itself: capacity from the machine Docker runs on (from this
+/// machine when Docker cannot be reached).
+async fn describe(docker: Option<&Docker>, node: &str) -> NodeDescription {
+    let (info, version) = match docker {
+        Some(docker) => (
+            docker.info().await.ok().unwrap_or_default(),
+            docker
+                .version()
+                .await
+                .ok()
+                .and_then(|v| v.version)
+                .unwrap_or_default(),
+        ),
+        None => Default::default(),
+    };
+    let memory_from_machine = || {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .map(|kib| kib * 1024)
+    };
+    let info = bollard::models::SystemInfo {
+        mem_total: info.mem_total.or_else(memory_from_machine),
+        ..info
+    };
     let cpus = info
         .ncpu
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i64));
@@ -184,9 +206,11 @@ impl Kubelet {
                 let memory = self.memory.entry(uid).or_default();
                 for outcome in outcomes {
                     match outcome {
-                        Outcome::PullFailed { container, message } => {
-                            memory.pull_failed(&container, message, now)
-                        }
+                        Outcome::PullFailed {
+                            container,
+                            message,
+                            reason,
+                        } => memory.pull_failed(&container, reason, message, now),
                         Outcome::PullSucceeded { container } => {
                             memory.container(&container).pull = None
                         }
@@ -281,7 +305,7 @@ impl Kubelet {
             let description = match &self.description {
                 Some(d) => d.clone(),
                 None => {
-                    let d = describe(&self.engine.docker, &self.node).await;
+                    let d = describe(Some(&self.engine.docker), &self.node).await;
                     self.description = Some(d.clone());
                     d
                 }
@@ -525,6 +549,41 @@ impl Kubelet {
     }
 }
 
+/// Register `node`, or refresh it, as not ready because Docker cannot be reached.
+async fn report_unreachable(submit: &dyn Submit, informer: &Informer, node: &str, error: &str) {
+    let now = meta::format_time(jiff::Timestamp::now());
+    let current = informer.read().get(ResourceKind::Node, "", node).cloned();
+    let command = match current {
+        None => {
+            let mut object = node_object(&describe(None, node).await, &now);
+            object["status"]["conditions"] = super::conditions(&now, &now, Some(error));
+            (
+                Command::Create {
+                    kind: ResourceKind::Node,
+                    namespace: String::new(),
+                    object,
+                },
+                None,
+            )
+        }
+        Some(current) => (
+            Command::Update {
+                kind: ResourceKind::Node,
+                namespace: String::new(),
+                name: node.to_string(),
+                object: heartbeat_with(&current, &now, Some(error)),
+                part: UpdatePart::Status,
+            },
+            meta::resource_version(&current).parse().ok(),
+        ),
+    };
+    let last = run_commands(submit, vec![command], || {
+        RequestMeta::worker(&format!("kubelet/{node}"))
+    })
+    .await;
+    informer.wait_for(last).await;
+}
+
 /// Run the Docker-backed kubelet of `node` until shutdown. Containers keep running when it
 /// stops; the next kubelet of the node adopts them.
 pub async fn run_docker_kubelet_until_stopped(
@@ -535,14 +594,21 @@ pub async fn run_docker_kubelet_until_stopped(
     mut shutdown: Shutdown,
 ) {
     tracing::info!(node = %node, "Docker kubelet starting");
-    let docker = match Docker::connect_with_local_defaults() {
-        Ok(docker) => match docker.clone().negotiate_version().await {
-            Ok(negotiated) => negotiated,
-            Err(_) => docker,
-        },
-        Err(error) => {
-            tracing::error!(%error, "no Docker client: the Docker node does not run");
-            return;
+    let docker = loop {
+        match Docker::connect_with_local_defaults() {
+            Ok(docker) => match docker.clone().negotiate_version().await {
+                Ok(negotiated) => break negotiated,
+                Err(_) => break docker,
+            },
+            Err(error) => {
+                // No client at all (e.g. no socket): the node is registered as not ready and
+                // the kubelet keeps trying.
+                report_unreachable(submit.as_ref(), &informer, &node, &error.to_string()).await;
+                tokio::select! {
+                    _ = shutdown.wait() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
         }
     };
     let (messages, mut inbox) = mpsc::unbounded_channel();

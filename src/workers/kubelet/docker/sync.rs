@@ -34,6 +34,8 @@ pub struct RestartBackoff {
 /// The last failed pull of a container's image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PullFailure {
+    /// `ErrImagePull`, or `ErrImageNeverPull` (which no back-off changes).
+    pub reason: String,
     pub message: String,
     pub failures: u32,
     pub failed_at: jiff::Timestamp,
@@ -95,11 +97,18 @@ impl PodMemory {
     }
 
     /// A pull of `container`'s image failed at `now`.
-    pub fn pull_failed(&mut self, container: &str, message: String, now: jiff::Timestamp) {
+    pub fn pull_failed(
+        &mut self,
+        container: &str,
+        reason: &str,
+        message: String,
+        now: jiff::Timestamp,
+    ) {
         let memory = self.container(container);
         let failures = memory.pull.as_ref().map_or(0, |p| p.failures) + 1;
         let delay = backoff_seconds(failures);
         memory.pull = Some(PullFailure {
+            reason: reason.to_string(),
             message,
             failures,
             failed_at: now,
@@ -455,7 +464,9 @@ fn container_status(
     };
     match current {
         None => {
-            if let Some(pull) = pull {
+            if let Some(pull) = pull.filter(|p| p.reason == "ErrImageNeverPull") {
+                status.state = Some(waiting(&pull.reason, Some(pull.message.clone())));
+            } else if let Some(pull) = pull {
                 let fresh = now.duration_since(pull.failed_at).as_secs() < ERR_IMAGE_PULL_SECONDS;
                 status.state = Some(if fresh {
                     waiting("ErrImagePull", Some(pull.message.clone()))
@@ -987,7 +998,7 @@ mod tests {
         let records = vec![sandbox()];
         let sorted = PodRecords::new(&records);
         let mut memory = PodMemory::default();
-        memory.pull_failed("app", "no registry".into(), at(0));
+        memory.pull_failed("app", "ErrImagePull", "no registry".into(), at(0));
         let s = status(&p, &sorted, &memory, "h", at(1));
         assert_eq!(
             state_reason(&s.container_statuses.unwrap()[0]),
