@@ -53,14 +53,38 @@ pub enum Outcome {
 }
 
 /// Records the kubelet's Events about a pod, through the same command path as every write.
+/// Events are queued and written in order by a task of their own, so recording one never
+/// holds up the container work it reports on.
 #[derive(Clone)]
 pub struct Recorder {
     pub submit: Arc<dyn Submit>,
     pub reporter: Reporter,
     pub actor: String,
+    queue: tokio::sync::mpsc::UnboundedSender<(Command, Option<i64>)>,
 }
 
 impl Recorder {
+    pub fn new(submit: Arc<dyn Submit>, reporter: Reporter, actor: String) -> Self {
+        let (queue, mut pending) = tokio::sync::mpsc::unbounded_channel::<(Command, Option<i64>)>();
+        let sink = submit.clone();
+        let writer = actor.clone();
+        tokio::spawn(async move {
+            while let Some((command, cause)) = pending.recv().await {
+                let mut request = RequestMeta::worker(&writer);
+                request.caused_by = cause;
+                if let Err(e) = sink.submit_command(command, request).await {
+                    tracing::debug!(error = %e, "kubelet event refused");
+                }
+            }
+        });
+        Recorder {
+            submit,
+            reporter,
+            actor,
+            queue,
+        }
+    }
+
     pub async fn note(&self, pod: &Value, severity: Severity, reason: &str, message: &str) {
         let now = jiff::Timestamp::now();
         if !self.reporter.allow(pod, now) {
@@ -69,11 +93,9 @@ impl Recorder {
         let command = self
             .reporter
             .event(ResourceKind::Pod, pod, severity, reason, message, now);
-        let mut request = RequestMeta::worker(&self.actor);
-        request.caused_by = meta::resource_version(pod).parse().ok();
-        if let Err(e) = self.submit.submit_command(command, request).await {
-            tracing::debug!(error = %e, "kubelet event refused");
-        }
+        let _ = self
+            .queue
+            .send((command, meta::resource_version(pod).parse().ok()));
     }
 }
 
@@ -171,47 +193,75 @@ impl Engine {
             .sandbox
             .filter(|s| s.state == RunState::Running)
             .map(|s| (s.id.clone(), s.ip.clone()));
+        // A sandbox created in this round starts while the first container is prepared.
+        let mut unstarted: Option<String> = None;
         let mut outcomes = Vec::new();
+        let sandbox_failed = |message: String| async move {
+            recorder
+                .note(
+                    pod_json,
+                    Severity::Warning,
+                    "FailedCreatePodSandBox",
+                    &format!("Failed to create pod sandbox: {message}"),
+                )
+                .await;
+        };
         for action in actions {
             match action {
                 Action::Remove { id } => self.remove(&id).await,
                 Action::CreateSandbox => match self.create_sandbox(pod).await {
-                    Ok(created) => sandbox = Some(created),
+                    Ok(id) if spec::wants_pod_ip(pod) => match self.start_sandbox(pod, &id).await {
+                        Ok(ip) => sandbox = Some((id, ip)),
+                        Err(message) => {
+                            sandbox_failed(message).await;
+                            return outcomes;
+                        }
+                    },
+                    Ok(id) => unstarted = Some(id),
                     Err(message) => {
-                        recorder
-                            .note(
-                                pod_json,
-                                Severity::Warning,
-                                "FailedCreatePodSandBox",
-                                &format!("Failed to create pod sandbox: {message}"),
-                            )
-                            .await;
+                        sandbox_failed(message).await;
                         return outcomes;
                     }
                 },
                 Action::Start { container, attempt } => {
-                    let Some((sandbox_id, ip)) = &sandbox else {
-                        return outcomes;
-                    };
                     let Some(spec) = spec::all_containers(pod).find(|c| c.name == container) else {
                         continue;
                     };
+                    let sandbox_id = match (&sandbox, &unstarted) {
+                        (Some((id, _)), _) | (None, Some(id)) => id.clone(),
+                        (None, None) => return outcomes,
+                    };
+                    let ip = sandbox.as_ref().map(|s| s.1.clone()).unwrap_or_default();
                     let runtime = Runtime {
-                        sandbox_id,
-                        pod_ip: ip,
+                        sandbox_id: &sandbox_id,
+                        pod_ip: &ip,
                         host_ip: &self.host_ip,
                         node: &self.node,
                     };
-                    let done = self
-                        .start(pod, pod_json, spec, &runtime, attempt, recorder)
-                        .await;
-                    let failed = !matches!(done.last(), Some(Outcome::Created { .. }));
-                    // Init containers run one at a time; a failed start ends this round.
-                    outcomes.extend(done);
-                    // Init containers run one at a time; a failed start ends this round.
-                    if failed {
-                        return outcomes;
+                    let prepare = self.prepare(pod, pod_json, spec, &runtime, attempt, recorder);
+                    let (prepared, started) = match unstarted.take() {
+                        Some(id) => {
+                            let (prepared, started) =
+                                tokio::join!(prepare, self.start_sandbox(pod, &id));
+                            (prepared, Some(started.map(|ip| (id, ip))))
+                        }
+                        None => (prepare.await, None),
+                    };
+                    match started {
+                        Some(Ok(started)) => sandbox = Some(started),
+                        Some(Err(message)) => {
+                            sandbox_failed(message).await;
+                            return outcomes;
+                        }
+                        None => {}
                     }
+                    let (done, created) = prepared;
+                    outcomes.extend(done);
+                    let Some(id) = created else {
+                        // Init containers run one at a time; a failed start ends this round.
+                        return outcomes;
+                    };
+                    outcomes.extend(self.launch(pod_json, spec, id, recorder).await);
                 }
                 Action::Kill {
                     id,
@@ -227,10 +277,16 @@ impl Engine {
                 }
             }
         }
+        if let Some(id) = unstarted
+            && let Err(message) = self.start_sandbox(pod, &id).await
+        {
+            sandbox_failed(message).await;
+        }
         outcomes
     }
 
-    async fn create_sandbox(&self, pod: &Pod) -> Result<(String, String), String> {
+    /// Create the pod's volumes and sandbox container (not started yet).
+    async fn create_sandbox(&self, pod: &Pod) -> Result<String, String> {
         pause::ensure_image(&self.docker).await?;
         let uid = pod.metadata.uid.as_deref().unwrap_or("");
         for (_, volume) in spec::empty_dirs(pod) {
@@ -252,22 +308,29 @@ impl Engine {
             pod.metadata.namespace.as_deref().unwrap_or(""),
             uid,
         );
-        let id = self
-            .create_named(&name, spec::sandbox_config(pod, &self.node))
-            .await?;
+        self.create_named(&name, spec::sandbox_config(pod, &self.node))
+            .await
+    }
+
+    /// Start the sandbox; its address when a container must be told it.
+    async fn start_sandbox(&self, pod: &Pod, id: &str) -> Result<String, String> {
         self.docker
-            .start_container(&id, None::<StartContainerOptions>)
+            .start_container(id, None::<StartContainerOptions>)
             .await
             .map_err(|e| e.to_string())?;
+        // The address only matters now to a container that is told it (`status.podIP`); the
+        // next observation reads it for the pod's status.
+        if !spec::wants_pod_ip(pod) {
+            return Ok(String::new());
+        }
         let inspect = self
             .docker
-            .inspect_container(&id, None::<InspectContainerOptions>)
+            .inspect_container(id, None::<InspectContainerOptions>)
             .await
             .map_err(|e| e.to_string())?;
-        let ip = ContainerRecord::from_inspect(&inspect)
+        Ok(ContainerRecord::from_inspect(&inspect)
             .map(|r| r.ip)
-            .unwrap_or_default();
-        Ok((id, ip))
+            .unwrap_or_default())
     }
 
     /// Create a container under `name`, replacing a leftover of the same name.
@@ -394,7 +457,9 @@ impl Engine {
         Ok(true)
     }
 
-    async fn start(
+    /// Make the image available and create run `attempt` of `container`; returns what
+    /// happened and the new container's id when it was created.
+    async fn prepare(
         &self,
         pod: &Pod,
         pod_json: &Value,
@@ -402,14 +467,14 @@ impl Engine {
         runtime: &Runtime<'_>,
         attempt: u32,
         recorder: &Recorder,
-    ) -> Vec<Outcome> {
+    ) -> (Vec<Outcome>, Option<String>) {
         let mut outcomes = Vec::new();
         match self.ensure_image(pod_json, container, recorder).await {
             Ok(true) => outcomes.push(Outcome::PullSucceeded {
                 container: container.name.clone(),
             }),
             Ok(false) => {}
-            Err(failed) => return vec![failed],
+            Err(failed) => return (vec![failed], None),
         }
         let create_failed = |reason: &str, message: String| Outcome::CreateFailed {
             container: container.name.clone(),
@@ -428,7 +493,7 @@ impl Engine {
                     )
                     .await;
                 outcomes.push(create_failed(e.reason, e.message));
-                return outcomes;
+                return (outcomes, None);
             }
         };
         let name = naming::container_name(
@@ -438,8 +503,21 @@ impl Engine {
             pod.metadata.uid.as_deref().unwrap_or(""),
             attempt,
         );
-        let id = match self.create_named(&name, body).await {
-            Ok(id) => id,
+        match self.create_named(&name, body).await {
+            Ok(id) => {
+                recorder
+                    .note(
+                        pod_json,
+                        Severity::Normal,
+                        "Created",
+                        &format!("Created container {}", container.name),
+                    )
+                    .await;
+                outcomes.push(Outcome::Created {
+                    container: container.name.clone(),
+                });
+                (outcomes, Some(id))
+            }
             Err(message) => {
                 recorder
                     .note(
@@ -450,20 +528,19 @@ impl Engine {
                     )
                     .await;
                 outcomes.push(create_failed("CreateContainerError", message));
-                return outcomes;
+                (outcomes, None)
             }
-        };
-        recorder
-            .note(
-                pod_json,
-                Severity::Normal,
-                "Created",
-                &format!("Created container {}", container.name),
-            )
-            .await;
-        outcomes.push(Outcome::Created {
-            container: container.name.clone(),
-        });
+        }
+    }
+
+    /// Start a created container.
+    async fn launch(
+        &self,
+        pod_json: &Value,
+        container: &Container,
+        id: String,
+        recorder: &Recorder,
+    ) -> Option<Outcome> {
         match self
             .docker
             .start_container(&id, None::<StartContainerOptions>)
@@ -477,7 +554,8 @@ impl Engine {
                         "Started",
                         &format!("Started container {}", container.name),
                     )
-                    .await
+                    .await;
+                None
             }
             // Docker keeps the container, created with the error: the sync reports it and
             // restarts it per the restart policy.
@@ -491,13 +569,12 @@ impl Engine {
                         &format!("Error: {message}"),
                     )
                     .await;
-                outcomes.push(Outcome::StartFailed {
+                Some(Outcome::StartFailed {
                     instance: id,
                     message,
-                });
+                })
             }
         }
-        outcomes
     }
 
     /// SIGTERM, then SIGKILL after `grace` seconds.

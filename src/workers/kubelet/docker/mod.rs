@@ -611,6 +611,8 @@ pub async fn run_docker_kubelet_until_stopped(
             }
         }
     };
+    // The prober's HTTP client (HTTPS probes included) needs the process's TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (messages, mut inbox) = mpsc::unbounded_channel();
     follow_docker_events(docker.clone(), node.clone(), messages.clone());
     let actor = format!("kubelet/{node}");
@@ -620,11 +622,7 @@ pub async fn run_docker_kubelet_until_stopped(
             node: node.clone(),
             host_ip: HOST_IP.to_string(),
         },
-        recorder: Recorder {
-            submit: submit.clone(),
-            reporter: Reporter::new("kubelet", &node),
-            actor,
-        },
+        recorder: Recorder::new(submit.clone(), Reporter::new("kubelet", &node), actor),
         node,
         messages,
         http: reqwest::Client::builder()

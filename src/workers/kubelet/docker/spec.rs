@@ -119,6 +119,18 @@ pub fn empty_dirs(pod: &Pod) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether a container's environment refers to the pod's IP (so it must be known first).
+pub fn wants_pod_ip(pod: &Pod) -> bool {
+    all_containers(pod)
+        .flat_map(|c| c.env.iter().flatten())
+        .any(|var| {
+            var.value_from
+                .as_ref()
+                .and_then(|f| f.field_ref.as_ref())
+                .is_some_and(|f| f.field_path.starts_with("status.podIP"))
+        })
+}
+
 /// The sandbox's create request.
 pub fn sandbox_config(pod: &Pod, node: &str) -> ContainerCreateBody {
     let (name, _, _) = metadata(pod);
