@@ -97,6 +97,7 @@ impl Application {
                 heartbeat: settings.watch_heartbeat,
             },
             token: credentials.as_ref().map(|c| c.token.clone()),
+            docker: http::containers::DockerHandle::local(),
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;

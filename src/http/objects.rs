@@ -1,5 +1,6 @@
 //! Handlers for resource paths: list, watch, get, create, update, patch, delete,
-//! deletecollection, and the status, scale, binding and finalize subresources. They parse the
+//! deletecollection, and the status, scale, binding and finalize subresources (pod logs are
+//! handed to `logs`). They parse the
 //! request into a command or a query and render the result; they never run SQL or build events.
 
 use super::body::{self, PatchType, ResponseFormat};
@@ -98,6 +99,9 @@ async fn serve(
         ("create", None) => call.create(payload).await,
         ("deletecollection", _) => call.delete_collection(payload).await,
         ("get", Some("scale")) if kind == ResourceKind::ReplicaSet => call.get_scale().await,
+        ("get", Some("log")) if kind == ResourceKind::Pod => {
+            super::logs::serve(&call.state, &call.target, &call.query).await
+        }
         ("get", None | Some("status")) => call.get().await,
         ("update", Some("scale")) if kind == ResourceKind::ReplicaSet => {
             call.replace_scale(payload).await
