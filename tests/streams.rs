@@ -11,7 +11,7 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
     StartContainerOptions,
 };
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use kubetrail::config::Settings;
 use kubetrail::startup::Application;
 use kubetrail::workers::kubelet::docker::naming;
@@ -604,5 +604,422 @@ async fn logs_previous_reads_the_last_terminated_run() {
         ),
         "{stderr}"
     );
+    c.stop().await;
+}
+
+/// A pod `name` with a running `app` container (and `side` when `two`), reported running.
+async fn running_pod(c: &Cluster, name: &str, two: bool) -> Value {
+    let names: &[&str] = if two { &["app", "side"] } else { &["app"] };
+    let p = c.create_pod(pod(name, names, &[])).await;
+    let mut statuses = Vec::new();
+    for container in names {
+        let id = c
+            .run_container(
+                &p,
+                container,
+                0,
+                &[
+                    "sh",
+                    "-c",
+                    &format!("echo {container} > /tmp/who; exec sleep 3600"),
+                ],
+                Io::default(),
+            )
+            .await;
+        statuses.push(running(container, &id, 0, None));
+    }
+    c.set_statuses(name, statuses).await;
+    p
+}
+
+#[tokio::test]
+async fn exec_runs_commands_and_returns_their_exit_code() {
+    let c = Cluster::start().await;
+    running_pod(&c, "shell", true).await;
+
+    assert_eq!(
+        c.ok(&["exec", "shell", "-c", "app", "--", "echo", "hi", "there"])
+            .await,
+        "hi there\n"
+    );
+    assert_eq!(
+        c.ok(&["exec", "shell", "-c", "side", "--", "cat", "/tmp/who"])
+            .await,
+        "side\n"
+    );
+    let out = c
+        .kubectl(
+            &[
+                "exec",
+                "shell",
+                "-c",
+                "app",
+                "--",
+                "sh",
+                "-c",
+                "echo out; echo err >&2; exit 3",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert!(
+        stderr_of(&out).contains("err\n")
+            && stderr_of(&out).contains("command terminated with exit code 3"),
+        "{}",
+        stderr_of(&out)
+    );
+    // A command that cannot start is an error, not an exit code.
+    let out = c
+        .kubectl(&["exec", "shell", "-c", "app", "--", "nosuch"], None)
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("executable file not found in $PATH"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(out.stdout.is_empty());
+    // Piped stdin reaches the process and its end closes the process's stdin.
+    let out = c
+        .kubectl(
+            &[
+                "exec",
+                "-i",
+                "shell",
+                "-c",
+                "app",
+                "--",
+                "sh",
+                "-c",
+                "cat; echo done",
+            ],
+            Some(b"hello\nworld\n"),
+        )
+        .await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\nworld\ndone\n");
+    // An unknown container is refused (kubectl retries over SPDY and prints that answer).
+    let (code, stderr) = c
+        .fails(&["exec", "shell", "-c", "nosuch", "--", "true"])
+        .await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nosuch"), "{stderr}");
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn kubectl_cp_copies_both_ways_byte_for_byte() {
+    let c = Cluster::start().await;
+    running_pod(&c, "files", false).await;
+    let work = tempfile::tempdir().expect("work dir");
+    let original = work.path().join("big.bin");
+    // ~2 MB that no compression or line handling leaves alone.
+    let mut data = Vec::with_capacity(2 * 1024 * 1024 + 123);
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    while data.len() < 2 * 1024 * 1024 + 123 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(&original, &data).expect("write");
+    let original_arg = original.display().to_string();
+    c.ok(&["cp", &original_arg, "files:/tmp/big.bin"]).await;
+    let size = c
+        .ok(&["exec", "files", "--", "wc", "-c", "/tmp/big.bin"])
+        .await;
+    assert_eq!(
+        size.split_whitespace().next(),
+        Some(data.len().to_string().as_str())
+    );
+    let back = work.path().join("back.bin");
+    let back_arg = back.display().to_string();
+    c.ok(&["cp", "files:/tmp/big.bin", &back_arg]).await;
+    let copied = std::fs::read(&back).expect("copied back");
+    assert_eq!(copied.len(), data.len());
+    assert!(copied == data, "the round trip changed bytes");
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn attach_streams_the_main_process() {
+    let c = Cluster::start().await;
+    // Output only: kubectl attach ends when the container stops.
+    let mut spec = pod("talker", &["app"], &[]);
+    spec["spec"]["containers"][0]["stdin"] = json!(true);
+    spec["spec"]["containers"][0]["stdinOnce"] = json!(true);
+    let p = c.create_pod(spec).await;
+    let id = c
+        .run_container(
+            &p,
+            "app",
+            0,
+            &["sh", "-c", "read line; echo got:$line; echo bye >&2"],
+            Io {
+                stdin: true,
+                tty: false,
+            },
+        )
+        .await;
+    c.set_statuses("talker", vec![running("app", &id, 0, None)])
+        .await;
+    let out = c
+        .kubectl(&["attach", "-i", "talker"], Some(b"hello\n"))
+        .await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got:hello\n");
+    assert!(stderr_of(&out).contains("bye"), "{}", stderr_of(&out));
+    c.wait_for_exit(&id).await;
+
+    let p = c.create_pod(pod("ticker", &["app"], &[])).await;
+    let id = c
+        .run_container(
+            &p,
+            "app",
+            0,
+            &["sh", "-c", "sleep 2; echo tick; sleep 1; echo tock"],
+            Io::default(),
+        )
+        .await;
+    c.set_statuses("ticker", vec![running("app", &id, 0, None)])
+        .await;
+    let out = c.kubectl(&["attach", "ticker"], None).await;
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tick\ntock\n");
+    c.stop().await;
+}
+
+/// A tmux server of this test's own, removed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        Tmux {
+            socket: format!("kubetrail-streams-{name}-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    async fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.run(&["capture-pane", "-p", "-t", "t"]);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the terminal never showed {needle:?}:\n{screen}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let socket = self.run(&["display-message", "-p", "#{socket_path}"]);
+        self.run(&["kill-server"]);
+        let socket = socket.trim();
+        if !socket.is_empty() {
+            let _ = std::fs::remove_file(socket);
+        }
+    }
+}
+
+#[tokio::test]
+async fn exec_it_drives_a_shell_through_a_terminal() {
+    let c = Cluster::start().await;
+    running_pod(&c, "tty", false).await;
+    let tmux = Tmux::new("exec-it");
+    let command = format!(
+        "env KUBECONFIG={} KUBECACHEDIR={} {} exec -it tty -- sh; echo kubectl-exit=$?; sleep 60",
+        c.kubeconfig().display(),
+        c.cache.path().display(),
+        kubectl_binary()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    tmux.wait_for("/ #").await;
+    // The terminal's size reached the shell (channel 4 → resize) and the shell has a tty.
+    tmux.run(&[
+        "send-keys",
+        "-t",
+        "t",
+        "stty size; tty; echo $((6*7))",
+        "Enter",
+    ]);
+    let screen = tmux.wait_for("42").await;
+    assert!(screen.contains("30 100"), "{screen}");
+    assert!(screen.contains("/dev/pts/"), "{screen}");
+    tmux.run(&["resize-window", "-t", "t", "-x", "90", "-y", "20"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tmux.run(&["send-keys", "-t", "t", "stty size", "Enter"]);
+    tmux.wait_for("20 90").await;
+    tmux.run(&["send-keys", "-t", "t", "exit 4", "Enter"]);
+    let screen = tmux.wait_for("kubectl-exit=").await;
+    assert!(screen.contains("kubectl-exit=4"), "{screen}");
+    c.stop().await;
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(c: &Cluster, path_and_query: &str, protocol: &str) -> Ws {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}{path_and_query}", c.url.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        protocol.parse().expect("header value"),
+    );
+    let (ws, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgraded");
+    assert_eq!(
+        response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some(protocol)
+    );
+    ws
+}
+
+/// Every channel message until the server closes, and the close code.
+async fn read_all(ws: &mut Ws) -> (Vec<(u8, Vec<u8>)>, Option<u16>) {
+    use tokio_tungstenite::tungstenite::Message;
+    let mut frames = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("the server answers");
+        match next {
+            Some(Ok(Message::Binary(bytes))) => {
+                frames.push((bytes[0], bytes[1..].to_vec()));
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return (frames, frame.map(|f| u16::from(f.code)));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("websocket error: {e}"),
+            None => return (frames, None),
+        }
+    }
+}
+
+fn channel(frames: &[(u8, Vec<u8>)], wanted: u8) -> String {
+    frames
+        .iter()
+        .filter(|(c, _)| *c == wanted)
+        .map(|(_, bytes)| String::from_utf8_lossy(bytes).to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn websocket_channels_v5_and_v4() {
+    use tokio_tungstenite::tungstenite::Message;
+    let c = Cluster::start_with(false).await;
+    running_pod(&c, "ws", false).await;
+    let base = "/api/v1/namespaces/default/pods/ws/exec";
+
+    // v5: stdin, then the close signal for stdin; cat ends and exits 0.
+    let mut ws = connect(
+        &c,
+        &format!("{base}?command=cat&stdin=true&stdout=true&stderr=true"),
+        "v5.channel.k8s.io",
+    )
+    .await;
+    ws.send(Message::Binary(b"\x00hello ".to_vec().into()))
+        .await
+        .expect("send");
+    ws.send(Message::Binary(b"\x00world".to_vec().into()))
+        .await
+        .expect("send");
+    ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .expect("ping");
+    ws.send(Message::Binary(vec![255, 0].into()))
+        .await
+        .expect("close stdin");
+    let (frames, close) = read_all(&mut ws).await;
+    assert_eq!(channel(&frames, 1), "hello world");
+    let status: Value = serde_json::from_str(&channel(&frames, 3)).expect("status json");
+    assert_eq!(status, json!({"metadata": {}, "status": "Success"}));
+    assert_eq!(close, Some(1000));
+    assert_eq!(frames.last().map(|f| f.0), Some(3), "the status comes last");
+
+    // v4: stdout, stderr and a non-zero exit code.
+    let mut ws = connect(
+        &c,
+        &format!(
+            "{base}?command=sh&command=-c&command=echo%20hi%3B%20echo%20oops%20%3E%262%3B%20exit%202&stdout=true&stderr=true"
+        ),
+        "v4.channel.k8s.io",
+    )
+    .await;
+    let (frames, close) = read_all(&mut ws).await;
+    assert_eq!(channel(&frames, 1), "hi\n");
+    assert_eq!(channel(&frames, 2), "oops\n");
+    let status: Value = serde_json::from_str(&channel(&frames, 3)).expect("status json");
+    assert_eq!(status["status"], "Failure");
+    assert_eq!(status["reason"], "NonZeroExitCode");
+    assert_eq!(
+        status["details"]["causes"],
+        json!([{"reason": "ExitCode", "message": "2"}])
+    );
+    assert_eq!(close, Some(1000));
+
+    // tty: one output stream, nothing on channel 2.
+    let mut ws = connect(
+        &c,
+        &format!(
+            "{base}?command=sh&command=-c&command=echo%20to-err%20%3E%262&stdout=true&stderr=true&tty=true"
+        ),
+        "v5.channel.k8s.io",
+    )
+    .await;
+    let (frames, _) = read_all(&mut ws).await;
+    assert_eq!(channel(&frames, 1), "to-err\r\n");
+    assert!(frames.iter().all(|(c, _)| *c != 2));
+
+    // Without an upgrade (kubectl's SPDY fallback): a Status, nothing run.
+    let response = c
+        .request(
+            reqwest::Method::POST,
+            &format!("{base}?command=ls&stdout=true"),
+        )
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "SPDY/3.1")
+        .header("X-Stream-Protocol-Version", "v4.channel.k8s.io")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 400);
+    let status: Value = response.json().await.expect("status");
+    assert_eq!(status["message"], "Upgrade request required");
+    assert_eq!(status["reason"], "BadRequest");
     c.stop().await;
 }

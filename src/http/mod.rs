@@ -6,6 +6,7 @@ pub mod body;
 pub mod containers;
 pub mod discovery;
 pub mod error;
+pub mod exec;
 pub mod logs;
 pub mod objects;
 pub mod openapi;
