@@ -110,6 +110,7 @@ impl Application {
         };
         // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small responses ~40 ms.
         let server = HttpServer::new(factory)
+            .on_connect(http::connection::on_connect)
             .tcp_nodelay(true)
             .shutdown_timeout(5);
         let host = settings.listen.ip();

@@ -1023,3 +1023,73 @@ async fn websocket_channels_v5_and_v4() {
     assert_eq!(status["reason"], "BadRequest");
     c.stop().await;
 }
+
+/// Unix sockets this test process holds open (the server's connections to Docker among them).
+fn unix_sockets() -> usize {
+    let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let inodes: std::collections::HashSet<&str> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(6))
+        .collect();
+    std::fs::read_dir("/proc/self/fd")
+        .map(|fds| {
+            fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                .filter_map(|link| {
+                    let link = link.to_string_lossy().to_string();
+                    let inode = link
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .to_string();
+                    inodes.contains(inode.as_str()).then_some(())
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_followed_log_ends_when_its_client_leaves() {
+    let c = Cluster::start().await;
+    let p = c.create_pod(pod("quiet", &["app"], &[])).await;
+    let id = c
+        .run_container(
+            &p,
+            "app",
+            0,
+            &["sh", "-c", "echo one; exec sleep 3600"],
+            Io::default(),
+        )
+        .await;
+    c.set_statuses("quiet", vec![running("app", &id, 0, None)])
+        .await;
+    c.wait_for_output(&id, "one").await;
+    let before = unix_sockets();
+    let mut follower = std::process::Command::new(kubectl_binary())
+        .args(["logs", "-f", "quiet"])
+        .env("KUBECONFIG", c.kubeconfig())
+        .env("KUBECACHEDIR", c.cache.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    let mut first = [0u8; 4];
+    std::io::Read::read_exact(follower.stdout.as_mut().expect("stdout"), &mut first)
+        .expect("the log so far");
+    assert_eq!(&first, b"one\n");
+    // The server follows the container's log over one more connection to Docker.
+    let following = unix_sockets();
+    assert!(following > before, "{following} > {before}");
+    follower.kill().expect("kubectl killed");
+    follower.wait().expect("kubectl reaped");
+    // The container stays quiet; only the client's leaving can end the follow.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while unix_sockets() >= following {
+        assert!(
+            Instant::now() < deadline,
+            "the follow outlived its client ({} unix sockets, {following} while following)",
+            unix_sockets()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.stop().await;
+}

@@ -3,6 +3,7 @@
 //! limitBytes). Reads only; the stream ends when the container stops or the client goes away.
 
 use super::AppState;
+use super::connection::ConnectionWatch;
 use super::containers::{self, Choice, Purpose};
 use super::error::ApiError;
 use super::params::Query;
@@ -173,6 +174,7 @@ impl LineFilter {
 }
 
 pub async fn serve(
+    req: &actix_web::HttpRequest,
     state: &AppState,
     target: &Target,
     query: &Query,
@@ -242,6 +244,8 @@ pub async fn serve(
             }
         },
     );
+    // Ends a follow that has nothing to send when its client leaves.
+    let body = body.take_until(super::connection::client_gone(ConnectionWatch::of(req)));
     Ok(response().streaming(body))
 }
 

@@ -3,6 +3,7 @@
 //! nothing here runs SQL or builds events, and `error::ApiError` is the only error response.
 
 pub mod body;
+pub mod connection;
 pub mod containers;
 pub mod discovery;
 pub mod error;

@@ -100,7 +100,7 @@ async fn serve(
         ("deletecollection", _) => call.delete_collection(payload).await,
         ("get", Some("scale")) if kind == ResourceKind::ReplicaSet => call.get_scale().await,
         ("get", Some("log")) if kind == ResourceKind::Pod => {
-            super::logs::serve(&call.state, &call.target, &call.query).await
+            super::logs::serve(&call.req, &call.state, &call.target, &call.query).await
         }
         ("get" | "create", Some(sub @ ("exec" | "attach"))) if kind == ResourceKind::Pod => {
             let mode = match sub {
