@@ -884,6 +884,59 @@ async fn exec_it_drives_a_shell_through_a_terminal() {
     c.stop().await;
 }
 
+#[tokio::test]
+async fn attach_it_drives_the_containers_terminal() {
+    let c = Cluster::start().await;
+    let mut spec = pod("console", &["app"], &[]);
+    for (field, value) in [("stdin", true), ("stdinOnce", true), ("tty", true)] {
+        spec["spec"]["containers"][0][field] = json!(value);
+    }
+    let p = c.create_pod(spec).await;
+    let id = c
+        .run_container(
+            &p,
+            "app",
+            0,
+            &["sh"],
+            Io {
+                stdin: true,
+                tty: true,
+            },
+        )
+        .await;
+    c.set_statuses("console", vec![running("app", &id, 0, None)])
+        .await;
+    let tmux = Tmux::new("attach-it");
+    let command = format!(
+        "env KUBECONFIG={} KUBECACHEDIR={} {} attach -it console; echo kubectl-exit=$?; sleep 60",
+        c.kubeconfig().display(),
+        c.cache.path().display(),
+        kubectl_binary()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    tmux.wait_for("If you don't see a command prompt, try pressing enter.")
+        .await;
+    tmux.run(&["send-keys", "-t", "t", "stty size; echo $((7*6))x", "Enter"]);
+    let screen = tmux.wait_for("42x").await;
+    // The container's own tty took the terminal's size (channel 4 → container resize).
+    assert!(screen.contains("40 120"), "{screen}");
+    tmux.run(&["send-keys", "-t", "t", "exit", "Enter"]);
+    let screen = tmux.wait_for("kubectl-exit=").await;
+    assert!(screen.contains("kubectl-exit=0"), "{screen}");
+    c.wait_for_exit(&id).await;
+    c.stop().await;
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
