@@ -30,6 +30,14 @@ const NODE: &str = "streams-node";
 const TEST_LABEL: &str = "dev.kubetrail.test";
 const TEST_VALUE: &str = "streams";
 
+/// Tests share this process; the one that counts its sockets runs alone.
+static TURNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+enum Turn {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
+
 struct Cluster {
     dir: TempDir,
     cache: TempDir,
@@ -39,6 +47,7 @@ struct Cluster {
     handle: actix_web::dev::ServerHandle,
     docker: Docker,
     containers: Containers,
+    _turn: Turn,
 }
 
 /// Removes the containers a test created, also when it panics.
@@ -73,6 +82,17 @@ impl Cluster {
 
     /// `tls: false` serves plain HTTP without a token (for the WebSocket client).
     async fn start_with(tls: bool) -> Cluster {
+        let turn = Turn::Shared(TURNS.read().unwrap_or_else(|e| e.into_inner()));
+        Cluster::start_in_turn(tls, turn).await
+    }
+
+    /// A cluster while no other test of this binary runs.
+    async fn start_alone() -> Cluster {
+        let turn = Turn::Alone(TURNS.write().unwrap_or_else(|e| e.into_inner()));
+        Cluster::start_in_turn(true, turn).await
+    }
+
+    async fn start_in_turn(tls: bool, turn: Turn) -> Cluster {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let docker = Docker::connect_with_local_defaults()
             .expect("a Docker client (the test command starts dockerd)");
@@ -116,6 +136,7 @@ impl Cluster {
             handle,
             docker,
             containers: Containers::default(),
+            _turn: turn,
         }
     }
 
@@ -829,6 +850,26 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// Ask the shell for its terminal size until it reports `size`: kubectl sends the size
+    /// beside the first keystrokes, so the first answer may predate it.
+    async fn wait_for_size(&self, size: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.run(&["send-keys", "-t", "t", "clear; stty size", "Enter"]);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let screen = self.run(&["capture-pane", "-p", "-t", "t"]);
+            if screen.lines().any(|line| line.trim() == size) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the shell never reported the size {size:?}:\n{screen}"
+            );
+        }
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let socket = self.run(&["display-message", "-p", "#{socket_path}"]);
@@ -864,20 +905,13 @@ async fn exec_it_drives_a_shell_through_a_terminal() {
     ]);
     tmux.wait_for("/ #").await;
     // The terminal's size reached the shell (channel 4 → resize) and the shell has a tty.
-    tmux.run(&[
-        "send-keys",
-        "-t",
-        "t",
-        "stty size; tty; echo $((6*7))",
-        "Enter",
-    ]);
+    tmux.run(&["send-keys", "-t", "t", "tty; echo $((6*7))", "Enter"]);
     let screen = tmux.wait_for("42").await;
-    assert!(screen.contains("30 100"), "{screen}");
     assert!(screen.contains("/dev/pts/"), "{screen}");
+    tmux.wait_for_size("30 100").await;
+    // A resize of the terminal reaches the shell (kubectl sends it on SIGWINCH).
     tmux.run(&["resize-window", "-t", "t", "-x", "90", "-y", "20"]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    tmux.run(&["send-keys", "-t", "t", "stty size", "Enter"]);
-    tmux.wait_for("20 90").await;
+    tmux.wait_for_size("20 90").await;
     tmux.run(&["send-keys", "-t", "t", "exit 4", "Enter"]);
     let screen = tmux.wait_for("kubectl-exit=").await;
     assert!(screen.contains("kubectl-exit=4"), "{screen}");
@@ -926,10 +960,10 @@ async fn attach_it_drives_the_containers_terminal() {
     ]);
     tmux.wait_for("If you don't see a command prompt, try pressing enter.")
         .await;
-    tmux.run(&["send-keys", "-t", "t", "stty size; echo $((7*6))x", "Enter"]);
-    let screen = tmux.wait_for("42x").await;
-    // The container's own tty took the terminal's size (channel 4 → container resize).
-    assert!(screen.contains("40 120"), "{screen}");
+    tmux.run(&["send-keys", "-t", "t", "echo $((7*6))x", "Enter"]);
+    tmux.wait_for("42x").await;
+    // The container's own tty takes the terminal's size (channel 4 → container resize).
+    tmux.wait_for_size("40 120").await;
     tmux.run(&["send-keys", "-t", "t", "exit", "Enter"]);
     let screen = tmux.wait_for("kubectl-exit=").await;
     assert!(screen.contains("kubectl-exit=0"), "{screen}");
@@ -1103,7 +1137,7 @@ fn unix_sockets() -> usize {
 
 #[tokio::test]
 async fn a_followed_log_ends_when_its_client_leaves() {
-    let c = Cluster::start().await;
+    let c = Cluster::start_alone().await;
     let p = c.create_pod(pod("quiet", &["app"], &[])).await;
     let id = c
         .run_container(
