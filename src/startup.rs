@@ -97,6 +97,7 @@ impl Application {
                 heartbeat: settings.watch_heartbeat,
             },
             token: credentials.as_ref().map(|c| c.token.clone()),
+            docker: http::containers::DockerHandle::local(),
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -109,6 +110,7 @@ impl Application {
         };
         // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small responses ~40 ms.
         let server = HttpServer::new(factory)
+            .on_connect(http::connection::on_connect)
             .tcp_nodelay(true)
             .shutdown_timeout(5);
         let host = settings.listen.ip();

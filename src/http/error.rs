@@ -100,6 +100,31 @@ impl ApiError {
         Self::status(410, "Expired", message)
     }
 
+    /// A request option that fails validation, as `NewInvalid` renders it for an options kind
+    /// (`PodLogOptions`) that has no resource of its own.
+    pub fn invalid_option(
+        kind: &str,
+        name: &str,
+        field: &str,
+        cause_reason: &str,
+        detail: &str,
+    ) -> Self {
+        ApiError::Status {
+            code: 422,
+            reason: "Invalid",
+            message: format!("{kind} \"{name}\" is invalid: {field}: {detail}"),
+            details: Some(json!({
+                "name": name, "group": "", "kind": kind,
+                "causes": [{"reason": cause_reason, "message": detail, "field": field}],
+            })),
+        }
+    }
+
+    /// The container runtime a log or exec request needs does not answer.
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::status(503, "ServiceUnavailable", message)
+    }
+
     pub fn invalid_patch(message: impl Into<String>) -> Self {
         Self::status(422, "Invalid", message)
     }

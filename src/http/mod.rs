@@ -3,8 +3,12 @@
 //! nothing here runs SQL or builds events, and `error::ApiError` is the only error response.
 
 pub mod body;
+pub mod connection;
+pub mod containers;
 pub mod discovery;
 pub mod error;
+pub mod exec;
+pub mod logs;
 pub mod objects;
 pub mod openapi;
 pub mod params;
@@ -38,6 +42,8 @@ pub struct AppState {
     pub watch: WatchSettings,
     /// The bearer token every request must carry; `None` serves without authentication.
     pub token: Option<String>,
+    /// The Docker engine the kubelets run containers in; pod logs, exec and attach talk to it.
+    pub docker: containers::DockerHandle,
 }
 
 /// Who is calling, set by the authentication middleware.

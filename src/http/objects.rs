@@ -1,5 +1,6 @@
 //! Handlers for resource paths: list, watch, get, create, update, patch, delete,
-//! deletecollection, and the status, scale, binding and finalize subresources. They parse the
+//! deletecollection, and the status, scale, binding and finalize subresources (pod logs, exec
+//! and attach are handed to `logs` and `exec`). They parse the
 //! request into a command or a query and render the result; they never run SQL or build events.
 
 use super::body::{self, PatchType, ResponseFormat};
@@ -98,6 +99,24 @@ async fn serve(
         ("create", None) => call.create(payload).await,
         ("deletecollection", _) => call.delete_collection(payload).await,
         ("get", Some("scale")) if kind == ResourceKind::ReplicaSet => call.get_scale().await,
+        ("get", Some("log")) if kind == ResourceKind::Pod => {
+            super::logs::serve(&call.req, &call.state, &call.target, &call.query).await
+        }
+        ("get" | "create", Some(sub @ ("exec" | "attach"))) if kind == ResourceKind::Pod => {
+            let mode = match sub {
+                "exec" => super::exec::Mode::Exec,
+                _ => super::exec::Mode::Attach,
+            };
+            super::exec::serve(
+                call.req.clone(),
+                payload,
+                &call.state,
+                &call.target,
+                &call.query,
+                mode,
+            )
+            .await
+        }
         ("get", None | Some("status")) => call.get().await,
         ("update", Some("scale")) if kind == ResourceKind::ReplicaSet => {
             call.replace_scale(payload).await

@@ -130,7 +130,10 @@ impl ResourceKind {
     /// Subresources served for this kind, with the verbs and response kind (group, version, kind).
     pub fn subresources(self) -> &'static [Subresource] {
         const POD: &[Subresource] = &[
+            Subresource::new("attach", "", "", "PodAttachOptions", &["create", "get"]),
             Subresource::new("binding", "", "", "Binding", &["create"]),
+            Subresource::new("exec", "", "", "PodExecOptions", &["create", "get"]),
+            Subresource::new("log", "", "", "Pod", &["get"]),
             Subresource::new("status", "", "", "Pod", &["get", "patch", "update"]),
         ];
         const RS: &[Subresource] = &[
@@ -200,6 +203,12 @@ pub struct Subresource {
 }
 
 impl Subresource {
+    /// Whether the subresource streams (container logs, exec and attach sessions) rather than
+    /// reading or writing an object.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.name, "attach" | "exec" | "log")
+    }
+
     const fn new(
         name: &'static str,
         group: &'static str,

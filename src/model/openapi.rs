@@ -728,7 +728,9 @@ impl Schemas {
                 path_item(parameters, vec![(method, op)]),
             );
         }
-        for sub in kind.subresources() {
+        // Log, exec and attach stream bytes, not objects; their connect operations are not
+        // described here.
+        for sub in kind.subresources().iter().filter(|s| !s.is_stream()) {
             let (group, version) = subresource_group_version(kind, sub);
             let Some(body) = self.kind(group, version, sub.kind) else {
                 continue;
