@@ -301,9 +301,85 @@ fn the_pod_chapter_runs_a_real_container() {
     let node = c.ok(&["get", "node", &c.node, "-o", "wide", "--no-headers"]);
     assert!(node.contains("docker://"), "{node}");
 
+    // Logs, a log that follows, and exec: non-interactive with its exit code, and a shell on a
+    // terminal (kubectl -it under `script`, which gives it a pseudo-terminal).
+    let logs = c.ok(&["logs", "echo"]);
+    assert!(logs.contains("echo server v1 listening on :3000"), "{logs}");
+    let mut follow = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
+        .args(["logs", "-f", "echo"])
+        .env("KUBECONFIG", &c.kubeconfig)
+        .env("KUBECACHEDIR", c.cache.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl logs -f");
+    let followed = follow.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(followed).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let first = lines_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a first line");
+    assert!(first.contains("listening on :3000"), "{first}");
+    let exec = c.kubectl(&[
+        "exec",
+        "echo",
+        "--",
+        "sh",
+        "-c",
+        "wget -qO- http://localhost:3000/; exit 3",
+    ]);
+    assert_eq!(
+        exec.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&exec.stdout), "echo v1\n");
+    assert!(String::from_utf8_lossy(&exec.stderr).contains("command terminated with exit code 3"));
+    let served = lines_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the request's log line");
+    assert!(served.contains("response:200"), "{served}");
+    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let mut shell = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{kubectl} exec -it echo -- sh"),
+            "/dev/null",
+        ])
+        .env("KUBECONFIG", &c.kubeconfig)
+        .env("KUBECACHEDIR", c.cache.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    {
+        let mut stdin = shell.stdin.take().expect("stdin");
+        std::thread::sleep(Duration::from_secs(2));
+        stdin.write_all(b"tty; echo $((6*7))x\n").expect("typed");
+        std::thread::sleep(Duration::from_secs(1));
+        stdin.write_all(b"exit\n").expect("typed");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let session = shell.wait_with_output().expect("the shell ended");
+    let screen = String::from_utf8_lossy(&session.stdout);
+    assert!(screen.contains("42x"), "{screen}");
+    assert!(
+        screen.contains("/dev/pts/"),
+        "the shell runs on a terminal: {screen}"
+    );
+
     // Deletion is graceful and waits until Docker has nothing left of the pod.
     let started = Instant::now();
     c.ok(&["delete", "pod", "echo", "--grace-period", "2"]);
+    // `logs -f` ends when the container stops.
+    let ended = follow.wait().expect("logs -f ended");
+    assert!(ended.success());
     assert!(
         started.elapsed() >= Duration::from_millis(1500),
         "the grace period was honoured"
@@ -638,6 +714,13 @@ spec:
         "{.status.containerStatuses[0].lastState.terminated.exitCode}",
     );
     assert_eq!(last, "137");
+    let previous = c.ok(&["logs", &pod, "--previous"]);
+    assert!(
+        previous.contains("echo server v1 listening on :3000"),
+        "{previous}"
+    );
+    let all = c.ok(&["logs", "-l", "app=keep"]);
+    assert_eq!(all.matches("listening on :3000").count(), 2, "{all}");
 }
 
 #[test]
