@@ -571,6 +571,14 @@ spec:
         ),
         "3"
     );
+    // A forced deletion removes the pod at once; the kubelet then removes its containers.
+    let uid = c.jsonpath(&["pod", "pair"], "{.metadata.uid}");
+    let uid_label = format!("io.kubernetes.pod.uid={uid}");
+    assert_eq!(c.containers(true, &[&uid_label]).len(), 3);
+    c.ok(&["delete", "pod", "pair", "--grace-period=0", "--force"]);
+    c.wait_for("the forced pod's containers to go", 30, || {
+        c.containers(true, &[&uid_label]).is_empty().then_some(())
+    });
     c.wait_for("OnFailure to restart a failing container", 60, || {
         let row = c.pod_row("retried");
         (row.len() >= 4 && row[3] != "0").then_some(())
@@ -761,8 +769,11 @@ fn a_separate_kubelet_process_runs_a_node_and_reports_docker_down() {
             let _ = self.0.wait();
         }
     }
+    // A kubelet whose Docker socket is not there: NotReady with the reason, until it appears.
     let down = format!("{}-down", c.node);
-    let _down = Killed(spawn(&down, Some("unix:///nonexistent/docker.sock")));
+    let socket_dir = tempfile::tempdir().expect("socket dir");
+    let socket = socket_dir.path().join("docker.sock");
+    let _down = Killed(spawn(&down, Some(&format!("unix://{}", socket.display()))));
     c.wait_for("the node without Docker to be NotReady", 60, || {
         let out = c.kubectl(&["get", "node", &down, "--no-headers"]);
         String::from_utf8_lossy(&out.stdout)
@@ -777,6 +788,13 @@ fn a_separate_kubelet_process_runs_a_node_and_reports_docker_down() {
         message.starts_with("container runtime is down"),
         "{message}"
     );
+    std::os::unix::fs::symlink("/var/run/docker.sock", &socket).expect("socket link");
+    c.wait_for("the node to recover once Docker answers", 60, || {
+        let out = c.kubectl(&["get", "node", &down, "--no-headers"]);
+        String::from_utf8_lossy(&out.stdout)
+            .contains(" Ready ")
+            .then_some(())
+    });
 
     let second = format!("{}-b", c.node);
     let _kubelet = Killed(spawn(&second, None));
