@@ -177,7 +177,7 @@ impl<'a> PodRecords<'a> {
                 .push(record);
         }
         for instances in sorted.instances.values_mut() {
-            instances.sort_by(|a, b| b.attempt.cmp(&a.attempt));
+            instances.sort_by_key(|r| std::cmp::Reverse(r.attempt));
         }
         sorted
     }
