@@ -272,8 +272,8 @@ impl Engine {
                     recorder
                         .note(pod_json, Severity::Normal, "Killing", &message)
                         .await;
+                    tracing::debug!(pod = %meta::name(pod_json), %container, grace, "killing a container");
                     self.stop(&id, grace).await;
-                    let _ = container;
                 }
             }
         }
