@@ -1,8 +1,10 @@
 //! The `kubetrail` command: `serve` runs the API server and its workers; `rebuild` replays the
-//! log into fresh projections.
+//! log into fresh projections; `events`, `history`, `why`, `replay`, `verify` and `snapshot`
+//! debug with the log (`history::cli`).
 
 use clap::{Parser, Subcommand};
 use kubetrail::config::Settings;
+use kubetrail::history;
 use kubetrail::model::ResourceKind;
 use kubetrail::shutdown::Shutdown;
 use kubetrail::startup::{Application, open_database};
@@ -40,6 +42,9 @@ enum Commands {
         /// containers).
         #[arg(long, default_value_t = 0, env = "KUBETRAIL_SIMULATED_NODES")]
         simulated_nodes: usize,
+        /// Serve the data directory as it is (e.g. a `replay`): no workers, writes refused.
+        #[arg(long)]
+        read_only: bool,
     },
     /// Run a node's kubelet in this process against a kubetrail server (list+watch and writes
     /// over its HTTP API). Only the simulated runtime is available here.
@@ -71,6 +76,19 @@ enum Commands {
         #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
         data_dir: PathBuf,
     },
+    /// The event log, filtered: who changed what, when, and why.
+    Events(history::cli::EventsArgs),
+    /// Every event of one object, with what each changed.
+    History(history::cli::HistoryArgs),
+    /// The causal chain of an object's creation (or of one of its events), back to a request.
+    Why(history::cli::WhyArgs),
+    /// Copy the log up to a moment into a new data directory (`--until`, `--into`), or check
+    /// today's controllers against the decisions they recorded (`--check-workers`).
+    Replay(history::cli::ReplayArgs),
+    /// Replay the log in memory and compare it with the projections; exits 1 when they differ.
+    Verify(history::cli::VerifyArgs),
+    /// Snapshot the projections, so a rebuild replays only the events after it.
+    Snapshot(history::cli::DataDir),
 }
 
 // A multi-threaded runtime: the event-log writer, the informer and the controllers must not
@@ -84,9 +102,11 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             insecure_http,
             simulated_nodes,
+            read_only,
         } => {
             let mut settings = Settings::new(listen, data_dir);
             settings.tls = !insecure_http;
+            settings.read_only = read_only;
             settings.workers.simulated_nodes = simulated_nodes;
             let app = Application::build(settings).await?;
             // A closed stdout (a parent that stopped reading) must not stop the server.
@@ -157,6 +177,20 @@ async fn main() -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
+        Commands::Events(args) => history::cli::events(args).await?,
+        Commands::History(args) => history::cli::history(args).await?,
+        Commands::Why(args) => history::cli::explain(args).await?,
+        Commands::Replay(args) => {
+            if !history::cli::replay(args).await? {
+                std::process::exit(1);
+            }
+        }
+        Commands::Verify(args) => {
+            if !history::cli::verify(args).await? {
+                std::process::exit(1);
+            }
+        }
+        Commands::Snapshot(args) => history::cli::snapshot(args).await?,
     }
     Ok(())
 }

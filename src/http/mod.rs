@@ -5,6 +5,7 @@
 pub mod body;
 pub mod discovery;
 pub mod error;
+pub mod history;
 pub mod objects;
 pub mod openapi;
 pub mod params;
@@ -38,6 +39,9 @@ pub struct AppState {
     pub watch: WatchSettings,
     /// The bearer token every request must carry; `None` serves without authentication.
     pub token: Option<String>,
+    /// Set when the server serves a past state (`serve --read-only`): why every write is
+    /// refused.
+    pub read_only: Option<String>,
 }
 
 /// Who is calling, set by the authentication middleware.
@@ -77,6 +81,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis/apps", web::get().to(apps_group))
         .route("/apis/apps/v1", web::get().to(apps_resources))
         .route("/apis/apps/v1/", web::get().to(apps_resources))
+        .route("/apis/kubetrail.dev", web::get().to(history::group))
+        .route(
+            "/apis/kubetrail.dev/v1alpha1",
+            web::get().to(history::resources),
+        )
+        .route(
+            "/apis/kubetrail.dev/v1alpha1/",
+            web::get().to(history::resources),
+        )
+        .route(
+            "/apis/kubetrail.dev/v1alpha1/{tail:.+}",
+            web::route().to(history::serve),
+        )
         .route("/api/v1/{tail:.+}", web::route().to(objects::core_api))
         .route(
             "/apis/{group}/{version}/{tail:.+}",
