@@ -567,9 +567,7 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
 
     // 4. Why: a pod created by the scale-up leads back to the person who scaled.
     let (_, entries) = live
-        .get(&format!(
-            "/apis/kubetrail.dev/v1alpha1/logentries?kind=Pod&type=Created&actor=replicaset-controller&includeObject=false"
-        ))
+        .get("/apis/kubetrail.dev/v1alpha1/logentries?kind=Pod&type=Created&actor=replicaset-controller&includeObject=false")
         .await;
     let third = entries["items"]
         .as_array()
@@ -849,9 +847,7 @@ async fn exact_lists_refuse_what_kubernetes_refuses() {
     assert_eq!(first["items"].as_array().unwrap().len(), 1);
     // Pages of an Exact list stay at its resourceVersion.
     let (_, page) = live
-        .get(&format!(
-            "/api/v1/namespaces?resourceVersion=2&resourceVersionMatch=Exact&limit=1"
-        ))
+        .get("/api/v1/namespaces?resourceVersion=2&resourceVersionMatch=Exact&limit=1")
         .await;
     let token = page["metadata"]["continue"]
         .as_str()
