@@ -466,6 +466,7 @@ async fn main() {
         println!("history benchmark: skipped outside `cargo bench`");
         return;
     }
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let plan = if args.iter().any(|a| a == "--quick") {
         Plan {
             events: 100_000,
