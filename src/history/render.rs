@@ -69,8 +69,14 @@ pub fn short_time(time: &str) -> String {
     }
 }
 
+/// `text` padded to `width`, and always followed by a space so a long value never runs into
+/// the next column.
 fn cell(text: &str, width: usize) -> String {
-    format!("{text:<width$}")
+    if text.chars().count() >= width {
+        format!("{text} ")
+    } else {
+        format!("{text:<width$}")
+    }
 }
 
 /// The header of `events` (with an OBJECT column) or `history` (without).
