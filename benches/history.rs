@@ -19,7 +19,10 @@
 //! 3. **Start-up.** `kubetrail serve --insecure-http` on that directory, three times: time from
 //!    spawning the process to the first `200` from `/readyz` (polled every 2 ms).
 //! 4. **History queries** of `bench/hot` over HTTP, sequential: the whole history (10,000 rows,
-//!    each with its diff) 20 times, and `?tail=100` 200 times; p50/p99/max.
+//!    each with its diff) 20 times, `?tail=100` (the newest 100 rows with their diffs) 200
+//!    times, and its 10,000 log entries without objects or diffs
+//!    (`logentries?kind=Pod&namespace=bench&name=hot&includeObject=false`) 200 times;
+//!    p50/p99/max.
 //! 5. **Verify**: `kubetrail verify` once, for information.
 //!
 //! `--quick` uses 100,000 events and a 1,000-event hot pod. Without `--bench` (as
@@ -427,9 +430,14 @@ async fn run(plan: Plan) -> Result<()> {
     let base = format!("{url}/apis/kubetrail.dev/v1alpha1/namespaces/bench/history/pods/hot");
     let (full, full_bytes) = time_gets(&client, &format!("{base}?limit=10000"), 20).await?;
     let (tail, tail_bytes) = time_gets(&client, &format!("{base}?tail=100"), 200).await?;
+    let entries = format!(
+        "{url}/apis/kubetrail.dev/v1alpha1/logentries?kind=Pod&namespace=bench&name=hot&includeObject=false&limit=10000"
+    );
+    let (log, log_bytes) = time_gets(&client, &entries, 200).await?;
     for (label, samples, bytes) in [
         ("whole history", &full, full_bytes),
         ("tail=100", &tail, tail_bytes),
+        ("log entries", &log, log_bytes),
     ] {
         let p99 = percentile(samples, 99.0);
         println!(

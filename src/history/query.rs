@@ -284,10 +284,27 @@ pub async fn entries(
     after: i64,
     limit: i64,
 ) -> Result<Vec<LogEntry>, HistoryError> {
+    entries_with(pool, filter, after, limit, true).await
+}
+
+/// As `entries`; without `with_object` the objects are not read (each entry's `object` is
+/// `{}`), which is what a listing without objects costs.
+pub async fn entries_with(
+    pool: &SqlitePool,
+    filter: &LogFilter,
+    after: i64,
+    limit: i64,
+    with_object: bool,
+) -> Result<Vec<LogEntry>, HistoryError> {
     let (clause, binds) = filter.where_clause();
     let connector = if clause.is_empty() { " WHERE" } else { " AND" };
+    let columns = if with_object {
+        COLUMNS.to_string()
+    } else {
+        COLUMNS.replace(" object,", " '{}' AS object,")
+    };
     let sql =
-        format!("SELECT {COLUMNS} FROM events{clause}{connector} seq > ? ORDER BY seq LIMIT ?");
+        format!("SELECT {columns} FROM events{clause}{connector} seq > ? ORDER BY seq LIMIT ?");
     let q = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
         .bind(after)
         .bind(limit);

@@ -149,7 +149,7 @@ async fn list_entries(state: &AppState, query: &Query) -> Result<HttpResponse, A
     let include_object = query.get("includeObject") != Some("false");
     let pool = state.store.pool();
     let last = query::last_seq(pool).await?;
-    let entries = query::entries(pool, &filter, after, limit).await?;
+    let entries = query::entries_with(pool, &filter, after, limit, include_object).await?;
     let mut metadata = json!({"resourceVersion": last.to_string()});
     if entries.len() as i64 == limit
         && let Some(end) = entries.last()
