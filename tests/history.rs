@@ -258,6 +258,16 @@ impl Reconcilers for FlippedSurplus {
     }
 }
 
+/// A child process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `kubetrail serve --read-only` process; killed when dropped.
 struct Sandbox {
     child: Child,
@@ -878,6 +888,66 @@ async fn exact_lists_refuse_what_kubernetes_refuses() {
             .unwrap()
             .iter()
             .any(|g| g["name"] == "kubetrail.dev")
+    );
+    live.stop().await;
+}
+
+#[tokio::test]
+async fn events_and_history_follow_new_writes() {
+    let live = start_live(tempfile::tempdir().expect("dir"), 0).await;
+    let data = live.dir.path().display().to_string();
+    let spawn = |args: &[&str]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubetrail"))
+            .args(args)
+            .args(["--data-dir", &data, "--follow", "-o", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubetrail runs");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<Value>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str(&line)
+                    && tx.send(value).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        (Process(child), rx)
+    };
+    let (_events, events) = spawn(&["events", "--kind", "pod", "--actor", ADMIN, "--tail", "0"]);
+    live.ok(&["run", "follow-me", "--image=ghcr.io/subicura/echo:v1"])
+        .await;
+    let (_history, history) = spawn(&["history", "pod/follow-me"]);
+    live.ok(&["label", "pod", "follow-me", "seen=yes"]).await;
+    let next = |rx: &std::sync::mpsc::Receiver<Value>, what: &str| {
+        rx.recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{what} within 20 s"))
+    };
+    let created = next(&events, "the creation");
+    assert_eq!(
+        (
+            created["type"].as_str(),
+            created["involvedObject"]["name"].as_str()
+        ),
+        (Some("Created"), Some("follow-me"))
+    );
+    let updated = next(&events, "the label");
+    assert_eq!(updated["type"], "Updated");
+    assert_eq!(next(&history, "the history")["type"], "Created");
+    // Without nodes the scheduler also reports the pod unschedulable; the label comes after.
+    let labelled = (0..5)
+        .map(|_| next(&history, "the followed label"))
+        .find(|row| row["actor"] == ADMIN)
+        .expect("the label in the followed history");
+    assert_eq!(labelled["fieldManager"], "kubectl-label");
+    assert!(
+        labelled["changes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"op": "add", "path": "metadata.labels.seen", "value": "yes"}))
     );
     live.stop().await;
 }
