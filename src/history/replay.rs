@@ -101,9 +101,8 @@ pub async fn replay_into(
     }
     let source_db =
         std::fs::canonicalize(&source_db).map_err(|e| HistoryError::Io(e.to_string()))?;
-    let (_, readers) = crate::startup::open_database(&source_db)
-        .await
-        .map_err(|e| HistoryError::Io(format!("{e:#}")))?;
+    // The source is only read (it may be a live server's).
+    let readers = super::cli::open_readers(source).await?;
     let last = super::query::last_seq(&readers).await?;
     let until_seq = match until {
         Until::Seq(seq) if *seq > last => {
