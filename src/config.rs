@@ -22,6 +22,12 @@ pub struct Settings {
     pub watch_heartbeat: Duration,
     /// Which workers run and how.
     pub workers: WorkerSettings,
+    /// Serve the data directory as it is (a replay of a past moment): no workers, no
+    /// bootstrap writes, every write refused.
+    pub read_only: bool,
+    /// Take a snapshot of the projections at shutdown when this many events were appended
+    /// since the newest one (0: never).
+    pub snapshot_every: i64,
 }
 
 impl Settings {
@@ -34,6 +40,8 @@ impl Settings {
             max_watch_timeout: Duration::from_secs(1800),
             watch_heartbeat: Duration::from_secs(15),
             workers: WorkerSettings::default(),
+            read_only: false,
+            snapshot_every: 10_000,
         }
     }
 

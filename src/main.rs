@@ -1,8 +1,10 @@
 //! The `kubetrail` command: `serve` runs the API server and its workers; `rebuild` replays the
-//! log into fresh projections.
+//! log into fresh projections; `events`, `history`, `why`, `replay`, `verify` and `snapshot`
+//! debug with the log (`history::cli`).
 
 use clap::{Parser, Subcommand};
 use kubetrail::config::Settings;
+use kubetrail::history;
 use kubetrail::model::ResourceKind;
 use kubetrail::shutdown::Shutdown;
 use kubetrail::startup::{Application, open_database};
@@ -47,6 +49,9 @@ enum Commands {
         /// Run no Docker-backed node (only simulated nodes or separate kubelets).
         #[arg(long)]
         no_docker_node: bool,
+        /// Serve the data directory as it is (e.g. a `replay`): no workers, writes refused.
+        #[arg(long)]
+        read_only: bool,
     },
     /// Run a node's kubelet in this process against a kubetrail server (list+watch and writes
     /// over its HTTP API): Docker-backed, or simulated with `--simulated`.
@@ -78,6 +83,19 @@ enum Commands {
         #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
         data_dir: PathBuf,
     },
+    /// The event log, filtered: who changed what, when, and why.
+    Events(history::cli::EventsArgs),
+    /// Every event of one object, with what each changed.
+    History(history::cli::HistoryArgs),
+    /// The causal chain of an object's creation (or of one of its events), back to a request.
+    Why(history::cli::WhyArgs),
+    /// Copy the log up to a moment into a new data directory (`--until`, `--into`), or check
+    /// today's controllers against the decisions they recorded (`--check-workers`).
+    Replay(history::cli::ReplayArgs),
+    /// Replay the log in memory and compare it with the projections; exits 1 when they differ.
+    Verify(history::cli::VerifyArgs),
+    /// Snapshot the projections, so a rebuild replays only the events after it.
+    Snapshot(history::cli::DataDir),
 }
 
 // A multi-threaded runtime: the event-log writer, the informer and the controllers must not
@@ -93,9 +111,11 @@ async fn main() -> anyhow::Result<()> {
             simulated_nodes,
             node_name,
             no_docker_node,
+            read_only,
         } => {
             let mut settings = Settings::new(listen, data_dir);
             settings.tls = !insecure_http;
+            settings.read_only = read_only;
             settings.workers.simulated_nodes = simulated_nodes;
             if !no_docker_node {
                 settings.workers.docker_node = Some(node_name.unwrap_or_else(default_node_name));
@@ -174,6 +194,20 @@ async fn main() -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
+        Commands::Events(args) => history::cli::events(args).await?,
+        Commands::History(args) => history::cli::history(args).await?,
+        Commands::Why(args) => history::cli::explain(args).await?,
+        Commands::Replay(args) => {
+            if !history::cli::replay(args).await? {
+                std::process::exit(1);
+            }
+        }
+        Commands::Verify(args) => {
+            if !history::cli::verify(args).await? {
+                std::process::exit(1);
+            }
+        }
+        Commands::Snapshot(args) => history::cli::snapshot(args).await?,
     }
     Ok(())
 }

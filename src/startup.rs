@@ -37,6 +37,8 @@ pub struct Application {
     store: ReadStore,
     shutdown: Shutdown,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    database: PathBuf,
+    snapshot_every: i64,
 }
 
 fn connect_options(path: &Path) -> SqliteConnectOptions {
@@ -74,14 +76,18 @@ impl Application {
             .with_context(|| format!("creating {}", settings.data_dir.display()))?;
         let (mut writer, readers) = open_database(&settings.database_path()).await?;
         if !rebuild::is_current(&mut writer).await? {
-            let replayed = rebuild::rebuild(&mut writer).await?;
-            tracing::info!(events = replayed, "projections rebuilt from the log");
+            verify_and_rebuild(&mut writer, &readers).await?;
         }
+        let read_only = settings
+            .read_only
+            .then(|| crate::history::replay::read_only_message(&settings.data_dir));
         let metrics = Arc::new(Metrics::new());
         let (log, writer_task) =
             EventLog::start(writer, metrics.clone(), settings.watch_buffer).await?;
         let store = ReadStore::new(readers);
-        bootstrap_namespaces(&log, &store).await?;
+        if read_only.is_none() {
+            bootstrap_namespaces(&log, &store).await?;
+        }
 
         let credentials = if settings.tls {
             Some(tls::load_or_create(&settings.data_dir)?)
@@ -98,6 +104,7 @@ impl Application {
             },
             token: credentials.as_ref().map(|c| c.token.clone()),
             docker: http::containers::DockerHandle::local(),
+            read_only: read_only.clone(),
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -126,14 +133,24 @@ impl Application {
             .with_context(|| format!("writing {}", kubeconfig.display()))?;
 
         let shutdown = Shutdown::new();
-        let mut tasks = workers::spawn_workers(
-            log.clone(),
-            store.clone(),
-            &settings.workers,
-            shutdown.clone(),
-        )
-        .await?;
+        let mut tasks = match read_only {
+            // A past moment is served as it was: nothing may act on it.
+            Some(_) => vec![],
+            None => {
+                workers::spawn_workers(
+                    log.clone(),
+                    store.clone(),
+                    &settings.workers,
+                    shutdown.clone(),
+                )
+                .await?
+            }
+        };
         tasks.push(writer_task);
+        let snapshot_every = match read_only {
+            Some(_) => 0,
+            None => settings.snapshot_every,
+        };
         Ok(Application {
             server: server.run(),
             port,
@@ -143,6 +160,8 @@ impl Application {
             store,
             shutdown,
             tasks,
+            database: settings.database_path(),
+            snapshot_every,
         })
     }
 
@@ -180,8 +199,50 @@ impl Application {
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
+        if self.snapshot_every > 0
+            && let Err(e) = snapshot_if_due(&self.database, self.snapshot_every).await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "no snapshot of the projections at shutdown");
+        }
         result
     }
+}
+
+/// Projections that are not at the log's position were changed outside the writer (or a
+/// rebuild was interrupted): report what `verify` finds, then rebuild them from the log.
+async fn verify_and_rebuild(
+    writer: &mut SqliteConnection,
+    readers: &SqlitePool,
+) -> anyhow::Result<()> {
+    match crate::history::verify::verify(readers).await {
+        Ok(report) => {
+            for line in report.lines() {
+                tracing::warn!("verify: {line}");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "verify could not read the store"),
+    }
+    let started = std::time::Instant::now();
+    let replayed = rebuild::rebuild(writer).await?;
+    tracing::info!(
+        events = replayed,
+        seconds = started.elapsed().as_secs_f64(),
+        "projections rebuilt from the log"
+    );
+    Ok(())
+}
+
+/// Snapshot the projections when `every` events were appended since the newest snapshot.
+async fn snapshot_if_due(database: &Path, every: i64) -> anyhow::Result<()> {
+    // One plain connection: the schema is migrated already (and the migrator's future cannot
+    // be proven Send, which `run_until_stopped` must be).
+    let mut conn = events::log::connect_writer(&connect_options(database)).await?;
+    if crate::projections::snapshot::events_since_newest(&mut conn).await? >= every
+        && let Some((seq, rows)) = crate::projections::snapshot::take(&mut conn).await?
+    {
+        tracing::info!(seq, rows, "snapshot of the projections taken");
+    }
+    Ok(())
 }
 
 /// Create the built-in namespaces that do not exist yet, through the log like any write.

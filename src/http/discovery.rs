@@ -68,10 +68,20 @@ fn discovery_resource(kind: ResourceKind) -> Value {
 
 fn aggregated(group: &str) -> Value {
     let resources: Vec<Value> = kinds_in(group).map(discovery_resource).collect();
+    let mut items = vec![
+        json!({"metadata": {"name": group, "creationTimestamp": null},
+                   "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}]}),
+    ];
+    if !group.is_empty() {
+        // `/apis` also lists the log's own group.
+        items.push(json!({"metadata": {"name": super::history::group_json()["name"], "creationTimestamp": null},
+                          "versions": [{"version": crate::history::openapi::VERSION,
+                                        "resources": super::history::discovery_resources(),
+                                        "freshness": "Current"}]}));
+    }
     json!({
         "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
-        "items": [{"metadata": {"name": group, "creationTimestamp": null},
-                   "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}]}],
+        "items": items,
     })
 }
 
@@ -103,8 +113,8 @@ pub fn groups_root(req: &HttpRequest) -> HttpResponse {
             .content_type(AGGREGATED)
             .body(aggregated("apps").to_string());
     }
-    HttpResponse::Ok()
-        .json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [apps_group()]}))
+    HttpResponse::Ok().json(json!({"kind": "APIGroupList", "apiVersion": "v1",
+                                   "groups": [apps_group(), super::history::group_json()]}))
 }
 
 /// `GET /apis/apps`

@@ -129,6 +129,41 @@ impl ApiError {
         Self::status(422, "Invalid", message)
     }
 
+    /// A list at a resourceVersion the log has not reached, as kube-apiserver answers it.
+    pub fn resource_version_too_large(requested: i64, current: i64) -> Self {
+        ApiError::Status {
+            code: 504,
+            reason: "Timeout",
+            message: format!(
+                "Timeout: Too large resource version: {requested}, current: {current}"
+            ),
+            details: Some(json!({
+                "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                "retryAfterSeconds": 1,
+            })),
+        }
+    }
+
+    /// ListOptions that kube-apiserver's validation refuses (422, kind ListOptions).
+    pub fn invalid_list_options(field: &str, message: &str) -> Self {
+        ApiError::Status {
+            code: 422,
+            reason: "Invalid",
+            message: format!(
+                "ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {message}"
+            ),
+            details: Some(json!({
+                "group": "meta.k8s.io", "kind": "ListOptions",
+                "causes": [{"reason": "FieldValueForbidden", "message": format!("Forbidden: {message}"), "field": field}],
+            })),
+        }
+    }
+
+    /// A write to a server that serves a past state (`serve --read-only`).
+    pub fn read_only(message: &str) -> Self {
+        Self::status(405, "MethodNotAllowed", message)
+    }
+
     pub fn code(&self) -> u16 {
         match self {
             ApiError::Status { code, .. } => *code,
@@ -279,6 +314,22 @@ impl From<SubmitError> for ApiError {
         match e {
             SubmitError::Command(e) => e.into(),
             SubmitError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::history::HistoryError> for ApiError {
+    fn from(e: crate::history::HistoryError) -> Self {
+        use crate::history::HistoryError;
+        match e {
+            HistoryError::BadRequest(message) => ApiError::bad_request(message),
+            HistoryError::NotFound(message) => ApiError::Status {
+                code: 404,
+                reason: "NotFound",
+                message,
+                details: Some(json!({})),
+            },
+            other => ApiError::Unexpected(other.into()),
         }
     }
 }

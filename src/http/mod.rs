@@ -8,6 +8,7 @@ pub mod containers;
 pub mod discovery;
 pub mod error;
 pub mod exec;
+pub mod history;
 pub mod logs;
 pub mod objects;
 pub mod openapi;
@@ -44,6 +45,9 @@ pub struct AppState {
     pub token: Option<String>,
     /// The Docker engine the kubelets run containers in; pod logs, exec and attach talk to it.
     pub docker: containers::DockerHandle,
+    /// Set when the server serves a past state (`serve --read-only`): why every write is
+    /// refused.
+    pub read_only: Option<String>,
 }
 
 /// Who is calling, set by the authentication middleware.
@@ -83,6 +87,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis/apps", web::get().to(apps_group))
         .route("/apis/apps/v1", web::get().to(apps_resources))
         .route("/apis/apps/v1/", web::get().to(apps_resources))
+        .route("/apis/kubetrail.dev", web::get().to(history::group))
+        .route(
+            "/apis/kubetrail.dev/v1alpha1",
+            web::get().to(history::resources),
+        )
+        .route(
+            "/apis/kubetrail.dev/v1alpha1/",
+            web::get().to(history::resources),
+        )
+        .route(
+            "/apis/kubetrail.dev/v1alpha1/{tail:.+}",
+            web::route().to(history::serve),
+        )
         .route("/api/v1/{tail:.+}", web::route().to(objects::core_api))
         .route(
             "/apis/{group}/{version}/{tail:.+}",

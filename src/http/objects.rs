@@ -78,6 +78,11 @@ async fn serve(
         None => kind.plural().to_string(),
     };
     req.extensions_mut().insert(RequestVerb { verb, resource });
+    if let Some(message) = &state.read_only
+        && !matches!(verb, "get" | "list" | "watch")
+    {
+        return Err(ApiError::read_only(message));
+    }
     if let Some(sub) = sub
         && !kind.subresources().iter().any(|s| s.name == sub)
     {
@@ -278,15 +283,12 @@ impl Call {
             limit: options.limit,
         };
         let keep = |o: &Value| filter.matches(o);
-        let page = self
-            .state
-            .store
-            .list(
-                kind,
-                &query,
-                (!filter.is_everything()).then_some(&keep as &(dyn Fn(&Value) -> bool + Sync)),
-            )
-            .await?;
+        let keep = (!filter.is_everything()).then_some(&keep as &(dyn Fn(&Value) -> bool + Sync));
+        let exact = self.exact_resource_version(&options)?;
+        let page = match exact {
+            Some(at) => self.state.store.list_at(kind, &query, keep, at).await?,
+            None => self.state.store.list(kind, &query, keep).await?,
+        };
         let resource_version = options
             .continue_from
             .as_ref()
@@ -295,6 +297,7 @@ impl Call {
         let continue_token = page.continue_after.map(|(namespace, name)| {
             Continue {
                 resource_version,
+                exact: exact.is_some(),
                 namespace,
                 name,
             }
@@ -312,6 +315,48 @@ impl Call {
             metadata["continue"] = json!(token);
         }
         Ok(self.respond(200, list_json(kind, &metadata, &page.items)))
+    }
+
+    /// The log position of a `resourceVersionMatch=Exact` list (or of a page continuing one),
+    /// checked as kube-apiserver checks it; `None` for a list of the current state.
+    fn exact_resource_version(&self, options: &ListOptions) -> Result<Option<i64>, ApiError> {
+        if let Some(from) = options.continue_from.as_ref().filter(|c| c.exact) {
+            return Ok(Some(from.resource_version));
+        }
+        match self.query.get("resourceVersionMatch").unwrap_or("") {
+            "" | "NotOlderThan" => Ok(None),
+            "Exact" => {
+                let at = match options.resource_version {
+                    None => {
+                        return Err(ApiError::invalid_list_options(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                        ));
+                    }
+                    Some(0) => {
+                        return Err(ApiError::invalid_list_options(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                        ));
+                    }
+                    Some(at) => at,
+                };
+                if options.continue_from.is_some() {
+                    return Err(ApiError::invalid_list_options(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden when continue is provided",
+                    ));
+                }
+                let current = self.state.log.last_seq();
+                if at > current {
+                    return Err(ApiError::resource_version_too_large(at, current));
+                }
+                Ok(Some(at))
+            }
+            other => Err(ApiError::bad_request(format!(
+                "invalid value for resourceVersionMatch: {other:?}; supported values: \"Exact\", \"NotOlderThan\""
+            ))),
+        }
     }
 
     /// Decode a body and check it names this endpoint's kind.

@@ -82,13 +82,19 @@ pub fn dry_run(values: &[&str]) -> Result<bool, ApiError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Continue {
     pub resource_version: i64,
+    /// The list reads the log at `resource_version` (`resourceVersionMatch=Exact`), not the
+    /// current projections.
+    pub exact: bool,
     pub namespace: String,
     pub name: String,
 }
 
 impl Continue {
     pub fn encode(&self) -> String {
-        let token = json!({"v": "kubetrail/v1", "rv": self.resource_version, "ns": self.namespace, "name": self.name});
+        let mut token = json!({"v": "kubetrail/v1", "rv": self.resource_version, "ns": self.namespace, "name": self.name});
+        if self.exact {
+            token["exact"] = json!(true);
+        }
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
     }
 
@@ -107,6 +113,7 @@ impl Continue {
                 .get("rv")
                 .and_then(Value::as_i64)
                 .ok_or_else(invalid)?,
+            exact: value.get("exact").and_then(Value::as_bool).unwrap_or(false),
             namespace: value
                 .get("ns")
                 .and_then(Value::as_str)

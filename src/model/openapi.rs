@@ -70,7 +70,7 @@ impl GroupVersion {
 }
 
 /// The group-versions with a document, in index order.
-pub const GROUP_VERSIONS: [GroupVersion; 3] = [
+pub const GROUP_VERSIONS: [GroupVersion; 4] = [
     GroupVersion {
         group: "",
         version: "v1",
@@ -88,6 +88,13 @@ pub const GROUP_VERSIONS: [GroupVersion; 3] = [
         version: "v1",
         path: "apis/autoscaling/v1",
         url: "/openapi/v3/apis/autoscaling/v1",
+    },
+    // The log's own group: its document is written in `history::openapi`.
+    GroupVersion {
+        group: "kubetrail.dev",
+        version: "v1alpha1",
+        path: "apis/kubetrail.dev/v1alpha1",
+        url: "/openapi/v3/apis/kubetrail.dev/v1alpha1",
     },
 ];
 
@@ -195,7 +202,12 @@ pub fn generate() -> Vec<(GroupVersion, Value)> {
     let schemas = Schemas::generate();
     GROUP_VERSIONS
         .into_iter()
-        .map(|gv| (gv, schemas.document(gv)))
+        .map(|gv| match gv.group {
+            crate::history::openapi::GROUP => {
+                (gv, crate::history::openapi::document(KUBERNETES_VERSION))
+            }
+            _ => (gv, schemas.document(gv)),
+        })
         .collect()
 }
 
@@ -404,6 +416,7 @@ impl Schemas {
         ] {
             let all = GROUP_VERSIONS
                 .iter()
+                .filter(|gv| gv.group != crate::history::openapi::GROUP)
                 .map(|gv| gvk(gv.group, gv.version, kind))
                 .collect();
             marks.push((name.clone(), all));

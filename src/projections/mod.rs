@@ -3,6 +3,7 @@
 //! commands, no HTTP types.
 
 pub mod rebuild;
+pub mod snapshot;
 pub mod store;
 pub mod watch;
 

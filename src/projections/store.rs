@@ -163,6 +163,80 @@ impl ReadStore {
         })
     }
 
+    /// List `kind` as it was at log position `at` (a `resourceVersionMatch=Exact` list): for
+    /// each object its newest event with seq <= `at`, unless that event deleted it. Read from the
+    /// log alone (its rows never change), through the `(kind, namespace, name, seq)` index.
+    pub async fn list_at(
+        &self,
+        kind: ResourceKind,
+        query: &ListQuery,
+        keep: Option<&(dyn Fn(&Value) -> bool + Sync)>,
+        at: i64,
+    ) -> Result<ListPage, StoreError> {
+        use futures_util::TryStreamExt;
+        let mut sql = String::from(
+            "SELECT e.namespace, e.name, e.object, e.event_type FROM events e JOIN \
+             (SELECT namespace, name, MAX(seq) AS seq FROM events WHERE kind = ? AND seq <= ?",
+        );
+        if query.namespace.is_some() {
+            sql.push_str(" AND namespace = ?");
+        }
+        if query.name.is_some() {
+            sql.push_str(" AND name = ?");
+        }
+        if query.start_after.is_some() {
+            sql.push_str(" AND (namespace, name) > (?, ?)");
+        }
+        sql.push_str(
+            " GROUP BY namespace, name) last ON e.seq = last.seq ORDER BY e.namespace, e.name",
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kind.as_str())
+            .bind(at);
+        if let Some(ns) = &query.namespace {
+            q = q.bind(ns);
+        }
+        if let Some(name) = &query.name {
+            q = q.bind(name);
+        }
+        if let Some((ns, name)) = &query.start_after {
+            q = q.bind(ns).bind(name);
+        }
+        let limit = query.limit.filter(|l| *l > 0);
+        let mut items = Vec::new();
+        let mut continue_after = None;
+        let mut last_returned: Option<(String, String)> = None;
+        let mut rows = q.fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let event_type: String = row.try_get(3)?;
+            if event_type == EventType::Deleted.as_str() {
+                continue;
+            }
+            let json: String = row.try_get(2)?;
+            let wanted = match keep {
+                None => true,
+                Some(keep) => {
+                    let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
+                    keep(&object)
+                }
+            };
+            if !wanted {
+                continue;
+            }
+            if limit.is_some_and(|l| items.len() == l) {
+                continue_after = last_returned.take();
+                break;
+            }
+            items.push(json);
+            last_returned = Some((row.try_get(0)?, row.try_get(1)?));
+        }
+        Ok(ListPage {
+            items,
+            resource_version: at,
+            continue_after,
+        })
+    }
+
     /// Log rows of `kind` after `seq` (optionally in one namespace), oldest first, with the
     /// object's previous state.
     pub async fn events_after(

@@ -45,10 +45,19 @@ async fn rebuild_reproduces_the_projections_byte_for_byte() {
         &json!({"status": {"phase": "Running"}}),
     )
     .await;
+    let bound = app
+        .post(
+            "/api/v1/namespaces/default/pods/p10/binding",
+            &json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p10"},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}),
+        )
+        .await;
+    assert_eq!(bound.status, 201, "{}", bound.text);
     let dir = app.stop().await;
     let db = dir.path().join("state.db");
     let before = dump(&db).await;
     assert_eq!(before.iter().filter(|r| r.0 == "Pod").count(), 15);
+    assert!(before.iter().any(|r| r.5.as_deref() == Some("n1")));
 
     let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
     let replayed = kubetrail::projections::rebuild::rebuild(&mut conn)
@@ -100,4 +109,66 @@ async fn the_log_refuses_updates_and_deletes() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_rebuild_from_a_snapshot_gives_the_rows_of_a_rebuild_from_genesis() {
+    let app = spawn_app().await;
+    for i in 0..10 {
+        app.create_pod("default", &pod(&format!("p{i}"))).await;
+    }
+    let dir = app.stop().await;
+    let db = dir.path().join("state.db");
+    let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
+    let (at, rows) = kubetrail::projections::snapshot::take(&mut conn)
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    assert!(rows >= 14, "4 namespaces and 10 pods: {rows}");
+    drop(conn);
+    // After the snapshot: deletes, updates and a re-creation under the same name.
+    let app = start_in(dir, |_| {}).await;
+    for i in 0..4 {
+        app.delete(&format!("/api/v1/namespaces/default/pods/p{i}"), None)
+            .await;
+    }
+    app.patch(
+        "/api/v1/namespaces/default/pods/p7",
+        "application/merge-patch+json",
+        &json!({"metadata": {"labels": {"tier": "web"}}}),
+    )
+    .await;
+    app.create_pod("default", &pod("p1")).await;
+    let dir = app.stop().await;
+    let from_snapshot = {
+        let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
+        let newest = kubetrail::projections::snapshot::newest_at_or_before(&mut conn, i64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(newest, at);
+        kubetrail::projections::rebuild::rebuild(&mut conn)
+            .await
+            .unwrap();
+        drop(conn);
+        dump(&db).await
+    };
+    let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
+    sqlx::query("DELETE FROM snapshots")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    kubetrail::projections::rebuild::rebuild(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(dump(&db).await, from_snapshot);
+    assert_eq!(
+        from_snapshot
+            .iter()
+            .filter(|r| r.0 == "Pod")
+            .map(|r| r.2.as_str())
+            .collect::<Vec<_>>(),
+        ["p1", "p4", "p5", "p6", "p7", "p8", "p9"]
+    );
+    drop(dir);
 }

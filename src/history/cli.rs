@@ -1,0 +1,435 @@
+//! The debugging commands of the `kubetrail` binary: `events`, `history`, `why`, `replay`,
+//! `verify`, `snapshot`. They read the data directory's database directly (read-only, beside a
+//! running server: WAL lets them), print rows or JSON lines, and return what `main` exits with.
+//! Argument parsing and printing only; the work is in the rest of `history`.
+
+use super::query::{self, LogFilter};
+use super::render::{self, Style};
+use super::{HistoryError, why};
+use clap::{Args, ValueEnum};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How often `--follow` looks for new entries.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Rows for people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    fn style(self) -> Style {
+        let color = match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        Style { color }
+    }
+}
+
+/// Where the log is.
+#[derive(Debug, Clone, Args)]
+pub struct DataDir {
+    /// Directory holding state.db.
+    #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Only this kind or resource (Pod, pods, rs, ...).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only objects in this namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Only objects with this name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Only writes by this user or worker.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only these event types (comma-separated: Created,Deleted).
+    #[arg(long = "type", value_delimiter = ',')]
+    pub event_types: Vec<String>,
+    /// Only events at or after this resourceVersion.
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// Only events at or before this resourceVersion.
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events at or before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only the newest N matching events.
+    #[arg(long)]
+    pub tail: Option<i64>,
+    /// Keep printing new entries as they are appended (until interrupted).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The object: <resource>/<name> (pod/echo, rs/echo-rs, node/sim-node-000).
+    pub object: String,
+    /// Its namespace (namespaced kinds).
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// Only the newest N events.
+    #[arg(long)]
+    pub tail: Option<i64>,
+    /// Keep printing new events of the object (until interrupted).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WhyArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The object: <resource>/<name>.
+    pub object: String,
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// The event to explain (default: the creation of the object's newest incarnation).
+    #[arg(long = "resource-version", alias = "rv")]
+    pub resource_version: Option<i64>,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Open the database of `dir` for reading only.
+pub async fn open_readers(dir: &Path) -> Result<SqlitePool, HistoryError> {
+    let path = dir.join("state.db");
+    if !path.exists() {
+        return Err(HistoryError::NotFound(format!(
+            "{} holds no state.db (pass --data-dir or set KUBETRAIL_DATA_DIR)",
+            dir.display()
+        )));
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10));
+    Ok(SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await?)
+}
+
+fn print(lines: impl IntoIterator<Item = String>) -> Result<(), HistoryError> {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        // A closed pipe (`| head`) ends the output quietly.
+        if writeln!(out, "{line}").is_err() {
+            return Ok(());
+        }
+    }
+    out.flush().ok();
+    Ok(())
+}
+
+/// `kubetrail events`
+pub async fn events(args: EventsArgs) -> Result<(), HistoryError> {
+    let pool = open_readers(&args.data.data_dir).await?;
+    let kind = args
+        .kind
+        .as_deref()
+        .map(query::resolve_resource)
+        .transpose()?
+        .map(|k| k.as_str().to_string());
+    let time = |t: &Option<String>| t.as_deref().map(query::log_time).transpose();
+    let filter = LogFilter {
+        kind,
+        namespace: args.namespace.clone(),
+        name: args.name.clone(),
+        uid: None,
+        actor: args.actor.clone(),
+        event_types: args.event_types.clone(),
+        from_seq: args.from,
+        to_seq: args.to,
+        since: time(&args.since)?,
+        until: time(&args.until)?,
+    };
+    let style = args.color.style();
+    let emit = |entries: &[query::LogEntry]| match args.output {
+        Output::Text => print(entries.iter().map(|e| render::row(e, true))),
+        Output::Json => print(entries.iter().map(|e| e.to_json(true).to_string())),
+    };
+    if args.output == Output::Text {
+        print([render::header(true, style)])?;
+    }
+    let mut cursor = 0;
+    if let Some(tail) = args.tail {
+        let entries = query::newest_entries(&pool, &filter, tail.max(0)).await?;
+        emit(&entries)?;
+        cursor = match entries.last() {
+            Some(e) => e.seq,
+            None => query::last_seq(&pool).await?,
+        };
+    } else {
+        loop {
+            let entries = query::entries(&pool, &filter, cursor, 5000).await?;
+            let Some(last) = entries.last() else { break };
+            cursor = last.seq;
+            emit(&entries)?;
+        }
+    }
+    if args.follow {
+        follow(
+            cursor,
+            |after| {
+                let filter = filter.clone();
+                let pool = pool.clone();
+                async move { query::entries(&pool, &filter, after, 1000).await }
+            },
+            |entries| emit(entries),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Poll for entries after `cursor` until interrupted.
+async fn follow<F, Fut>(
+    mut cursor: i64,
+    mut read: F,
+    mut emit: impl FnMut(&[query::LogEntry]) -> Result<(), HistoryError>,
+) -> Result<(), HistoryError>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<query::LogEntry>, HistoryError>>,
+{
+    loop {
+        let entries = read(cursor).await?;
+        match entries.last() {
+            Some(last) => {
+                cursor = last.seq;
+                emit(&entries)?;
+            }
+            None => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    _ = tokio::time::sleep(FOLLOW_POLL) => {}
+                }
+            }
+        }
+    }
+}
+
+/// `kubetrail history <resource>/<name>`
+pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
+    let pool = open_readers(&args.data.data_dir).await?;
+    let (kind, name) = query::parse_object_ref(&args.object)?;
+    let namespace = if kind.namespaced() {
+        args.namespace.clone()
+    } else {
+        String::new()
+    };
+    let style = args.color.style();
+    let rows = match args.tail {
+        Some(tail) => super::history_tail(&pool, kind, &namespace, &name, tail.max(0)).await?,
+        None => super::history_page(&pool, kind, &namespace, &name, 0, i64::MAX).await?,
+    };
+    if rows.is_empty() && !args.follow {
+        return Err(HistoryError::NotFound(format!(
+            "the log has no events of {} \"{name}\"{}",
+            kind.qualified_resource(),
+            if namespace.is_empty() {
+                String::new()
+            } else {
+                format!(" in namespace \"{namespace}\"")
+            }
+        )));
+    }
+    let emit = |rows: &[render::HistoryRow]| match args.output {
+        Output::Text => print(rows.iter().flat_map(|r| render::history_lines(r, style))),
+        Output::Json => print(rows.iter().map(|r| render::history_json(r).to_string())),
+    };
+    if args.output == Output::Text {
+        let title = if namespace.is_empty() {
+            format!("{} {name}", kind.as_str())
+        } else {
+            format!("{} {namespace}/{name}", kind.as_str())
+        };
+        print([title, render::header(false, style)])?;
+    }
+    emit(&rows)?;
+    if args.follow {
+        let mut cursor = match rows.last() {
+            Some(r) => r.entry.seq,
+            None => query::last_seq(&pool).await?,
+        };
+        loop {
+            let rows = super::history_page(&pool, kind, &namespace, &name, cursor, 1000).await?;
+            match rows.last() {
+                Some(last) => {
+                    cursor = last.entry.seq;
+                    emit(&rows)?;
+                }
+                None => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => return Ok(()),
+                        _ = tokio::time::sleep(FOLLOW_POLL) => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `kubetrail why <resource>/<name>`
+pub async fn explain(args: WhyArgs) -> Result<(), HistoryError> {
+    let pool = open_readers(&args.data.data_dir).await?;
+    let (kind, name) = query::parse_object_ref(&args.object)?;
+    let namespace = if kind.namespaced() {
+        args.namespace.clone()
+    } else {
+        String::new()
+    };
+    let start = match args.resource_version {
+        Some(seq) => seq,
+        None => {
+            super::creation_of(&pool, kind, &namespace, &name)
+                .await?
+                .seq
+        }
+    };
+    let links = super::why_chain(&pool, start).await?;
+    match args.output {
+        Output::Text => print(why::render(&why::collapse(links))),
+        Output::Json => print([why::to_json(&links).to_string()]),
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The last resourceVersion (or time, RFC 3339) to copy.
+    #[arg(long, requires = "into", conflicts_with = "check_workers")]
+    pub until: Option<String>,
+    /// The new data directory to write.
+    #[arg(long, requires = "until")]
+    pub into: Option<PathBuf>,
+    /// Re-run today's scheduler and ReplicaSet controller against the state each recorded
+    /// decision saw, and report the decisions that would now differ.
+    #[arg(long)]
+    pub check_workers: bool,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// `kubetrail replay`: true when it succeeded (and, for `--check-workers`, found nothing).
+pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
+    if args.check_workers {
+        let pool = open_readers(&args.data.data_dir).await?;
+        let report = super::check::check_workers(&pool, &super::check::Today).await?;
+        match args.output {
+            Output::Text => print(report.lines())?,
+            Output::Json => print([report.to_json().to_string()])?,
+        }
+        return Ok(report.differences.is_empty());
+    }
+    let (Some(until), Some(into)) = (args.until.as_deref(), args.into.as_deref()) else {
+        return Err(HistoryError::BadRequest(
+            "pass --until <resourceVersion|time> --into <dir>, or --check-workers".into(),
+        ));
+    };
+    let until = super::replay::Until::parse(until)?;
+    let replayed = super::replay::replay_into(&args.data.data_dir, &until, into).await?;
+    match args.output {
+        Output::Text => print([
+            format!(
+                "replayed {} events (up to resourceVersion {}, {}) into {}",
+                replayed.events,
+                replayed.until_seq,
+                replayed.until_time,
+                into.display()
+            ),
+            format!(
+                "serve it with: kubetrail serve --read-only --data-dir {}",
+                into.display()
+            ),
+        ])?,
+        Output::Json => print([replayed.to_json().to_string()])?,
+    }
+    Ok(true)
+}
+
+/// `kubetrail verify`: true when the projections match the log.
+pub async fn verify(args: VerifyArgs) -> Result<bool, HistoryError> {
+    let pool = open_readers(&args.data.data_dir).await?;
+    let report = super::verify::verify(&pool).await?;
+    match args.output {
+        Output::Text => print(report.lines())?,
+        Output::Json => print([report.to_json().to_string()])?,
+    }
+    Ok(report.ok())
+}
+
+/// `kubetrail snapshot`
+pub async fn snapshot(args: DataDir) -> Result<(), HistoryError> {
+    let path = args.data_dir.join("state.db");
+    if !path.exists() {
+        return Err(HistoryError::NotFound(format!(
+            "{} holds no state.db",
+            args.data_dir.display()
+        )));
+    }
+    let (mut conn, readers) = crate::startup::open_database(&path)
+        .await
+        .map_err(|e| HistoryError::Io(format!("{e:#}")))?;
+    readers.close().await;
+    match crate::projections::snapshot::take(&mut conn).await? {
+        Some((seq, rows)) => print([format!(
+            "snapshot of {rows} objects at resourceVersion {seq}"
+        )]),
+        None => print([
+            "the newest snapshot is already at the projections' resourceVersion".to_string(),
+        ]),
+    }
+}

@@ -1,0 +1,158 @@
+//! Debugging with the log: what happened to an object and why, the log itself with filters,
+//! past states, a replay of the log into a read-only sandbox, a check of today's controllers
+//! against the decisions they recorded, and a verification of the projections. Reads the log;
+//! writes only into new data directories (`replay`) and the derived snapshot tables.
+//!
+//! Pure parts: `diff`, `why`, `render`, `query::LogFilter`, the folds and comparisons in
+//! `verify` and `check`. I/O parts: the queries in `query`, and `replay`, `snapshot`, `cli`.
+
+pub mod check;
+pub mod cli;
+pub mod diff;
+pub mod openapi;
+pub mod query;
+pub mod render;
+pub mod replay;
+
+pub mod verify;
+pub mod why;
+
+use crate::model::ResourceKind;
+use query::LogEntry;
+use sqlx::SqlitePool;
+
+/// Errors of the debugging layer. `http::error` maps them to a `Status` once.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The request itself is wrong (bad reference, bad time, bad range).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing in the log matches.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("stored object is not valid JSON")]
+    Corrupt(#[source] serde_json::Error),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<crate::events::StoreError> for HistoryError {
+    fn from(e: crate::events::StoreError) -> Self {
+        match e {
+            crate::events::StoreError::Database(e) => HistoryError::Database(e),
+            crate::events::StoreError::Corrupt(e) => HistoryError::Corrupt(e),
+            other => HistoryError::Io(other.to_string()),
+        }
+    }
+}
+
+/// Most entries one history or events page returns.
+pub const MAX_PAGE: i64 = 10_000;
+
+/// One page of an object's history (after seq `after`), each row with its diff.
+pub async fn history_page(
+    pool: &SqlitePool,
+    kind: ResourceKind,
+    namespace: &str,
+    name: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<render::HistoryRow>, HistoryError> {
+    let entries = query::object_history(pool, kind, namespace, name, after, limit).await?;
+    let before_first = match entries.first().and_then(|e| e.prev_seq) {
+        Some(prev) => query::entry(pool, prev)
+            .await?
+            .map(|e| e.object_value())
+            .transpose()?,
+        None => None,
+    };
+    Ok(render::history_rows(entries, before_first))
+}
+
+/// The newest `limit` rows of an object's history (for `--tail`), oldest first.
+pub async fn history_tail(
+    pool: &SqlitePool,
+    kind: ResourceKind,
+    namespace: &str,
+    name: &str,
+    limit: i64,
+) -> Result<Vec<render::HistoryRow>, HistoryError> {
+    let filter = query::LogFilter {
+        kind: Some(kind.as_str().to_string()),
+        namespace: Some(namespace.to_string()),
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    let newest = query::newest_entries(pool, &filter, limit).await?;
+    let Some(first) = newest.first() else {
+        return Ok(vec![]);
+    };
+    history_page(pool, kind, namespace, name, first.seq - 1, limit).await
+}
+
+/// The event `why` explains when none is named: the creation of the object's newest
+/// incarnation (its first event with its current uid).
+pub async fn creation_of(
+    pool: &SqlitePool,
+    kind: ResourceKind,
+    namespace: &str,
+    name: &str,
+) -> Result<LogEntry, HistoryError> {
+    let filter = query::LogFilter {
+        kind: Some(kind.as_str().to_string()),
+        namespace: Some(namespace.to_string()),
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    let newest = query::newest_entries(pool, &filter, 1).await?;
+    let Some(newest) = newest.into_iter().next() else {
+        return Err(HistoryError::NotFound(format!(
+            "the log has no events of {} \"{name}\"{}",
+            kind.qualified_resource(),
+            if namespace.is_empty() {
+                String::new()
+            } else {
+                format!(" in namespace \"{namespace}\"")
+            }
+        )));
+    };
+    let by_uid = query::LogFilter {
+        uid: Some(newest.uid.clone()),
+        ..Default::default()
+    };
+    let first = query::entries(pool, &by_uid, 0, 1).await?;
+    Ok(first.into_iter().next().unwrap_or(newest))
+}
+
+/// Follow `caused_by` from event `seq` back to its origin: each link with its changes.
+pub async fn why_chain(pool: &SqlitePool, seq: i64) -> Result<Vec<why::Link>, HistoryError> {
+    /// A bound on the walk; causes always point to smaller seqs, so it ends anyway.
+    const MAX_LINKS: usize = 10_000;
+    let mut links = Vec::new();
+    let mut next = Some(seq);
+    while let Some(at) = next {
+        if links.len() >= MAX_LINKS {
+            break;
+        }
+        let Some(entry) = query::entry(pool, at).await? else {
+            if links.is_empty() {
+                return Err(HistoryError::NotFound(format!(
+                    "the log has no event at resourceVersion {at}"
+                )));
+            }
+            break;
+        };
+        let before = match entry.prev_seq {
+            Some(prev) => query::entry(pool, prev)
+                .await?
+                .map(|e| e.object_value())
+                .transpose()?,
+            None => None,
+        };
+        next = entry.caused_by.filter(|c| *c < entry.seq);
+        links.push(why::Link::new(entry, before.as_ref()));
+    }
+    Ok(links)
+}

@@ -1,0 +1,298 @@
+//! Why an event happened: the chain of `caused_by` links from an event back to a request no
+//! worker made (a person's, or the server's own bootstrap). Pure: the caller fetches the links
+//! (each an entry and the version before it); this module folds runs of a worker's own status
+//! updates into one step, describes each step and names the origin.
+
+use super::diff::{self, Change};
+use super::query::LogEntry;
+use serde_json::{Value, json};
+
+/// Actors that are control loops of this server, not people.
+pub fn is_worker(actor: &str) -> bool {
+    matches!(
+        actor,
+        crate::workers::scheduler::ACTOR
+            | crate::workers::replicaset::ACTOR
+            | crate::workers::gc::ACTOR
+            | crate::workers::namespace::ACTOR
+            | crate::workers::nodes::ACTOR
+            | crate::startup::SYSTEM_ACTOR
+    ) || actor.starts_with("kubelet/")
+}
+
+/// One event of the chain and what it changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub entry: LogEntry,
+    pub changes: Vec<Change>,
+}
+
+impl Link {
+    /// A link from an entry and the object's version before it (`None`: none, a creation).
+    pub fn new(entry: LogEntry, before: Option<&Value>) -> Link {
+        let after: Value = serde_json::from_str(&entry.object).unwrap_or(Value::Null);
+        let changes = match (entry.event_type.as_str(), before) {
+            ("Deleted", _) => vec![],
+            (_, Some(before)) => diff::diff(before, &after),
+            (_, None) => vec![],
+        };
+        Link { entry, changes }
+    }
+}
+
+/// One step of the explanation: a link, or a run of status updates of one object by one
+/// worker (each caused by the one before it) shown as one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub link: Link,
+    /// Further links folded into this one (oldest last), all status updates by the same actor
+    /// of the same object.
+    pub folded: Vec<i64>,
+}
+
+/// Fold each run of consecutive `StatusUpdated` links of the same object by the same worker.
+pub fn collapse(links: Vec<Link>) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for link in links {
+        if let Some(last) = steps.last_mut() {
+            let a = &last.link.entry;
+            let b = &link.entry;
+            if a.event_type == "StatusUpdated"
+                && b.event_type == "StatusUpdated"
+                && a.actor == b.actor
+                && is_worker(&b.actor)
+                && (a.kind.as_str(), a.namespace.as_str(), a.name.as_str())
+                    == (b.kind.as_str(), b.namespace.as_str(), b.name.as_str())
+            {
+                last.folded.push(b.seq);
+                continue;
+            }
+        }
+        steps.push(Step {
+            link,
+            folded: vec![],
+        });
+    }
+    steps
+}
+
+/// `Scaled by kubetrail-admin (kubectl-scale, kubectl/v1.32.4)`.
+fn who(entry: &LogEntry) -> String {
+    let mut text = format!("{} by {}", entry.event_type, entry.actor);
+    let mut how: Vec<String> = Vec::new();
+    if let Some(m) = entry.field_manager.as_deref().filter(|m| !m.is_empty()) {
+        how.push(m.to_string());
+    }
+    if let Some(program) = entry
+        .user_agent
+        .as_deref()
+        .and_then(|ua| ua.split_whitespace().next())
+    {
+        how.push(program.to_string());
+    }
+    if !how.is_empty() {
+        text.push_str(&format!(" ({})", how.join(", ")));
+    }
+    text
+}
+
+/// The first few changes, `spec.replicas: 1 -> 3; ...`.
+fn gist(changes: &[Change]) -> String {
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = changes
+        .iter()
+        .take(SHOWN)
+        .map(|c| c.line()[2..].to_string())
+        .collect();
+    if changes.len() > SHOWN {
+        parts.push(format!("... {} more", changes.len() - SHOWN));
+    }
+    parts.join("; ")
+}
+
+/// The explanation as text lines, the event asked about first.
+pub fn render(steps: &[Step]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let entry = &step.link.entry;
+        let lead = if i == 0 { "" } else { "<- because " };
+        let mut line = format!(
+            "{lead}{} at resourceVersion {}: {}",
+            entry.subject(),
+            entry.seq,
+            who(entry)
+        );
+        if !step.folded.is_empty() {
+            let oldest = step.folded.last().copied().unwrap_or(entry.seq);
+            line.push_str(&format!(
+                " (and {} earlier status updates by it, resourceVersions {oldest}..{})",
+                step.folded.len(),
+                step.folded.first().copied().unwrap_or(entry.seq)
+            ));
+        }
+        let changed = gist(&step.link.changes);
+        if !changed.is_empty() {
+            line.push_str(&format!(": {changed}"));
+        }
+        lines.push(format!("{}{line}", "  ".repeat(i.min(1))));
+    }
+    lines.push(origin(steps));
+    lines
+}
+
+/// Where the chain ends, in words.
+pub fn origin(steps: &[Step]) -> String {
+    let Some(last) = steps.last() else {
+        return "no such event".to_string();
+    };
+    let entry = &last.link.entry;
+    if is_worker(&entry.actor) {
+        format!(
+            "origin: {} at resourceVersion {}, by {} with no recorded cause",
+            entry.subject(),
+            entry.seq,
+            entry.actor
+        )
+    } else {
+        let via = entry
+            .via()
+            .map(|v| format!(" with {v}"))
+            .unwrap_or_default();
+        format!(
+            "origin: a request by {}{via} at resourceVersion {} ({})",
+            entry.actor, entry.seq, entry.time
+        )
+    }
+}
+
+/// The explanation as JSON: every link (unfolded), then the origin.
+pub fn to_json(links: &[Link]) -> Value {
+    let chain: Vec<Value> = links
+        .iter()
+        .map(|link| {
+            let mut entry = link.entry.to_json(false);
+            entry["changes"] = Value::Array(link.changes.iter().map(Change::to_json).collect());
+            entry
+        })
+        .collect();
+    let origin = links.last().map(|l| {
+        json!({"resourceVersion": l.entry.seq.to_string(), "actor": l.entry.actor,
+               "person": !is_worker(&l.entry.actor)})
+    });
+    json!({"apiVersion": super::query::API_VERSION, "kind": "Why", "chain": chain, "origin": origin})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(
+        seq: i64,
+        kind: &str,
+        name: &str,
+        event_type: &str,
+        actor: &str,
+        cause: Option<i64>,
+    ) -> Link {
+        let mut entry = LogEntry {
+            seq,
+            time: "2026-01-01T00:00:00.000000000Z".into(),
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: "default".into(),
+            name: name.into(),
+            uid: "u".into(),
+            event_type: event_type.into(),
+            event_version: 1,
+            prev_seq: None,
+            object: "{}".into(),
+            actor: actor.into(),
+            user_agent: None,
+            field_manager: None,
+            request_id: "r".into(),
+            caused_by: cause,
+        };
+        if actor == "kubetrail-admin" {
+            entry.user_agent = Some("kubectl/v1.32.4 (linux/amd64) kubernetes/abc".into());
+            entry.field_manager = Some("kubectl-scale".into());
+        }
+        Link {
+            entry,
+            changes: vec![],
+        }
+    }
+
+    #[test]
+    fn a_pod_created_by_the_controller_leads_back_to_the_person_who_scaled() {
+        let mut scaled = link(
+            12,
+            "ReplicaSet",
+            "echo-rs",
+            "Scaled",
+            "kubetrail-admin",
+            None,
+        );
+        scaled.changes = vec![Change::Changed {
+            path: "spec.replicas".into(),
+            from: json!(1),
+            to: json!(3),
+        }];
+        let steps = collapse(vec![
+            link(
+                20,
+                "Pod",
+                "echo-rs-x7k2p",
+                "Created",
+                "replicaset-controller",
+                Some(16),
+            ),
+            link(
+                16,
+                "ReplicaSet",
+                "echo-rs",
+                "StatusUpdated",
+                "replicaset-controller",
+                Some(14),
+            ),
+            link(
+                14,
+                "ReplicaSet",
+                "echo-rs",
+                "StatusUpdated",
+                "replicaset-controller",
+                Some(12),
+            ),
+            scaled,
+        ]);
+        assert_eq!(steps.len(), 3);
+        assert_eq!(steps[1].folded, [14]);
+        assert_eq!(
+            render(&steps),
+            [
+                "Pod default/echo-rs-x7k2p at resourceVersion 20: Created by replicaset-controller",
+                "  <- because ReplicaSet default/echo-rs at resourceVersion 16: StatusUpdated by replicaset-controller (and 1 earlier status updates by it, resourceVersions 14..14)",
+                "  <- because ReplicaSet default/echo-rs at resourceVersion 12: Scaled by kubetrail-admin (kubectl-scale, kubectl/v1.32.4): spec.replicas: 1 -> 3",
+                "origin: a request by kubetrail-admin with kubectl-scale at resourceVersion 12 (2026-01-01T00:00:00.000000000Z)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_chain_ending_at_a_worker_says_so() {
+        let mut created = link(
+            3,
+            "Namespace",
+            "default",
+            "Created",
+            "system:kubetrail",
+            None,
+        );
+        created.entry.namespace = String::new();
+        let steps = collapse(vec![created.clone()]);
+        assert_eq!(
+            origin(&steps),
+            "origin: Namespace default at resourceVersion 3, by system:kubetrail with no recorded cause"
+        );
+        assert_eq!(to_json(&[created])["origin"]["person"], false);
+    }
+}
