@@ -151,6 +151,8 @@ async fn generate(dir: &Path, template: &Value, plan: &Plan) -> Result<i64> {
         *seq += 1;
         *seq
     };
+    // Each object's newest version, for the changes recorded with the next event.
+    let mut previous: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
     let mut live_made = 0;
     let mut churn = 0;
     // Interleave: one hot update every `stride` events, live pods first, churn for the rest.
@@ -158,7 +160,7 @@ async fn generate(dir: &Path, template: &Value, plan: &Plan) -> Result<i64> {
     while seq < plan.events {
         if rows.len() >= CHUNK {
             written += rows.len();
-            flush(&mut conn, &mut rows, start).await?;
+            flush(&mut conn, &mut rows, &mut previous, start).await?;
         }
         if hot_rev + 1 < plan.hot && seq % stride == 0 {
             hot_rev += 1;
@@ -222,7 +224,7 @@ async fn generate(dir: &Path, template: &Value, plan: &Plan) -> Result<i64> {
         }
     }
     written += rows.len();
-    flush(&mut conn, &mut rows, start).await?;
+    flush(&mut conn, &mut rows, &mut previous, start).await?;
     sqlx::query("COMMIT").execute(&mut conn).await?;
     println!(
         "  generated {written} events: bench/hot has {} events, {live_made} pods stay, {churn} pods come and go",
@@ -238,14 +240,34 @@ const CHUNK: usize = 10_000;
 async fn flush(
     conn: &mut sqlx::SqliteConnection,
     rows: &mut Vec<Row>,
+    previous: &mut std::collections::HashMap<String, Value>,
     start: jiff::Timestamp,
 ) -> Result<()> {
     for row in rows.drain(..) {
         let time = meta::format_log_time(start + jiff::SignedDuration::from_micros(row.seq));
+        // The changes the writer records: the diff from the object's previous version.
+        let object: Value = serde_json::from_str(&row.object)?;
+        if let Some(prev_seq) = row.prev_seq
+            && !previous.contains_key(&row.name)
+        {
+            let stored: String = sqlx::query_scalar("SELECT object FROM events WHERE seq = ?")
+                .bind(prev_seq)
+                .fetch_one(&mut *conn)
+                .await?;
+            previous.insert(row.name.clone(), serde_json::from_str(&stored)?);
+        }
+        let before = row.prev_seq.and_then(|_| previous.get(&row.name));
+        let deleted = row.event_type == "Deleted";
+        let changes = kubetrail::history::diff::recorded_changes(before, &object, deleted);
+        if deleted {
+            previous.remove(&row.name);
+        } else {
+            previous.insert(row.name.clone(), object);
+        }
         sqlx::query(
             "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, event_type, \
-             prev_seq, object, actor, user_agent, field_manager, request_id, caused_by) \
-             VALUES (?, ?, 'v1', 'Pod', 'bench', ?, ?, ?, ?, ?, 'kubetrail-admin', 'kubetrail-bench', NULL, ?, NULL)",
+             prev_seq, object, actor, user_agent, field_manager, request_id, caused_by, changes) \
+             VALUES (?, ?, 'v1', 'Pod', 'bench', ?, ?, ?, ?, ?, 'kubetrail-admin', 'kubetrail-bench', NULL, ?, NULL, ?)",
         )
         .bind(row.seq)
         .bind(time)
@@ -255,6 +277,7 @@ async fn flush(
         .bind(row.prev_seq)
         .bind(&row.object)
         .bind(uuid::Uuid::new_v4().to_string())
+        .bind(changes)
         .execute(&mut *conn)
         .await?;
     }

@@ -304,10 +304,16 @@ impl Writer {
                 .as_ref()
                 .and_then(|p| meta::resource_version(p).parse::<i64>().ok());
             let uid = meta::uid(&object).to_string();
+            let deleted = change.event_type == EventType::Deleted;
+            let changes = crate::history::diff::recorded_changes(
+                prev.as_ref().filter(|_| prev_seq.is_some()),
+                &object,
+                deleted,
+            );
             sqlx::query(
                 "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, event_type, \
-                 prev_seq, object, actor, user_agent, field_manager, request_id, caused_by) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 prev_seq, object, actor, user_agent, field_manager, request_id, caused_by, changes) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(seq)
             .bind(&time)
@@ -324,9 +330,9 @@ impl Writer {
             .bind(&meta_in.field_manager)
             .bind(&meta_in.request_id)
             .bind(meta_in.caused_by)
+            .bind(&changes)
             .execute(&mut self.conn)
             .await?;
-            let deleted = change.event_type == EventType::Deleted;
             projections::apply(
                 &mut self.conn,
                 kind,

@@ -69,6 +69,21 @@ pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
     changes
 }
 
+/// What an event changed, as the log records it (`events.changes`): the diff from the
+/// object's previous version (when the event continues the same object and does not delete
+/// it), as JSON array text; `[]` otherwise.
+pub fn recorded_changes(previous: Option<&Value>, object: &Value, deleted: bool) -> String {
+    let changes = match previous {
+        Some(before)
+            if !deleted && crate::model::meta::uid(before) == crate::model::meta::uid(object) =>
+        {
+            diff(before, object)
+        }
+        _ => vec![],
+    };
+    Value::Array(changes.iter().map(Change::to_json).collect()).to_string()
+}
+
 /// Every leaf of `object` as an addition (the diff of a creation).
 pub fn created(object: &Value) -> Vec<Change> {
     diff(&Value::Object(Default::default()), object)

@@ -361,6 +361,74 @@ pub async fn object_history(
     entries(pool, &filter, after, limit).await
 }
 
+/// A page of an object's history as SQLite assembles it from the recorded changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedPage {
+    /// The rows as a JSON array, each shaped as `render::history_json` shapes it.
+    pub items: String,
+    pub count: i64,
+    pub last_seq: i64,
+}
+
+/// One page of an object's history (after seq `after`), assembled inside SQLite from each
+/// event's recorded `changes`, so no object is read or compared; `None` when an event of the
+/// page has no recorded changes (written before they were recorded): the caller then computes
+/// the page from the objects.
+pub async fn recorded_history_page(
+    pool: &SqlitePool,
+    kind: ResourceKind,
+    namespace: &str,
+    name: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Option<RecordedPage>, HistoryError> {
+    // Each row is built as text and the rows are joined as text: the recorded changes are
+    // already JSON, so nothing is parsed again (json_patch or json() would parse every row).
+    let row = sqlx::query(
+        "SELECT COUNT(*), COALESCE(MAX(seq), 0), COALESCE(SUM(changes IS NULL), 0), \
+                '[' || COALESCE(group_concat(item, ',' ORDER BY seq), '') || ']' \
+         FROM (SELECT seq, changes, \
+                 substr(base, 1, length(base) - 1) \
+                 || CASE WHEN prev_seq IS NULL THEN '' \
+                    ELSE ',\"previousResourceVersion\":\"' || prev_seq || '\"' END \
+                 || CASE WHEN caused_by IS NULL THEN '' \
+                    ELSE ',\"causedBy\":\"' || caused_by || '\"' END \
+                 || CASE WHEN user_agent IS NULL THEN '' \
+                    ELSE ',\"userAgent\":' || json_quote(user_agent) END \
+                 || CASE WHEN field_manager IS NULL THEN '' \
+                    ELSE ',\"fieldManager\":' || json_quote(field_manager) END \
+                 || ',\"changes\":' || COALESCE(changes, 'null') || '}' AS item \
+               FROM (SELECT seq, prev_seq, caused_by, user_agent, field_manager, changes, \
+                       json_object('apiVersion', ?, 'kind', 'LogEntry', \
+                         'metadata', json_object('name', CAST(seq AS TEXT), \
+                           'resourceVersion', CAST(seq AS TEXT)), \
+                         'time', time, 'type', event_type, 'eventVersion', event_version, \
+                         'involvedObject', json_object('apiVersion', api_version, 'kind', kind, \
+                           'namespace', namespace, 'name', name, 'uid', uid), \
+                         'actor', actor, 'requestID', request_id) AS base \
+                     FROM events WHERE kind = ? AND namespace = ? AND name = ? AND seq > ? \
+                     ORDER BY seq LIMIT ?))",
+    )
+    .bind(API_VERSION)
+    .bind(kind.as_str())
+    .bind(namespace)
+    .bind(name)
+    .bind(after)
+    .bind(limit)
+    .fetch_one(pool)
+    .await?;
+    let count: i64 = row.try_get(0)?;
+    let unrecorded: i64 = row.try_get(2)?;
+    if unrecorded > 0 {
+        return Ok(None);
+    }
+    Ok(Some(RecordedPage {
+        items: row.try_get(3)?,
+        count,
+        last_seq: row.try_get(1)?,
+    }))
+}
+
 /// The newest seq in the log (0 when empty).
 pub async fn last_seq(pool: &SqlitePool) -> Result<i64, HistoryError> {
     Ok(

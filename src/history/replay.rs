@@ -139,9 +139,10 @@ pub async fn replay_into(
         sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
         let copied = sqlx::query(
             "INSERT INTO main.events (seq, time, api_version, kind, namespace, name, uid, event_type, \
-             event_version, prev_seq, object, actor, user_agent, field_manager, request_id, caused_by) \
+             event_version, prev_seq, object, actor, user_agent, field_manager, request_id, caused_by, \
+             changes) \
              SELECT seq, time, api_version, kind, namespace, name, uid, event_type, event_version, \
-             prev_seq, object, actor, user_agent, field_manager, request_id, caused_by \
+             prev_seq, object, actor, user_agent, field_manager, request_id, caused_by, changes \
              FROM source.events WHERE seq <= ? ORDER BY seq",
         )
         .bind(until_seq)

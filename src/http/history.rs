@@ -269,7 +269,31 @@ async fn history(
     let pool = state.store.pool();
     let last = query::last_seq(pool).await?;
     let limit = limit(query, DEFAULT_HISTORY)?;
-    let rows = match integer(query, "tail")?.filter(|t| *t > 0) {
+    let tail = integer(query, "tail")?.filter(|t| *t > 0);
+    if tail.is_none() {
+        let after = integer(query, "continue")?.unwrap_or(0);
+        let page = query::recorded_history_page(pool, kind, &namespace, name, after, limit).await?;
+        if let Some(page) = page
+            && (page.count > 0 || after > 0)
+        {
+            let mut metadata = json!({"resourceVersion": last.to_string()});
+            if page.count == limit {
+                metadata["continue"] = json!(page.last_seq.to_string());
+            }
+            let head = json!({
+                "apiVersion": API_VERSION, "kind": "History", "metadata": metadata,
+                "involvedObject": {"apiVersion": kind.api_version(), "kind": kind.as_str(), "namespace": namespace, "name": name},
+            })
+            .to_string();
+            // The items arrive as JSON text from SQLite: splice them in rather than parse them.
+            let head = head.strip_suffix('}').unwrap_or(&head);
+            let body = format!("{head},\"items\":{}}}", page.items);
+            return Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body));
+        }
+    }
+    let rows = match tail {
         Some(tail) => {
             log_history::history_tail(pool, kind, &namespace, name, tail.min(limit)).await?
         }
