@@ -85,7 +85,7 @@ impl Recorder {
         }
     }
 
-    pub async fn note(&self, pod: &Value, severity: Severity, reason: &str, message: &str) {
+    pub fn note(&self, pod: &Value, severity: Severity, reason: &str, message: &str) {
         let now = jiff::Timestamp::now();
         if !self.reporter.allow(pod, now) {
             return;
@@ -196,15 +196,13 @@ impl Engine {
         // A sandbox created in this round starts while the first container is prepared.
         let mut unstarted: Option<String> = None;
         let mut outcomes = Vec::new();
-        let sandbox_failed = |message: String| async move {
-            recorder
-                .note(
-                    pod_json,
-                    Severity::Warning,
-                    "FailedCreatePodSandBox",
-                    &format!("Failed to create pod sandbox: {message}"),
-                )
-                .await;
+        let sandbox_failed = |message: String| {
+            recorder.note(
+                pod_json,
+                Severity::Warning,
+                "FailedCreatePodSandBox",
+                &format!("Failed to create pod sandbox: {message}"),
+            );
         };
         for action in actions {
             match action {
@@ -213,13 +211,13 @@ impl Engine {
                     Ok(id) if spec::wants_pod_ip(pod) => match self.start_sandbox(pod, &id).await {
                         Ok(ip) => sandbox = Some((id, ip)),
                         Err(message) => {
-                            sandbox_failed(message).await;
+                            sandbox_failed(message);
                             return outcomes;
                         }
                     },
                     Ok(id) => unstarted = Some(id),
                     Err(message) => {
-                        sandbox_failed(message).await;
+                        sandbox_failed(message);
                         return outcomes;
                     }
                 },
@@ -250,7 +248,7 @@ impl Engine {
                     match started {
                         Some(Ok(started)) => sandbox = Some(started),
                         Some(Err(message)) => {
-                            sandbox_failed(message).await;
+                            sandbox_failed(message);
                             return outcomes;
                         }
                         None => {}
@@ -269,9 +267,7 @@ impl Engine {
                     grace,
                     message,
                 } => {
-                    recorder
-                        .note(pod_json, Severity::Normal, "Killing", &message)
-                        .await;
+                    recorder.note(pod_json, Severity::Normal, "Killing", &message);
                     tracing::debug!(pod = %meta::name(pod_json), %container, grace, "killing a container");
                     self.stop(&id, grace).await;
                 }
@@ -280,7 +276,7 @@ impl Engine {
         if let Some(id) = unstarted
             && let Err(message) = self.start_sandbox(pod, &id).await
         {
-            sandbox_failed(message).await;
+            sandbox_failed(message);
         }
         outcomes
     }
@@ -386,32 +382,26 @@ impl Engine {
             "Never" if !present => {
                 let message =
                     format!("Container image \"{image}\" is not present with pull policy of Never");
-                recorder
-                    .note(pod_json, Severity::Warning, "ErrImageNeverPull", &message)
-                    .await;
+                recorder.note(pod_json, Severity::Warning, "ErrImageNeverPull", &message);
                 return Err(failed("ErrImageNeverPull", message));
             }
             "Never" | "IfNotPresent" if present => {
-                recorder
-                    .note(
-                        pod_json,
-                        Severity::Normal,
-                        "Pulled",
-                        &format!("Container image \"{image}\" already present on machine"),
-                    )
-                    .await;
+                recorder.note(
+                    pod_json,
+                    Severity::Normal,
+                    "Pulled",
+                    &format!("Container image \"{image}\" already present on machine"),
+                );
                 return Ok(false);
             }
             _ => {}
         }
-        recorder
-            .note(
-                pod_json,
-                Severity::Normal,
-                "Pulling",
-                &format!("Pulling image \"{image}\""),
-            )
-            .await;
+        recorder.note(
+            pod_json,
+            Severity::Normal,
+            "Pulling",
+            &format!("Pulling image \"{image}\""),
+        );
         let started = std::time::Instant::now();
         let (name, tag) = split_image(&image);
         let mut options = CreateImageOptionsBuilder::new().from_image(name);
@@ -428,12 +418,8 @@ impl Engine {
         }
         if let Some(error) = error {
             let message = format!("Failed to pull image \"{image}\": {error}");
-            recorder
-                .note(pod_json, Severity::Warning, "Failed", &message)
-                .await;
-            recorder
-                .note(pod_json, Severity::Warning, "Failed", "Error: ErrImagePull")
-                .await;
+            recorder.note(pod_json, Severity::Warning, "Failed", &message);
+            recorder.note(pod_json, Severity::Warning, "Failed", "Error: ErrImagePull");
             return Err(failed("ErrImagePull", message));
         }
         let took = started.elapsed().as_secs_f64();
@@ -452,8 +438,7 @@ impl Engine {
                 &format!(
                     "Successfully pulled image \"{image}\" in {took:.3}s ({took:.3}s including waiting). Image size: {size} bytes."
                 ),
-            )
-            .await;
+            );
         Ok(true)
     }
 
@@ -484,14 +469,12 @@ impl Engine {
         let body = match spec::container_config(pod, container, runtime, attempt) {
             Ok(body) => body,
             Err(e) => {
-                recorder
-                    .note(
-                        pod_json,
-                        Severity::Warning,
-                        "Failed",
-                        &format!("Error: {}", e.message),
-                    )
-                    .await;
+                recorder.note(
+                    pod_json,
+                    Severity::Warning,
+                    "Failed",
+                    &format!("Error: {}", e.message),
+                );
                 outcomes.push(create_failed(e.reason, e.message));
                 return (outcomes, None);
             }
@@ -505,28 +488,24 @@ impl Engine {
         );
         match self.create_named(&name, body).await {
             Ok(id) => {
-                recorder
-                    .note(
-                        pod_json,
-                        Severity::Normal,
-                        "Created",
-                        &format!("Created container {}", container.name),
-                    )
-                    .await;
+                recorder.note(
+                    pod_json,
+                    Severity::Normal,
+                    "Created",
+                    &format!("Created container {}", container.name),
+                );
                 outcomes.push(Outcome::Created {
                     container: container.name.clone(),
                 });
                 (outcomes, Some(id))
             }
             Err(message) => {
-                recorder
-                    .note(
-                        pod_json,
-                        Severity::Warning,
-                        "Failed",
-                        &format!("Error: {message}"),
-                    )
-                    .await;
+                recorder.note(
+                    pod_json,
+                    Severity::Warning,
+                    "Failed",
+                    &format!("Error: {message}"),
+                );
                 outcomes.push(create_failed("CreateContainerError", message));
                 (outcomes, None)
             }
@@ -547,28 +526,24 @@ impl Engine {
             .await
         {
             Ok(()) => {
-                recorder
-                    .note(
-                        pod_json,
-                        Severity::Normal,
-                        "Started",
-                        &format!("Started container {}", container.name),
-                    )
-                    .await;
+                recorder.note(
+                    pod_json,
+                    Severity::Normal,
+                    "Started",
+                    &format!("Started container {}", container.name),
+                );
                 None
             }
             // Docker keeps the container, created with the error: the sync reports it and
             // restarts it per the restart policy.
             Err(e) => {
                 let message = format!("failed to start container \"{}\": {e}", container.name);
-                recorder
-                    .note(
-                        pod_json,
-                        Severity::Warning,
-                        "Failed",
-                        &format!("Error: {message}"),
-                    )
-                    .await;
+                recorder.note(
+                    pod_json,
+                    Severity::Warning,
+                    "Failed",
+                    &format!("Error: {message}"),
+                );
                 Some(Outcome::StartFailed {
                     instance: id,
                     message,
@@ -635,14 +610,12 @@ impl Engine {
             .filter(|r| r.role == Role::Container && r.state == RunState::Running)
             .collect();
         for record in &running {
-            recorder
-                .note(
-                    pod_json,
-                    Severity::Normal,
-                    "Killing",
-                    &format!("Stopping container {}", record.container),
-                )
-                .await;
+            recorder.note(
+                pod_json,
+                Severity::Normal,
+                "Killing",
+                &format!("Stopping container {}", record.container),
+            );
         }
         futures_util::future::join_all(running.iter().map(|r| self.stop(&r.id, grace))).await;
         self.remove_pod(meta::uid(pod_json), records).await;

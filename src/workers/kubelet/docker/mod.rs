@@ -191,7 +191,6 @@ struct Kubelet {
     probers: HashMap<String, (String, tokio::task::AbortHandle)>,
     last_heartbeat: Option<Instant>,
     last_runtime_error: Option<String>,
-    description: Option<NodeDescription>,
     /// The pods bound to the node at the last pass, by uid.
     pods: HashMap<String, Arc<Value>>,
 }
@@ -253,28 +252,18 @@ impl Kubelet {
                         ));
                     }
                     Finding::Failed { kind, message } => {
-                        let recorder = self.recorder.clone();
-                        let pod = self.pod_value(&report.pod_uid);
-                        if let Some(pod) = pod {
-                            tokio::spawn(async move {
-                                recorder
-                                    .note(
-                                        &pod,
-                                        Severity::Warning,
-                                        "Unhealthy",
-                                        &format!("{} probe failed: {message}", kind.title()),
-                                    )
-                                    .await;
-                            });
+                        if let Some(pod) = self.pods.get(&report.pod_uid) {
+                            self.recorder.note(
+                                pod,
+                                Severity::Warning,
+                                "Unhealthy",
+                                &format!("{} probe failed: {message}", kind.title()),
+                            );
                         }
                     }
                 }
             }
         }
-    }
-
-    fn pod_value(&self, uid: &str) -> Option<Value> {
-        self.pods.get(uid).map(|p| p.as_ref().clone())
     }
 
     /// Run `work` for pod `uid` in a task of its own; the pod is busy until it reports back.
@@ -300,27 +289,10 @@ impl Kubelet {
         runtime_error: Option<&str>,
         heartbeat_every: Duration,
     ) -> Option<(Command, Option<i64>)> {
-        let now = meta::format_time(jiff::Timestamp::now());
         let Some(node) = node else {
-            let description = match &self.description {
-                Some(d) => d.clone(),
-                None => {
-                    let d = describe(Some(&self.engine.docker), &self.node).await;
-                    self.description = Some(d.clone());
-                    d
-                }
-            };
-            let mut object = node_object(&description, &now);
-            object["status"]["conditions"] = super::conditions(&now, &now, runtime_error);
+            let description = describe(Some(&self.engine.docker), &self.node).await;
             self.last_heartbeat = Some(Instant::now());
-            return Some((
-                Command::Create {
-                    kind: ResourceKind::Node,
-                    namespace: String::new(),
-                    object,
-                },
-                None,
-            ));
+            return Some(register(&description, runtime_error));
         };
         let changed = self.last_runtime_error.as_deref() != runtime_error;
         let due = self
@@ -330,16 +302,7 @@ impl Kubelet {
             return None;
         }
         self.last_heartbeat = Some(Instant::now());
-        Some((
-            Command::Update {
-                kind: ResourceKind::Node,
-                namespace: String::new(),
-                name: self.node.clone(),
-                object: heartbeat_with(&node, &now, runtime_error),
-                part: UpdatePart::Status,
-            },
-            meta::resource_version(&node).parse().ok(),
-        ))
+        Some(refresh(&node, runtime_error))
     }
 
     /// Start probers for running instances that have probes and none yet.
@@ -549,33 +512,38 @@ impl Kubelet {
     }
 }
 
+/// The write that registers the node `description` says, ready unless the runtime is down.
+fn register(description: &NodeDescription, runtime_error: Option<&str>) -> (Command, Option<i64>) {
+    let now = meta::format_time(jiff::Timestamp::now());
+    let mut object = node_object(description, &now);
+    object["status"]["conditions"] = super::conditions(&now, &now, runtime_error);
+    let command = Command::Create {
+        kind: ResourceKind::Node,
+        namespace: String::new(),
+        object,
+    };
+    (command, None)
+}
+
+/// The write that refreshes `node`'s heartbeat, ready unless the runtime is down.
+fn refresh(node: &Value, runtime_error: Option<&str>) -> (Command, Option<i64>) {
+    let now = meta::format_time(jiff::Timestamp::now());
+    let command = Command::Update {
+        kind: ResourceKind::Node,
+        namespace: String::new(),
+        name: meta::name(node).to_string(),
+        object: heartbeat_with(node, &now, runtime_error),
+        part: UpdatePart::Status,
+    };
+    (command, meta::resource_version(node).parse().ok())
+}
+
 /// Register `node`, or refresh it, as not ready because Docker cannot be reached.
 async fn report_unreachable(submit: &dyn Submit, informer: &Informer, node: &str, error: &str) {
-    let now = meta::format_time(jiff::Timestamp::now());
     let current = informer.read().get(ResourceKind::Node, "", node).cloned();
     let command = match current {
-        None => {
-            let mut object = node_object(&describe(None, node).await, &now);
-            object["status"]["conditions"] = super::conditions(&now, &now, Some(error));
-            (
-                Command::Create {
-                    kind: ResourceKind::Node,
-                    namespace: String::new(),
-                    object,
-                },
-                None,
-            )
-        }
-        Some(current) => (
-            Command::Update {
-                kind: ResourceKind::Node,
-                namespace: String::new(),
-                name: node.to_string(),
-                object: heartbeat_with(&current, &now, Some(error)),
-                part: UpdatePart::Status,
-            },
-            meta::resource_version(&current).parse().ok(),
-        ),
+        None => register(&describe(None, node).await, Some(error)),
+        Some(current) => refresh(&current, Some(error)),
     };
     let last = run_commands(submit, vec![command], || {
         RequestMeta::worker(&format!("kubelet/{node}"))
@@ -636,7 +604,6 @@ pub async fn run_docker_kubelet_until_stopped(
         probers: HashMap::new(),
         last_heartbeat: None,
         last_runtime_error: None,
-        description: None,
         pods: HashMap::new(),
     };
     let mut changes = informer.changes();
