@@ -7,24 +7,28 @@
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "ghcr.io/subicura/echo:v1";
 
+#[path = "support/serve.rs"]
+mod support;
+
+/// The server and its Docker node; the node's containers are removed after the server stops.
 struct Server {
-    child: Child,
+    served: Option<support::Served>,
     url: String,
     node: String,
-    dir: tempfile::TempDir,
+    dir: std::path::PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Stop the kubelet first, or it would start again what is removed.
+        drop(self.served.take());
         let filter = format!("label=dev.kubetrail.node={}", self.node);
         if let Ok(out) = Command::new("docker")
             .args(["ps", "-aq", "--filter", &filter])
@@ -45,41 +49,13 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
     let node = format!("bench-{}", std::process::id());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--insecure-http",
-            "--node-name",
-            &node,
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubetrail starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut url = String::new();
-    for line in lines.by_ref() {
-        if let Some(rest) = line
-            .expect("a line")
-            .strip_prefix("kubetrail is serving the Kubernetes API at ")
-        {
-            url = rest.trim().to_string();
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
+    let served = support::serve(&["--node-name", &node]);
     Server {
-        child,
-        url,
+        url: served.url.clone(),
+        dir: served.dir.path().to_path_buf(),
+        served: Some(served),
         node,
-        dir,
     }
 }
 
@@ -136,11 +112,11 @@ fn follow_running(url: String) -> Arc<Mutex<HashMap<String, Instant>>> {
 }
 
 fn kubectl_apply(server: &Server, manifest: &str) {
-    let kubeconfig = server.dir.path().join("kubeconfig");
+    let kubeconfig = server.dir.join("kubeconfig");
     let mut child = Command::new("kubectl")
         .args(["apply", "-f", "-"])
         .env("KUBECONFIG", &kubeconfig)
-        .env("KUBECACHEDIR", server.dir.path().join("cache"))
+        .env("KUBECACHEDIR", server.dir.join("cache"))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -7,58 +7,13 @@
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
+#[path = "support/serve.rs"]
+mod support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(nodes: usize) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--insecure-http",
-            "--no-docker-node",
-        ])
-        .args(["--simulated-nodes", &nodes.to_string()])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubetrail starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut url = String::new();
-    for line in lines.by_ref() {
-        if let Some(rest) = line
-            .expect("a line")
-            .strip_prefix("kubetrail is serving the Kubernetes API at ")
-        {
-            url = rest.trim().to_string();
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    Server {
-        child,
-        url,
-        _dir: dir,
-    }
+fn start(nodes: usize) -> support::Served {
+    support::serve(&["--no-docker-node", "--simulated-nodes", &nodes.to_string()])
 }
 
 async fn wait_for_nodes(client: &reqwest::Client, url: &str, nodes: usize) {

@@ -1,0 +1,50 @@
+//! Starting the `kubetrail` binary for a benchmark: `serve` on plain HTTP at a free loopback
+//! port with a data directory of its own, its URL read from what it prints, stopped when
+//! dropped.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub struct Served {
+    pub child: Child,
+    pub url: String,
+    /// The data directory, removed after the server stops. (Not every benchmark reads it.)
+    #[allow(dead_code)]
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `kubetrail serve --listen 127.0.0.1:0 --insecure-http` plus `args`.
+pub fn serve(args: &[&str]) -> Served {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--insecure-http"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubetrail starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut url = String::new();
+    for line in lines.by_ref() {
+        if let Some(rest) = line
+            .expect("a line")
+            .strip_prefix("kubetrail is serving the Kubernetes API at ")
+        {
+            url = rest.trim().to_string();
+            break;
+        }
+    }
+    // Keep reading so the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Served { child, url, dir }
+}
