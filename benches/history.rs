@@ -25,6 +25,9 @@
 //!    p50/p99/max.
 //! 5. **Verify**: `kubetrail verify` once, for information.
 //!
+//! `KUBETRAIL_BENCH_LOG_DIR=DIR` builds the log in `DIR` and keeps it; a later run finds it
+//! there and reuses it (opening it runs any newer migrations) instead of building it again.
+//!
 //! `--quick` uses 100,000 events and a 1,000-event hot pod. Without `--bench` (as
 //! `cargo test --all-targets` runs it) it measures nothing. Every loop is bounded; the server
 //! is killed on every path.
@@ -384,15 +387,28 @@ async fn time_gets(client: &reqwest::Client, url: &str, times: usize) -> Result<
 
 async fn run(plan: Plan) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let path = dir.path();
+    let kept = std::env::var_os("KUBETRAIL_BENCH_LOG_DIR").map(std::path::PathBuf::from);
+    let path = kept.as_deref().unwrap_or(dir.path());
     println!("kubetrail history benchmark: {} events", plan.events);
     let t = Instant::now();
-    let template = seed(path).await?;
-    let last = generate(path, &template, &plan).await?;
-    println!(
-        "  log built in {:.1} s ({last} events)",
-        t.elapsed().as_secs_f64()
-    );
+    let last = if path.join("state.db").exists() {
+        let (_, readers) = kubetrail::startup::open_database(&path.join("state.db")).await?;
+        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .fetch_one(&readers)
+            .await?;
+        readers.close().await;
+        println!("  reusing the log in {} ({seq} events)", path.display());
+        seq
+    } else {
+        std::fs::create_dir_all(path)?;
+        let template = seed(path).await?;
+        let last = generate(path, &template, &plan).await?;
+        println!(
+            "  log built in {:.1} s ({last} events)",
+            t.elapsed().as_secs_f64()
+        );
+        last
+    };
     let size = std::fs::metadata(path.join("state.db"))?.len();
     println!("  state.db: {:.0} MB", size as f64 / 1e6);
 

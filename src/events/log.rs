@@ -1,7 +1,10 @@
 //! `EventLog`: the single writer. Submissions queue on a channel; one task drains them in
-//! batches, runs `decide` for each inside one `BEGIN IMMEDIATE` transaction (a savepoint per
-//! submission), appends the events, updates the projections, commits with `synchronous=FULL`,
-//! and only then answers the submitters and publishes the envelopes (group commit).
+//! batches inside one `BEGIN IMMEDIATE` transaction: it reads every object the batch touches
+//! with one statement, runs `decide` for each submission in order against that state (so a
+//! submission sees the earlier ones of its batch), appends all the batch's events and projects
+//! its objects with a few multi-row statements, commits with `synchronous=FULL`, and only then
+//! answers the submitters and publishes the envelopes (group commit). A failed statement rolls
+//! the whole batch back.
 
 use super::command::{Command, RequestMeta};
 use super::decide::{Change, DecideContext, decide};
@@ -9,9 +12,9 @@ use super::error::{CommandError, StoreError, SubmitError};
 use super::event::{EventEnvelope, EventType};
 use crate::metrics::Metrics;
 use crate::model::{ResourceKind, meta};
-use crate::projections;
+use crate::projections::{self, ObjectKey, ProjectedRow};
 use serde_json::{Value, json};
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -71,7 +74,6 @@ impl EventLog {
         let writer = Writer {
             conn,
             namespaces: HashMap::new(),
-            failed: false,
             last_seq: last_seq.clone(),
             published: published.clone(),
             metrics,
@@ -127,8 +129,6 @@ struct Writer {
     /// Namespaces as committed, so a namespaced write does not read its namespace from disk.
     /// Only this writer changes namespaces; a rolled-back batch clears the cache.
     namespaces: HashMap<String, Option<Value>>,
-    /// Set when a statement of the open batch failed: the batch is rolled back, not committed.
-    failed: bool,
     last_seq: Arc<AtomicI64>,
     published: broadcast::Sender<Arc<EventEnvelope>>,
     metrics: Arc<Metrics>,
@@ -139,6 +139,50 @@ type Pending = (
     oneshot::Sender<Result<Submitted, SubmitError>>,
     Result<Submitted, SubmitError>,
 );
+
+/// One event decided by the open batch, waiting to be appended.
+struct StagedEvent {
+    envelope: Arc<EventEnvelope>,
+    prev_seq: Option<i64>,
+    changes: String,
+}
+
+/// What the open batch has decided and not yet written: the events to append, and every
+/// object as the batch found it or left it. `decide` runs against these, so a submission sees
+/// the ones before it in the same batch; the rows are written together when the batch ends.
+#[derive(Default)]
+struct Staged {
+    /// Objects as stored or as earlier submissions of the batch left them (`None`: absent).
+    /// A key missing here has not been read yet.
+    objects: HashMap<ObjectKey, Option<Value>>,
+    events: Vec<StagedEvent>,
+    /// The index in `events` of each changed object's last event, in first-change order.
+    last_event: Vec<(ObjectKey, usize)>,
+    last_event_index: HashMap<ObjectKey, usize>,
+}
+
+impl Staged {
+    fn record(&mut self, key: ObjectKey, event: StagedEvent) {
+        let index = self.events.len();
+        let deleted = event.envelope.event_type == EventType::Deleted;
+        self.objects.insert(
+            key.clone(),
+            (!deleted).then(|| event.envelope.object.clone()),
+        );
+        self.events.push(event);
+        match self.last_event_index.get(&key) {
+            Some(&at) => self.last_event[at].1 = index,
+            None => {
+                self.last_event_index
+                    .insert(key.clone(), self.last_event.len());
+                self.last_event.push((key, index));
+            }
+        }
+    }
+}
+
+/// Bound values per event row; 64 rows a statement stay far below SQLite's variable limit.
+const EVENT_ROWS_PER_STATEMENT: usize = 64;
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
@@ -168,31 +212,56 @@ impl Writer {
         }
         let committed_before = self.last_seq.load(Ordering::Acquire);
         let mut next_seq = committed_before + 1;
+        let mut staged = Staged::default();
         let mut pending: Vec<Pending> = Vec::with_capacity(size);
-        for submission in batch {
-            let result = self
-                .execute(submission.command, submission.meta, &mut next_seq)
-                .await;
-            pending.push((submission.reply, result));
-        }
-        let appended = next_seq - 1 > committed_before;
-        let outcome = if std::mem::take(&mut self.failed) {
-            Err(sqlx::Error::Protocol(
-                "a statement of the batch failed".to_string(),
-            ))
-        } else if appended {
-            match projections::record_applied(&mut self.conn, next_seq - 1).await {
-                Ok(()) => sqlx::query("COMMIT")
-                    .execute(&mut self.conn)
+        // Name the generated names first, so one read finds every object the batch touches.
+        let batch: Vec<(Submission, bool)> = batch
+            .into_iter()
+            .map(|mut submission| {
+                let generated = name_generated(&mut submission.command);
+                (submission, generated)
+            })
+            .collect();
+        let mut keys: Vec<ObjectKey> = batch.iter().map(|(s, _)| key_of(&s.command)).collect();
+        keys.sort();
+        keys.dedup();
+        let read = projections::load_many(&mut self.conn, &keys).await;
+        let outcome = match read {
+            Ok(mut found) => {
+                for key in keys {
+                    let object = found.remove(&key);
+                    staged.objects.insert(key, object);
+                }
+                for (submission, generated) in batch {
+                    let result = self
+                        .execute(
+                            submission.command,
+                            generated,
+                            submission.meta,
+                            &mut next_seq,
+                            &mut staged,
+                        )
+                        .await;
+                    pending.push((submission.reply, result));
+                }
+                self.write_staged(&staged, next_seq - 1 > committed_before, next_seq - 1)
                     .await
-                    .map(|_| ()),
-                Err(e) => Err(e),
             }
-        } else {
-            sqlx::query("COMMIT")
+            Err(e) => {
+                let failed = sqlx::Error::Protocol(format!("reading the batch's objects: {e}"));
+                for (submission, _) in batch {
+                    let answer = StoreError::Database(clone_sqlx_error(&failed));
+                    pending.push((submission.reply, Err(answer.into())));
+                }
+                Err(failed)
+            }
+        };
+        let outcome = match outcome {
+            Ok(()) => sqlx::query("COMMIT")
                 .execute(&mut self.conn)
                 .await
-                .map(|_| ())
+                .map(|_| ()),
+            Err(e) => Err(e),
         };
         if let Err(e) = outcome {
             tracing::error!(error = %e, "commit failed; the batch is rolled back");
@@ -222,18 +291,77 @@ impl Writer {
         }
     }
 
-    /// Decide and append one submission inside the open transaction, behind a savepoint so a
-    /// failing statement undoes only this submission.
+    /// Append the batch's events and project its objects' final states, a few rows per
+    /// statement; then record how far the projections reach.
+    async fn write_staged(
+        &mut self,
+        staged: &Staged,
+        appended: bool,
+        last: i64,
+    ) -> Result<(), sqlx::Error> {
+        if !appended {
+            return Ok(());
+        }
+        for chunk in staged.events.chunks(EVENT_ROWS_PER_STATEMENT) {
+            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, \
+                 event_type, prev_seq, object, actor, user_agent, field_manager, request_id, \
+                 caused_by, changes) ",
+            );
+            query.push_values(chunk, |mut row, staged| {
+                let e = &staged.envelope;
+                row.push_bind(e.seq)
+                    .push_bind(e.time.as_str())
+                    .push_bind(e.kind.api_version())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.namespace.as_str())
+                    .push_bind(e.name.as_str())
+                    .push_bind(e.uid.as_str())
+                    .push_bind(e.event_type.as_str())
+                    .push_bind(staged.prev_seq)
+                    .push_bind(e.object_json.as_str())
+                    .push_bind(e.actor.as_str())
+                    .push_bind(e.user_agent.as_deref())
+                    .push_bind(e.field_manager.as_deref())
+                    .push_bind(e.request_id.as_str())
+                    .push_bind(e.caused_by)
+                    .push_bind(staged.changes.as_str());
+            });
+            query.build().execute(&mut self.conn).await?;
+        }
+        let rows: Vec<(&ObjectKey, Option<ProjectedRow<'_>>)> = staged
+            .last_event
+            .iter()
+            .map(|(key, index)| {
+                let e = &staged.events[*index].envelope;
+                let row = (e.event_type != EventType::Deleted).then(|| ProjectedRow {
+                    uid: &e.uid,
+                    seq: e.seq,
+                    node_name: projections::node_name_of(e.kind, &e.object),
+                    object_json: &e.object_json,
+                });
+                (key, row)
+            })
+            .collect();
+        projections::apply_many(&mut self.conn, &rows).await?;
+        projections::record_applied(&mut self.conn, last).await
+    }
+
+    /// Decide one submission against the batch's staged state and stage what it appends.
     async fn execute(
         &mut self,
-        command: Command,
+        mut command: Command,
+        generated: bool,
         meta: RequestMeta,
         next_seq: &mut i64,
+        staged: &mut Staged,
     ) -> Result<Submitted, SubmitError> {
-        let command = self.resolve_generated_name(command).await?;
-        let (kind, namespace, name) = command.target();
-        let (kind, namespace, name) = (kind, namespace.to_string(), name.to_string());
-        let current = projections::load(&mut self.conn, kind, &namespace, &name).await?;
+        if generated {
+            self.free_generated_name(&mut command, staged).await?;
+        }
+        let key = key_of(&command);
+        let (kind, namespace, name) = key.clone();
+        let current = self.current(&key, staged).await?;
         let namespace_object = if kind.namespaced() {
             self.namespace(&namespace).await?
         } else {
@@ -268,29 +396,37 @@ impl Writer {
                 envelopes: vec![],
             });
         }
-        // A failing statement poisons the whole batch: `commit_batch` rolls it all back.
-        self.append(
-            kind, &namespace, &name, current, changes, &meta, now, next_seq,
-        )
-        .await
-        .map_err(|e| {
-            self.failed = true;
-            e.into()
-        })
+        self.stage(key, current, changes, &meta, now, next_seq, staged)
+            .map_err(SubmitError::from)
+    }
+
+    /// The object `key` as the batch sees it: staged, or read from the projections.
+    async fn current(
+        &mut self,
+        key: &ObjectKey,
+        staged: &mut Staged,
+    ) -> Result<Option<Value>, StoreError> {
+        if let Some(object) = staged.objects.get(key) {
+            return Ok(object.clone());
+        }
+        let (kind, namespace, name) = key;
+        let object = projections::load(&mut self.conn, *kind, namespace, name).await?;
+        staged.objects.insert(key.clone(), object.clone());
+        Ok(object)
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn append(
+    fn stage(
         &mut self,
-        kind: ResourceKind,
-        namespace: &str,
-        name: &str,
+        key: ObjectKey,
         current: Option<Value>,
         changes: Vec<Change>,
         meta_in: &RequestMeta,
         now: jiff::Timestamp,
         next_seq: &mut i64,
+        staged: &mut Staged,
     ) -> Result<Submitted, StoreError> {
+        let (kind, namespace, name) = &key;
         let time = meta::format_log_time(now);
         let mut prev = current;
         let mut envelopes = Vec::with_capacity(changes.len());
@@ -305,54 +441,20 @@ impl Writer {
                 .and_then(|p| meta::resource_version(p).parse::<i64>().ok());
             let uid = meta::uid(&object).to_string();
             let deleted = change.event_type == EventType::Deleted;
-            let changes = crate::history::diff::recorded_changes(
+            let recorded = crate::history::diff::recorded_changes(
                 prev.as_ref().filter(|_| prev_seq.is_some()),
                 &object,
                 deleted,
             );
-            sqlx::query(
-                "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, event_type, \
-                 prev_seq, object, actor, user_agent, field_manager, request_id, caused_by, changes) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(seq)
-            .bind(&time)
-            .bind(kind.api_version())
-            .bind(kind.as_str())
-            .bind(namespace)
-            .bind(name)
-            .bind(&uid)
-            .bind(change.event_type.as_str())
-            .bind(prev_seq)
-            .bind(&object_json)
-            .bind(&meta_in.actor)
-            .bind(&meta_in.user_agent)
-            .bind(&meta_in.field_manager)
-            .bind(&meta_in.request_id)
-            .bind(meta_in.caused_by)
-            .bind(&changes)
-            .execute(&mut self.conn)
-            .await?;
-            projections::apply(
-                &mut self.conn,
-                kind,
-                namespace,
-                name,
-                &object,
-                &object_json,
-                seq,
-                deleted,
-            )
-            .await?;
             *next_seq += 1;
-            if kind == ResourceKind::Namespace {
+            if *kind == ResourceKind::Namespace {
                 self.namespaces
                     .insert(name.to_string(), (!deleted).then(|| object.clone()));
             }
             let envelope = Arc::new(EventEnvelope {
                 seq,
                 time: time.clone(),
-                kind,
+                kind: *kind,
                 namespace: namespace.to_string(),
                 name: name.to_string(),
                 uid,
@@ -366,6 +468,14 @@ impl Writer {
                 request_id: meta_in.request_id.clone(),
                 caused_by: meta_in.caused_by,
             });
+            staged.record(
+                key.clone(),
+                StagedEvent {
+                    envelope: envelope.clone(),
+                    prev_seq,
+                    changes: recorded,
+                },
+            );
             envelopes.push(envelope);
             prev = if deleted { None } else { Some(object.clone()) };
             last_object = object;
@@ -386,42 +496,46 @@ impl Writer {
         Ok(loaded)
     }
 
-    /// Give a create with `generateName` and no name a free name (5 random characters, as
-    /// kube-apiserver's name generator does).
-    async fn resolve_generated_name(&mut self, command: Command) -> Result<Command, StoreError> {
-        let Command::Create {
-            kind,
-            namespace,
-            mut object,
-        } = command
-        else {
-            return Ok(command);
-        };
-        let base = meta::meta_str(&object, "generateName").to_string();
-        if !meta::name(&object).is_empty() || base.is_empty() {
-            return Ok(Command::Create {
-                kind,
-                namespace,
-                object,
-            });
-        }
-        let mut candidate = String::new();
+    /// Give a create whose generated name is taken another one that is free (rare: five random
+    /// characters, as kube-apiserver's name generator uses).
+    async fn free_generated_name(
+        &mut self,
+        command: &mut Command,
+        staged: &mut Staged,
+    ) -> Result<(), StoreError> {
         for _ in 0..16 {
-            candidate = format!("{base}{}", meta::random_name_suffix());
-            if projections::load(&mut self.conn, kind, &namespace, &candidate)
-                .await?
-                .is_none()
-            {
-                break;
+            if self.current(&key_of(command), staged).await?.is_none() {
+                return Ok(());
+            }
+            if let Command::Create { object, .. } = command {
+                let base = meta::meta_str(object, "generateName").to_string();
+                let candidate = format!("{base}{}", meta::random_name_suffix());
+                meta::set_meta(object, "name", json!(candidate));
             }
         }
-        meta::set_meta(&mut object, "name", json!(candidate));
-        Ok(Command::Create {
-            kind,
-            namespace,
-            object,
-        })
+        Ok(())
     }
+}
+
+/// The object a command writes.
+fn key_of(command: &Command) -> ObjectKey {
+    let (kind, namespace, name) = command.target();
+    (kind, namespace.to_string(), name.to_string())
+}
+
+/// Name a create that has `generateName` and no name (five random characters, as
+/// kube-apiserver's name generator does); whether it did.
+fn name_generated(command: &mut Command) -> bool {
+    let Command::Create { object, .. } = command else {
+        return false;
+    };
+    let base = meta::meta_str(object, "generateName").to_string();
+    if !meta::name(object).is_empty() || base.is_empty() {
+        return false;
+    }
+    let candidate = format!("{base}{}", meta::random_name_suffix());
+    meta::set_meta(object, "name", json!(candidate));
+    true
 }
 
 fn clone_sqlx_error(e: &sqlx::Error) -> sqlx::Error {

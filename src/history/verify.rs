@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// (kind, namespace, name)
 pub type Key = (String, String, String);
 
-/// One projection row, as `projections::apply` writes it.
+/// One projection row, as `projections::apply_many` writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectedRow {
     pub uid: String,

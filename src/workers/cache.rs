@@ -20,6 +20,12 @@ pub struct Snapshot {
     objects: HashMap<ResourceKind, BTreeMap<Key, Arc<Value>>>,
     /// Pods by `spec.nodeName`, for node agents.
     pods_by_node: HashMap<String, BTreeSet<Key>>,
+    /// Events applied per kind, so a worker that cares about a few kinds can tell whether
+    /// anything it reads changed.
+    changes_by_kind: HashMap<ResourceKind, u64>,
+    /// Events that can matter to ownership: a deletion, an object being deleted, or a change
+    /// of ownerReferences or finalizers on an existing object.
+    ownership_changes: u64,
 }
 
 impl Snapshot {
@@ -68,6 +74,16 @@ impl Snapshot {
         self.seq = self.seq.max(seq);
     }
 
+    /// How many events of `kind` this snapshot has applied (a change counter, not a size).
+    pub fn changes_of(&self, kind: ResourceKind) -> u64 {
+        self.changes_by_kind.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// How many applied events could change what the garbage collector decides.
+    pub fn ownership_changes(&self) -> u64 {
+        self.ownership_changes
+    }
+
     pub fn count(&self, kind: ResourceKind) -> usize {
         self.objects.get(&kind).map_or(0, BTreeMap::len)
     }
@@ -91,6 +107,10 @@ impl Snapshot {
         {
             return;
         }
+        *self.changes_by_kind.entry(kind).or_default() += 1;
+        if matters_to_ownership(event_type, objects.get(&key).map(Arc::as_ref), &object) {
+            self.ownership_changes += 1;
+        }
         if kind == ResourceKind::Pod {
             if let Some(old_node) = objects.get(&key).and_then(|o| node_of(o))
                 && let Some(keys) = self.pods_by_node.get_mut(old_node)
@@ -112,6 +132,22 @@ impl Snapshot {
             objects.insert(key, object);
         }
     }
+}
+
+/// Whether an event can change what follows ownerReferences: a deletion, an object marked
+/// for deletion, or ownerReferences or finalizers that differ from the cached version. A new
+/// object's references are not counted: a dependent created after its owner is gone is found
+/// by the garbage collector's periodic pass.
+fn matters_to_ownership(event_type: EventType, before: Option<&Value>, after: &Value) -> bool {
+    if event_type == EventType::Deleted || meta::deletion_timestamp(after).is_some() {
+        return true;
+    }
+    let Some(before) = before else {
+        return false;
+    };
+    ["/metadata/ownerReferences", "/metadata/finalizers"]
+        .iter()
+        .any(|path| before.pointer(path) != after.pointer(path))
 }
 
 fn node_of(pod: &Value) -> Option<&str> {

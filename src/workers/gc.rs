@@ -182,7 +182,7 @@ pub async fn run_garbage_collector_until_stopped(
         ACTOR,
         log,
         informer,
-        Duration::from_secs(5),
+        (Duration::from_secs(5), Snapshot::ownership_changes),
         shutdown,
         reconcile_snapshot,
     )

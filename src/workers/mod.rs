@@ -24,21 +24,51 @@ use tokio::sync::watch;
 /// How many of one pass's commands are in flight at once (they share group commits).
 const IN_FLIGHT: usize = 256;
 
+/// What a controller reads: a mark of the snapshot that moves whenever something the
+/// controller decides from may have changed. A pass is skipped while the mark stands still
+/// (until `tick` has passed since the last one), so a controller that follows a few kinds does
+/// not re-read the whole cluster for every pod status.
+pub type Interest = fn(&cache::Snapshot) -> u64;
+
+/// Every change matters.
+pub fn any_change(snapshot: &cache::Snapshot) -> u64 {
+    snapshot.seq.max(0) as u64
+}
+
 /// The loop every in-process controller runs as `actor`: a pass over the current snapshot,
 /// its writes, a wait until the informer reflects them, a rest in proportion to the pass, then
-/// a wait for the next change (or `tick`).
+/// a wait for the next change (or `tick`). A change that leaves `interest` where it was does
+/// not start a pass before `tick`.
 pub async fn run_controller_until_stopped(
     actor: &str,
     log: EventLog,
     informer: Informer,
-    tick: Duration,
+    (tick, interest): (Duration, Interest),
     mut shutdown: Shutdown,
     mut pass: impl FnMut(&cache::Snapshot) -> Vec<(Command, Option<i64>)>,
 ) {
     let mut changes = informer.changes();
+    let mut seen: Option<u64> = None;
+    let mut last_pass = std::time::Instant::now();
     loop {
         let started = std::time::Instant::now();
-        let commands = pass(&informer.read());
+        let commands = {
+            let snapshot = informer.read();
+            let mark = interest(&snapshot);
+            if seen == Some(mark) && last_pass.elapsed() < tick {
+                None
+            } else {
+                seen = Some(mark);
+                last_pass = started;
+                Some(pass(&snapshot))
+            }
+        };
+        let Some(commands) = commands else {
+            if !wait_for_change(&mut changes, tick, &mut shutdown).await {
+                return;
+            }
+            continue;
+        };
         let cost = started.elapsed();
         let last = run_commands(&log, commands, || RequestMeta::worker(actor)).await;
         informer.wait_for(last).await;

@@ -55,7 +55,7 @@ pub async fn run_namespace_controller_until_stopped(
         ACTOR,
         log,
         informer,
-        Duration::from_secs(5),
+        (Duration::from_secs(5), super::any_change),
         shutdown,
         reconcile_all,
     )

@@ -226,7 +226,10 @@ pub async fn run_node_lifecycle_until_stopped(
 ) {
     let tick = (timing.grace / 4).max(Duration::from_millis(100));
     let pass = |snapshot: &Snapshot| reconcile_all(snapshot, timing, jiff::Timestamp::now());
-    run_controller_until_stopped(ACTOR, log, informer, tick, shutdown, pass).await;
+    // Node conditions and taints are decided from the nodes and the clock; pods on a node are
+    // looked at again on every tick.
+    let interest = |snapshot: &Snapshot| snapshot.changes_of(ResourceKind::Node);
+    run_controller_until_stopped(ACTOR, log, informer, (tick, interest), shutdown, pass).await;
 }
 
 #[cfg(test)]

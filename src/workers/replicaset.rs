@@ -333,8 +333,15 @@ pub async fn run_replicaset_controller_until_stopped(
 ) {
     let reporter = Reporter::new(ACTOR, "");
     let pass = |snapshot: &Snapshot| reconcile_all(snapshot, &reporter, jiff::Timestamp::now());
-    run_controller_until_stopped(ACTOR, log, informer, Duration::from_secs(2), shutdown, pass)
-        .await;
+    run_controller_until_stopped(
+        ACTOR,
+        log,
+        informer,
+        (Duration::from_secs(2), super::any_change),
+        shutdown,
+        pass,
+    )
+    .await;
 }
 
 #[cfg(test)]

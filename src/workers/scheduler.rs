@@ -384,8 +384,15 @@ pub fn reconcile(
 pub async fn run_scheduler_until_stopped(log: EventLog, informer: Informer, shutdown: Shutdown) {
     let reporter = Reporter::new(ACTOR, "");
     let pass = |snapshot: &Snapshot| reconcile(snapshot, &reporter, jiff::Timestamp::now());
-    run_controller_until_stopped(ACTOR, log, informer, Duration::from_secs(5), shutdown, pass)
-        .await;
+    run_controller_until_stopped(
+        ACTOR,
+        log,
+        informer,
+        (Duration::from_secs(5), super::any_change),
+        shutdown,
+        pass,
+    )
+    .await;
 }
 
 #[cfg(test)]
