@@ -22,7 +22,7 @@
 //!    each with its diff) 20 times, `?tail=100` (the newest 100 rows with their diffs) 200
 //!    times, and its 10,000 log entries without objects or diffs
 //!    (`logentries?kind=Pod&namespace=bench&name=hot&includeObject=false`) 200 times;
-//!    p50/p99/max.
+//!    p50/p99/max. Each kind of request is sent once, untimed, before its timed ones.
 //! 5. **Verify**: `kubetrail verify` once, for information.
 //!
 //! `KUBETRAIL_BENCH_LOG_DIR=DIR` builds the log in `DIR` and keeps it; a later run finds it
@@ -372,6 +372,13 @@ async fn start_server(dir: &Path, client: &reqwest::Client) -> Result<(Server, S
 async fn time_gets(client: &reqwest::Client, url: &str, times: usize) -> Result<(Vec<f64>, usize)> {
     let mut samples = Vec::with_capacity(times);
     let mut bytes = 0;
+    // One request first, not counted: the server's first read of these pages after start-up
+    // pays for faulting them in and for its heap growing to the response's size.
+    let warm_up = client.get(url).send().await?;
+    if warm_up.status() != 200 {
+        bail!("{url}: {}", warm_up.status());
+    }
+    warm_up.bytes().await?;
     for _ in 0..times {
         let t = Instant::now();
         let response = client.get(url).send().await?;

@@ -63,7 +63,8 @@ pub async fn open_database(path: &Path) -> anyhow::Result<(SqliteConnection, Sql
         .context("running migrations")?;
     let readers = SqlitePoolOptions::new()
         .max_connections(4)
-        .connect_with(options.read_only(true))
+        // Readers map the database file instead of copying each page they read (256 MiB).
+        .connect_with(options.read_only(true).pragma("mmap_size", "268435456"))
         .await
         .context("opening the read pool")?;
     Ok((writer, readers))
@@ -81,6 +82,16 @@ impl Application {
         let read_only = settings
             .read_only
             .then(|| crate::history::replay::read_only_message(&settings.data_dir));
+        let checkpoints = match read_only {
+            Some(_) => None,
+            None => {
+                events::checkpoint::leave_to_checkpointer(&mut writer).await?;
+                Some(
+                    events::log::connect_writer(&connect_options(&settings.database_path()))
+                        .await?,
+                )
+            }
+        };
         let metrics = Arc::new(Metrics::new());
         let (log, writer_task) =
             EventLog::start(writer, metrics.clone(), settings.watch_buffer).await?;
@@ -147,6 +158,11 @@ impl Application {
             }
         };
         tasks.push(writer_task);
+        if let Some(conn) = checkpoints {
+            tasks.push(tokio::spawn(
+                events::checkpoint::run_checkpointer_until_stopped(conn, shutdown.clone()),
+            ));
+        }
         let snapshot_every = match read_only {
             Some(_) => 0,
             None => settings.snapshot_every,

@@ -2,6 +2,7 @@
 //! events, and the `EventLog` whose single writer task appends them. The only code that inserts
 //! into `events`.
 
+pub mod checkpoint;
 pub mod command;
 pub mod decide;
 pub mod error;

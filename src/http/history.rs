@@ -9,7 +9,9 @@ use super::{AppState, RequestVerb};
 use crate::history::openapi::{GROUP, VERSION};
 use crate::history::query::{self, API_VERSION, LogFilter};
 use crate::history::{self as log_history, render, why};
+use actix_web::body::SizedStream;
 use actix_web::http::Method;
+use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::stream;
 use serde_json::{Value, json};
@@ -286,11 +288,18 @@ async fn history(
             })
             .to_string();
             // The items arrive as JSON text from SQLite: splice them in rather than parse them.
-            let head = head.strip_suffix('}').unwrap_or(&head);
-            let body = format!("{head},\"items\":{}}}", page.items);
+            let head = format!("{},\"items\":", head.strip_suffix('}').unwrap_or(&head));
+            // Sent as three pieces, so the (possibly large) items are never copied again.
+            let pieces = [
+                Bytes::from(head),
+                Bytes::from(page.items),
+                Bytes::from_static(b"}"),
+            ];
+            let size = pieces.iter().map(|p| p.len() as u64).sum();
+            let body = stream::iter(pieces.map(Ok::<_, actix_web::Error>));
             return Ok(HttpResponse::Ok()
                 .content_type("application/json")
-                .body(body));
+                .body(SizedStream::new(size, body)));
         }
     }
     let rows = match tail {
