@@ -551,3 +551,103 @@ pub async fn connect_writer(
         .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
     SqliteConnection::connect_with(&options).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::DeleteOptions;
+
+    fn create(kind: ResourceKind, namespace: &str, object: Value) -> Command {
+        Command::Create {
+            kind,
+            namespace: namespace.to_string(),
+            object,
+        }
+    }
+
+    fn pod(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+               "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    }
+
+    #[tokio::test]
+    async fn a_submission_sees_the_earlier_ones_of_its_batch() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, readers) = crate::startup::open_database(&dir.path().join("state.db"))
+            .await
+            .expect("database");
+        let (log, _task) = EventLog::start(writer, Arc::new(Metrics::new()), 64)
+            .await
+            .expect("writer");
+        let admin = || RequestMeta {
+            actor: "admin".into(),
+            request_id: "r".into(),
+            ..Default::default()
+        };
+        let namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}});
+        log.submit(create(ResourceKind::Namespace, "", namespace), admin())
+            .await
+            .expect("namespace");
+        let before = log.last_seq();
+
+        // Queued together, so the idle writer takes them as one batch.
+        let (created, bound, missing, again) = tokio::join!(
+            log.submit(create(ResourceKind::Pod, "default", pod("a")), admin()),
+            log.submit(
+                Command::Bind {
+                    namespace: "default".into(),
+                    name: "a".into(),
+                    node: "n1".into(),
+                    uid: None,
+                },
+                admin()
+            ),
+            log.submit(
+                Command::Delete {
+                    kind: ResourceKind::Pod,
+                    namespace: "default".into(),
+                    name: "b".into(),
+                    options: DeleteOptions::default(),
+                },
+                admin()
+            ),
+            log.submit(create(ResourceKind::Pod, "default", pod("a")), admin()),
+        );
+        let created = created.expect("create");
+        let bound = bound.expect("the bind sees the pod created before it");
+        assert!(matches!(
+            missing,
+            Err(SubmitError::Command(CommandError::NotFound { .. }))
+        ));
+        assert!(matches!(
+            again,
+            Err(SubmitError::Command(CommandError::AlreadyExists { .. }))
+        ));
+        assert_eq!(created.envelopes[0].seq, before + 1);
+        assert_eq!(bound.envelopes[0].seq, before + 2);
+        assert_eq!(log.last_seq(), before + 2);
+
+        let events: Vec<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT seq, prev_seq FROM events WHERE seq > ? ORDER BY seq")
+                .bind(before)
+                .fetch_all(&readers)
+                .await
+                .expect("events");
+        assert_eq!(events, [(before + 1, None), (before + 2, Some(before + 1))]);
+        let row: (i64, Option<String>) = sqlx::query_as(
+            "SELECT seq, node_name FROM objects WHERE kind = 'Pod' AND namespace = 'default' AND name = 'a'",
+        )
+        .fetch_one(&readers)
+        .await
+        .expect("projection");
+        assert_eq!(row, (before + 2, Some("n1".to_string())));
+        let entries: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM history_entries WHERE kind = 'Pod' AND name = 'a'",
+        )
+        .fetch_one(&readers)
+        .await
+        .expect("history entries");
+        assert_eq!(entries, 2);
+    }
+}
