@@ -78,7 +78,18 @@ impl EventLog {
             published: published.clone(),
             metrics,
         };
-        let task = tokio::spawn(writer.run(rx));
+        // The writer runs on a thread of its own: each of its statements is an await, and on
+        // the shared runtime every wake-up queued behind the workers' tasks.
+        let task =
+            tokio::task::spawn_blocking(
+                move || match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(writer.run(rx)),
+                    Err(e) => tracing::error!(error = %e, "could not start the writer's runtime"),
+                },
+            );
         Ok((
             EventLog {
                 queue,
