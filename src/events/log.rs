@@ -167,9 +167,8 @@ struct Staged {
     /// A key missing here has not been read yet.
     objects: HashMap<ObjectKey, Option<Value>>,
     events: Vec<StagedEvent>,
-    /// The index in `events` of each changed object's last event, in first-change order.
-    last_event: Vec<(ObjectKey, usize)>,
-    last_event_index: HashMap<ObjectKey, usize>,
+    /// The index in `events` of each changed object's last event.
+    last_event: HashMap<ObjectKey, usize>,
 }
 
 impl Staged {
@@ -181,14 +180,7 @@ impl Staged {
             (!deleted).then(|| event.envelope.object.clone()),
         );
         self.events.push(event);
-        match self.last_event_index.get(&key) {
-            Some(&at) => self.last_event[at].1 = index,
-            None => {
-                self.last_event_index
-                    .insert(key.clone(), self.last_event.len());
-                self.last_event.push((key, index));
-            }
-        }
+        self.last_event.insert(key, index);
     }
 }
 
@@ -221,8 +213,7 @@ impl Writer {
             }
             return;
         }
-        let committed_before = self.last_seq.load(Ordering::Acquire);
-        let mut next_seq = committed_before + 1;
+        let mut next_seq = self.last_seq.load(Ordering::Acquire) + 1;
         let mut staged = Staged::default();
         let mut pending: Vec<Pending> = Vec::with_capacity(size);
         // Name the generated names first, so one read finds every object the batch touches.
@@ -255,8 +246,7 @@ impl Writer {
                         .await;
                     pending.push((submission.reply, result));
                 }
-                self.write_staged(&staged, next_seq - 1 > committed_before, next_seq - 1)
-                    .await
+                self.write_staged(&staged).await
             }
             Err(e) => {
                 let failed = sqlx::Error::Protocol(format!("reading the batch's objects: {e}"));
@@ -304,15 +294,10 @@ impl Writer {
 
     /// Append the batch's events and project its objects' final states, a few rows per
     /// statement; then record how far the projections reach.
-    async fn write_staged(
-        &mut self,
-        staged: &Staged,
-        appended: bool,
-        last: i64,
-    ) -> Result<(), sqlx::Error> {
-        if !appended {
+    async fn write_staged(&mut self, staged: &Staged) -> Result<(), sqlx::Error> {
+        let Some(last) = staged.events.last().map(|e| e.envelope.seq) else {
             return Ok(());
-        }
+        };
         for chunk in staged.events.chunks(EVENT_ROWS_PER_STATEMENT) {
             let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, \
@@ -519,9 +504,7 @@ impl Writer {
                 return Ok(());
             }
             if let Command::Create { object, .. } = command {
-                let base = meta::meta_str(object, "generateName").to_string();
-                let candidate = format!("{base}{}", meta::random_name_suffix());
-                meta::set_meta(object, "name", json!(candidate));
+                generate_name(object);
             }
         }
         Ok(())
@@ -540,13 +523,21 @@ fn name_generated(command: &mut Command) -> bool {
     let Command::Create { object, .. } = command else {
         return false;
     };
-    let base = meta::meta_str(object, "generateName").to_string();
-    if !meta::name(object).is_empty() || base.is_empty() {
+    if !meta::name(object).is_empty() || meta::meta_str(object, "generateName").is_empty() {
         return false;
     }
-    let candidate = format!("{base}{}", meta::random_name_suffix());
-    meta::set_meta(object, "name", json!(candidate));
+    generate_name(object);
     true
+}
+
+/// Name `object` after its `generateName` and a random suffix.
+fn generate_name(object: &mut Value) {
+    let candidate = format!(
+        "{}{}",
+        meta::meta_str(object, "generateName"),
+        meta::random_name_suffix()
+    );
+    meta::set_meta(object, "name", json!(candidate));
 }
 
 fn clone_sqlx_error(e: &sqlx::Error) -> sqlx::Error {
