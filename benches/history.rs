@@ -67,8 +67,13 @@ fn ms(d: Duration) -> f64 {
 /// Write the seed through the real append path; returns the hot pod as stored.
 async fn seed(dir: &Path) -> Result<Value> {
     let (writer, readers) = kubetrail::startup::open_database(&dir.join("state.db")).await?;
-    let (log, task) =
-        EventLog::start(writer, Arc::new(kubetrail::metrics::Metrics::new()), 1024).await?;
+    let (log, task) = EventLog::start(
+        writer,
+        &readers,
+        Arc::new(kubetrail::metrics::Metrics::new()),
+        1024,
+    )
+    .await?;
     let meta_ = || RequestMeta {
         actor: "kubetrail-admin".into(),
         user_agent: Some("kubetrail-bench".into()),

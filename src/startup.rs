@@ -94,7 +94,7 @@ impl Application {
         };
         let metrics = Arc::new(Metrics::new());
         let (log, writer_task) =
-            EventLog::start(writer, metrics.clone(), settings.watch_buffer).await?;
+            EventLog::start(writer, &readers, metrics.clone(), settings.watch_buffer).await?;
         let store = ReadStore::new(readers);
         if read_only.is_none() {
             bootstrap_namespaces(&log, &store).await?;

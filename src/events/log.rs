@@ -1,10 +1,16 @@
-//! `EventLog`: the single writer. Submissions queue on a channel; one task drains them in
-//! batches inside one `BEGIN IMMEDIATE` transaction: it reads every object the batch touches
-//! with one statement, runs `decide` for each submission in order against that state (so a
-//! submission sees the earlier ones of its batch), appends all the batch's events and projects
-//! its objects with a few multi-row statements, commits with `synchronous=FULL`, and only then
-//! answers the submitters and publishes the envelopes (group commit). A failed statement rolls
-//! the whole batch back.
+//! `EventLog`: the single writer, as a two-stage pipeline. Submissions queue on a channel.
+//! The *decider* drains them in batches: it reads every object a batch touches with one
+//! statement (objects of batches still in the pipeline come from its overlay instead), runs
+//! `decide` for each submission in order (so a submission sees the earlier ones, also those of
+//! batches not yet committed), and hands the batch's events to the *committer*. The committer
+//! appends them and projects their objects with a few multi-row statements inside one
+//! `BEGIN IMMEDIATE` transaction, commits with `synchronous=FULL`, and only then answers the
+//! submitters and publishes the envelopes (group commit). Each stage has a thread of its own,
+//! so one batch is decided while the one before it is written.
+//!
+//! A failed statement rolls its whole batch back. Batches decided after it were decided on
+//! state that never committed: the committer refuses them too, and the decider starts again
+//! from what is committed.
 
 use super::command::{Command, RequestMeta};
 use super::decide::{Change, DecideContext, decide};
@@ -14,10 +20,11 @@ use crate::metrics::Metrics;
 use crate::model::{ResourceKind, meta};
 use crate::projections::{self, ObjectKey, ProjectedRow};
 use serde_json::{Value, json};
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -57,44 +64,62 @@ pub struct EventLog {
     last_seq: Arc<AtomicI64>,
 }
 
+/// How far the log is committed, shared by the two stages.
+struct Progress {
+    /// The seq of the last committed event.
+    last_seq: Arc<AtomicI64>,
+    /// How many batches failed to commit. A batch carries the count its decider saw; one that
+    /// carries an older count was decided on state that never committed.
+    failures: AtomicU64,
+}
+
 impl EventLog {
-    /// Start the writer task on `conn` (the only connection that writes). Returns when the
-    /// writer is running; the task ends when every `EventLog` handle is dropped.
+    /// Start the writer on `conn` (the only connection that writes), deciding from a
+    /// connection of its own taken from `readers`. Returns when the writer is running; the
+    /// returned task (the committer) ends after the last batch once every `EventLog` handle is
+    /// dropped.
     pub async fn start(
         mut conn: SqliteConnection,
+        readers: &SqlitePool,
         metrics: Arc<Metrics>,
         watch_buffer: usize,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
         let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
             .fetch_one(&mut conn)
             .await?;
-        let last_seq = Arc::new(AtomicI64::new(last));
-        let (queue, rx) = mpsc::channel(4096);
+        let reader = readers.acquire().await?.detach();
+        let progress = Arc::new(Progress {
+            last_seq: Arc::new(AtomicI64::new(last)),
+            failures: AtomicU64::new(0),
+        });
+        let (queue, submissions) = mpsc::channel(4096);
+        // One batch decided ahead of the one being written.
+        let (to_committer, decided) = mpsc::channel(1);
         let (published, _) = broadcast::channel(watch_buffer.max(16));
-        let writer = Writer {
-            conn,
+        let decider = Decider {
+            conn: reader,
             namespaces: HashMap::new(),
-            last_seq: last_seq.clone(),
+            overlay: HashMap::new(),
+            next_seq: last + 1,
+            failures_seen: 0,
+            progress: progress.clone(),
+        };
+        let committer = Committer {
+            conn,
+            progress: progress.clone(),
             published: published.clone(),
             metrics,
         };
-        // The writer runs on a thread of its own: each of its statements is an await, and on
-        // the shared runtime every wake-up queued behind the workers' tasks.
-        let task =
-            tokio::task::spawn_blocking(
-                move || match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime.block_on(writer.run(rx)),
-                    Err(e) => tracing::error!(error = %e, "could not start the writer's runtime"),
-                },
-            );
+        // Each stage on a thread of its own: deciding is CPU work that would hold up the
+        // committer's statements, and on the shared runtime every wake-up queued behind the
+        // workers' tasks.
+        on_own_thread(decider.run(submissions, to_committer));
+        let task = on_own_thread(committer.run(decided));
         Ok((
             EventLog {
                 queue,
                 published,
-                last_seq,
+                last_seq: progress.last_seq.clone(),
             },
             task,
         ))
@@ -135,35 +160,38 @@ impl EventLog {
     }
 }
 
-struct Writer {
-    conn: SqliteConnection,
-    /// Namespaces as committed, so a namespaced write does not read its namespace from disk.
-    /// Only this writer changes namespaces; a rolled-back batch clears the cache.
-    namespaces: HashMap<String, Option<Value>>,
-    last_seq: Arc<AtomicI64>,
-    published: broadcast::Sender<Arc<EventEnvelope>>,
-    metrics: Arc<Metrics>,
+/// Run `work` on a thread and runtime of its own.
+fn on_own_thread(work: impl Future<Output = ()> + Send + 'static) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(work),
+            Err(e) => tracing::error!(error = %e, "could not start a runtime for the writer"),
+        }
+    })
 }
 
-/// What one submission produced inside the open transaction.
+/// What one submission produced: its answer, sent once its batch committed.
 type Pending = (
     oneshot::Sender<Result<Submitted, SubmitError>>,
     Result<Submitted, SubmitError>,
 );
 
-/// One event decided by the open batch, waiting to be appended.
+/// One event decided by a batch, waiting to be appended.
 struct StagedEvent {
     envelope: Arc<EventEnvelope>,
     prev_seq: Option<i64>,
     changes: String,
 }
 
-/// What the open batch has decided and not yet written: the events to append, and every
+/// What the open batch has decided and not yet handed on: the events to append, and every
 /// object as the batch found it or left it. `decide` runs against these, so a submission sees
-/// the ones before it in the same batch; the rows are written together when the batch ends.
+/// the ones before it in the same batch.
 #[derive(Default)]
 struct Staged {
-    /// Objects as stored or as earlier submissions of the batch left them (`None`: absent).
+    /// Objects as found or as earlier submissions of the batch left them (`None`: absent).
     /// A key missing here has not been read yet.
     objects: HashMap<ObjectKey, Option<Value>>,
     events: Vec<StagedEvent>,
@@ -184,36 +212,90 @@ impl Staged {
     }
 }
 
+/// A decided batch on its way to the committer.
+struct DecidedBatch {
+    /// The failure count the decider had seen when it decided the batch.
+    failures_seen: u64,
+    started: Instant,
+    size: usize,
+    events: Vec<StagedEvent>,
+    last_event: HashMap<ObjectKey, usize>,
+    pending: Vec<Pending>,
+}
+
+impl DecidedBatch {
+    /// Answer every submission: refusals as decided, accepted ones with `failure`.
+    fn refuse(self, failure: &sqlx::Error) {
+        for (reply, result) in self.pending {
+            let answer = match result {
+                Ok(_) => Err(StoreError::Database(clone_sqlx_error(failure)).into()),
+                Err(err) => Err(err),
+            };
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// The first stage: decides batches against what is committed plus what is on its way.
+struct Decider {
+    /// A read-only connection: it sees committed state only.
+    conn: SqliteConnection,
+    /// Namespaces as committed or decided, so a namespaced write does not read its namespace
+    /// from disk. Only the writer changes namespaces.
+    namespaces: HashMap<String, Option<Value>>,
+    /// Objects written by batches not yet known to be committed, with the seq of each one's
+    /// last event (`None`: deleted). Entries leave once that seq is committed, when `conn`
+    /// sees the same state.
+    overlay: HashMap<ObjectKey, (Option<Value>, i64)>,
+    next_seq: i64,
+    failures_seen: u64,
+    progress: Arc<Progress>,
+}
+
 /// Bound values per event row; 64 rows a statement stay far below SQLite's variable limit.
 const EVENT_ROWS_PER_STATEMENT: usize = 64;
 
-impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
-        while let Some(first) = rx.recv().await {
+impl Decider {
+    async fn run(
+        mut self,
+        mut submissions: mpsc::Receiver<Submission>,
+        committer: mpsc::Sender<DecidedBatch>,
+    ) {
+        while let Some(first) = submissions.recv().await {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
+                match submissions.try_recv() {
                     Ok(next) => batch.push(next),
                     Err(_) => break,
                 }
             }
-            self.commit_batch(batch).await;
+            let decided = self.decide_batch(batch).await;
+            if let Err(mpsc::error::SendError(decided)) = committer.send(decided).await {
+                decided.refuse(&sqlx::Error::Protocol("the committer has stopped".into()));
+                return;
+            }
         }
     }
 
-    async fn commit_batch(&mut self, batch: Vec<Submission>) {
+    /// Start from what is committed after a failure, and drop from the overlay what the
+    /// database now holds.
+    fn catch_up(&mut self) {
+        let failures = self.progress.failures.load(Ordering::Acquire);
+        let committed = self.progress.last_seq.load(Ordering::Acquire);
+        if failures != self.failures_seen {
+            self.failures_seen = failures;
+            self.overlay.clear();
+            self.namespaces.clear();
+            self.next_seq = committed + 1;
+        } else {
+            self.overlay.retain(|_, (_, seq)| *seq > committed);
+        }
+    }
+
+    async fn decide_batch(&mut self, batch: Vec<Submission>) -> DecidedBatch {
         let started = Instant::now();
         let size = batch.len();
-        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut self.conn).await {
-            tracing::error!(error = %e, "could not begin a write transaction");
-            for submission in batch {
-                let _ = submission
-                    .reply
-                    .send(Err(StoreError::Database(clone_sqlx_error(&e)).into()));
-            }
-            return;
-        }
-        let mut next_seq = self.last_seq.load(Ordering::Acquire) + 1;
+        self.catch_up();
         let mut staged = Staged::default();
         let mut pending: Vec<Pending> = Vec::with_capacity(size);
         // Name the generated names first, so one read finds every object the batch touches.
@@ -224,11 +306,19 @@ impl Writer {
                 (submission, generated)
             })
             .collect();
-        let mut keys: Vec<ObjectKey> = batch.iter().map(|(s, _)| key_of(&s.command)).collect();
+        let mut keys: Vec<ObjectKey> = Vec::with_capacity(size);
+        for (submission, _) in &batch {
+            let key = key_of(&submission.command);
+            match self.overlay.get(&key) {
+                Some((object, _)) => {
+                    staged.objects.insert(key, object.clone());
+                }
+                None => keys.push(key),
+            }
+        }
         keys.sort();
         keys.dedup();
-        let read = projections::load_many(&mut self.conn, &keys).await;
-        let outcome = match read {
+        match projections::load_many(&mut self.conn, &keys).await {
             Ok(mut found) => {
                 for key in keys {
                     let object = found.remove(&key);
@@ -236,111 +326,36 @@ impl Writer {
                 }
                 for (submission, generated) in batch {
                     let result = self
-                        .execute(
-                            submission.command,
-                            generated,
-                            submission.meta,
-                            &mut next_seq,
-                            &mut staged,
-                        )
+                        .execute(submission.command, generated, submission.meta, &mut staged)
                         .await;
                     pending.push((submission.reply, result));
                 }
-                self.write_staged(&staged).await
             }
             Err(e) => {
-                let failed = sqlx::Error::Protocol(format!("reading the batch's objects: {e}"));
                 for (submission, _) in batch {
-                    let answer = StoreError::Database(clone_sqlx_error(&failed));
-                    pending.push((submission.reply, Err(answer.into())));
-                }
-                Err(failed)
-            }
-        };
-        let outcome = match outcome {
-            Ok(()) => sqlx::query("COMMIT")
-                .execute(&mut self.conn)
-                .await
-                .map(|_| ()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, "commit failed; the batch is rolled back");
-            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
-            self.namespaces.clear();
-            for (reply, result) in pending {
-                let answer = match result {
-                    Ok(_) => Err(StoreError::Database(clone_sqlx_error(&e)).into()),
-                    Err(err) => Err(err),
-                };
-                let _ = reply.send(answer);
-            }
-            return;
-        }
-        self.last_seq.store(next_seq - 1, Ordering::Release);
-        self.metrics.observe_commit(started.elapsed(), size);
-        // Publish strictly after commit and in seq order; receivers may be absent.
-        for (_, result) in &pending {
-            if let Ok(submitted) = result {
-                for envelope in &submitted.envelopes {
-                    let _ = self.published.send(envelope.clone());
+                    let failed = sqlx::Error::Protocol(format!("reading the batch's objects: {e}"));
+                    pending.push((submission.reply, Err(StoreError::Database(failed).into())));
                 }
             }
         }
-        for (reply, result) in pending {
-            let _ = reply.send(result);
+        let Staged {
+            mut objects,
+            events,
+            last_event,
+        } = staged;
+        for (key, index) in &last_event {
+            let object = objects.remove(key).flatten();
+            self.overlay
+                .insert(key.clone(), (object, events[*index].envelope.seq));
         }
-    }
-
-    /// Append the batch's events and project its objects' final states, a few rows per
-    /// statement; then record how far the projections reach.
-    async fn write_staged(&mut self, staged: &Staged) -> Result<(), sqlx::Error> {
-        let Some(last) = staged.events.last().map(|e| e.envelope.seq) else {
-            return Ok(());
-        };
-        for chunk in staged.events.chunks(EVENT_ROWS_PER_STATEMENT) {
-            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, \
-                 event_type, prev_seq, object, actor, user_agent, field_manager, request_id, \
-                 caused_by, changes) ",
-            );
-            query.push_values(chunk, |mut row, staged| {
-                let e = &staged.envelope;
-                row.push_bind(e.seq)
-                    .push_bind(e.time.as_str())
-                    .push_bind(e.kind.api_version())
-                    .push_bind(e.kind.as_str())
-                    .push_bind(e.namespace.as_str())
-                    .push_bind(e.name.as_str())
-                    .push_bind(e.uid.as_str())
-                    .push_bind(e.event_type.as_str())
-                    .push_bind(staged.prev_seq)
-                    .push_bind(e.object_json.as_str())
-                    .push_bind(e.actor.as_str())
-                    .push_bind(e.user_agent.as_deref())
-                    .push_bind(e.field_manager.as_deref())
-                    .push_bind(e.request_id.as_str())
-                    .push_bind(e.caused_by)
-                    .push_bind(staged.changes.as_str());
-            });
-            query.build().execute(&mut self.conn).await?;
+        DecidedBatch {
+            failures_seen: self.failures_seen,
+            started,
+            size,
+            events,
+            last_event,
+            pending,
         }
-        let rows: Vec<(&ObjectKey, Option<ProjectedRow<'_>>)> = staged
-            .last_event
-            .iter()
-            .map(|(key, index)| {
-                let e = &staged.events[*index].envelope;
-                let row = (e.event_type != EventType::Deleted).then(|| ProjectedRow {
-                    uid: &e.uid,
-                    seq: e.seq,
-                    node_name: projections::node_name_of(e.kind, &e.object),
-                    object_json: &e.object_json,
-                });
-                (key, row)
-            })
-            .collect();
-        projections::apply_many(&mut self.conn, &rows).await?;
-        projections::record_applied(&mut self.conn, last).await
     }
 
     /// Decide one submission against the batch's staged state and stage what it appends.
@@ -349,7 +364,6 @@ impl Writer {
         mut command: Command,
         generated: bool,
         meta: RequestMeta,
-        next_seq: &mut i64,
         staged: &mut Staged,
     ) -> Result<Submitted, SubmitError> {
         if generated {
@@ -392,11 +406,11 @@ impl Writer {
                 envelopes: vec![],
             });
         }
-        self.stage(key, current, changes, &meta, now, next_seq, staged)
+        self.stage(key, current, changes, &meta, now, staged)
             .map_err(SubmitError::from)
     }
 
-    /// The object `key` as the batch sees it: staged, or read from the projections.
+    /// The object `key` as the batch sees it: staged, in the overlay, or committed.
     async fn current(
         &mut self,
         key: &ObjectKey,
@@ -405,13 +419,17 @@ impl Writer {
         if let Some(object) = staged.objects.get(key) {
             return Ok(object.clone());
         }
-        let (kind, namespace, name) = key;
-        let object = projections::load(&mut self.conn, *kind, namespace, name).await?;
+        let object = match self.overlay.get(key) {
+            Some((object, _)) => object.clone(),
+            None => {
+                let (kind, namespace, name) = key;
+                projections::load(&mut self.conn, *kind, namespace, name).await?
+            }
+        };
         staged.objects.insert(key.clone(), object.clone());
         Ok(object)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn stage(
         &mut self,
         key: ObjectKey,
@@ -419,7 +437,6 @@ impl Writer {
         changes: Vec<Change>,
         meta_in: &RequestMeta,
         now: jiff::Timestamp,
-        next_seq: &mut i64,
         staged: &mut Staged,
     ) -> Result<Submitted, StoreError> {
         let (kind, namespace, name) = &key;
@@ -428,7 +445,7 @@ impl Writer {
         let mut envelopes = Vec::with_capacity(changes.len());
         let mut last_object = Value::Null;
         for change in changes {
-            let seq = *next_seq;
+            let seq = self.next_seq;
             let mut object = change.object;
             meta::set_meta(&mut object, "resourceVersion", json!(seq.to_string()));
             let object_json = serde_json::to_string(&object).map_err(StoreError::Corrupt)?;
@@ -442,7 +459,7 @@ impl Writer {
                 &object,
                 deleted,
             );
-            *next_seq += 1;
+            self.next_seq += 1;
             if *kind == ResourceKind::Namespace {
                 self.namespaces
                     .insert(name.to_string(), (!deleted).then(|| object.clone()));
@@ -511,6 +528,108 @@ impl Writer {
     }
 }
 
+/// The second stage: owns the connection that writes.
+struct Committer {
+    conn: SqliteConnection,
+    progress: Arc<Progress>,
+    published: broadcast::Sender<Arc<EventEnvelope>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Committer {
+    async fn run(mut self, mut decided: mpsc::Receiver<DecidedBatch>) {
+        while let Some(batch) = decided.recv().await {
+            self.commit(batch).await;
+        }
+    }
+
+    async fn commit(&mut self, batch: DecidedBatch) {
+        if batch.failures_seen != self.progress.failures.load(Ordering::Acquire) {
+            batch.refuse(&sqlx::Error::Protocol(
+                "an earlier write of the log failed; this one was decided on its state".into(),
+            ));
+            return;
+        }
+        let Some(last) = batch.events.last().map(|e| e.envelope.seq) else {
+            // Refusals, dry runs and writes that change nothing: nothing to append.
+            for (reply, result) in batch.pending {
+                let _ = reply.send(result);
+            }
+            return;
+        };
+        if let Err(e) = self.write(&batch, last).await {
+            tracing::error!(error = %e, "commit failed; the batch is rolled back");
+            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+            self.progress.failures.fetch_add(1, Ordering::AcqRel);
+            batch.refuse(&e);
+            return;
+        }
+        self.progress.last_seq.store(last, Ordering::Release);
+        self.metrics
+            .observe_commit(batch.started.elapsed(), batch.size);
+        // Publish strictly after commit and in seq order; receivers may be absent.
+        for event in &batch.events {
+            let _ = self.published.send(event.envelope.clone());
+        }
+        for (reply, result) in batch.pending {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// One transaction: append the batch's events and project its objects' final states, a
+    /// few rows per statement, and record how far the projections reach.
+    async fn write(&mut self, batch: &DecidedBatch, last: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut self.conn)
+            .await?;
+        for chunk in batch.events.chunks(EVENT_ROWS_PER_STATEMENT) {
+            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, \
+                 event_type, prev_seq, object, actor, user_agent, field_manager, request_id, \
+                 caused_by, changes) ",
+            );
+            query.push_values(chunk, |mut row, staged| {
+                let e = &staged.envelope;
+                row.push_bind(e.seq)
+                    .push_bind(e.time.as_str())
+                    .push_bind(e.kind.api_version())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.namespace.as_str())
+                    .push_bind(e.name.as_str())
+                    .push_bind(e.uid.as_str())
+                    .push_bind(e.event_type.as_str())
+                    .push_bind(staged.prev_seq)
+                    .push_bind(e.object_json.as_str())
+                    .push_bind(e.actor.as_str())
+                    .push_bind(e.user_agent.as_deref())
+                    .push_bind(e.field_manager.as_deref())
+                    .push_bind(e.request_id.as_str())
+                    .push_bind(e.caused_by)
+                    .push_bind(staged.changes.as_str());
+            });
+            query.build().execute(&mut self.conn).await?;
+        }
+        let rows: Vec<(&ObjectKey, Option<ProjectedRow<'_>>)> = batch
+            .last_event
+            .iter()
+            .map(|(key, index)| {
+                let e = &batch.events[*index].envelope;
+                let row = (e.event_type != EventType::Deleted).then(|| ProjectedRow {
+                    uid: &e.uid,
+                    seq: e.seq,
+                    node_name: projections::node_name_of(e.kind, &e.object),
+                    object_json: &e.object_json,
+                });
+                (key, row)
+            })
+            .collect();
+        projections::apply_many(&mut self.conn, &rows).await?;
+        projections::record_applied(&mut self.conn, last).await?;
+        sqlx::query("COMMIT").execute(&mut self.conn).await?;
+        Ok(())
+    }
+}
+
 /// The object a command writes.
 fn key_of(command: &Command) -> ObjectKey {
     let (kind, namespace, name) = command.target();
@@ -573,12 +692,85 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_batch_leaves_no_trace_and_the_next_ones_start_from_what_committed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.db");
+        let (mut writer, readers) = crate::startup::open_database(&path)
+            .await
+            .expect("database");
+        // The store refuses any event about a pod named "boom", as a full disk would.
+        sqlx::query(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON events WHEN NEW.name = 'boom' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(&mut writer)
+        .await
+        .expect("trigger");
+        let (log, _task) = EventLog::start(writer, &readers, Arc::new(Metrics::new()), 64)
+            .await
+            .expect("writer");
+        let admin = || RequestMeta {
+            actor: "admin".into(),
+            request_id: "r".into(),
+            ..Default::default()
+        };
+        let namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}});
+        log.submit(create(ResourceKind::Namespace, "", namespace), admin())
+            .await
+            .expect("namespace");
+        let before = log.last_seq();
+
+        // The bind is decided in the failing batch, or in a later one on the failing batch's
+        // state (then refused with it), or after the failure is known (the pod is not found):
+        // never accepted.
+        let bind_boom = || Command::Bind {
+            namespace: "default".into(),
+            name: "boom".into(),
+            node: "n1".into(),
+            uid: None,
+        };
+        let (boom, bound) = tokio::join!(
+            log.submit(create(ResourceKind::Pod, "default", pod("boom")), admin()),
+            log.submit(bind_boom(), admin()),
+        );
+        assert!(matches!(boom, Err(SubmitError::Store(_))));
+        assert!(bound.is_err());
+        assert_eq!(log.last_seq(), before);
+
+        // Once the failure is known, nothing of the failed batch is seen, and the next create
+        // takes the next seq.
+        let bound = log.submit(bind_boom(), admin()).await;
+        assert!(matches!(
+            bound,
+            Err(SubmitError::Command(CommandError::NotFound { .. }))
+        ));
+        let created = log
+            .submit(create(ResourceKind::Pod, "default", pod("after")), admin())
+            .await
+            .expect("a create after the failure");
+        assert_eq!(created.envelopes[0].seq, before + 1);
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM events WHERE seq > ? ORDER BY seq")
+                .bind(before)
+                .fetch_all(&readers)
+                .await
+                .expect("events");
+        assert_eq!(stored, ["after"]);
+        let projected: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects WHERE kind = 'Pod'")
+            .fetch_one(&readers)
+            .await
+            .expect("projection");
+        assert_eq!(projected, 1);
+    }
+
+    #[tokio::test]
     async fn a_submission_sees_the_earlier_ones_of_its_batch() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (writer, readers) = crate::startup::open_database(&dir.path().join("state.db"))
             .await
             .expect("database");
-        let (log, _task) = EventLog::start(writer, Arc::new(Metrics::new()), 64)
+        let (log, _task) = EventLog::start(writer, &readers, Arc::new(Metrics::new()), 64)
             .await
             .expect("writer");
         let admin = || RequestMeta {
