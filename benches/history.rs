@@ -111,7 +111,7 @@ async fn seed(dir: &Path) -> Result<Value> {
     drop(log);
     task.await?;
     readers.close().await;
-    Ok(pod)
+    Ok(Arc::unwrap_or_clone(pod))
 }
 
 /// One generated event row.

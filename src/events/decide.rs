@@ -101,11 +101,11 @@ enum Managed {
 fn record(
     kind: ResourceKind,
     current: Option<&Value>,
-    next: &Value,
+    next: Value,
     subresource: Option<&str>,
     ctx: &DecideContext<'_>,
 ) -> Value {
-    apply::record_update(
+    apply::record_update_owned(
         kind.as_str(),
         kind.api_version(),
         current,
@@ -232,7 +232,7 @@ fn create(
         root.insert("spec".to_string(), json!({"finalizers": ["kubernetes"]}));
     }
     if managed == Managed::Record {
-        object = record(kind, None, &object, None, ctx);
+        object = record(kind, None, object, None, ctx);
     }
     let mut object = admitted(kind, &name, object, Admission::Create)?;
     meta::set_meta(&mut object, "uid", json!(ctx.new_uid));
@@ -378,9 +378,9 @@ fn update(
     };
     let candidate = match (managed, part) {
         (Managed::Recorded, _) | (_, UpdatePart::Finalize) => candidate,
-        (Managed::Record, UpdatePart::Main) => record(kind, Some(current), &candidate, None, ctx),
+        (Managed::Record, UpdatePart::Main) => record(kind, Some(current), candidate, None, ctx),
         (Managed::Record, UpdatePart::Status) => {
-            record(kind, Some(current), &candidate, Some("status"), ctx)
+            record(kind, Some(current), candidate, Some("status"), ctx)
         }
     };
     let mut next = admitted(kind, name, candidate, admission)?;
@@ -469,7 +469,7 @@ fn scale(
     let next = record(
         ResourceKind::ReplicaSet,
         Some(current),
-        &next,
+        next,
         Some("scale"),
         ctx,
     );

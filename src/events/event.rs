@@ -3,6 +3,7 @@
 
 use crate::model::ResourceKind;
 use serde_json::Value;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
@@ -63,11 +64,11 @@ pub struct EventEnvelope {
     pub uid: String,
     pub event_type: EventType,
     /// The resulting object (for `Deleted`, its last state), `resourceVersion` = `seq`.
-    pub object: Value,
+    pub object: Arc<Value>,
     /// `object` serialized exactly as stored.
     pub object_json: String,
     /// The object's state before this event, when it existed.
-    pub prev_object: Option<Value>,
+    pub prev_object: Option<Arc<Value>>,
     pub actor: String,
     pub user_agent: Option<String>,
     pub field_manager: Option<String>,

@@ -36,7 +36,7 @@ const MAX_BATCH: usize = 512;
 pub struct Submitted {
     /// The object after the command (for a delete: its last state). `None` only when a
     /// command changed nothing about an object that does not exist (never for accepted writes).
-    pub object: Value,
+    pub object: Arc<Value>,
     /// The events appended, in order; empty when the command changed nothing or was a dry run.
     pub envelopes: Vec<Arc<EventEnvelope>>,
 }
@@ -193,7 +193,7 @@ struct StagedEvent {
 struct Staged {
     /// Objects as found or as earlier submissions of the batch left them (`None`: absent).
     /// A key missing here has not been read yet.
-    objects: HashMap<ObjectKey, Option<Value>>,
+    objects: HashMap<ObjectKey, Option<Arc<Value>>>,
     events: Vec<StagedEvent>,
     /// The index in `events` of each changed object's last event.
     last_event: HashMap<ObjectKey, usize>,
@@ -242,11 +242,11 @@ struct Decider {
     conn: SqliteConnection,
     /// Namespaces as committed or decided, so a namespaced write does not read its namespace
     /// from disk. Only the writer changes namespaces.
-    namespaces: HashMap<String, Option<Value>>,
+    namespaces: HashMap<String, Option<Arc<Value>>>,
     /// Objects written by batches not yet known to be committed, with the seq of each one's
     /// last event (`None`: deleted). Entries leave once that seq is committed, when `conn`
     /// sees the same state.
-    overlay: HashMap<ObjectKey, (Option<Value>, i64)>,
+    overlay: HashMap<ObjectKey, (Option<Arc<Value>>, i64)>,
     next_seq: i64,
     failures_seen: u64,
     progress: Arc<Progress>,
@@ -321,7 +321,7 @@ impl Decider {
         match projections::load_many(&mut self.conn, &keys).await {
             Ok(mut found) => {
                 for key in keys {
-                    let object = found.remove(&key);
+                    let object = found.remove(&key).map(Arc::new);
                     staged.objects.insert(key, object);
                 }
                 for (submission, generated) in batch {
@@ -383,10 +383,10 @@ impl Decider {
         let ctx = DecideContext {
             now,
             new_uid: &uid,
-            namespace: namespace_object.as_ref(),
+            namespace: namespace_object.as_deref(),
             manager: &manager,
         };
-        let changes = decide(current.as_ref(), &command, &ctx)?;
+        let changes = decide(current.as_deref(), &command, &ctx)?;
         if changes.is_empty() {
             return match current {
                 Some(object) => Ok(Submitted {
@@ -402,7 +402,7 @@ impl Decider {
                 .map(|c| c.object.clone())
                 .unwrap_or(Value::Null);
             return Ok(Submitted {
-                object,
+                object: Arc::new(object),
                 envelopes: vec![],
             });
         }
@@ -415,7 +415,7 @@ impl Decider {
         &mut self,
         key: &ObjectKey,
         staged: &mut Staged,
-    ) -> Result<Option<Value>, StoreError> {
+    ) -> Result<Option<Arc<Value>>, StoreError> {
         if let Some(object) = staged.objects.get(key) {
             return Ok(object.clone());
         }
@@ -423,7 +423,9 @@ impl Decider {
             Some((object, _)) => object.clone(),
             None => {
                 let (kind, namespace, name) = key;
-                projections::load(&mut self.conn, *kind, namespace, name).await?
+                projections::load(&mut self.conn, *kind, namespace, name)
+                    .await?
+                    .map(Arc::new)
             }
         };
         staged.objects.insert(key.clone(), object.clone());
@@ -433,7 +435,7 @@ impl Decider {
     fn stage(
         &mut self,
         key: ObjectKey,
-        current: Option<Value>,
+        current: Option<Arc<Value>>,
         changes: Vec<Change>,
         meta_in: &RequestMeta,
         now: jiff::Timestamp,
@@ -443,7 +445,7 @@ impl Decider {
         let time = meta::format_log_time(now);
         let mut prev = current;
         let mut envelopes = Vec::with_capacity(changes.len());
-        let mut last_object = Value::Null;
+        let mut last_object = Arc::new(Value::Null);
         for change in changes {
             let seq = self.next_seq;
             let mut object = change.object;
@@ -455,10 +457,11 @@ impl Decider {
             let uid = meta::uid(&object).to_string();
             let deleted = change.event_type == EventType::Deleted;
             let recorded = crate::history::diff::recorded_changes(
-                prev.as_ref().filter(|_| prev_seq.is_some()),
+                prev.as_deref().filter(|_| prev_seq.is_some()),
                 &object,
                 deleted,
             );
+            let object = Arc::new(object);
             self.next_seq += 1;
             if *kind == ResourceKind::Namespace {
                 self.namespaces
@@ -500,11 +503,13 @@ impl Decider {
     }
 
     /// The namespace object `name`, from the cache or the projection.
-    async fn namespace(&mut self, name: &str) -> Result<Option<Value>, StoreError> {
+    async fn namespace(&mut self, name: &str) -> Result<Option<Arc<Value>>, StoreError> {
         if let Some(cached) = self.namespaces.get(name) {
             return Ok(cached.clone());
         }
-        let loaded = projections::load(&mut self.conn, ResourceKind::Namespace, "", name).await?;
+        let loaded = projections::load(&mut self.conn, ResourceKind::Namespace, "", name)
+            .await?
+            .map(Arc::new);
         self.namespaces.insert(name.to_string(), loaded.clone());
         Ok(loaded)
     }

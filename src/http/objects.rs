@@ -210,7 +210,9 @@ impl Call {
     }
 
     async fn submit(&self, command: Command, meta: RequestMeta) -> Result<Value, ApiError> {
-        Ok(self.state.log.submit(command, meta).await?.object)
+        Ok(std::sync::Arc::unwrap_or_clone(
+            self.state.log.submit(command, meta).await?.object,
+        ))
     }
 
     async fn current(&self) -> Result<Value, ApiError> {

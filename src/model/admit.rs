@@ -124,10 +124,8 @@ fn admit_typed<T: Admissible>(
     typed.apply_defaults();
     let errors = match admission {
         Admission::Create => typed.validate(),
-        Admission::Update { old } => typed.validate_update(&decode(kind, old.clone())?),
-        Admission::StatusUpdate { old } => {
-            typed.validate_status_update(&decode(kind, old.clone())?)
-        }
+        Admission::Update { old } => typed.validate_update(&decode_stored(kind, old)?),
+        Admission::StatusUpdate { old } => typed.validate_status_update(&decode_stored(kind, old)?),
     };
     if !errors.is_empty() {
         return Err(AdmitError::Invalid(errors));
@@ -137,6 +135,16 @@ fn admit_typed<T: Admissible>(
 
 fn decode<T: DeserializeOwned>(kind: ResourceKind, object: Value) -> Result<T, AdmitError> {
     serde_json::from_value(object).map_err(|e| {
+        AdmitError::Decode(format!(
+            "{kind} in version \"{}\" cannot be handled as a {kind}: {e}",
+            kind.version()
+        ))
+    })
+}
+
+/// Decode the stored object an update replaces, without copying it first.
+fn decode_stored<T: DeserializeOwned>(kind: ResourceKind, object: &Value) -> Result<T, AdmitError> {
+    T::deserialize(object).map_err(|e| {
         AdmitError::Decode(format!(
             "{kind} in version \"{}\" cannot be handled as a {kind}: {e}",
             kind.version()

@@ -282,10 +282,32 @@ pub fn record_update(
     subresource: Option<&str>,
     now: &str,
 ) -> Value {
-    let mut result = new.clone();
+    record_update_owned(
+        kind,
+        api_version,
+        old,
+        new.clone(),
+        manager,
+        subresource,
+        now,
+    )
+}
+
+/// [`record_update`] taking `new` by value, for callers that have no further use for it.
+pub fn record_update_owned(
+    kind: &str,
+    api_version: &str,
+    old: Option<&Value>,
+    new: Value,
+    manager: &str,
+    subresource: Option<&str>,
+    now: &str,
+) -> Value {
+    let mut result = new;
     if !result.is_object() {
         return result;
     }
+    let new = &result;
     let mut entries = match subresource {
         Some(_) => old.map(decode_entries).unwrap_or_default(),
         None => match managed_fields_of(new) {
@@ -307,10 +329,10 @@ pub fn record_update(
     let schema = Schema { kind };
     let skel = skeleton(kind);
     let mut before = old
-        .map(without_managed_fields)
+        .map(|o| comparable(o, subresource))
         .unwrap_or_else(|| skel.clone());
     overlay(&mut before, &skel);
-    let mut after = without_managed_fields(new);
+    let mut after = comparable(new, subresource);
     overlay(&mut after, &skel);
     let cmp = schema
         .compare(&before, &after)
@@ -1853,6 +1875,39 @@ fn without_managed_fields(obj: &Value) -> Value {
         meta.remove("managedFields");
     }
     out
+}
+
+/// `obj` as an update's field comparison sees it: without `managedFields`, and without the
+/// top-level field the write cannot own (`spec` through the status subresource, `status`
+/// otherwise). `ignored_fields` drops those and everything under them from the comparison,
+/// so leaving them out changes nothing but the cost of copying and walking them.
+fn comparable(obj: &Value, subresource: Option<&str>) -> Value {
+    let Value::Object(root) = obj else {
+        return obj.clone();
+    };
+    let unowned = if subresource == Some("status") {
+        "spec"
+    } else {
+        "status"
+    };
+    let mut out = Object::new();
+    for (key, value) in root {
+        match (key.as_str(), value) {
+            (k, _) if k == unowned => {}
+            ("metadata", Value::Object(meta)) => {
+                let meta: Object = meta
+                    .iter()
+                    .filter(|(field, _)| *field != "managedFields")
+                    .map(|(field, v)| (field.clone(), v.clone()))
+                    .collect();
+                out.insert(key.clone(), Value::Object(meta));
+            }
+            _ => {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// Fill in what `skel` has and `obj` lacks.

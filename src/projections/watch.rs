@@ -203,7 +203,7 @@ async fn run(
                         &request.filter,
                         envelope.event_type,
                         &envelope.object,
-                        envelope.prev_object.as_ref(),
+                        envelope.prev_object.as_deref(),
                     ) {
                         send(WatchEvent::Object { watch_type, object: ObjectJson::Shared(envelope) }).await?;
                     }

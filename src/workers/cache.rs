@@ -260,7 +260,7 @@ async fn follow(
                         snapshot.apply(
                             envelope.kind,
                             envelope.event_type,
-                            Arc::new(envelope.object.clone()),
+                            envelope.object.clone(),
                             envelope.seq,
                         );
                     }
