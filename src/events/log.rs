@@ -672,9 +672,14 @@ fn clone_sqlx_error(e: &sqlx::Error) -> sqlx::Error {
 pub async fn connect_writer(
     options: &sqlx::sqlite::SqliteConnectOptions,
 ) -> Result<SqliteConnection, sqlx::Error> {
+    // A batch's dirty pages (events, history entries, projection rows and their indexes) run
+    // to a few MB: with SQLite's default 2 MB page cache they spill to the WAL mid-transaction
+    // and are read back. Pages it only reads come from the mapped file.
     let options = options
         .clone()
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+        .pragma("cache_size", "-32768")
+        .pragma("mmap_size", "268435456");
     SqliteConnection::connect_with(&options).await
 }
 

@@ -1719,14 +1719,14 @@ fn record_changes(entries: &mut Vec<Entry>, cmp: &Comparison, writer: &Entry, no
 /// `capManagersManager`: fold the oldest `Update` entries into one `ancient-changes` entry per
 /// apiVersion until at most ten remain.
 fn cap_update_managers(entries: &mut Vec<Entry>) {
+    if entries.iter().filter(|e| e.operation == UPDATE).count() <= MAX_UPDATE_MANAGERS {
+        return;
+    }
     let mut updaters: Vec<Entry> = entries
         .iter()
         .filter(|e| e.operation == UPDATE)
         .cloned()
         .collect();
-    if updaters.len() <= MAX_UPDATE_MANAGERS {
-        return;
-    }
     updaters.sort_by(|p, q| {
         p.time_key()
             .cmp(q.time_key())
