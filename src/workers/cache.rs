@@ -251,36 +251,60 @@ async fn follow(
     tx: watch::Sender<i64>,
 ) {
     loop {
-        match live.recv().await {
-            Ok(envelope) => {
-                let gap = {
-                    let mut snapshot = state.write().unwrap_or_else(|p| p.into_inner());
-                    let gap = envelope.seq > snapshot.seq + 1;
-                    if !gap {
-                        snapshot.apply(
-                            envelope.kind,
-                            envelope.event_type,
-                            envelope.object.clone(),
-                            envelope.seq,
-                        );
-                    }
-                    gap
-                };
-                // A gap (the cache loaded before this subscription caught up): fill it from
-                // the log, which already holds everything that was published.
-                if gap && let Err(e) = resync(&state, &store).await {
-                    tracing::warn!(error = %e, "informer could not catch up");
-                }
-                tx.send_replace(read(&state).seq);
-            }
+        let first = match live.recv().await {
+            Ok(envelope) => envelope,
             Err(broadcast::error::RecvError::Lagged(_)) => {
+                tracing::debug!("informer lagged behind the log; catching up from it");
                 if let Err(e) = resync(&state, &store).await {
                     tracing::warn!(error = %e, "informer could not catch up");
                 }
                 tx.send_replace(read(&state).seq);
+                continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
+        };
+        // Everything already published goes in under one lock and one notification: a
+        // commit publishes hundreds of envelopes at once.
+        let mut arrived = vec![first];
+        let mut lagged = false;
+        loop {
+            match live.try_recv() {
+                Ok(envelope) => arrived.push(envelope),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    lagged = true;
+                    break;
+                }
+                Err(_) => break,
+            }
         }
+        let gap = {
+            let mut snapshot = state.write().unwrap_or_else(|p| p.into_inner());
+            let mut gap = false;
+            for envelope in arrived {
+                if envelope.seq <= snapshot.seq {
+                    continue;
+                }
+                if envelope.seq > snapshot.seq + 1 {
+                    gap = true;
+                    break;
+                }
+                snapshot.apply(
+                    envelope.kind,
+                    envelope.event_type,
+                    envelope.object.clone(),
+                    envelope.seq,
+                );
+            }
+            gap
+        };
+        // A gap (the cache loaded before this subscription caught up) or a lag: fill it
+        // from the log, which already holds everything that was published.
+        if (gap || lagged)
+            && let Err(e) = resync(&state, &store).await
+        {
+            tracing::warn!(error = %e, "informer could not catch up");
+        }
+        tx.send_replace(read(&state).seq);
     }
 }
 
