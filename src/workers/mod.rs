@@ -80,11 +80,12 @@ pub async fn run_controller_until_stopped(
     }
 }
 
-/// Rest after a pass in proportion to what it cost, so that in a large cluster under a burst
-/// of changes each loop folds many changes into one pass instead of re-reading everything for
-/// each (a pass over 10,000 pods costs milliseconds; thousands of changes arrive per second).
+/// Rest after a pass as long as it cost (at most 100 ms), so that in a large cluster under a
+/// burst of changes each loop folds many changes into one pass instead of re-reading everything
+/// for each (a pass over 10,000 pods costs milliseconds; thousands of changes arrive per
+/// second). A longer rest leaves the writer idle between a scheduler's passes.
 pub async fn pace(pass: Duration) {
-    let rest = (pass * 2).clamp(Duration::from_millis(2), Duration::from_millis(250));
+    let rest = pass.clamp(Duration::from_millis(2), Duration::from_millis(100));
     tokio::time::sleep(rest).await;
 }
 
