@@ -107,6 +107,12 @@ enum Commands {
 // share one thread (actix-web runs its HTTP workers on threads of its own either way).
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
+    // The allocator asks for transparent huge pages for its arenas, which made ~20 MB of the
+    // start-up resident set out of a few KB in use; small pages keep it to what is touched.
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
     kubetrail::telemetry::init("info");
     match Cli::parse().command {
         Commands::Serve {
