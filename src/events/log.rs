@@ -701,6 +701,30 @@ mod tests {
                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
     }
 
+    fn admin() -> RequestMeta {
+        RequestMeta {
+            actor: "admin".into(),
+            request_id: "r".into(),
+            ..Default::default()
+        }
+    }
+
+    /// A running log whose namespace `default` exists.
+    async fn started_with_default_namespace(
+        writer: SqliteConnection,
+        readers: &SqlitePool,
+    ) -> EventLog {
+        let (log, _task) = EventLog::start(writer, readers, Arc::new(Metrics::new()), 64)
+            .await
+            .expect("writer");
+        let namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}});
+        log.submit(create(ResourceKind::Namespace, "", namespace), admin())
+            .await
+            .expect("namespace");
+        log
+    }
+
     #[tokio::test]
     async fn a_failed_batch_leaves_no_trace_and_the_next_ones_start_from_what_committed() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -716,19 +740,7 @@ mod tests {
         .execute(&mut writer)
         .await
         .expect("trigger");
-        let (log, _task) = EventLog::start(writer, &readers, Arc::new(Metrics::new()), 64)
-            .await
-            .expect("writer");
-        let admin = || RequestMeta {
-            actor: "admin".into(),
-            request_id: "r".into(),
-            ..Default::default()
-        };
-        let namespace =
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}});
-        log.submit(create(ResourceKind::Namespace, "", namespace), admin())
-            .await
-            .expect("namespace");
+        let log = started_with_default_namespace(writer, &readers).await;
         let before = log.last_seq();
 
         // The bind is decided in the failing batch, or in a later one on the failing batch's
@@ -780,19 +792,7 @@ mod tests {
         let (writer, readers) = crate::startup::open_database(&dir.path().join("state.db"))
             .await
             .expect("database");
-        let (log, _task) = EventLog::start(writer, &readers, Arc::new(Metrics::new()), 64)
-            .await
-            .expect("writer");
-        let admin = || RequestMeta {
-            actor: "admin".into(),
-            request_id: "r".into(),
-            ..Default::default()
-        };
-        let namespace =
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}});
-        log.submit(create(ResourceKind::Namespace, "", namespace), admin())
-            .await
-            .expect("namespace");
+        let log = started_with_default_namespace(writer, &readers).await;
         let before = log.last_seq();
 
         // Queued together, so the idle writer takes them as one batch.
