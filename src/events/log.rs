@@ -61,13 +61,13 @@ struct Submission {
 pub struct EventLog {
     queue: mpsc::Sender<Submission>,
     published: broadcast::Sender<Arc<EventEnvelope>>,
-    last_seq: Arc<AtomicI64>,
+    progress: Arc<Progress>,
 }
 
 /// How far the log is committed, shared by the two stages.
 struct Progress {
     /// The seq of the last committed event.
-    last_seq: Arc<AtomicI64>,
+    last_seq: AtomicI64,
     /// How many batches failed to commit. A batch carries the count its decider saw; one that
     /// carries an older count was decided on state that never committed.
     failures: AtomicU64,
@@ -89,7 +89,7 @@ impl EventLog {
             .await?;
         let reader = readers.acquire().await?.detach();
         let progress = Arc::new(Progress {
-            last_seq: Arc::new(AtomicI64::new(last)),
+            last_seq: AtomicI64::new(last),
             failures: AtomicU64::new(0),
         });
         let (queue, submissions) = mpsc::channel(4096);
@@ -119,7 +119,7 @@ impl EventLog {
             EventLog {
                 queue,
                 published,
-                last_seq: progress.last_seq.clone(),
+                progress,
             },
             task,
         ))
@@ -152,7 +152,7 @@ impl EventLog {
 
     /// The seq of the last committed event (the newest resourceVersion).
     pub fn last_seq(&self) -> i64 {
-        self.last_seq.load(Ordering::Acquire)
+        self.progress.last_seq.load(Ordering::Acquire)
     }
 
     pub fn subscriber_count(&self) -> usize {
@@ -306,16 +306,12 @@ impl Decider {
                 (submission, generated)
             })
             .collect();
-        let mut keys: Vec<ObjectKey> = Vec::with_capacity(size);
-        for (submission, _) in &batch {
-            let key = key_of(&submission.command);
-            match self.overlay.get(&key) {
-                Some((object, _)) => {
-                    staged.objects.insert(key, object.clone());
-                }
-                None => keys.push(key),
-            }
-        }
+        // Objects of batches in flight come from the overlay (`current`), not the database.
+        let mut keys: Vec<ObjectKey> = batch
+            .iter()
+            .map(|(submission, _)| key_of(&submission.command))
+            .filter(|key| !self.overlay.contains_key(key))
+            .collect();
         keys.sort();
         keys.dedup();
         match projections::load_many(&mut self.conn, &keys).await {

@@ -251,29 +251,19 @@ async fn follow(
     tx: watch::Sender<i64>,
 ) {
     loop {
-        let first = match live.recv().await {
-            Ok(envelope) => envelope,
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                tracing::debug!("informer lagged behind the log; catching up from it");
-                if let Err(e) = resync(&state, &store).await {
-                    tracing::warn!(error = %e, "informer could not catch up");
-                }
-                tx.send_replace(read(&state).seq);
-                continue;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
         // Everything already published goes in under one lock and one notification: a
         // commit publishes hundreds of envelopes at once.
-        let mut arrived = vec![first];
+        let mut arrived = Vec::new();
         let mut lagged = false;
-        loop {
+        match live.recv().await {
+            Ok(envelope) => arrived.push(envelope),
+            Err(broadcast::error::RecvError::Lagged(_)) => lagged = true,
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+        while !lagged {
             match live.try_recv() {
                 Ok(envelope) => arrived.push(envelope),
-                Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                    lagged = true;
-                    break;
-                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
                 Err(_) => break,
             }
         }
