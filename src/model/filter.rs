@@ -2,7 +2,7 @@
 //! keep. Pure.
 
 use super::selector::{FieldSelector, LabelSelector};
-use super::{ResourceKind, fields, meta};
+use super::{ResourceKind, fields};
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ impl ObjectFilter {
     }
 
     pub fn matches(&self, object: &Value) -> bool {
-        (self.labels.is_empty() || self.labels.matches(&meta::labels(object)))
+        (self.labels.is_empty() || self.labels.matches_object(object))
             && (self.fields.is_empty()
                 || self
                     .fields

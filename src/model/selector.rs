@@ -3,6 +3,7 @@
 //! Pure: no I/O.
 
 use std::collections::{BTreeMap, BTreeSet};
+use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 
@@ -126,7 +127,11 @@ impl Requirement {
     }
 
     fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let actual = labels.get(&self.key);
+        self.matches_value(labels.get(&self.key).map(String::as_str))
+    }
+
+    /// Whether the requirement holds when the label has value `actual` (None: no such label).
+    fn matches_value(&self, actual: Option<&str>) -> bool {
         match self.op {
             LabelOp::In | LabelOp::Equals | LabelOp::DoubleEquals => {
                 actual.is_some_and(|v| self.has_value(v))
@@ -205,6 +210,18 @@ impl LabelSelector {
     /// Whether every requirement holds for `labels`.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
+    }
+
+    /// Whether every requirement holds for the labels of a stored object, read in place (a
+    /// label whose value is not a string counts as absent, as in `meta::labels`).
+    pub fn matches_object(&self, object: &Value) -> bool {
+        let labels = object
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object);
+        self.requirements.iter().all(|r| {
+            r.matches_value(labels.and_then(|l| l.get(&r.key)).and_then(Value::as_str))
+        })
     }
 
     /// True when the selector has no requirement, i.e. selects everything.

@@ -11,6 +11,7 @@ pub use store::{ListPage, ListQuery, ReadStore, StoredObject};
 
 use crate::events::StoreError;
 use crate::model::ResourceKind;
+use crate::model::meta::Lookup as _;
 use serde_json::Value;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
@@ -109,7 +110,7 @@ pub async fn apply_many(
 pub fn node_name_of(kind: ResourceKind, object: &Value) -> Option<&str> {
     match kind {
         ResourceKind::Pod => object
-            .pointer("/spec/nodeName")
+            .at("/spec/nodeName")
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty()),
         _ => None,

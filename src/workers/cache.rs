@@ -5,6 +5,7 @@
 
 use crate::events::{EventLog, EventType, StoreError};
 use crate::model::{ResourceKind, meta};
+use crate::model::meta::Lookup as _;
 use crate::projections::{ListQuery, ReadStore};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -147,11 +148,11 @@ fn matters_to_ownership(event_type: EventType, before: Option<&Value>, after: &V
     };
     ["/metadata/ownerReferences", "/metadata/finalizers"]
         .iter()
-        .any(|path| before.pointer(path) != after.pointer(path))
+        .any(|path| before.at(path) != after.at(path))
 }
 
 fn node_of(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName")
+    pod.at("/spec/nodeName")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
 }

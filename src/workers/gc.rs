@@ -7,6 +7,7 @@ use super::cache::{Informer, Snapshot};
 use super::run_controller_until_stopped;
 use crate::events::{Command, DeleteOptions, EventLog, Propagation, UpdatePart};
 use crate::model::{ResourceKind, meta};
+use crate::model::meta::Lookup as _;
 use crate::shutdown::Shutdown;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -18,7 +19,7 @@ pub const ORPHAN: &str = "orphan";
 
 fn owner_uids(object: &Value) -> Vec<&str> {
     object
-        .pointer("/metadata/ownerReferences")
+        .at("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

@@ -7,6 +7,7 @@ use super::cache::{Informer, Snapshot};
 use super::run_controller_until_stopped;
 use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
 use crate::model::{ResourceKind, meta};
+use crate::model::meta::Lookup as _;
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -32,14 +33,14 @@ impl Default for Timing {
 }
 
 fn ready_condition(node: &Value) -> Option<&Value> {
-    node.pointer("/status/conditions")
+    node.at("/status/conditions")
         .and_then(Value::as_array)?
         .iter()
         .find(|c| c["type"] == "Ready")
 }
 
 fn taints(node: &Value) -> Vec<Value> {
-    node.pointer("/spec/taints")
+    node.at("/spec/taints")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default()
@@ -169,7 +170,7 @@ enum Tolerated {
 fn toleration_seconds(pod: &Value, taint: &Value) -> Tolerated {
     let mut result = Tolerated::Not;
     for t in pod
-        .pointer("/spec/tolerations")
+        .at("/spec/tolerations")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

@@ -10,6 +10,7 @@ use super::run_controller_until_stopped;
 use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
 use crate::model::selector::LabelSelector;
 use crate::model::{ResourceKind, meta};
+use crate::model::meta::Lookup as _;
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::cmp::Reverse;
@@ -19,7 +20,7 @@ use std::time::Duration;
 pub const ACTOR: &str = "replicaset-controller";
 
 fn controller_of(pod: &Value) -> Option<&Value> {
-    pod.pointer("/metadata/ownerReferences")
+    pod.at("/metadata/ownerReferences")
         .and_then(Value::as_array)?
         .iter()
         .find(|r| r["controller"] == true)
@@ -27,7 +28,7 @@ fn controller_of(pod: &Value) -> Option<&Value> {
 
 fn is_terminal(pod: &Value) -> bool {
     matches!(
-        pod.pointer("/status/phase").and_then(Value::as_str),
+        pod.at("/status/phase").and_then(Value::as_str),
         Some("Succeeded") | Some("Failed")
     )
 }
@@ -37,7 +38,7 @@ fn is_active(pod: &Value) -> bool {
 }
 
 fn ready_since(pod: &Value) -> Option<jiff::Timestamp> {
-    pod.pointer("/status/conditions")
+    pod.at("/status/conditions")
         .and_then(Value::as_array)?
         .iter()
         .find(|c| c["type"] == "Ready" && c["status"] == "True")
@@ -53,23 +54,23 @@ fn ready_since(pod: &Value) -> Option<jiff::Timestamp> {
 /// not ready before ready, more restarts first, newest first (kube's ActivePods order).
 fn surplus_rank(pod: &Value) -> (bool, u8, bool, Reverse<i64>, Reverse<String>) {
     let assigned = pod
-        .pointer("/spec/nodeName")
+        .at("/spec/nodeName")
         .and_then(Value::as_str)
         .is_some_and(|n| !n.is_empty());
-    let phase = match pod.pointer("/status/phase").and_then(Value::as_str) {
+    let phase = match pod.at("/status/phase").and_then(Value::as_str) {
         Some("Pending") | None => 0,
         Some("Unknown") => 1,
         _ => 2,
     };
     let restarts: i64 = pod
-        .pointer("/status/containerStatuses")
+        .at("/status/containerStatuses")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|c| c["restartCount"].as_i64())
         .sum();
     let created = pod
-        .pointer("/metadata/creationTimestamp")
+        .at("/metadata/creationTimestamp")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
@@ -84,7 +85,7 @@ fn surplus_rank(pod: &Value) -> (bool, u8, bool, Reverse<i64>, Reverse<String>) 
 
 /// A pod stamped from the ReplicaSet's template.
 fn pod_from_template(rs: &Value, name: &str) -> Value {
-    let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let template = rs.at("/spec/template").cloned().unwrap_or(json!({}));
     let mut metadata = json!({
         "name": name,
         "generateName": format!("{}-", meta::name(rs)),
@@ -95,7 +96,7 @@ fn pod_from_template(rs: &Value, name: &str) -> Value {
         }],
     });
     for field in ["labels", "annotations"] {
-        if let Some(v) = template.pointer(&format!("/metadata/{field}")) {
+        if let Some(v) = template.at(&format!("/metadata/{field}")) {
             metadata[field] = v.clone();
         }
     }
@@ -129,7 +130,7 @@ pub fn reconcile(
         return commands;
     }
     let selector = rs
-        .pointer("/spec/selector")
+        .at("/spec/selector")
         .and_then(|s| serde_json::from_value(s.clone()).ok())
         .and_then(|s| LabelSelector::from_label_selector(&s).ok())
         .filter(|s| !s.is_empty());
@@ -139,7 +140,7 @@ pub fn reconcile(
     let uid = meta::uid(rs);
     let mut claimed: Vec<&Value> = Vec::new();
     for pod in pods {
-        let matches = selector.matches(&meta::labels(pod));
+        let matches = selector.matches_object(pod);
         match controller_of(pod) {
             Some(owner) if owner["uid"] == uid => {
                 if matches {
@@ -177,7 +178,7 @@ pub fn reconcile(
     }
     let mut active: Vec<&Value> = claimed.iter().copied().filter(|p| is_active(p)).collect();
     let desired = rs
-        .pointer("/spec/replicas")
+        .at("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1)
         .max(0) as usize;
@@ -231,22 +232,22 @@ pub fn reconcile(
 /// The status the ReplicaSet should report, as an update when it differs from the current one.
 fn status_update(rs: &Value, claimed: &[&Value], now: jiff::Timestamp) -> Option<Command> {
     let template_labels = rs
-        .pointer("/spec/template/metadata/labels")
+        .at("/spec/template/metadata/labels")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
     let min_ready = rs
-        .pointer("/spec/minReadySeconds")
+        .at("/spec/minReadySeconds")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let active: Vec<&&Value> = claimed.iter().filter(|p| is_active(p)).collect();
     let fully_labeled = active
         .iter()
         .filter(|p| {
-            let labels = meta::labels(p);
-            template_labels
-                .iter()
-                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+            let labels = p.at("/metadata/labels").and_then(Value::as_object);
+            template_labels.iter().all(|(k, v)| {
+                labels.and_then(|l| l.get(k)).and_then(Value::as_str) == v.as_str()
+            })
         })
         .count();
     let ready: Vec<jiff::Timestamp> = active.iter().filter_map(|p| ready_since(p)).collect();
@@ -259,7 +260,7 @@ fn status_update(rs: &Value, claimed: &[&Value], now: jiff::Timestamp) -> Option
         "fullyLabeledReplicas": fully_labeled,
         "readyReplicas": ready.len(),
         "availableReplicas": available,
-        "observedGeneration": rs.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1),
+        "observedGeneration": rs.at("/metadata/generation").and_then(Value::as_i64).unwrap_or(1),
     });
     // Kubernetes omits zero counts except `replicas`.
     if let Some(map) = status.as_object_mut() {

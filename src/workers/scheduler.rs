@@ -8,6 +8,7 @@ use super::record::{Reporter, Severity};
 use super::run_controller_until_stopped;
 use crate::events::{Command, EventLog, UpdatePart};
 use crate::model::{ResourceKind, meta, validation};
+use crate::model::meta::Lookup as _;
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -41,28 +42,56 @@ fn bytes(v: Option<&Value>) -> i64 {
 pub fn pod_requests(pod: &Value) -> Requests {
     let mut total = Requests::default();
     for c in pod
-        .pointer("/spec/containers")
+        .at("/spec/containers")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        total.cpu_milli += cpu_milli(c.pointer("/resources/requests/cpu"));
-        total.memory += bytes(c.pointer("/resources/requests/memory"));
+        total.cpu_milli += cpu_milli(c.at("/resources/requests/cpu"));
+        total.memory += bytes(c.at("/resources/requests/memory"));
     }
     total
 }
 
 /// Room on one node.
 #[derive(Debug, Clone)]
-struct NodeRoom {
-    name: String,
+struct NodeRoom<'a> {
+    name: &'a str,
     cpu_milli: i64,
     memory: i64,
     pods: i64,
     used: Requests,
     used_pods: i64,
-    /// Pods per owner uid already on the node, for spreading.
-    owners: HashMap<String, i64>,
+}
+
+impl<'a> NodeRoom<'a> {
+    fn of(node: &'a Value) -> Self {
+        let alloc = node.at("/status/allocatable");
+        let limit = |field: &str, parse: fn(Option<&Value>) -> i64| {
+            alloc.map_or(i64::MAX, |a| match a.get(field) {
+                Some(v) => parse(Some(v)),
+                None => i64::MAX,
+            })
+        };
+        NodeRoom {
+            name: meta::name(node),
+            cpu_milli: limit("cpu", cpu_milli),
+            memory: limit("memory", bytes),
+            pods: alloc
+                .and_then(|a| a.get("pods"))
+                .and_then(Value::as_str)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(110),
+            used: Requests::default(),
+            used_pods: 0,
+        }
+    }
+
+    fn take(&mut self, asks: Requests) {
+        self.used.cpu_milli += asks.cpu_milli;
+        self.used.memory += asks.memory;
+        self.used_pods += 1;
+    }
 }
 
 /// What the scheduler decided for one pod.
@@ -73,7 +102,7 @@ pub enum Decision {
 }
 
 fn is_ready(node: &Value) -> bool {
-    node.pointer("/status/conditions")
+    node.at("/status/conditions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -81,7 +110,7 @@ fn is_ready(node: &Value) -> bool {
 }
 
 fn tolerates(pod: &Value, taint: &Value) -> bool {
-    pod.pointer("/spec/tolerations")
+    pod.at("/spec/tolerations")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -101,26 +130,47 @@ fn tolerates(pod: &Value, taint: &Value) -> bool {
         })
 }
 
+/// The taint a cordoned node behaves as having.
+static UNSCHEDULABLE_TAINT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
+});
+
+/// What a pass reads of one node, once per pass rather than once per pod.
+struct NodeFacts<'a> {
+    ready: bool,
+    unschedulable: bool,
+    /// Its NoSchedule and NoExecute taints.
+    taints: Vec<&'a Value>,
+    labels: Option<&'a serde_json::Map<String, Value>>,
+}
+
+impl<'a> NodeFacts<'a> {
+    fn of(node: &'a Value) -> Self {
+        NodeFacts {
+            ready: is_ready(node),
+            unschedulable: node.at("/spec/unschedulable").and_then(Value::as_bool) == Some(true),
+            taints: node
+                .at("/spec/taints")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|t| matches!(t["effect"].as_str(), Some("NoSchedule" | "NoExecute")))
+                .collect(),
+            labels: node.at("/metadata/labels").and_then(Value::as_object),
+        }
+    }
+}
+
 /// Why a node does not take a pod (the reasons kube-scheduler counts in its message).
-fn misfit(pod: &Value, node: &Value, room: &NodeRoom, asks: Requests) -> Option<String> {
-    if !is_ready(node) {
+fn misfit(pod: &Value, node: &NodeFacts, room: &NodeRoom, asks: Requests) -> Option<String> {
+    if !node.ready {
         return Some("node(s) were not ready".into());
     }
-    let unschedulable_taint =
-        json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"});
-    if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true)
-        && !tolerates(pod, &unschedulable_taint)
-    {
+    if node.unschedulable && !tolerates(pod, &UNSCHEDULABLE_TAINT) {
         return Some("node(s) were unschedulable".into());
     }
-    for taint in node
-        .pointer("/spec/taints")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let effect = taint["effect"].as_str().unwrap_or("");
-        if (effect == "NoSchedule" || effect == "NoExecute") && !tolerates(pod, taint) {
+    for taint in &node.taints {
+        if !tolerates(pod, taint) {
             return Some(format!(
                 "node(s) had untolerated taint {{{}: {}}}",
                 taint["key"].as_str().unwrap_or(""),
@@ -128,11 +178,13 @@ fn misfit(pod: &Value, node: &Value, room: &NodeRoom, asks: Requests) -> Option<
             ));
         }
     }
-    let labels = meta::labels(node);
-    if let Some(selector) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object)
-        && selector
-            .iter()
-            .any(|(k, v)| labels.get(k).map(String::as_str) != v.as_str())
+    if let Some(selector) = pod.at("/spec/nodeSelector").and_then(Value::as_object)
+        && selector.iter().any(|(k, v)| {
+            node.labels
+                .and_then(|labels| labels.get(k))
+                .and_then(Value::as_str)
+                != v.as_str()
+        })
     {
         return Some("node(s) didn't match Pod's node affinity/selector".into());
     }
@@ -149,7 +201,7 @@ fn misfit(pod: &Value, node: &Value, room: &NodeRoom, asks: Requests) -> Option<
 }
 
 fn controller_uid(pod: &Value) -> Option<String> {
-    pod.pointer("/metadata/ownerReferences")
+    pod.at("/metadata/ownerReferences")
         .and_then(Value::as_array)?
         .iter()
         .find(|r| r["controller"] == true)
@@ -160,11 +212,11 @@ fn controller_uid(pod: &Value) -> Option<String> {
 /// Whether the scheduler owns this pod now: unassigned, ours, not being deleted.
 pub fn is_pending(pod: &Value) -> bool {
     let node = pod
-        .pointer("/spec/nodeName")
+        .at("/spec/nodeName")
         .and_then(Value::as_str)
         .unwrap_or("");
     let scheduler = pod
-        .pointer("/spec/schedulerName")
+        .at("/spec/schedulerName")
         .and_then(Value::as_str)
         .unwrap_or(ACTOR);
     node.is_empty() && scheduler == ACTOR && meta::deletion_timestamp(pod).is_none()
@@ -173,91 +225,57 @@ pub fn is_pending(pod: &Value) -> bool {
 /// Decide a node for each pending pod, oldest first, accounting each placement before the
 /// next so one pass never overfills a node.
 pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<Decision> {
-    let mut rooms: BTreeMap<String, NodeRoom> = nodes
+    let mut sorted: Vec<&Value> = nodes.to_vec();
+    sorted.sort_by(|a, b| meta::name(a).cmp(meta::name(b)));
+    let facts: Vec<NodeFacts> = sorted.iter().map(|n| NodeFacts::of(n)).collect();
+    let mut rooms: Vec<NodeRoom> = sorted.iter().map(|n| NodeRoom::of(n)).collect();
+    let index: HashMap<&str, usize> = rooms
         .iter()
-        .map(|n| {
-            let name = meta::name(n).to_string();
-            let alloc = n.pointer("/status/allocatable");
-            let room = NodeRoom {
-                name: name.clone(),
-                cpu_milli: alloc.map_or(i64::MAX, |a| match a.get("cpu") {
-                    Some(v) => cpu_milli(Some(v)),
-                    None => i64::MAX,
-                }),
-                memory: alloc.map_or(i64::MAX, |a| match a.get("memory") {
-                    Some(v) => bytes(Some(v)),
-                    None => i64::MAX,
-                }),
-                pods: alloc
-                    .and_then(|a| a.get("pods"))
-                    .and_then(Value::as_str)
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(110),
-                used: Requests::default(),
-                used_pods: 0,
-                owners: HashMap::new(),
-            };
-            (name, room)
-        })
+        .enumerate()
+        .map(|(i, room)| (room.name, i))
         .collect();
+    // Pods of each owner on each node (by the node's index), for spreading.
+    let mut owners: HashMap<String, Vec<i64>> = HashMap::new();
     for pod in placed {
-        let node = pod
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let phase = pod
-            .pointer("/status/phase")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let node = pod.at("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+        let phase = pod.at("/status/phase").and_then(Value::as_str).unwrap_or("");
         if phase == "Succeeded" || phase == "Failed" {
             continue;
         }
-        if let Some(room) = rooms.get_mut(node) {
-            let asks = pod_requests(pod);
-            room.used.cpu_milli += asks.cpu_milli;
-            room.used.memory += asks.memory;
-            room.used_pods += 1;
+        if let Some(&i) = index.get(node) {
+            rooms[i].take(pod_requests(pod));
             if let Some(owner) = controller_uid(pod) {
-                *room.owners.entry(owner).or_default() += 1;
+                owners.entry(owner).or_insert_with(|| vec![0; rooms.len()])[i] += 1;
             }
         }
     }
-    let by_name: HashMap<&str, &Value> = nodes.iter().map(|n| (meta::name(n), *n)).collect();
     let mut decisions = Vec::with_capacity(pending.len());
     for pod in pending {
         let asks = pod_requests(pod);
         let owner = controller_uid(pod);
+        let same_owner = owner.as_ref().and_then(|o| owners.get(o));
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-        let mut best: Option<(i64, i64, &str)> = None;
-        for room in rooms.values() {
-            let Some(node) = by_name.get(room.name.as_str()) else {
-                continue;
-            };
+        let mut best: Option<(i64, i64, usize)> = None;
+        for (i, (room, node)) in rooms.iter().zip(&facts).enumerate() {
             if let Some(reason) = misfit(pod, node, room, asks) {
                 *reasons.entry(reason).or_default() += 1;
                 continue;
             }
-            let same_owner = owner
-                .as_ref()
-                .and_then(|o| room.owners.get(o))
-                .copied()
-                .unwrap_or(0);
-            let score = (same_owner, room.used_pods, room.name.as_str());
+            // Fewest of this owner's pods, then fewest pods, then the first name.
+            let score = (same_owner.map_or(0, |counts| counts[i]), room.used_pods, i);
             if best.is_none_or(|b| score < b) {
                 best = Some(score);
             }
         }
-        match best.map(|(_, _, name)| name.to_string()) {
-            Some(node) => {
-                if let Some(room) = rooms.get_mut(&node) {
-                    room.used.cpu_milli += asks.cpu_milli;
-                    room.used.memory += asks.memory;
-                    room.used_pods += 1;
-                    if let Some(owner) = &owner {
-                        *room.owners.entry(owner.clone()).or_default() += 1;
-                    }
+        match best {
+            Some((_, _, i)) => {
+                rooms[i].take(asks);
+                if let Some(owner) = owner {
+                    owners.entry(owner).or_insert_with(|| vec![0; rooms.len()])[i] += 1;
                 }
-                decisions.push(Decision::Bind { node });
+                decisions.push(Decision::Bind {
+                    node: rooms[i].name.to_string(),
+                });
             }
             None => {
                 let detail: Vec<String> = reasons
@@ -335,7 +353,7 @@ pub fn reconcile(
             }
             Decision::Unschedulable { message } => {
                 let already = pod
-                    .pointer("/status/conditions")
+                    .at("/status/conditions")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()

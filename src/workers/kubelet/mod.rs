@@ -6,6 +6,7 @@ pub mod docker;
 pub mod simulated;
 
 use crate::model::meta;
+use crate::model::meta::Lookup as _;
 use serde_json::{Value, json};
 
 /// Annotation that marks a node as simulated.
@@ -104,7 +105,7 @@ pub fn heartbeat_with(node: &Value, now: &str, runtime_down: Option<&str>) -> Va
         "False"
     };
     let since = node
-        .pointer("/status/conditions")
+        .at("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|c| {
             c.iter()
@@ -122,7 +123,7 @@ pub fn heartbeat_with(node: &Value, now: &str, runtime_down: Option<&str>) -> Va
 /// The status of a pod whose containers all run and are ready.
 pub fn running_status(pod: &Value, host_ip: &str, pod_ip: &str, runtime: &str, now: &str) -> Value {
     let scheduled_at = pod
-        .pointer("/status/conditions")
+        .at("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled"))
         .and_then(|c| c["lastTransitionTime"].as_str())
@@ -131,7 +132,7 @@ pub fn running_status(pod: &Value, host_ip: &str, pod_ip: &str, runtime: &str, n
     let condition = |kind: &str, at: &str| json!({"type": kind, "status": "True", "lastProbeTime": null, "lastTransitionTime": at});
     let uid = meta::uid(pod);
     let containers: Vec<Value> = pod
-        .pointer("/spec/containers")
+        .at("/spec/containers")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

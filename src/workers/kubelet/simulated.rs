@@ -10,6 +10,7 @@ use super::{
 };
 use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
+use crate::model::meta::Lookup as _;
 use crate::shutdown::Shutdown;
 use crate::workers::cache::{Informer, Snapshot};
 use crate::workers::{Submit, run_commands, wait_for_change};
@@ -99,7 +100,7 @@ pub fn reconcile(
         return commands;
     }
     let ready = object
-        .pointer("/status/conditions")
+        .at("/status/conditions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -147,7 +148,7 @@ pub fn reconcile(
             ));
             continue;
         }
-        let started = pod.pointer("/status/startTime").is_some();
+        let started = pod.at("/status/startTime").is_some();
         if started {
             continue;
         }
