@@ -190,6 +190,26 @@ mod tests {
     }
 
     #[test]
+    fn lookups_find_what_json_pointers_find() {
+        let pod = json!({"metadata": {"name": "web"}, "spec": {"nodeName": "n1",
+            "containers": [{"name": "a"}, {"name": "b", "ports": [{"containerPort": 80}]}]}});
+        for path in [
+            "",
+            "/metadata/name",
+            "/spec/nodeName",
+            "/spec/containers/1/name",
+            "/spec/containers/1/ports/0/containerPort",
+            "/spec/containers/2/name",
+            "/spec/containers/x",
+            "/spec/nodeName/deeper",
+            "/status/phase",
+            "spec",
+        ] {
+            assert_eq!(pod.at(path), pod.pointer(path), "{path}");
+        }
+    }
+
+    #[test]
     fn times_use_kubernetes_precision() {
         let t: jiff::Timestamp = "2025-01-02T03:04:05.123456789Z".parse().unwrap();
         assert_eq!(format_time(t), "2025-01-02T03:04:05Z");

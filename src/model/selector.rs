@@ -2,8 +2,8 @@
 //! (`fields.ParseSelector`), with apimachinery's grammar, canonical form and error wording.
 //! Pure: no I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -219,9 +219,9 @@ impl LabelSelector {
             .get("metadata")
             .and_then(|m| m.get("labels"))
             .and_then(Value::as_object);
-        self.requirements.iter().all(|r| {
-            r.matches_value(labels.and_then(|l| l.get(&r.key)).and_then(Value::as_str))
-        })
+        self.requirements
+            .iter()
+            .all(|r| r.matches_value(labels.and_then(|l| l.get(&r.key)).and_then(Value::as_str)))
     }
 
     /// True when the selector has no requirement, i.e. selects everything.
@@ -1098,7 +1098,21 @@ mod tests {
                 *want,
                 "{sel:?} matching {ls:?}"
             );
+            let object = serde_json::json!({"metadata": {"labels": labels(ls)}});
+            assert_eq!(
+                parsed.matches_object(&object),
+                *want,
+                "{sel:?} matching the object labelled {ls:?}"
+            );
         }
+    }
+
+    #[test]
+    fn objects_without_labels_or_with_non_string_values_lack_those_labels() {
+        let parsed = LabelSelector::parse("!app,tier!=db").expect("valid selector");
+        assert!(parsed.matches_object(&serde_json::json!({"metadata": {}})));
+        assert!(parsed.matches_object(&serde_json::json!({"metadata": {"labels": {"app": 1}}})));
+        assert!(!parsed.matches_object(&serde_json::json!({"metadata": {"labels": {"app": "x"}}})));
     }
 
     const NAME_RE_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must \
