@@ -29,7 +29,7 @@ use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Most submissions folded into one transaction.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 1024;
 
 /// The outcome of an accepted command.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 //! reconcile never acts twice on state it has already changed.
 
 use crate::events::{EventLog, EventType, StoreError};
-use crate::model::{ResourceKind, meta};
 use crate::model::meta::Lookup as _;
+use crate::model::{ResourceKind, meta};
 use crate::projections::{ListQuery, ReadStore};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -6,8 +6,8 @@
 use super::cache::{Informer, Snapshot};
 use super::run_controller_until_stopped;
 use crate::events::{Command, DeleteOptions, EventLog, Propagation, UpdatePart};
-use crate::model::{ResourceKind, meta};
 use crate::model::meta::Lookup as _;
+use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};

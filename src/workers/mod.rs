@@ -22,8 +22,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// How many of one pass's commands are in flight at once (they share group commits). Enough to
-/// fill the batch being decided and the one being written (512 each), with some queued behind.
-const IN_FLIGHT: usize = 2048;
+/// fill the batch being decided and the one being written (1,024 each), with some queued behind.
+const IN_FLIGHT: usize = 4096;
 
 /// What a controller reads: a mark of the snapshot that moves whenever something the
 /// controller decides from may have changed. A pass is skipped while the mark stands still

@@ -8,9 +8,9 @@ use super::cache::{Informer, Snapshot};
 use super::record::{Reporter, Severity};
 use super::run_controller_until_stopped;
 use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
+use crate::model::meta::Lookup as _;
 use crate::model::selector::LabelSelector;
 use crate::model::{ResourceKind, meta};
-use crate::model::meta::Lookup as _;
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::cmp::Reverse;
@@ -245,9 +245,9 @@ fn status_update(rs: &Value, claimed: &[&Value], now: jiff::Timestamp) -> Option
         .iter()
         .filter(|p| {
             let labels = p.at("/metadata/labels").and_then(Value::as_object);
-            template_labels.iter().all(|(k, v)| {
-                labels.and_then(|l| l.get(k)).and_then(Value::as_str) == v.as_str()
-            })
+            template_labels
+                .iter()
+                .all(|(k, v)| labels.and_then(|l| l.get(k)).and_then(Value::as_str) == v.as_str())
         })
         .count();
     let ready: Vec<jiff::Timestamp> = active.iter().filter_map(|p| ready_since(p)).collect();

@@ -7,8 +7,8 @@ use super::cache::{Informer, Snapshot};
 use super::record::{Reporter, Severity};
 use super::run_controller_until_stopped;
 use crate::events::{Command, EventLog, UpdatePart};
-use crate::model::{ResourceKind, meta, validation};
 use crate::model::meta::Lookup as _;
+use crate::model::{ResourceKind, meta, validation};
 use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -131,9 +131,9 @@ fn tolerates(pod: &Value, taint: &Value) -> bool {
 }
 
 /// The taint a cordoned node behaves as having.
-static UNSCHEDULABLE_TAINT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
-    json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
-});
+static UNSCHEDULABLE_TAINT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
+    || json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}),
+);
 
 /// What a pass reads of one node, once per pass rather than once per pod.
 struct NodeFacts<'a> {
@@ -237,8 +237,14 @@ pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<
     // Pods of each owner on each node (by the node's index), for spreading.
     let mut owners: HashMap<String, Vec<i64>> = HashMap::new();
     for pod in placed {
-        let node = pod.at("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-        let phase = pod.at("/status/phase").and_then(Value::as_str).unwrap_or("");
+        let node = pod
+            .at("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let phase = pod
+            .at("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if phase == "Succeeded" || phase == "Failed" {
             continue;
         }

@@ -9,8 +9,8 @@ use super::{
     running_status,
 };
 use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
-use crate::model::{ResourceKind, meta};
 use crate::model::meta::Lookup as _;
+use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use crate::workers::cache::{Informer, Snapshot};
 use crate::workers::{Submit, run_commands, wait_for_change};
