@@ -85,8 +85,12 @@ pub async fn run_controller_until_stopped(
 /// for each (a pass over 10,000 pods costs milliseconds; thousands of changes arrive per
 /// second). A longer rest leaves the writer idle between a scheduler's passes.
 pub async fn pace(pass: Duration) {
-    let rest = pass.clamp(Duration::from_millis(2), Duration::from_millis(100));
-    tokio::time::sleep(rest).await;
+    tokio::time::sleep(rest_after(pass)).await;
+}
+
+/// How long `pace` rests after a pass that cost `pass`.
+pub fn rest_after(pass: Duration) -> Duration {
+    pass.clamp(Duration::from_millis(2), Duration::from_millis(100))
 }
 
 /// Wait until the cache advances, `tick` passes, or shutdown (then false).

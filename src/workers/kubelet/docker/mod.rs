@@ -617,7 +617,25 @@ pub async fn run_docker_kubelet_until_stopped(
             .pass(submit.as_ref(), &informer, heartbeat_every)
             .await;
         informer.wait_for(last).await;
-        crate::workers::pace(started.elapsed() / 4).await;
+        // A pod's task reporting back (its containers started, or stopped) is what a pod
+        // start waits on: it ends the rest, and the next pass writes the new status at once.
+        let rest = tokio::time::sleep(crate::workers::rest_after(started.elapsed() / 4));
+        tokio::pin!(rest);
+        let task_done = loop {
+            tokio::select! {
+                _ = &mut rest => break false,
+                Some(message) = inbox.recv() => {
+                    let done = matches!(message, Message::Done { .. });
+                    kubelet.take(message);
+                    if done {
+                        break true;
+                    }
+                }
+            }
+        };
+        if task_done {
+            continue;
+        }
         tokio::select! {
             _ = shutdown.wait() => break,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
