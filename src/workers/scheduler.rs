@@ -222,6 +222,18 @@ pub fn is_pending(pod: &Value) -> bool {
     node.is_empty() && scheduler == ACTOR && meta::deletion_timestamp(pod).is_none()
 }
 
+/// Count one more pod of `owner` (if any) on the node at `node` of `nodes`.
+fn count_owned(
+    owners: &mut HashMap<String, Vec<i64>>,
+    owner: Option<String>,
+    node: usize,
+    nodes: usize,
+) {
+    if let Some(owner) = owner {
+        owners.entry(owner).or_insert_with(|| vec![0; nodes])[node] += 1;
+    }
+}
+
 /// Decide a node for each pending pod, oldest first, accounting each placement before the
 /// next so one pass never overfills a node.
 pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<Decision> {
@@ -250,9 +262,7 @@ pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<
         }
         if let Some(&i) = index.get(node) {
             rooms[i].take(pod_requests(pod));
-            if let Some(owner) = controller_uid(pod) {
-                owners.entry(owner).or_insert_with(|| vec![0; rooms.len()])[i] += 1;
-            }
+            count_owned(&mut owners, controller_uid(pod), i, rooms.len());
         }
     }
     let mut decisions = Vec::with_capacity(pending.len());
@@ -276,9 +286,7 @@ pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<
         match best {
             Some((_, _, i)) => {
                 rooms[i].take(asks);
-                if let Some(owner) = owner {
-                    owners.entry(owner).or_insert_with(|| vec![0; rooms.len()])[i] += 1;
-                }
+                count_owned(&mut owners, owner, i, rooms.len());
                 decisions.push(Decision::Bind {
                     node: rooms[i].name.to_string(),
                 });
