@@ -1,5 +1,5 @@
 //! Prometheus metrics: request count and latency by verb and resource, append (commit) latency,
-//! group-commit batch size, open watches. Served at `/metrics` with the database size.
+//! group-commit batch size, open watches, panics caught. Served at `/metrics` with the database size.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -17,6 +17,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PanicLabels {
+    pub component: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LatencyLabels {
     pub verb: String,
     pub resource: String,
@@ -30,6 +35,7 @@ pub struct Metrics {
     pub commit_batch_size: Histogram,
     pub open_watches: Gauge,
     pub database_bytes: Gauge,
+    pub panics: Family<PanicLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -78,6 +84,12 @@ impl Metrics {
             "Size of the SQLite database file",
             database_bytes.clone(),
         );
+        let panics = Family::<PanicLabels, Counter>::default();
+        registry.register(
+            "panics",
+            "Panics caught by component (the writer, the informer, a controller)",
+            panics.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -86,6 +98,7 @@ impl Metrics {
             commit_batch_size,
             open_watches,
             database_bytes,
+            panics,
         }
     }
 
@@ -108,6 +121,14 @@ impl Metrics {
     pub fn observe_commit(&self, elapsed: Duration, batch: usize) {
         self.commit_seconds.observe(elapsed.as_secs_f64());
         self.commit_batch_size.observe(batch as f64);
+    }
+
+    pub fn count_panic(&self, component: &str) {
+        self.panics
+            .get_or_create(&PanicLabels {
+                component: component.to_string(),
+            })
+            .inc();
     }
 
     /// The OpenMetrics text exposition.

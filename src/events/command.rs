@@ -81,6 +81,18 @@ pub enum Command {
 }
 
 impl Command {
+    /// What the command does, in a word (for logs).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Create { .. } => "create",
+            Command::Update { .. } => "update",
+            Command::Scale { .. } => "scale",
+            Command::Bind { .. } => "bind",
+            Command::Apply { .. } => "apply",
+            Command::Delete { .. } => "delete",
+        }
+    }
+
     /// The object the command is about: (kind, namespace, name). Create's name is in the object.
     pub fn target(&self) -> (ResourceKind, &str, &str) {
         match self {

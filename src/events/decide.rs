@@ -615,7 +615,7 @@ fn delete(
         return Ok(vec![]);
     }
     if !already || current_grace.is_some_and(|g| grace < g) {
-        let removal = ctx.now + jiff::SignedDuration::from_secs(grace);
+        let removal = meta::after_seconds(ctx.now, grace);
         meta::set_meta(&mut next, "deletionTimestamp", json!(format_time(removal)));
         meta::set_meta(&mut next, "deletionGracePeriodSeconds", json!(grace));
     }
@@ -812,6 +812,7 @@ mod tests {
                 CommandError::Forbidden { .. } => "Forbidden",
                 CommandError::Invalid { .. } => "Invalid",
                 CommandError::BadRequest(_) => "BadRequest",
+                CommandError::TooLarge { .. } => "TooLarge",
                 CommandError::Conflict { .. } | CommandError::ApplyConflict { .. } => "Conflict",
             };
             assert_eq!(got, want, "{case}");
@@ -912,6 +913,30 @@ mod tests {
         };
         let changes = given(Some(bound)).when(delete_pod("echo", now)).unwrap();
         assert_eq!(changes[0].event_type, EventType::Deleted);
+    }
+
+    #[test]
+    fn a_grace_period_beyond_any_timestamp_is_accepted_and_held_to_the_last_one() {
+        let mut bound = stored_pod("echo", "5");
+        bound["spec"]["nodeName"] = json!("node-1");
+        for grace in [300_000_000_000, i64::MAX] {
+            let options = DeleteOptions {
+                grace_period_seconds: Some(grace),
+                ..Default::default()
+            };
+            let changes = given(Some(bound.clone()))
+                .when(delete_pod("echo", options))
+                .unwrap();
+            assert_eq!(changes[0].event_type, EventType::DeletionRequested);
+            assert_eq!(
+                changes[0].object["metadata"]["deletionGracePeriodSeconds"],
+                grace
+            );
+            assert_eq!(
+                changes[0].object["metadata"]["deletionTimestamp"],
+                "9999-12-30T22:00:00Z"
+            );
+        }
     }
 
     #[test]

@@ -34,6 +34,14 @@ pub enum CommandError {
     },
     #[error("{0}")]
     BadRequest(String),
+    /// The object the command would store is larger than any object may be.
+    #[error("Request entity too large: {} \"{name}\" would be {size} bytes; the limit is {limit}", kind.qualified_resource())]
+    TooLarge {
+        kind: ResourceKind,
+        name: String,
+        size: usize,
+        limit: usize,
+    },
     #[error("{} \"{name}\" is forbidden: {reason}", kind.qualified_resource())]
     Forbidden {
         kind: ResourceKind,
@@ -65,4 +73,8 @@ pub enum SubmitError {
     Command(#[from] CommandError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Deciding the command panicked: a defect of the server, not of the request alone.
+    /// Nothing was written and the writer goes on.
+    #[error("deciding the write failed: {0}")]
+    Panicked(String),
 }

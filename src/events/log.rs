@@ -16,17 +16,25 @@ use super::command::{Command, RequestMeta};
 use super::decide::{Change, DecideContext, decide};
 use super::error::{CommandError, StoreError, SubmitError};
 use super::event::{EventEnvelope, EventType};
+use crate::health::{Health, panic_message};
 use crate::metrics::Metrics;
 use crate::model::{ResourceKind, meta};
 use crate::projections::{self, ObjectKey, ProjectedRow};
+use futures_util::FutureExt;
 use serde_json::{Value, json};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// The largest object the log stores, as JSON: a request body's limit (3 MiB). A patch, an
+/// apply or a merge can make an object larger than the body that asked for it; this holds
+/// every stored object to what a client could have sent whole.
+pub const MAX_OBJECT_BYTES: usize = 3 * 1024 * 1024;
 
 /// Most submissions folded into one transaction.
 const MAX_BATCH: usize = 1024;
@@ -62,6 +70,7 @@ pub struct EventLog {
     queue: mpsc::Sender<Submission>,
     published: broadcast::Sender<Arc<EventEnvelope>>,
     progress: Arc<Progress>,
+    health: Arc<Health>,
 }
 
 /// How far the log is committed, shared by the two stages.
@@ -96,6 +105,8 @@ impl EventLog {
         // One batch decided ahead of the one being written.
         let (to_committer, decided) = mpsc::channel(1);
         let (published, _) = broadcast::channel(watch_buffer.max(16));
+        let health = Health::new(metrics.clone());
+        health.up(WRITER);
         let decider = Decider {
             conn: reader,
             namespaces: HashMap::new(),
@@ -103,6 +114,7 @@ impl EventLog {
             next_seq: last + 1,
             failures_seen: 0,
             progress: progress.clone(),
+            health: health.clone(),
         };
         let committer = Committer {
             conn,
@@ -113,13 +125,18 @@ impl EventLog {
         // Each stage on a thread of its own: deciding is CPU work that would hold up the
         // committer's statements, and on the shared runtime every wake-up queued behind the
         // workers' tasks.
-        on_own_thread(decider.run(submissions, to_committer));
-        let task = on_own_thread(committer.run(decided));
+        on_own_thread(
+            "decider",
+            health.clone(),
+            decider.run(submissions, to_committer),
+        );
+        let task = on_own_thread("committer", health.clone(), committer.run(decided));
         Ok((
             EventLog {
                 queue,
                 published,
                 progress,
+                health,
             },
             task,
         ))
@@ -158,18 +175,45 @@ impl EventLog {
     pub fn subscriber_count(&self) -> usize {
         self.published.receiver_count()
     }
+
+    /// Where the writer and everything following this log report whether they run.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
 }
 
-/// Run `work` on a thread and runtime of its own.
-fn on_own_thread(work: impl Future<Output = ()> + Send + 'static) -> tokio::task::JoinHandle<()> {
+/// The writer's name in `Health` and in the panic count.
+pub const WRITER: &str = "writer";
+
+/// Run one stage of the writer on a thread and runtime of its own. A stage that ends while
+/// the server runs (a panic outside a single decision) leaves the writer down: `/readyz`
+/// says so.
+fn on_own_thread(
+    stage: &'static str,
+    health: Arc<Health>,
+    work: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     tokio::task::spawn_blocking(move || {
-        match tokio::runtime::Builder::new_current_thread()
+        let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         {
-            Ok(runtime) => runtime.block_on(work),
-            Err(e) => tracing::error!(error = %e, "could not start a runtime for the writer"),
-        }
+            Ok(runtime) => runtime,
+            Err(e) => {
+                tracing::error!(error = %e, "could not start a runtime for the writer");
+                health.down(WRITER, format!("the {stage} could not start: {e}"));
+                return;
+            }
+        };
+        let reason = match std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(work))) {
+            Ok(()) => format!("the {stage} has stopped"),
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                health.panicked(WRITER, &message);
+                format!("the {stage} stopped after a panic: {message}; restart the server")
+            }
+        };
+        health.down(WRITER, reason);
     })
 }
 
@@ -250,6 +294,7 @@ struct Decider {
     next_seq: i64,
     failures_seen: u64,
     progress: Arc<Progress>,
+    health: Arc<Health>,
 }
 
 /// Bound values per event row; 64 rows a statement stay far below SQLite's variable limit.
@@ -296,43 +341,44 @@ impl Decider {
         let started = Instant::now();
         let size = batch.len();
         self.catch_up();
-        let mut staged = Staged::default();
-        let mut pending: Vec<Pending> = Vec::with_capacity(size);
         // Name the generated names first, so one read finds every object the batch touches.
-        let batch: Vec<(Submission, bool)> = batch
+        let mut batch: Vec<(Submission, bool)> = batch
             .into_iter()
             .map(|mut submission| {
                 let generated = name_generated(&mut submission.command);
                 (submission, generated)
             })
             .collect();
-        // Objects of batches in flight come from the overlay (`current`), not the database.
-        let mut keys: Vec<ObjectKey> = batch
-            .iter()
-            .map(|(submission, _)| key_of(&submission.command))
-            .filter(|key| !self.overlay.contains_key(key))
-            .collect();
-        keys.sort();
-        keys.dedup();
-        match projections::load_many(&mut self.conn, &keys).await {
-            Ok(mut found) => {
-                for key in keys {
-                    let object = found.remove(&key).map(Arc::new);
-                    staged.objects.insert(key, object);
-                }
-                for (submission, generated) in batch {
-                    let result = self
-                        .execute(submission.command, generated, submission.meta, &mut staged)
-                        .await;
-                    pending.push((submission.reply, result));
+        let mut pending: Vec<Pending> = Vec::with_capacity(size);
+        // A submission whose decision panics is answered with the panic and the batch decided
+        // again without it: the others must not pay for it, and nothing it staged may stay.
+        let (staged, results) = loop {
+            let first_seq = self.next_seq;
+            match self.decide_each(&mut batch).await {
+                Ok(decided) => break decided,
+                Err((index, message)) => {
+                    self.next_seq = first_seq;
+                    self.namespaces.clear();
+                    let (submission, _) = batch.remove(index);
+                    let (kind, namespace, name) = submission.command.target();
+                    tracing::error!(
+                        panic = %message,
+                        actor = %submission.meta.actor,
+                        request_id = %submission.meta.request_id,
+                        user_agent = submission.meta.user_agent.as_deref().unwrap_or(""),
+                        command = submission.command.verb(),
+                        kind = kind.as_str(),
+                        namespace,
+                        name,
+                        "deciding a write panicked; it is refused and the writer goes on"
+                    );
+                    self.health.panicked("writer", &message);
+                    pending.push((submission.reply, Err(SubmitError::Panicked(message))));
                 }
             }
-            Err(e) => {
-                for (submission, _) in batch {
-                    let failed = sqlx::Error::Protocol(format!("reading the batch's objects: {e}"));
-                    pending.push((submission.reply, Err(StoreError::Database(failed).into())));
-                }
-            }
+        };
+        for ((submission, _), result) in batch.into_iter().zip(results) {
+            pending.push((submission.reply, result));
         }
         let Staged {
             mut objects,
@@ -354,18 +400,63 @@ impl Decider {
         }
     }
 
+    /// Decide every submission of `batch` in order against one read of the objects it
+    /// touches. A panic stops the pass and names the submission that caused it.
+    async fn decide_each(
+        &mut self,
+        batch: &mut [(Submission, bool)],
+    ) -> Result<(Staged, Vec<Result<Submitted, SubmitError>>), (usize, String)> {
+        let mut staged = Staged::default();
+        let mut results = Vec::with_capacity(batch.len());
+        // Objects of batches in flight come from the overlay (`current`), not the database.
+        let mut keys: Vec<ObjectKey> = batch
+            .iter()
+            .map(|(submission, _)| key_of(&submission.command))
+            .filter(|key| !self.overlay.contains_key(key))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        match projections::load_many(&mut self.conn, &keys).await {
+            Ok(mut found) => {
+                for key in keys {
+                    let object = found.remove(&key).map(Arc::new);
+                    staged.objects.insert(key, object);
+                }
+                for (index, (submission, generated)) in batch.iter_mut().enumerate() {
+                    let execution = self.execute(
+                        &mut submission.command,
+                        *generated,
+                        &submission.meta,
+                        &mut staged,
+                    );
+                    match AssertUnwindSafe(execution).catch_unwind().await {
+                        Ok(result) => results.push(result),
+                        Err(payload) => return Err((index, panic_message(payload.as_ref()))),
+                    }
+                }
+            }
+            Err(e) => {
+                for _ in batch.iter() {
+                    let failed = sqlx::Error::Protocol(format!("reading the batch's objects: {e}"));
+                    results.push(Err(StoreError::Database(failed).into()));
+                }
+            }
+        }
+        Ok((staged, results))
+    }
+
     /// Decide one submission against the batch's staged state and stage what it appends.
     async fn execute(
         &mut self,
-        mut command: Command,
+        command: &mut Command,
         generated: bool,
-        meta: RequestMeta,
+        meta: &RequestMeta,
         staged: &mut Staged,
     ) -> Result<Submitted, SubmitError> {
         if generated {
-            self.free_generated_name(&mut command, staged).await?;
+            self.free_generated_name(command, staged).await?;
         }
-        let key = key_of(&command);
+        let key = key_of(command);
         let (kind, namespace, name) = key.clone();
         let current = self.current(&key, staged).await?;
         let namespace_object = if kind.namespaced() {
@@ -382,7 +473,7 @@ impl Decider {
             namespace: namespace_object.as_deref(),
             manager: &manager,
         };
-        let changes = decide(current.as_deref(), &command, &ctx)?;
+        let changes = decide(current.as_deref(), command, &ctx)?;
         if changes.is_empty() {
             return match current {
                 Some(object) => Ok(Submitted {
@@ -402,7 +493,19 @@ impl Decider {
                 envelopes: vec![],
             });
         }
-        self.stage(key, current, changes, &meta, now, staged)
+        if let Some(change) = changes
+            .iter()
+            .find(|change| json_size(&change.object) > MAX_OBJECT_BYTES)
+        {
+            return Err(CommandError::TooLarge {
+                kind,
+                name,
+                size: json_size(&change.object),
+                limit: MAX_OBJECT_BYTES,
+            }
+            .into());
+        }
+        self.stage(key, current, changes, meta, now, staged)
             .map_err(SubmitError::from)
     }
 
@@ -658,6 +761,23 @@ fn generate_name(object: &mut Value) {
         meta::random_name_suffix()
     );
     meta::set_meta(object, "name", json!(candidate));
+}
+
+/// The length of `object` as JSON.
+fn json_size(object: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    let _ = serde_json::to_writer(&mut counter, object);
+    counter.0
 }
 
 fn clone_sqlx_error(e: &sqlx::Error) -> sqlx::Error {

@@ -5,6 +5,8 @@
 pub mod checkpoint;
 pub mod command;
 pub mod decide;
+#[cfg(test)]
+mod decide_properties;
 pub mod error;
 pub mod event;
 pub mod log;

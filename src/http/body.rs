@@ -65,8 +65,12 @@ pub fn decode_object(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> 
 pub fn decode_yaml(body: &[u8]) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
-    yaml_serde::from_str::<Value>(text)
-        .map_err(|e| ApiError::bad_request(format!("the body could not be decoded as YAML: {e}")))
+    super::yaml::decode_bounded(text).map_err(|e| match e {
+        super::yaml::YamlError::Expansion { .. } => ApiError::entity_too_large(e.to_string()),
+        super::yaml::YamlError::Syntax(e) => {
+            ApiError::bad_request(format!("the body could not be decoded as YAML: {e}"))
+        }
+    })
 }
 
 pub fn is_protobuf(req: &HttpRequest) -> bool {

@@ -74,6 +74,15 @@ impl ApiError {
         )
     }
 
+    /// 413 with a message of its own (kube-apiserver's `NewRequestEntityTooLargeError`).
+    pub fn entity_too_large(message: impl Into<String>) -> Self {
+        Self::status(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: {}", message.into()),
+        )
+    }
+
     pub fn unsupported_media_type(content_type: &str, accepted: &[&str]) -> Self {
         Self::status(
             415,
@@ -249,6 +258,12 @@ impl From<CommandError> for ApiError {
                 message,
                 details: Some(resource_details(kind, &name)),
             },
+            CommandError::TooLarge { kind, name, .. } => ApiError::Status {
+                code: 413,
+                reason: "RequestEntityTooLarge",
+                message,
+                details: Some(resource_details(kind, &name)),
+            },
             CommandError::Forbidden { kind, name, .. } => ApiError::Status {
                 code: 403,
                 reason: "Forbidden",
@@ -314,6 +329,12 @@ impl From<SubmitError> for ApiError {
         match e {
             SubmitError::Command(e) => e.into(),
             SubmitError::Store(e) => e.into(),
+            SubmitError::Panicked(message) => ApiError::Status {
+                code: 500,
+                reason: "InternalError",
+                message: format!("Internal error occurred: {message}"),
+                details: Some(json!({"causes": [{"message": message}]})),
+            },
         }
     }
 }

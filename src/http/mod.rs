@@ -16,6 +16,7 @@ pub mod params;
 pub mod protobuf;
 pub mod target;
 pub mod watch;
+pub mod yaml;
 
 use crate::events::EventLog;
 use crate::metrics::Metrics;
@@ -112,12 +113,47 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.last_seq().await {
-        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok"),
-        Err(_) => HttpResponse::ServiceUnavailable()
+/// Ready when the store answers and the writer, the informer and every controller run.
+/// Shaped like kube-apiserver's: `ok`, or with `?verbose` (or on failure) one `[+]`/`[-]`
+/// line per check; a failed check's reason shows with `?verbose`.
+async fn ready(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let verbose = req
+        .query_string()
+        .split('&')
+        .any(|pair| pair == "verbose" || pair.starts_with("verbose="));
+    let mut checks = vec![("ping".to_string(), None)];
+    let store = match state.store.last_seq().await {
+        Ok(_) => None,
+        Err(e) => Some(format!("the store is not readable: {e}")),
+    };
+    checks.push(("store".to_string(), store));
+    for (component, health) in state.log.health().report() {
+        let failure = match health {
+            crate::health::ComponentState::Up => None,
+            crate::health::ComponentState::Down(reason) => Some(reason),
+        };
+        checks.push((component, failure));
+    }
+    let failed = checks.iter().any(|(_, failure)| failure.is_some());
+    if !failed && !verbose {
+        return HttpResponse::Ok().content_type("text/plain").body("ok");
+    }
+    let mut body = String::new();
+    for (name, failure) in &checks {
+        match failure {
+            None => body.push_str(&format!("[+]{name} ok\n")),
+            Some(reason) if verbose => body.push_str(&format!("[-]{name} failed: {reason}\n")),
+            Some(_) => body.push_str(&format!("[-]{name} failed: reason withheld\n")),
+        }
+    }
+    if failed {
+        body.push_str("readyz check failed");
+        HttpResponse::InternalServerError()
             .content_type("text/plain")
-            .body("the store is not readable"),
+            .body(body)
+    } else {
+        body.push_str("readyz check passed");
+        HttpResponse::Ok().content_type("text/plain").body(body)
     }
 }
 

@@ -794,9 +794,69 @@ pub fn apply_patch(
         PatchType::Json => {
             let operations: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
-            json_patch::patch(&mut patched, &operations)
-                .map_err(|e| ApiError::invalid_patch(e.to_string()))?;
+            apply_json_patch(&mut patched, &operations, body::MAX_BODY)?;
         }
     }
     Ok(patched)
+}
+
+/// Most operations in one JSON patch, as kube-apiserver's `maxJSONPatchOperations`.
+pub const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+
+/// Apply `operations` to `doc` one at a time, refusing more than
+/// `MAX_JSON_PATCH_OPERATIONS` and `copy` operations that copy more than `limit` bytes in
+/// all. Only a `copy` can grow a document beyond what the patch itself carries, so this
+/// bounds the result, and the work, before it is done: a patch that copies an array into
+/// itself 34 times is refused at the copy that crosses the limit, not after doubling past it.
+/// On error `doc` is partly patched: callers patch a copy.
+fn apply_json_patch(
+    doc: &mut Value,
+    operations: &[json_patch::PatchOperation],
+    limit: usize,
+) -> Result<(), ApiError> {
+    if operations.len() > MAX_JSON_PATCH_OPERATIONS {
+        return Err(ApiError::entity_too_large(format!(
+            "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
+            operations.len()
+        )));
+    }
+    let mut copied = 0usize;
+    for operation in operations {
+        if let json_patch::PatchOperation::Copy(copy) = operation
+            && let Some(from) = doc.pointer(copy.from.as_str())
+        {
+            copied = copied.saturating_add(json_size_up_to(from, limit - copied + 1));
+            if copied > limit {
+                return Err(ApiError::invalid_patch(format!(
+                    "Unable to complete the copy, the accumulated size increase of copy exceeds the limit {limit}"
+                )));
+            }
+        }
+        json_patch::patch_unsafe(doc, std::slice::from_ref(operation))
+            .map_err(|e| ApiError::invalid_patch(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The length of `value` as JSON, counting no further than `limit` bytes.
+fn json_size_up_to(value: &Value, limit: usize) -> usize {
+    struct Counter {
+        count: usize,
+        limit: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.count = self.count.saturating_add(buf.len());
+            if self.count > self.limit {
+                return Err(std::io::Error::other("over the limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter { count: 0, limit };
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.count
 }

@@ -125,6 +125,21 @@ pub fn deletion_timestamp(object: &Value) -> Option<&str> {
 }
 
 /// A `metav1.Time` string: RFC 3339, whole seconds, UTC.
+/// `t` plus `seconds` (which may come from a client: any i64), held to the range a timestamp
+/// can express instead of overflowing.
+pub fn after_seconds(t: jiff::Timestamp, seconds: i64) -> jiff::Timestamp {
+    let seconds = seconds.clamp(-MAX_TIMESTAMP_SPAN_SECONDS, MAX_TIMESTAMP_SPAN_SECONDS);
+    t.checked_add(jiff::SignedDuration::from_secs(seconds))
+        .unwrap_or(if seconds < 0 {
+            jiff::Timestamp::MIN
+        } else {
+            jiff::Timestamp::MAX
+        })
+}
+
+/// More seconds than separate any two timestamps (jiff's range is about ±10,000 years).
+const MAX_TIMESTAMP_SPAN_SECONDS: i64 = 700_000_000_000;
+
 pub fn format_time(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

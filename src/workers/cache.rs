@@ -4,6 +4,7 @@
 //! reconcile never acts twice on state it has already changed.
 
 use crate::events::{EventLog, EventType, StoreError};
+use crate::health::{Health, panic_message};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use crate::projections::{ListQuery, ReadStore};
@@ -175,7 +176,13 @@ impl Informer {
         let state = Arc::new(RwLock::new(load(store).await?));
         let first = read(&state).seq;
         let (tx, seq) = watch::channel(first);
-        tokio::spawn(follow(state.clone(), store.clone(), live, tx));
+        tokio::spawn(follow_until_stopped(
+            state.clone(),
+            store.clone(),
+            live,
+            tx,
+            log.health().clone(),
+        ));
         Ok(Informer { state, seq })
     }
 
@@ -242,6 +249,46 @@ async fn catch_up(snapshot: &mut Snapshot, store: &ReadStore) -> Result<(), Stor
             let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
             snapshot.apply(kind, event_type, Arc::new(object), seq);
         }
+    }
+}
+
+/// The informer's name in `Health` and in the panic count.
+pub const INFORMER: &str = "informer";
+
+/// `follow`, started again after a panic (from a fresh subscription and the log, after a
+/// back-off of 1 s doubling to 60 s). Meanwhile the informer is down in `health`, so
+/// `/readyz` fails naming it: the workers' snapshot is not moving.
+async fn follow_until_stopped(
+    state: Arc<RwLock<Snapshot>>,
+    store: ReadStore,
+    live: broadcast::Receiver<Arc<crate::events::EventEnvelope>>,
+    tx: watch::Sender<i64>,
+    health: Arc<Health>,
+) {
+    // A receiver kept only to subscribe again: a panicked `follow` takes its own with it.
+    let spare = live.resubscribe();
+    let mut live = live;
+    let mut backoff = std::time::Duration::from_secs(1);
+    loop {
+        health.up(INFORMER);
+        let message =
+            match tokio::spawn(follow(state.clone(), store.clone(), live, tx.clone())).await {
+                Ok(()) => return,
+                Err(e) if e.is_panic() => panic_message(e.into_panic().as_ref()),
+                Err(_) => return,
+            };
+        health.panicked(INFORMER, &message);
+        health.down(
+            INFORMER,
+            format!("panicked: {message}; restarting in {}s", backoff.as_secs()),
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
+        live = spare.resubscribe();
+        if let Err(e) = resync(&state, &store).await {
+            tracing::warn!(error = %e, "informer could not catch up after a restart");
+        }
+        tx.send_replace(read(&state).seq);
     }
 }
 

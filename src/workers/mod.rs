@@ -14,11 +14,14 @@ pub mod replicaset;
 pub mod scheduler;
 
 use crate::events::{Command, EventLog, RequestMeta};
+use crate::health::{Health, panic_message};
 use crate::projections::ReadStore;
 use crate::shutdown::Shutdown;
 use cache::Informer;
 use futures_util::StreamExt;
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How many of one pass's commands are in flight at once (they share group commits). Enough to
@@ -36,18 +39,39 @@ pub fn any_change(snapshot: &cache::Snapshot) -> u64 {
     snapshot.seq.max(0) as u64
 }
 
+/// What one pass of a controller submits: `commands` all at once, and `slow_start` groups
+/// (e.g. one ReplicaSet's pod creations) in batches of 1, 2, 4, ... as Kubernetes'
+/// `slowStartBatch`: a group stops at the first batch with a refusal, so a request that
+/// fails for every pod (a quota, a bad template) costs one pod, not hundreds.
+#[derive(Debug, Default)]
+pub struct Pass {
+    pub commands: Vec<(Command, Option<i64>)>,
+    pub slow_start: Vec<Vec<(Command, Option<i64>)>>,
+}
+
+impl From<Vec<(Command, Option<i64>)>> for Pass {
+    fn from(commands: Vec<(Command, Option<i64>)>) -> Self {
+        Pass {
+            commands,
+            slow_start: Vec::new(),
+        }
+    }
+}
+
 /// The loop every in-process controller runs as `actor`: a pass over the current snapshot,
 /// its writes, a wait until the informer reflects them, a rest in proportion to the pass, then
 /// a wait for the next change (or `tick`). A change that leaves `interest` where it was does
 /// not start a pass before `tick`.
-pub async fn run_controller_until_stopped(
+pub async fn run_controller_until_stopped<P>(
     actor: &str,
     log: EventLog,
     informer: Informer,
     (tick, interest): (Duration, Interest),
     mut shutdown: Shutdown,
-    mut pass: impl FnMut(&cache::Snapshot) -> Vec<(Command, Option<i64>)>,
-) {
+    mut pass: impl FnMut(&cache::Snapshot) -> P,
+) where
+    P: Into<Pass>,
+{
     let mut changes = informer.changes();
     let mut seen: Option<u64> = None;
     let mut last_pass = std::time::Instant::now();
@@ -61,17 +85,24 @@ pub async fn run_controller_until_stopped(
             } else {
                 seen = Some(mark);
                 last_pass = started;
-                Some(pass(&snapshot))
+                Some(pass(&snapshot).into())
             }
         };
-        let Some(commands) = commands else {
+        let Some(Pass {
+            commands,
+            slow_start,
+        }) = commands
+        else {
             if !wait_for_change(&mut changes, tick, &mut shutdown).await {
                 return;
             }
             continue;
         };
         let cost = started.elapsed();
-        let last = run_commands(&log, commands, || RequestMeta::worker(actor)).await;
+        let meta = || RequestMeta::worker(actor);
+        let last = run_commands(&log, commands, meta)
+            .await
+            .max(run_slow_start(&log, slow_start, meta).await);
         informer.wait_for(last).await;
         pace(cost).await;
         if !wait_for_change(&mut changes, tick, &mut shutdown).await {
@@ -158,6 +189,53 @@ pub async fn run_commands<S: Submit + ?Sized>(
     last
 }
 
+/// Submit each group in batches of 1, 2, 4, ... (the batches of all groups together, each
+/// batch concurrently); a group with a refusal in one batch submits no more. Returns the
+/// highest seq appended (0 when nothing was).
+pub async fn run_slow_start<S: Submit + ?Sized>(
+    sink: &S,
+    groups: Vec<Vec<(Command, Option<i64>)>>,
+    meta: impl Fn() -> RequestMeta,
+) -> i64 {
+    let mut groups: Vec<std::vec::IntoIter<(Command, Option<i64>)>> =
+        groups.into_iter().map(Vec::into_iter).collect();
+    let mut batch = 1usize;
+    let mut last = 0;
+    while !groups.is_empty() {
+        let mut wave = Vec::new();
+        for (group, commands) in groups.iter_mut().enumerate() {
+            wave.extend(commands.by_ref().take(batch).map(|c| (group, c)));
+        }
+        let submissions = wave.into_iter().map(|(group, (command, cause))| {
+            let mut request = meta();
+            request.caused_by = cause;
+            async move { (group, sink.submit_command(command, request).await) }
+        });
+        let results: Vec<_> = futures_util::stream::iter(submissions)
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        let mut refused = vec![false; groups.len()];
+        for (group, result) in results {
+            match result {
+                Ok(seq) => last = last.max(seq),
+                Err(e) => {
+                    tracing::debug!(error = %e, "worker command refused; its group stops");
+                    refused[group] = true;
+                }
+            }
+        }
+        let mut index = 0;
+        groups.retain(|commands| {
+            let keep = !refused[index] && !commands.as_slice().is_empty();
+            index += 1;
+            keep
+        });
+        batch = batch.saturating_mul(2);
+    }
+    last
+}
+
 /// Options for the in-process workers.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -184,7 +262,49 @@ impl Default for WorkerSettings {
     }
 }
 
-/// Start the in-process workers on a shared informer.
+/// The first wait before a panicked worker starts again; it doubles with each panic in a row.
+const RESTART_BACKOFF_START: Duration = Duration::from_secs(1);
+/// The longest wait before a restart.
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// A worker that ran this long since its last start is healthy again: the next panic waits
+/// from the start of the back-off.
+const RESTART_BACKOFF_RESET: Duration = Duration::from_secs(120);
+
+/// Run the worker `start` makes as `name`, and make it again after a panic, waiting longer
+/// after each panic in a row (1 s, 2 s, ... at most 60 s). While it waits it is down in
+/// `health` (so `/readyz` fails naming it); every panic is logged and counted. Returns when
+/// the worker returns by itself (shutdown) or on shutdown during a wait.
+pub async fn supervise<F, Fut>(name: String, health: Arc<Health>, mut shutdown: Shutdown, start: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut backoff = RESTART_BACKOFF_START;
+    loop {
+        health.up(&name);
+        let started = Instant::now();
+        let message = match tokio::spawn(start()).await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => panic_message(e.into_panic().as_ref()),
+            Err(_) => return,
+        };
+        if started.elapsed() >= RESTART_BACKOFF_RESET {
+            backoff = RESTART_BACKOFF_START;
+        }
+        health.panicked(&name, &message);
+        health.down(
+            &name,
+            format!("panicked: {message}; restarting in {}s", backoff.as_secs()),
+        );
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+    }
+}
+
+/// Start the in-process workers on a shared informer, each supervised (`supervise`).
 pub async fn spawn_workers(
     log: EventLog,
     store: ReadStore,
@@ -192,63 +312,158 @@ pub async fn spawn_workers(
     shutdown: Shutdown,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let informer = Informer::start(&log, &store).await?;
-    let mut tasks = vec![tokio::spawn(
-        namespace::run_namespace_controller_until_stopped(
-            log.clone(),
-            informer.clone(),
+    let health = log.health().clone();
+    let supervised = |name: &str, start| {
+        tokio::spawn(supervise(
+            name.to_string(),
+            health.clone(),
             shutdown.clone(),
-        ),
+            start,
+        ))
+    };
+    // Each in-process controller runs on (log, informer, shutdown).
+    let controller = |run: fn(EventLog, Informer, Shutdown) -> WorkerFuture| {
+        let (log, informer, shutdown) = (log.clone(), informer.clone(), shutdown.clone());
+        move || run(log.clone(), informer.clone(), shutdown.clone())
+    };
+    let mut tasks = vec![supervised(
+        namespace::ACTOR,
+        Box::new(controller(|l, i, s| {
+            Box::pin(namespace::run_namespace_controller_until_stopped(l, i, s))
+        })) as WorkerStart,
     )];
     if settings.controllers {
-        tasks.push(tokio::spawn(scheduler::run_scheduler_until_stopped(
-            log.clone(),
-            informer.clone(),
-            shutdown.clone(),
-        )));
-        tasks.push(tokio::spawn(
-            replicaset::run_replicaset_controller_until_stopped(
-                log.clone(),
-                informer.clone(),
-                shutdown.clone(),
+        let timing = settings.node_lifecycle;
+        let starts: [(&str, WorkerStart); 4] = [
+            (
+                scheduler::ACTOR,
+                Box::new(controller(|l, i, s| {
+                    Box::pin(scheduler::run_scheduler_until_stopped(l, i, s))
+                })),
             ),
-        ));
-        tasks.push(tokio::spawn(gc::run_garbage_collector_until_stopped(
-            log.clone(),
-            informer.clone(),
-            shutdown.clone(),
-        )));
-        tasks.push(tokio::spawn(nodes::run_node_lifecycle_until_stopped(
-            log.clone(),
-            informer.clone(),
-            settings.node_lifecycle,
-            shutdown.clone(),
-        )));
+            (
+                replicaset::ACTOR,
+                Box::new(controller(|l, i, s| {
+                    Box::pin(replicaset::run_replicaset_controller_until_stopped(l, i, s))
+                })),
+            ),
+            (
+                gc::ACTOR,
+                Box::new(controller(|l, i, s| {
+                    Box::pin(gc::run_garbage_collector_until_stopped(l, i, s))
+                })),
+            ),
+            (nodes::ACTOR, {
+                let (l, i, s) = (log.clone(), informer.clone(), shutdown.clone());
+                Box::new(move || {
+                    Box::pin(nodes::run_node_lifecycle_until_stopped(
+                        l.clone(),
+                        i.clone(),
+                        timing,
+                        s.clone(),
+                    ))
+                })
+            }),
+        ];
+        for (name, start) in starts {
+            tasks.push(supervised(name, start));
+        }
     }
+    let heartbeat = settings.node_lifecycle.heartbeat;
     if settings.simulated_nodes > 0 {
-        let nodes = (0..settings.simulated_nodes)
+        let nodes: Vec<String> = (0..settings.simulated_nodes)
             .map(kubelet::simulated::node_name)
             .collect();
-        tasks.push(tokio::spawn(
-            kubelet::simulated::run_simulated_kubelets_until_stopped(
-                std::sync::Arc::new(log.clone()),
-                informer.clone(),
-                nodes,
-                settings.simulated_start_delay,
-                settings.node_lifecycle.heartbeat,
-                shutdown.clone(),
-            ),
-        ));
+        let delay = settings.simulated_start_delay;
+        let (l, i, s) = (log.clone(), informer.clone(), shutdown.clone());
+        let start: WorkerStart = Box::new(move || {
+            Box::pin(kubelet::simulated::run_simulated_kubelets_until_stopped(
+                Arc::new(l.clone()),
+                i.clone(),
+                nodes.clone(),
+                delay,
+                heartbeat,
+                s.clone(),
+            ))
+        });
+        tasks.push(supervised("simulated-kubelets", start));
     }
-    if let Some(node) = &settings.docker_node {
-        tasks.push(tokio::spawn(
-            kubelet::docker::run_docker_kubelet_until_stopped(
-                std::sync::Arc::new(log.clone()),
-                informer.clone(),
+    if let Some(node) = settings.docker_node.clone() {
+        let (l, i, s) = (log.clone(), informer.clone(), shutdown.clone());
+        let name = format!("kubelet-{node}");
+        let start: WorkerStart = Box::new(move || {
+            Box::pin(kubelet::docker::run_docker_kubelet_until_stopped(
+                Arc::new(l.clone()),
+                i.clone(),
                 node.clone(),
-                settings.node_lifecycle.heartbeat,
-                shutdown.clone(),
-            ),
-        ));
+                heartbeat,
+                s.clone(),
+            ))
+        });
+        tasks.push(supervised(&name, start));
     }
     Ok(tasks)
+}
+
+/// A worker's run, as `supervise` starts it.
+type WorkerFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+/// What makes a worker's run, again after each panic.
+type WorkerStart = Box<dyn Fn() -> WorkerFuture + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ResourceKind;
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    /// A sink that refuses the creation of names starting with `refuse` and records what
+    /// it was sent, in order.
+    struct Recorder {
+        refuse: &'static str,
+        sent: Mutex<Vec<String>>,
+    }
+
+    impl Submit for Recorder {
+        fn submit_command(
+            &self,
+            command: Command,
+            _meta: RequestMeta,
+        ) -> futures_util::future::BoxFuture<'_, Result<i64, String>> {
+            let (_, _, name) = command.target();
+            let name = name.to_string();
+            self.sent.lock().unwrap().push(name.clone());
+            let refused = name.starts_with(self.refuse);
+            Box::pin(async move { if refused { Err(name) } else { Ok(1) } })
+        }
+    }
+
+    fn creations(prefix: &str, n: usize) -> Vec<(Command, Option<i64>)> {
+        (0..n)
+            .map(|i| {
+                let object = json!({"metadata": {"name": format!("{prefix}-{i}")}});
+                let command = Command::Create {
+                    kind: ResourceKind::Pod,
+                    namespace: "default".into(),
+                    object,
+                };
+                (command, None)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn slow_start_stops_a_group_at_its_first_refused_batch_and_lets_the_others_go_on() {
+        let sink = Recorder {
+            refuse: "bad",
+            sent: Mutex::new(Vec::new()),
+        };
+        let groups = vec![creations("good", 10), creations("bad", 10)];
+        run_slow_start(&sink, groups, RequestMeta::default).await;
+        let sent = sink.sent.into_inner().unwrap();
+        // The failing group stops after its first batch of one.
+        assert_eq!(sent.iter().filter(|n| n.starts_with("bad")).count(), 1);
+        // The other goes on in batches of 1, 2, 4 and the remaining 3: all ten.
+        assert_eq!(sent.iter().filter(|n| n.starts_with("good")).count(), 10);
+    }
 }

@@ -142,7 +142,7 @@ pub fn reconcile(
             }
             let evict_at = match toleration_seconds(pod, taint) {
                 Tolerated::Not => Some(added),
-                Tolerated::For(seconds) => Some(added + jiff::SignedDuration::from_secs(seconds)),
+                Tolerated::For(seconds) => Some(meta::after_seconds(added, seconds)),
                 Tolerated::Forever => None,
             };
             if evict_at.is_some_and(|at| at <= now) {
@@ -294,5 +294,18 @@ mod tests {
         assert!(run(&tainted, &[&forever]).is_empty());
         let intolerant = json!({"metadata": {"name": "x", "namespace": "default", "uid": "u"}, "spec": {"nodeName": "n1"}});
         assert_eq!(run(&tainted, &[&intolerant]).len(), 1);
+    }
+
+    #[test]
+    fn a_toleration_longer_than_any_timestamp_never_runs_out() {
+        let tainted = node(
+            "Unknown",
+            "2026-01-01T00:00:00Z",
+            json!([{"key": UNREACHABLE, "effect": "NoExecute", "timeAdded": "2026-01-01T00:09:00Z"}]),
+        );
+        for seconds in [i64::MAX, 9_000_000_000_000_000] {
+            assert!(run(&tainted, &[&pod(Some(seconds))]).is_empty());
+        }
+        assert_eq!(run(&tainted, &[&pod(Some(i64::MIN))]).len(), 1);
     }
 }

@@ -6,7 +6,7 @@
 
 use super::cache::{Informer, Snapshot};
 use super::record::{Reporter, Severity};
-use super::run_controller_until_stopped;
+use super::{Pass, run_controller_until_stopped};
 use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::selector::LabelSelector;
@@ -18,6 +18,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub const ACTOR: &str = "replicaset-controller";
+
+/// The most pods one pass creates or deletes for one ReplicaSet, as Kubernetes'
+/// `burstReplicas`: a ReplicaSet scaled to millions converges over many passes, each of
+/// bounded size, instead of building every missing pod at once.
+pub const BURST_REPLICAS: usize = 500;
 
 fn controller_of(pod: &Value) -> Option<&Value> {
     pod.at("/metadata/ownerReferences")
@@ -177,13 +182,16 @@ pub fn reconcile(
         }
     }
     let mut active: Vec<&Value> = claimed.iter().copied().filter(|p| is_active(p)).collect();
-    let desired = rs
-        .at("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1)
-        .max(0) as usize;
+    let desired = usize::try_from(
+        rs.at("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(0),
+    )
+    .unwrap_or(usize::MAX);
     if active.len() < desired {
-        for _ in active.len()..desired {
+        let missing = (desired - active.len()).min(BURST_REPLICAS);
+        for _ in 0..missing {
             let name = new_name();
             let pod = pod_from_template(rs, &name);
             commands.push(Command::Create {
@@ -204,7 +212,8 @@ pub fn reconcile(
         }
     } else if active.len() > desired {
         active.sort_by_key(|p| surplus_rank(p));
-        for pod in &active[..active.len() - desired] {
+        let surplus = (active.len() - desired).min(BURST_REPLICAS);
+        for pod in &active[..surplus] {
             commands.push(Command::Delete {
                 kind: ResourceKind::Pod,
                 namespace: meta::namespace(pod).to_string(),
@@ -297,11 +306,8 @@ fn status_update(rs: &Value, claimed: &[&Value], now: jiff::Timestamp) -> Option
 }
 
 /// One pass over every ReplicaSet, each command caused by the ReplicaSet's current version.
-fn reconcile_all(
-    snapshot: &Snapshot,
-    reporter: &Reporter,
-    now: jiff::Timestamp,
-) -> Vec<(Command, Option<i64>)> {
+/// Each ReplicaSet's pod creations form a slow-start group of their own.
+fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp) -> Pass {
     let mut pods_by_namespace: HashMap<&str, Vec<&Value>> = HashMap::new();
     for pod in snapshot.list(ResourceKind::Pod) {
         pods_by_namespace
@@ -309,7 +315,7 @@ fn reconcile_all(
             .or_default()
             .push(pod.as_ref());
     }
-    let mut commands = Vec::new();
+    let mut pass = Pass::default();
     for rs in snapshot.list(ResourceKind::ReplicaSet) {
         let pods = pods_by_namespace
             .get(meta::namespace(rs))
@@ -318,13 +324,21 @@ fn reconcile_all(
         let cause = meta::resource_version(rs).parse().ok();
         let rs_name = meta::name(rs).to_string();
         let new_name = || format!("{rs_name}-{}", meta::random_name_suffix());
-        commands.extend(
-            reconcile(rs, pods, reporter, now, new_name)
-                .into_iter()
-                .map(|c| (c, cause)),
-        );
+        let mut creations = Vec::new();
+        for command in reconcile(rs, pods, reporter, now, new_name) {
+            match command {
+                Command::Create {
+                    kind: ResourceKind::Pod,
+                    ..
+                } => creations.push((command, cause)),
+                other => pass.commands.push((other, cause)),
+            }
+        }
+        if !creations.is_empty() {
+            pass.slow_start.push(creations);
+        }
     }
-    commands
+    pass
 }
 
 pub async fn run_replicaset_controller_until_stopped(
@@ -411,6 +425,37 @@ mod tests {
                 other => format!("{other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn one_pass_creates_or_deletes_at_most_a_burst_of_pods() {
+        let creates = |commands: &[Command]| {
+            commands
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c,
+                        Command::Create {
+                            kind: ResourceKind::Pod,
+                            ..
+                        }
+                    )
+                })
+                .count()
+        };
+        assert_eq!(
+            creates(&when(&rs(i64::from(i32::MAX)), &[])),
+            BURST_REPLICAS
+        );
+        assert_eq!(creates(&when(&rs(i64::MAX), &[])), BURST_REPLICAS);
+        let pods: Vec<Value> = (0..BURST_REPLICAS + 20)
+            .map(|i| owned(&format!("p{i}"), "2026-01-01T00:00:00Z"))
+            .collect();
+        let deletes = when(&rs(0), &pods)
+            .iter()
+            .filter(|c| matches!(c, Command::Delete { .. }))
+            .count();
+        assert_eq!(deletes, BURST_REPLICAS);
     }
 
     #[test]
