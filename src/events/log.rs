@@ -473,6 +473,10 @@ impl Decider {
             namespace: namespace_object.as_deref(),
             manager: &manager,
         };
+        #[cfg(test)]
+        if meta.request_id == tests::PANIC_IN_DECIDE {
+            panic!("a decision that panics, for a test");
+        }
         let changes = decide(current.as_deref(), command, &ctx)?;
         if changes.is_empty() {
             return match current {
@@ -900,6 +904,48 @@ mod tests {
             .await
             .expect("projection");
         assert_eq!(projected, 1);
+    }
+
+    /// A request id that makes the decider panic while deciding it.
+    pub(super) const PANIC_IN_DECIDE: &str = "panic-in-decide";
+
+    #[tokio::test]
+    async fn a_decision_that_panics_is_refused_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, readers) = crate::startup::open_database(&dir.path().join("state.db"))
+            .await
+            .expect("database");
+        let log = started_with_default_namespace(writer, &readers).await;
+        let before = log.last_seq();
+        let poison = || RequestMeta {
+            request_id: PANIC_IN_DECIDE.into(),
+            ..admin()
+        };
+        // Queued together, so the panic happens in the middle of one batch.
+        let (first, panicked, last) = tokio::join!(
+            log.submit(create(ResourceKind::Pod, "default", pod("a")), admin()),
+            log.submit(create(ResourceKind::Pod, "default", pod("b")), poison()),
+            log.submit(create(ResourceKind::Pod, "default", pod("c")), admin()),
+        );
+        assert!(matches!(panicked, Err(SubmitError::Panicked(_))));
+        let seqs = [
+            first.expect("a").envelopes[0].seq,
+            last.expect("c").envelopes[0].seq,
+        ];
+        assert_eq!(seqs, [before + 1, before + 2], "no gap where the panic was");
+        let after = log
+            .submit(create(ResourceKind::Pod, "default", pod("d")), admin())
+            .await
+            .expect("the writer goes on");
+        assert_eq!(after.envelopes[0].seq, before + 3);
+        assert!(log.health().all_up());
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM events WHERE seq > ? ORDER BY seq")
+                .bind(before)
+                .fetch_all(&readers)
+                .await
+                .expect("events");
+        assert_eq!(stored, ["a", "c", "d"]);
     }
 
     #[tokio::test]

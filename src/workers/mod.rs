@@ -453,6 +453,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_worker_that_panics_is_down_then_started_again() {
+        let health = Health::new(Arc::new(crate::metrics::Metrics::new()));
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let shutdown = Shutdown::new();
+        let counted = runs.clone();
+        let supervisor = tokio::spawn(supervise(
+            "flaky".to_string(),
+            health.clone(),
+            shutdown.clone(),
+            move || {
+                let run = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    if run == 0 {
+                        panic!("first run fails");
+                    }
+                }
+            },
+        ));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let report = health.report();
+        assert!(
+            matches!(&report[0].1, crate::health::ComponentState::Down(reason) if reason.contains("first run fails")),
+            "{report:?}"
+        );
+        tokio::time::timeout(Duration::from_secs(5), supervisor)
+            .await
+            .expect("the second run ends the supervisor")
+            .expect("supervisor");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(health.all_up());
+    }
+
+    #[tokio::test]
     async fn slow_start_stops_a_group_at_its_first_refused_batch_and_lets_the_others_go_on() {
         let sink = Recorder {
             refuse: "bad",
