@@ -267,6 +267,8 @@ impl Kubelet {
     }
 
     /// Run `work` for pod `uid` in a task of its own; the pod is busy until it reports back.
+    /// A task that panics reports back with nothing done, so the pod is planned again on a
+    /// later pass instead of staying busy for ever.
     fn spawn<F, Fut>(&mut self, uid: String, work: F)
     where
         F: FnOnce(Engine, Recorder) -> Fut,
@@ -276,7 +278,18 @@ impl Kubelet {
         let messages = self.messages.clone();
         let key = uid.clone();
         let handle = tokio::spawn(async move {
-            let outcomes = task.await;
+            let outcomes = match futures_util::FutureExt::catch_unwind(
+                std::panic::AssertUnwindSafe(task),
+            )
+            .await
+            {
+                Ok(outcomes) => outcomes,
+                Err(payload) => {
+                    let message = crate::health::panic_message(payload.as_ref());
+                    tracing::error!(pod_uid = %key, panic = %message, "a pod's task panicked");
+                    Vec::new()
+                }
+            };
             let _ = messages.send(Message::Done { uid: key, outcomes });
         });
         self.busy.insert(uid, handle);
