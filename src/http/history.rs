@@ -86,7 +86,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         return Err(ApiError::path_not_found());
     }
     match rest {
-        ["logentries"] if verb == "watch" => watch_entries(&state, &query),
+        ["logentries"] if verb == "watch" => watch_entries(&req, &state, &query),
         ["logentries"] => list_entries(&state, &query).await,
         ["history", resource, name] => history(&state, &query, &namespace, resource, name).await,
         ["why", resource, name] => explain(&state, &query, &namespace, resource, name).await,
@@ -167,7 +167,11 @@ async fn list_entries(state: &AppState, query: &Query) -> Result<HttpResponse, A
 /// A watch of new log entries: the entries after `resourceVersion` (default: the newest), then
 /// each new one as it is committed, as `{"type":"ADDED","object":<LogEntry>}` lines. It wakes
 /// on the log's publications and reads the entries from the log itself, so it never skips.
-fn watch_entries(state: &web::Data<AppState>, query: &Query) -> Result<HttpResponse, ApiError> {
+fn watch_entries(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    query: &Query,
+) -> Result<HttpResponse, ApiError> {
     let filter = log_filter(query)?;
     let include_object = query.get("includeObject") != Some("false");
     let start = integer(query, "resourceVersion")?.filter(|rv| *rv > 0);
@@ -197,6 +201,11 @@ fn watch_entries(state: &web::Data<AppState>, query: &Query) -> Result<HttpRespo
         async move {
             let mut watch = watch?;
             loop {
+                // Checked before each entry, so a flood of new entries cannot carry a watch
+                // past its deadline.
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
                 if let Some(entry) = watch.pending.pop_front() {
                     let line = format!(
                         "{{\"type\":\"ADDED\",\"object\":{}}}\n",
@@ -235,6 +244,7 @@ fn watch_entries(state: &web::Data<AppState>, query: &Query) -> Result<HttpRespo
             }
         }
     });
+    let body = super::watch::drained(req, body, tokio::time::sleep_until(deadline));
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Cache-Control", "no-cache, private"))
