@@ -108,6 +108,20 @@ fn integer(query: &Query, key: &str) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
+/// The seq a page continues after: this group's continue tokens are the last seq of the page
+/// before, never negative.
+fn continue_after(query: &Query) -> Result<Option<i64>, ApiError> {
+    match integer(query, "continue") {
+        Ok(Some(seq)) if seq < 0 => Err(ApiError::bad_request(format!(
+            "invalid continue token: {seq} is not a position in the log"
+        ))),
+        Ok(after) => Ok(after),
+        Err(_) => Err(ApiError::bad_request(
+            "invalid continue token: expected the resourceVersion the previous page ended at",
+        )),
+    }
+}
+
 fn limit(query: &Query, default: i64) -> Result<i64, ApiError> {
     Ok(integer(query, "limit")?
         .filter(|l| *l > 0)
@@ -147,7 +161,7 @@ fn log_filter(query: &Query) -> Result<LogFilter, ApiError> {
 async fn list_entries(state: &AppState, query: &Query) -> Result<HttpResponse, ApiError> {
     let filter = log_filter(query)?;
     let limit = limit(query, DEFAULT_PAGE)?;
-    let after = integer(query, "continue")?.unwrap_or(0);
+    let after = continue_after(query)?.unwrap_or(0);
     let include_object = query.get("includeObject") != Some("false");
     let pool = state.store.pool();
     let last = query::last_seq(pool).await?;
@@ -283,7 +297,7 @@ async fn history(
     let limit = limit(query, DEFAULT_HISTORY)?;
     let tail = integer(query, "tail")?.filter(|t| *t > 0);
     if tail.is_none() {
-        let after = integer(query, "continue")?.unwrap_or(0);
+        let after = continue_after(query)?.unwrap_or(0);
         let page = query::recorded_history_page(pool, kind, &namespace, name, after, limit).await?;
         if let Some(page) = page
             && (page.count > 0 || after > 0)
@@ -317,11 +331,11 @@ async fn history(
             log_history::history_tail(pool, kind, &namespace, name, tail.min(limit)).await?
         }
         None => {
-            let after = integer(query, "continue")?.unwrap_or(0);
+            let after = continue_after(query)?.unwrap_or(0);
             log_history::history_page(pool, kind, &namespace, name, after, limit).await?
         }
     };
-    if rows.is_empty() && integer(query, "continue")?.is_none() {
+    if rows.is_empty() && continue_after(query)?.is_none() {
         return Err(log_history::HistoryError::NotFound(format!(
             "the log has no events of {} \"{name}\"",
             kind.qualified_resource()

@@ -435,6 +435,33 @@ async fn forged_continue_tokens_are_bad_requests() {
 }
 
 #[tokio::test]
+async fn forged_log_continue_tokens_are_bad_requests() {
+    let app = spawn_app().await;
+    app.create_pod("default", &crate::helpers::pod("a")).await;
+    for path in [
+        "/apis/kubetrail.dev/v1alpha1/logentries",
+        "/apis/kubetrail.dev/v1alpha1/namespaces/default/history/pods/a",
+    ] {
+        for token in [
+            "-1",
+            "-9223372036854775808",
+            "99999999999999999999",
+            "abc",
+            "%00",
+        ] {
+            let reply = app.get(&format!("{path}?limit=1&continue={token}")).await;
+            assert_status(&reply, 400, "BadRequest");
+        }
+        // A token beyond the log is an empty page, not an error nor a wait.
+        let reply = app
+            .get(&format!("{path}?limit=1&continue={}", i64::MAX))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    assert_still_healthy(&app).await;
+}
+
+#[tokio::test]
 async fn a_continue_token_beyond_the_log_is_a_timeout() {
     let app = spawn_app().await;
     app.create_pod("default", &crate::helpers::pod("a")).await;
