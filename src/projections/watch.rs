@@ -124,10 +124,6 @@ impl Events {
             })
         })
     }
-
-    pub async fn recv(&mut self) -> Option<WatchEvent> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
-    }
 }
 
 impl Drop for Events {
