@@ -124,13 +124,14 @@ async fn a_watcher_that_never_reads_is_ended_at_its_deadline() {
         "both watches counted"
     );
     assert!(
-        eventually(Duration::from_secs(10), || async {
+        eventually(Duration::from_secs(15), || async {
             open_watches(&app).await == idle
         })
         .await,
         "the stalled watches end at their deadline"
     );
-    assert!(started.elapsed() < Duration::from_secs(12));
+    // Ended near their 4 s deadline (with room for a busy machine), not at some later event.
+    assert!(started.elapsed() < Duration::from_secs(20));
     // Their responses end too: the untaken rest is dropped, the HTTP/1 connection shut.
     for response in stalled {
         let _ = tokio::time::timeout(Duration::from_secs(20), read_to_end(response))
