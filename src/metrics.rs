@@ -1,6 +1,9 @@
 //! Prometheus metrics: request count and latency by verb and resource, append (commit) latency,
-//! group-commit batch size, open watches, panics caught. Served at `/metrics` with the database size.
+//! group-commit batch size, open watches, panics caught. Served at `/metrics` with the database
+//! size. Label values come from fixed sets: a request for anything but a served resource or
+//! subresource is counted under `other`, so no client can grow the number of series.
 
+use crate::model::ResourceKind;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -103,6 +106,7 @@ impl Metrics {
     }
 
     pub fn observe_request(&self, verb: &str, resource: &str, code: u16, elapsed: Duration) {
+        let resource = resource_label(resource);
         self.requests
             .get_or_create(&RequestLabels {
                 verb: verb.to_string(),
@@ -141,6 +145,57 @@ impl Metrics {
     }
 }
 
+/// The resources of the log's own API group (`kubetrail.dev`).
+const LOG_RESOURCES: [&str; 3] = ["logentries", "history", "why"];
+
+/// The label a request's resource is counted under: a served resource (`pods`), one of its
+/// subresources (`pods/log`), a resource of the log's group, none (`""`: discovery, health,
+/// paths that name no resource), or `other` for everything else a client can make up.
+fn resource_label(resource: &str) -> &str {
+    let (plural, subresource) = match resource.split_once('/') {
+        Some((plural, subresource)) => (plural, Some(subresource)),
+        None => (resource, None),
+    };
+    let served = ResourceKind::ALL.iter().any(|kind| {
+        kind.plural() == plural
+            && subresource.is_none_or(|sub| kind.subresources().iter().any(|s| s.name == sub))
+    });
+    if served || resource.is_empty() || LOG_RESOURCES.contains(&resource) {
+        resource
+    } else {
+        "other"
+    }
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_served_resources_and_subresources_become_labels() {
+        assert_eq!(resource_label("pods"), "pods");
+        assert_eq!(resource_label("pods/log"), "pods/log");
+        assert_eq!(resource_label("replicasets/scale"), "replicasets/scale");
+        assert_eq!(resource_label("logentries"), "logentries");
+        assert_eq!(resource_label(""), "");
+        assert_eq!(resource_label("pods/x-123"), "other");
+        assert_eq!(resource_label("nodes/scale"), "other");
+        assert_eq!(resource_label("pods/log/extra"), "other");
+        assert_eq!(resource_label("widgets"), "other");
+    }
+
+    #[test]
+    fn made_up_resources_add_no_series() {
+        let metrics = Metrics::new();
+        metrics.observe_request("get", "pods/a", 404, Duration::ZERO);
+        let before = metrics.encode().lines().count();
+        for i in 0..200 {
+            metrics.observe_request("get", &format!("pods/made-up-{i}"), 404, Duration::ZERO);
+        }
+        assert_eq!(metrics.encode().lines().count(), before);
+    }
 }

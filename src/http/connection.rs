@@ -66,6 +66,22 @@ impl ConnectionWatch {
     }
 }
 
+impl ConnectionWatch {
+    /// Shut the connection down in both directions, so the server's pending writes fail and
+    /// actix drops the connection with whatever it was sending. For a client that stopped
+    /// reading: nothing else would ever end its connection.
+    pub fn shut_down(&self) {
+        let shut = self
+            .0
+            .try_clone()
+            .map(std::net::TcpStream::from)
+            .and_then(|socket| socket.shutdown(std::net::Shutdown::Both));
+        if let Err(e) = shut {
+            tracing::debug!(error = %e, "cannot shut the connection down");
+        }
+    }
+}
+
 /// Resolves when the client of a request goes away (never if that cannot be known).
 pub async fn client_gone(watch: Option<ConnectionWatch>) {
     match watch {

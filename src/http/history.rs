@@ -86,7 +86,7 @@ pub async fn serve(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         return Err(ApiError::path_not_found());
     }
     match rest {
-        ["logentries"] if verb == "watch" => watch_entries(&state, &query),
+        ["logentries"] if verb == "watch" => watch_entries(&req, &state, &query),
         ["logentries"] => list_entries(&state, &query).await,
         ["history", resource, name] => history(&state, &query, &namespace, resource, name).await,
         ["why", resource, name] => explain(&state, &query, &namespace, resource, name).await,
@@ -106,6 +106,20 @@ fn integer(query: &Query, key: &str) -> Result<Option<i64>, ApiError> {
             })
         })
         .transpose()
+}
+
+/// The seq a page continues after: this group's continue tokens are the last seq of the page
+/// before, never negative.
+fn continue_after(query: &Query) -> Result<Option<i64>, ApiError> {
+    match integer(query, "continue") {
+        Ok(Some(seq)) if seq < 0 => Err(ApiError::bad_request(format!(
+            "invalid continue token: {seq} is not a position in the log"
+        ))),
+        Ok(after) => Ok(after),
+        Err(_) => Err(ApiError::bad_request(
+            "invalid continue token: expected the resourceVersion the previous page ended at",
+        )),
+    }
 }
 
 fn limit(query: &Query, default: i64) -> Result<i64, ApiError> {
@@ -147,7 +161,7 @@ fn log_filter(query: &Query) -> Result<LogFilter, ApiError> {
 async fn list_entries(state: &AppState, query: &Query) -> Result<HttpResponse, ApiError> {
     let filter = log_filter(query)?;
     let limit = limit(query, DEFAULT_PAGE)?;
-    let after = integer(query, "continue")?.unwrap_or(0);
+    let after = continue_after(query)?.unwrap_or(0);
     let include_object = query.get("includeObject") != Some("false");
     let pool = state.store.pool();
     let last = query::last_seq(pool).await?;
@@ -167,7 +181,11 @@ async fn list_entries(state: &AppState, query: &Query) -> Result<HttpResponse, A
 /// A watch of new log entries: the entries after `resourceVersion` (default: the newest), then
 /// each new one as it is committed, as `{"type":"ADDED","object":<LogEntry>}` lines. It wakes
 /// on the log's publications and reads the entries from the log itself, so it never skips.
-fn watch_entries(state: &web::Data<AppState>, query: &Query) -> Result<HttpResponse, ApiError> {
+fn watch_entries(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    query: &Query,
+) -> Result<HttpResponse, ApiError> {
     let filter = log_filter(query)?;
     let include_object = query.get("includeObject") != Some("false");
     let start = integer(query, "resourceVersion")?.filter(|rv| *rv > 0);
@@ -197,6 +215,11 @@ fn watch_entries(state: &web::Data<AppState>, query: &Query) -> Result<HttpRespo
         async move {
             let mut watch = watch?;
             loop {
+                // Checked before each entry, so a flood of new entries cannot carry a watch
+                // past its deadline.
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
                 if let Some(entry) = watch.pending.pop_front() {
                     let line = format!(
                         "{{\"type\":\"ADDED\",\"object\":{}}}\n",
@@ -235,6 +258,7 @@ fn watch_entries(state: &web::Data<AppState>, query: &Query) -> Result<HttpRespo
             }
         }
     });
+    let body = super::watch::drained(req, body, tokio::time::sleep_until(deadline));
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Cache-Control", "no-cache, private"))
@@ -273,7 +297,7 @@ async fn history(
     let limit = limit(query, DEFAULT_HISTORY)?;
     let tail = integer(query, "tail")?.filter(|t| *t > 0);
     if tail.is_none() {
-        let after = integer(query, "continue")?.unwrap_or(0);
+        let after = continue_after(query)?.unwrap_or(0);
         let page = query::recorded_history_page(pool, kind, &namespace, name, after, limit).await?;
         if let Some(page) = page
             && (page.count > 0 || after > 0)
@@ -307,11 +331,11 @@ async fn history(
             log_history::history_tail(pool, kind, &namespace, name, tail.min(limit)).await?
         }
         None => {
-            let after = integer(query, "continue")?.unwrap_or(0);
+            let after = continue_after(query)?.unwrap_or(0);
             log_history::history_page(pool, kind, &namespace, name, after, limit).await?
         }
     };
-    if rows.is_empty() && integer(query, "continue")?.is_none() {
+    if rows.is_empty() && continue_after(query)?.is_none() {
         return Err(log_history::HistoryError::NotFound(format!(
             "the log has no events of {} \"{name}\"",
             kind.qualified_resource()

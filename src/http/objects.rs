@@ -100,7 +100,9 @@ async fn serve(
     };
     match (verb, sub) {
         ("list", _) => call.list().await,
-        ("watch", _) => super::watch::serve(&call.req, &call.state, &call.target, &call.query),
+        ("watch", _) => {
+            super::watch::serve(&call.req, &call.state, &call.target, &call.query).await
+        }
         ("create", None) => call.create(payload).await,
         ("deletecollection", _) => call.delete_collection(payload).await,
         ("get", Some("scale")) if kind == ResourceKind::ReplicaSet => call.get_scale().await,
@@ -226,6 +228,11 @@ impl Call {
     }
 
     async fn get(&self) -> Result<HttpResponse, ApiError> {
+        if let Some(rv) =
+            params::resource_version(self.query.get("resourceVersion"))?.filter(|rv| *rv > 0)
+        {
+            self.wait_until_fresh(rv).await?;
+        }
         let stored = self
             .state
             .store
@@ -287,6 +294,13 @@ impl Call {
         let keep = |o: &Value| filter.matches(o);
         let keep = (!filter.is_everything()).then_some(&keep as &(dyn Fn(&Value) -> bool + Sync));
         let exact = self.exact_resource_version(&options)?;
+        self.check_continue(&options)?;
+        if exact.is_none()
+            && options.continue_from.is_none()
+            && let Some(rv) = options.resource_version.filter(|rv| *rv > 0)
+        {
+            self.wait_until_fresh(rv).await?;
+        }
         let page = match exact {
             Some(at) => self.state.store.list_at(kind, &query, keep, at).await?,
             None => self.state.store.list(kind, &query, keep).await?,
@@ -317,6 +331,46 @@ impl Call {
             metadata["continue"] = json!(token);
         }
         Ok(self.respond(200, list_json(kind, &metadata, &page.items)))
+    }
+
+    /// A read "not older than" `rv` (a get or list naming a resourceVersion) waits a moment
+    /// for the log to reach it, then fails as kube-apiserver's watch cache does: 504 `Timeout`,
+    /// "Too large resource version".
+    async fn wait_until_fresh(&self, rv: i64) -> Result<(), ApiError> {
+        crate::projections::watch::wait_until_fresh(&self.state.log, rv)
+            .await
+            .map_err(|current| ApiError::resource_version_too_large(rv, current))
+    }
+
+    /// A continue token must fit the list it continues: no resourceVersion beside it, the
+    /// namespace of the request (every token of a cluster-scoped kind has none), and a
+    /// resourceVersion the log has reached. Decoding checked its form.
+    fn check_continue(&self, options: &ListOptions) -> Result<(), ApiError> {
+        let Some(from) = &options.continue_from else {
+            return Ok(());
+        };
+        if options.resource_version.is_some_and(|rv| rv != 0) {
+            return Err(ApiError::bad_request(
+                "specifying resource version is not allowed when using continue",
+            ));
+        }
+        let namespace_fits = match &self.target.namespace {
+            Some(namespace) => from.namespace == *namespace,
+            None => self.kind().namespaced() || from.namespace.is_empty(),
+        };
+        if !namespace_fits {
+            return Err(ApiError::bad_request(
+                "invalid continue token: continue key is not valid: it continues a list of another namespace",
+            ));
+        }
+        let current = self.state.log.last_seq();
+        if from.resource_version > current {
+            return Err(ApiError::resource_version_too_large(
+                from.resource_version,
+                current,
+            ));
+        }
+        Ok(())
     }
 
     /// The log position of a `resourceVersionMatch=Exact` list (or of a page continuing one),

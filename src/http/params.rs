@@ -89,42 +89,87 @@ pub struct Continue {
     pub name: String,
 }
 
+/// The version tag of the continue tokens this server writes.
+const CONTINUE_VERSION: &str = "kubetrail/v1";
+
+/// Longest namespace or name a continue token may carry: a Kubernetes name is at most 253.
+const CONTINUE_KEY_MAX: usize = 253;
+
 impl Continue {
     pub fn encode(&self) -> String {
-        let mut token = json!({"v": "kubetrail/v1", "rv": self.resource_version, "ns": self.namespace, "name": self.name});
+        let mut token = json!({"v": CONTINUE_VERSION, "rv": self.resource_version, "ns": self.namespace, "name": self.name});
         if self.exact {
             token["exact"] = json!(true);
         }
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
     }
 
+    /// Decode and check a token as kube-apiserver's `DecodeContinue` does: base64 of a JSON
+    /// object of a version this server writes, a positive resourceVersion, a non-empty start
+    /// key that is a plain key (no path separators or control characters, of a name's length).
+    /// Anything else is a 400 `BadRequest` that reads nothing.
     pub fn decode(token: &str) -> Result<Self, ApiError> {
-        let invalid = || {
-            ApiError::bad_request(
-                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
-            )
+        let invalid = |why: &str| {
+            ApiError::bad_request(format!(
+                "invalid continue token: continue key is not valid{why}"
+            ))
         };
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token)
-            .map_err(|_| invalid())?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+            .map_err(|e| invalid(&format!(": {e}")))?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(&format!(": {e}")))?;
+        match value.get("v").and_then(Value::as_str) {
+            Some(CONTINUE_VERSION) => {}
+            _ => return Err(invalid(": server does not recognize this encoded version")),
+        }
+        let resource_version = value
+            .get("rv")
+            .and_then(Value::as_i64)
+            .filter(|rv| *rv > 0)
+            .ok_or_else(|| {
+                invalid(": incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+            })?;
+        let key = |field: &str| -> Result<String, ApiError> {
+            let text = value
+                .get(field)
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid(""))?;
+            let plain = text.len() <= CONTINUE_KEY_MAX
+                && !text.contains('/')
+                && !text.chars().any(char::is_control);
+            if plain {
+                Ok(text.to_string())
+            } else {
+                Err(invalid(""))
+            }
+        };
+        let name = key("name")?;
+        if name.is_empty() {
+            return Err(invalid(
+                ": encoded start key empty (version meta.k8s.io/v1)",
+            ));
+        }
         Ok(Continue {
-            resource_version: value
-                .get("rv")
-                .and_then(Value::as_i64)
-                .ok_or_else(invalid)?,
+            resource_version,
             exact: value.get("exact").and_then(Value::as_bool).unwrap_or(false),
-            namespace: value
-                .get("ns")
-                .and_then(Value::as_str)
-                .ok_or_else(invalid)?
-                .to_string(),
-            name: value
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(invalid)?
-                .to_string(),
+            namespace: key("ns")?,
+            name,
         })
+    }
+}
+
+/// A `resourceVersion` parameter: empty is none; otherwise an unsigned decimal, as
+/// kube-apiserver parses it, within what this server's log can number.
+pub fn resource_version(value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .and_then(|rv| i64::try_from(rv).ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {v:?}"))),
     }
 }
 
@@ -164,13 +209,7 @@ impl ListOptions {
             .filter(|c| !c.is_empty())
             .map(Continue::decode)
             .transpose()?;
-        let resource_version =
-            match query.get("resourceVersion").filter(|v| !v.is_empty()) {
-                None => None,
-                Some(v) => Some(v.parse::<i64>().map_err(|_| {
-                    ApiError::bad_request(format!("invalid resource version: {v:?}"))
-                })?),
-            };
+        let resource_version = resource_version(query.get("resourceVersion"))?;
         let timeout = query
             .integer("timeoutSeconds")?
             .filter(|t| *t > 0)

@@ -1,7 +1,9 @@
 //! Watches: for one watch request, a task that sends the initial state (when asked), replays
 //! the log after the requested resourceVersion, then follows the envelopes the log publishes
 //! after each commit — in seq order, without gaps or duplicates. A watcher that falls behind
-//! the publish buffer is ended with a 410 `Expired` error it can resume from.
+//! the publish buffer is ended with a 410 `Expired` error it can resume from. A watch holds at
+//! most `BUFFER_BYTES` of unsent events; one whose client takes nothing for a heartbeat period
+//! while that buffer is full is ended, as is every watch at its deadline, read or not.
 
 use super::ReadStore;
 use crate::events::{EventEnvelope, EventLog, EventType};
@@ -10,11 +12,24 @@ use crate::model::ResourceKind;
 use crate::model::filter::ObjectFilter;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::time::Instant;
 
 /// Log rows read per replay query.
 const REPLAY_PAGE: i64 = 500;
+
+/// Bytes of events a watch holds for its client before it waits for the client to take some
+/// (an event larger than this travels alone). This bounds a stalled watcher's memory.
+pub const BUFFER_BYTES: usize = 1 << 20;
+
+/// Events queued per watch, whatever their size.
+const BUFFER_EVENTS: usize = 256;
+
+/// How long a request naming a resourceVersion the log has not reached waits for it, as
+/// kube-apiserver's watch cache does (`blockTimeout`).
+pub const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 
 /// What a watch sends to its client.
 #[derive(Debug, Clone)]
@@ -38,6 +53,18 @@ pub enum WatchEvent {
     },
     /// Nothing happened; lets the server notice a client that went away.
     Heartbeat,
+}
+
+impl WatchEvent {
+    /// What holding the event costs, in permits of the watch's byte budget.
+    fn cost(&self) -> u32 {
+        let bytes = match self {
+            WatchEvent::Object { object, .. } => object.as_str().len(),
+            WatchEvent::Error { .. } => 512,
+            _ => 64,
+        };
+        bytes.clamp(1, BUFFER_BYTES) as u32
+    }
 }
 
 /// An object's JSON text, shared with the published envelope where possible.
@@ -69,47 +96,131 @@ pub struct WatchRequest {
     /// its end, whatever `resource_version` says.
     pub send_initial_events: bool,
     pub timeout: Duration,
-    /// How often to send a BOOKMARK (or a heartbeat when bookmarks are off).
+    /// How often to send a BOOKMARK (or a heartbeat when bookmarks are off). A client that
+    /// takes nothing for this long while the watch's buffer is full is ended as stalled.
     pub heartbeat: Duration,
 }
 
-/// Start a watch; events arrive on the returned channel, which closes when the watch ends.
+/// A started watch: its events, and the task producing them, which ends at the deadline, when
+/// the client stalls or goes away, or after an error event.
+pub struct Watch {
+    pub events: Events,
+    pub producer: tokio::task::JoinHandle<()>,
+}
+
+/// The receiving end of a watch. Taking an event gives its bytes back to the watch's budget;
+/// dropping it ends the watch.
+pub struct Events {
+    rx: mpsc::Receiver<(WatchEvent, u32)>,
+    budget: Arc<Semaphore>,
+}
+
+impl Events {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<WatchEvent>> {
+        self.rx.poll_recv(cx).map(|received| {
+            received.map(|(event, cost)| {
+                self.budget.add_permits(cost as usize);
+                event
+            })
+        })
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        // A producer waiting for room learns at once that nobody will make any.
+        self.budget.close();
+    }
+}
+
+/// Start a watch; its events arrive on `Watch::events` until the watch ends.
 pub fn start(
     store: ReadStore,
     log: EventLog,
     metrics: Arc<Metrics>,
     request: WatchRequest,
-) -> mpsc::Receiver<WatchEvent> {
-    let (tx, rx) = mpsc::channel(64);
+) -> Watch {
+    let (tx, rx) = mpsc::channel(BUFFER_EVENTS);
+    let budget = Arc::new(Semaphore::new(BUFFER_BYTES));
     // Subscribe before reading anything so nothing committed from here on can be missed.
     let live = log.subscribe();
-    tokio::spawn(async move {
+    let sender = Sender {
+        tx,
+        budget: budget.clone(),
+        deadline: Instant::now() + request.timeout,
+        stall: request.heartbeat,
+    };
+    let producer = tokio::spawn(async move {
         metrics.open_watches.inc();
-        if let Err(e) = run(&store, live, &request, &tx).await {
-            tracing::debug!(error = %e, "watch ended");
+        match run(&store, live, &request, &sender).await {
+            Ok(()) | Err(WatchEnd::Deadline) => {}
+            Err(WatchEnd::Stalled(stall)) => tracing::info!(
+                kind = %request.kind.as_str(),
+                "watch ended: its client took nothing for {stall:?} with a full buffer"
+            ),
+            Err(e) => tracing::debug!(error = %e, "watch ended"),
         }
         metrics.open_watches.dec();
     });
-    rx
+    Watch {
+        events: Events { rx, budget },
+        producer,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 enum WatchEnd {
     #[error("client went away")]
     ClientGone,
+    #[error("the watch reached its deadline")]
+    Deadline,
+    #[error("the client took nothing for {0:?} with a full buffer")]
+    Stalled(Duration),
     #[error(transparent)]
     Store(#[from] crate::events::StoreError),
+}
+
+/// The producing end of a watch: every send waits for room in the byte budget and the queue,
+/// but never past the deadline, nor for longer than `stall` at a time.
+struct Sender {
+    tx: mpsc::Sender<(WatchEvent, u32)>,
+    budget: Arc<Semaphore>,
+    deadline: Instant,
+    stall: Duration,
+}
+
+impl Sender {
+    async fn send(&self, event: WatchEvent) -> Result<(), WatchEnd> {
+        let cost = event.cost();
+        let limit = self.deadline.min(Instant::now() + self.stall);
+        let timed_out = || {
+            if Instant::now() >= self.deadline {
+                WatchEnd::Deadline
+            } else {
+                WatchEnd::Stalled(self.stall)
+            }
+        };
+        let permits = tokio::time::timeout_at(limit, self.budget.acquire_many(cost))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|_| WatchEnd::ClientGone)?;
+        // The receiver gives the permits back when it takes the event.
+        permits.forget();
+        tokio::time::timeout_at(limit, self.tx.send((event, cost)))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|_| WatchEnd::ClientGone)
+    }
 }
 
 async fn run(
     store: &ReadStore,
     mut live: broadcast::Receiver<Arc<EventEnvelope>>,
     request: &WatchRequest,
-    tx: &mpsc::Sender<WatchEvent>,
+    sender: &Sender,
 ) -> Result<(), WatchEnd> {
-    let send =
-        |event: WatchEvent| async move { tx.send(event).await.map_err(|_| WatchEnd::ClientGone) };
-    let deadline = tokio::time::Instant::now() + request.timeout;
+    let send = |event: WatchEvent| sender.send(event);
+    let deadline = sender.deadline;
     let namespace = request.namespace.as_deref();
     let start_from = request
         .resource_version
@@ -147,6 +258,9 @@ async fn run(
         }
     };
     loop {
+        if Instant::now() >= deadline {
+            return Err(WatchEnd::Deadline);
+        }
         let rows = store
             .events_after(request.kind, namespace, cursor, REPLAY_PAGE)
             .await?;
@@ -173,10 +287,8 @@ async fn run(
             break;
         }
     }
-    let mut heartbeat = tokio::time::interval_at(
-        tokio::time::Instant::now() + request.heartbeat,
-        request.heartbeat,
-    );
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + request.heartbeat, request.heartbeat);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return Ok(()),
@@ -213,6 +325,32 @@ async fn run(
                     return Ok(());
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Wait (up to `FRESHNESS_WAIT`) until the log has committed `resource_version`, as
+/// kube-apiserver's watch cache waits before serving a read or a watch-list at a version it
+/// has not seen yet. `Err` carries the newest committed version when the wait ran out.
+pub async fn wait_until_fresh(log: &EventLog, resource_version: i64) -> Result<(), i64> {
+    let deadline = Instant::now() + FRESHNESS_WAIT;
+    // Subscribed before the check, so a commit between the two still wakes the wait.
+    let mut commits = log.subscribe();
+    loop {
+        let current = log.last_seq();
+        if current >= resource_version {
+            return Ok(());
+        }
+        match tokio::time::timeout_at(deadline, commits.recv()).await {
+            Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => {
+                let current = log.last_seq();
+                return if current >= resource_version {
+                    Ok(())
+                } else {
+                    Err(current)
+                };
             }
         }
     }

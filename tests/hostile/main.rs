@@ -7,3 +7,4 @@
 mod helpers;
 mod support;
 mod survive;
+mod watch;

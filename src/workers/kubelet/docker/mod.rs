@@ -606,11 +606,7 @@ pub async fn run_docker_kubelet_until_stopped(
         recorder: Recorder::new(submit.clone(), Reporter::new("kubelet", &node), actor),
         node,
         messages,
-        http: reqwest::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .no_proxy()
-            .build()
-            .unwrap_or_default(),
+        http: probe::http_client(),
         cache: InspectCache::default(),
         memory: HashMap::new(),
         busy: HashMap::new(),
