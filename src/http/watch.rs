@@ -51,13 +51,18 @@ pub async fn serve(
     } else {
         "application/json"
     };
-    // A watch-list (`sendInitialEvents`) at a version the log has not reached waits for it and
-    // then fails with an ERROR event, as kube-apiserver's cacher does. A plain watch from such
-    // a version is established: its client waits for the events after it.
-    if options.send_initial_events
-        && let Some(rv) = options.resource_version.filter(|rv| *rv > 0)
+    // A watch from a version the log has not reached waits a moment for it (as a read at such
+    // a version does) and then fails as "Too large resource version": a watch-list
+    // (`sendInitialEvents`) with an ERROR event, as kube-apiserver's cacher does; a plain
+    // watch with a 504 `Status`, so a client whose version came from another server (a
+    // replayed sandbox, a restored data directory) is told at once and lists again, instead of
+    // a stream that stays silent until its timeout.
+    if let Some(rv) = options.resource_version.filter(|rv| *rv > 0)
         && let Err(current) = watch::wait_until_fresh(&state.log, rv).await
     {
+        if !options.send_initial_events {
+            return Err(ApiError::resource_version_too_large(rv, current));
+        }
         let status = ApiError::resource_version_too_large(rv, current).to_status();
         let line = format!("{{\"type\":\"ERROR\",\"object\":{status}}}\n");
         let body = stream::iter([Ok::<_, actix_web::Error>(Bytes::from(line))]);

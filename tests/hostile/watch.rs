@@ -242,7 +242,7 @@ async fn a_watch_list_from_a_version_reached_within_the_wait_proceeds() {
 }
 
 #[tokio::test]
-async fn a_plain_watch_from_beyond_the_log_sends_only_what_comes_after_it() {
+async fn a_plain_watch_from_a_version_reached_within_the_wait_sends_only_what_comes_after_it() {
     let app = spawn_app().await;
     let from = app.latest_rv().await + 1;
     let path = format!(
@@ -266,6 +266,23 @@ async fn a_plain_watch_from_beyond_the_log_sends_only_what_comes_after_it() {
         .filter_map(|e| e["object"]["metadata"]["name"].as_str().map(str::to_string))
         .collect();
     assert_eq!(names, ["after-it"]);
+    assert_still_healthy(&app).await;
+}
+
+#[tokio::test]
+async fn a_plain_watch_from_a_version_never_reached_is_a_timeout_after_a_wait() {
+    let app = spawn_app().await;
+    let beyond = app.latest_rv().await + 1000;
+    let started = Instant::now();
+    let reply = app
+        .get(&format!(
+            "/api/v1/namespaces/default/pods?watch=true&resourceVersion={beyond}"
+        ))
+        .await;
+    assert_status(&reply, 504, "Timeout");
+    assert!(started.elapsed() >= Duration::from_millis(2900));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_too_large(&reply.body, beyond);
     assert_still_healthy(&app).await;
 }
 

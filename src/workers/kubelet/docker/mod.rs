@@ -278,18 +278,17 @@ impl Kubelet {
         let messages = self.messages.clone();
         let key = uid.clone();
         let handle = tokio::spawn(async move {
-            let outcomes = match futures_util::FutureExt::catch_unwind(
-                std::panic::AssertUnwindSafe(task),
-            )
-            .await
-            {
-                Ok(outcomes) => outcomes,
-                Err(payload) => {
-                    let message = crate::health::panic_message(payload.as_ref());
-                    tracing::error!(pod_uid = %key, panic = %message, "a pod's task panicked");
-                    Vec::new()
-                }
-            };
+            let outcomes =
+                match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(task))
+                    .await
+                {
+                    Ok(outcomes) => outcomes,
+                    Err(payload) => {
+                        let message = crate::health::panic_message(payload.as_ref());
+                        tracing::error!(pod_uid = %key, panic = %message, "a pod's task panicked");
+                        Vec::new()
+                    }
+                };
             let _ = messages.send(Message::Done { uid: key, outcomes });
         });
         self.busy.insert(uid, handle);
