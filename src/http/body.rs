@@ -28,6 +28,61 @@ pub async fn read(mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
     Ok(body.freeze())
 }
 
+/// The media types a POST, PUT or PATCH body may have: objects as JSON, YAML or protobuf, and
+/// the four patch types. A write with a body of any other type, or of none, is refused before
+/// it is read: a browser page may send `text/plain` and untyped bodies to any server without
+/// asking first, but never these.
+pub const WRITE_MEDIA_TYPES: [&str; 7] = [
+    JSON,
+    YAML,
+    PROTOBUF,
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    APPLY_PATCH,
+];
+
+/// Refuse (415) a POST, PUT or PATCH that has a body without one of `WRITE_MEDIA_TYPES`.
+/// DELETE is left alone: its body is optional `DeleteOptions`, read as JSON when untyped.
+pub fn check_write_media_type(req: &HttpRequest) -> Result<(), ApiError> {
+    use actix_web::http::Method;
+    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) || !may_have_body(req) {
+        return Ok(());
+    }
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let media = declared.as_deref().map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    match media {
+        Some(media) if WRITE_MEDIA_TYPES.contains(&media.as_str()) => Ok(()),
+        Some(media) if !media.is_empty() => {
+            Err(ApiError::unsupported_media_type(&media, &WRITE_MEDIA_TYPES))
+        }
+        _ => Err(ApiError::unsupported_media_type(
+            "no Content-Type",
+            &WRITE_MEDIA_TYPES,
+        )),
+    }
+}
+
+/// Whether the request may carry a body: a non-zero `Content-Length`, a `Transfer-Encoding`,
+/// or HTTP/2 without a length (its body ends with a frame flag, not a header).
+fn may_have_body(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    if let Some(length) = headers.get(actix_web::http::header::CONTENT_LENGTH) {
+        return length.as_bytes() != b"0";
+    }
+    headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        || req.version() == actix_web::http::Version::HTTP_2
+}
+
 /// The media type of the request body, without parameters; JSON when absent.
 pub fn content_type(req: &HttpRequest) -> String {
     req.headers()

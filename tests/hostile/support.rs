@@ -61,7 +61,11 @@ pub fn assert_status(reply: &crate::helpers::Reply, code: u16, reason: &str) {
         "expected {code} {reason}, got: {}",
         reply.text
     );
-    assert_eq!(reply.body["kind"], "Status", "a Status body: {}", reply.text);
+    assert_eq!(
+        reply.body["kind"], "Status",
+        "a Status body: {}",
+        reply.text
+    );
     assert_eq!(reply.body["reason"], reason, "reason: {}", reply.text);
     assert_eq!(reply.body["code"], code, "code in body: {}", reply.text);
 }
