@@ -29,9 +29,7 @@ pub async fn read(mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
 }
 
 /// The media types a POST, PUT or PATCH body may have: objects as JSON, YAML or protobuf, and
-/// the four patch types. A write with a body of any other type, or of none, is refused before
-/// it is read: a browser page may send `text/plain` and untyped bodies to any server without
-/// asking first, but never these.
+/// the four patch types. Any other type is refused before the body is read.
 pub const WRITE_MEDIA_TYPES: [&str; 7] = [
     JSON,
     YAML,
@@ -42,33 +40,38 @@ pub const WRITE_MEDIA_TYPES: [&str; 7] = [
     APPLY_PATCH,
 ];
 
-/// Refuse (415) a POST, PUT or PATCH that has a body without one of `WRITE_MEDIA_TYPES`.
-/// DELETE is left alone: its body is optional `DeleteOptions`, read as JSON when untyped.
+/// Refuse (415) a POST, PUT or PATCH whose body has a type outside `WRITE_MEDIA_TYPES`, and a
+/// POST whose body has no type at all. POST is what a browser page may send to any server
+/// without asking first, untyped or as `text/plain`, form data or multipart; never one of
+/// these types. An untyped PUT is JSON, as kube-apiserver reads it (client-go's scale client,
+/// behind `kubectl scale --current-replicas`, sends one), and an untyped PATCH is refused by
+/// the patch handler. DELETE's optional `DeleteOptions` body is left alone.
 pub fn check_write_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     use actix_web::http::Method;
-    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) || !may_have_body(req) {
+    let method = req.method();
+    if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) || !may_have_body(req) {
         return Ok(());
     }
-    let declared = req
+    let media = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let media = declared.as_deref().map(|v| {
-        v.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    });
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| !v.is_empty());
     match media {
         Some(media) if WRITE_MEDIA_TYPES.contains(&media.as_str()) => Ok(()),
-        Some(media) if !media.is_empty() => {
-            Err(ApiError::unsupported_media_type(&media, &WRITE_MEDIA_TYPES))
-        }
-        _ => Err(ApiError::unsupported_media_type(
+        Some(media) => Err(ApiError::unsupported_media_type(&media, &WRITE_MEDIA_TYPES)),
+        None if *method == Method::POST => Err(ApiError::unsupported_media_type(
             "no Content-Type",
             &WRITE_MEDIA_TYPES,
         )),
+        None => Ok(()),
     }
 }
 

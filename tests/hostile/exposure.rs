@@ -123,24 +123,26 @@ async fn a_post_without_a_content_type_is_unsupported_media_type() {
 }
 
 #[tokio::test]
-async fn put_and_patch_without_a_content_type_are_unsupported_media_type() {
+async fn put_and_patch_of_an_unknown_type_and_an_untyped_patch_are_unsupported_media_type() {
     let app = spawn_app().await;
     let created = app.post(NAMESPACES, &namespace("typed")).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let mut changed = created.body.clone();
     changed["metadata"]["labels"] = json!({"changed": "yes"});
     let path = format!("{NAMESPACES}/typed");
-    let put = write_typed(&app, Method::PUT, &path, None, &changed).await;
+    let put = write_typed(&app, Method::PUT, &path, Some("text/plain"), &changed).await;
     assert_status(&put, 415, "UnsupportedMediaType");
-    let patch = write_typed(
-        &app,
-        Method::PATCH,
-        &path,
-        None,
-        &json!({"metadata": {"labels": {"changed": "yes"}}}),
-    )
-    .await;
-    assert_status(&patch, 415, "UnsupportedMediaType");
+    let labels = json!({"metadata": {"labels": {"changed": "yes"}}});
+    for content_type in [None, Some("text/plain"), Some("application/json")] {
+        let patch = write_typed(&app, Method::PATCH, &path, content_type, &labels).await;
+        assert_eq!(
+            patch.status.as_u16(),
+            415,
+            "{content_type:?}: {}",
+            patch.text
+        );
+        assert_status(&patch, 415, "UnsupportedMediaType");
+    }
     let now = app.get(&path).await;
     assert_eq!(
         now.body["metadata"]["labels"]["changed"],
@@ -177,10 +179,23 @@ async fn the_media_types_a_browser_may_send_unasked_are_refused() {
 }
 
 #[tokio::test]
-async fn a_delete_with_an_untyped_body_still_works_as_kubectl_sends_it() {
+async fn untyped_put_and_delete_bodies_still_work_as_kubectl_sends_them() {
     let app = spawn_app().await;
     let created = app.post(NAMESPACES, &namespace("goes")).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    // client-go's scale client (`kubectl scale --current-replicas`) PUTs JSON with no type.
+    let mut labelled = created.body.clone();
+    labelled["metadata"]["labels"] = json!({"put": "untyped"});
+    let put = write_typed(
+        &app,
+        Method::PUT,
+        &format!("{NAMESPACES}/goes"),
+        None,
+        &labelled,
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+    assert_eq!(put.body["metadata"]["labels"]["put"], "untyped");
     let reply = app
         .send(
             app.request(Method::DELETE, &format!("{NAMESPACES}/goes"))
