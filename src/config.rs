@@ -2,7 +2,7 @@
 //! watch limits). No I/O beyond what clap reads from arguments and the environment.
 
 use crate::workers::WorkerSettings;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,6 +14,15 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Serve HTTPS with a bearer token (the default); plain HTTP without auth otherwise.
     pub tls: bool,
+    /// Plain HTTP without auth on an address other machines can reach: refused unless this
+    /// is set (`--insecure-http-allow-non-loopback-without-auth`).
+    pub insecure_http_non_loopback: bool,
+    /// More names (DNS names or IP addresses) clients reach the server by, for the serving
+    /// certificate (`--tls-san`).
+    pub tls_sans: Vec<String>,
+    /// Regular expressions of the browser origins allowed to call the API
+    /// (`--cors-allowed-origins`, as kube-apiserver's); other origins are refused.
+    pub cors_allowed_origins: Vec<String>,
     /// Publish buffer per watcher before it is ended as too slow.
     pub watch_buffer: usize,
     /// Longest a watch may stay open when the client sets no `timeoutSeconds`.
@@ -36,6 +45,9 @@ impl Settings {
             listen,
             data_dir,
             tls: true,
+            insecure_http_non_loopback: false,
+            tls_sans: Vec::new(),
+            cors_allowed_origins: Vec::new(),
             watch_buffer: 2048,
             max_watch_timeout: Duration::from_secs(1800),
             watch_heartbeat: Duration::from_secs(15),
@@ -51,5 +63,103 @@ impl Settings {
 
     pub fn kubeconfig_path(&self) -> PathBuf {
         self.data_dir.join("kubeconfig")
+    }
+
+    /// Why this exposure is refused, if it is: an API without authentication may only be
+    /// offered to this machine unless the operator says otherwise in so many words.
+    pub fn exposure_problem(&self) -> Option<String> {
+        (!self.tls && !self.listen.ip().is_loopback() && !self.insecure_http_non_loopback).then(
+            || {
+                format!(
+                    "--insecure-http serves the API without authentication, and {} is not a \
+                     loopback address: listen on 127.0.0.1, drop --insecure-http, or pass \
+                     --insecure-http-allow-non-loopback-without-auth to let anyone who can reach \
+                     it act as the cluster's admin",
+                    self.listen.ip()
+                )
+            },
+        )
+    }
+
+    /// The names the serving certificate must cover besides the defaults: the listen address
+    /// (the loopback address of its family when it listens on every address) and `tls_sans`.
+    pub fn certificate_names(&self) -> Vec<String> {
+        let mut names = vec![self.client_ip().to_string()];
+        for name in &self.tls_sans {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
+    /// The address the kubeconfig names. A wildcard listen address (0.0.0.0, [::]) cannot be
+    /// connected to; the kubeconfig is written on this machine, where the loopback address of
+    /// the same family always reaches the server and is in the certificate. A copy used
+    /// elsewhere points `server` at one of the `--tls-san` names, which the certificate covers.
+    pub fn client_ip(&self) -> IpAddr {
+        match self.listen.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(listen: &str) -> Settings {
+        Settings::new(listen.parse().unwrap(), PathBuf::from("/nowhere"))
+    }
+
+    #[test]
+    fn insecure_http_is_refused_off_loopback_unless_allowed_by_name() {
+        let mut s = settings("127.0.0.1:6443");
+        s.tls = false;
+        assert_eq!(s.exposure_problem(), None);
+        let mut s = settings("[::1]:6443");
+        s.tls = false;
+        assert_eq!(s.exposure_problem(), None);
+        let mut s = settings("0.0.0.0:6443");
+        assert_eq!(
+            s.exposure_problem(),
+            None,
+            "TLS with a token is fine anywhere"
+        );
+        s.tls = false;
+        let problem = s.exposure_problem().unwrap();
+        assert!(
+            problem.contains("0.0.0.0 is not a loopback address"),
+            "{problem}"
+        );
+        s.insecure_http_non_loopback = true;
+        assert_eq!(s.exposure_problem(), None);
+    }
+
+    #[test]
+    fn the_certificate_names_the_listen_address_and_every_tls_san() {
+        let mut s = settings("192.168.7.9:6443");
+        s.tls_sans = vec![
+            "k8s.example".into(),
+            "10.0.0.1".into(),
+            "k8s.example".into(),
+        ];
+        assert_eq!(
+            s.certificate_names(),
+            vec!["192.168.7.9", "k8s.example", "10.0.0.1"]
+        );
+        assert_eq!(s.client_ip().to_string(), "192.168.7.9");
+    }
+
+    #[test]
+    fn a_wildcard_listen_address_is_reached_through_loopback() {
+        assert_eq!(
+            settings("0.0.0.0:6443").client_ip().to_string(),
+            "127.0.0.1"
+        );
+        assert_eq!(settings("[::]:6443").client_ip().to_string(), "::1");
+        assert_eq!(settings("[::]:6443").certificate_names(), vec!["::1"]);
     }
 }

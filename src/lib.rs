@@ -8,10 +8,11 @@
 //! - `http`: the Kubernetes REST API on actix-web; `ApiError` → `Status`.
 //! - `workers`: reconcilers that follow the log and write through `EventLog::submit`.
 //! - `history`: debugging with the log: history, why, past states, replay, verify, checks.
-//! - `startup`, `config`, `tls`, `metrics`, `health`, `telemetry`, `shutdown`: wiring.
+//! - `startup`, `config`, `datadir`, `tls`, `metrics`, `health`, `telemetry`, `shutdown`: wiring.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
+pub mod datadir;
 pub mod events;
 pub mod health;
 pub mod history;

@@ -41,9 +41,23 @@ enum Commands {
         /// Directory holding state.db, certificates, token and kubeconfig.
         #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
         data_dir: PathBuf,
-        /// Serve plain HTTP without authentication (kubectl then sends no credentials).
+        /// Serve plain HTTP without authentication (kubectl then sends no credentials). Only on
+        /// a loopback address, unless the next flag is given too.
         #[arg(long)]
         insecure_http: bool,
+        /// Allow --insecure-http on an address other machines can reach: anyone who reaches
+        /// it can do anything to the cluster.
+        #[arg(long, requires = "insecure_http")]
+        insecure_http_allow_non_loopback_without_auth: bool,
+        /// Another name (DNS name or IP address) clients reach the server by, added to the
+        /// serving certificate; repeat for more.
+        #[arg(long = "tls-san", value_name = "NAME")]
+        tls_sans: Vec<String>,
+        /// Regular expressions of the browser origins (`Origin` header) allowed to call the API,
+        /// comma-separated, as kube-apiserver's flag; anchor them (`^https://app\.example$`).
+        /// Requests from any other origin are refused.
+        #[arg(long, value_delimiter = ',', value_name = "REGEX")]
+        cors_allowed_origins: Vec<String>,
         /// Register this many simulated nodes (pods bound to them are marked Running without
         /// containers).
         #[arg(long, default_value_t = 0, env = "KUBETRAIL_SIMULATED_NODES")]
@@ -68,7 +82,8 @@ enum Commands {
         #[arg(long)]
         server: Option<String>,
         /// Bearer token for `--server`.
-        #[arg(long, env = "KUBETRAIL_TOKEN")]
+        // `--help` would otherwise print the token it finds in the environment.
+        #[arg(long, env = "KUBETRAIL_TOKEN", hide_env_values = true)]
         token: Option<String>,
         /// PEM file of the CA that signed the server's certificate, for `--server`.
         #[arg(long)]
@@ -113,12 +128,21 @@ async fn main() -> anyhow::Result<()> {
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
+    // Everything kubetrail creates (data directories, the database and SQLite's files beside
+    // it, credentials, replays) is its owner's alone from the moment it exists.
+    // SAFETY: umask only sets this process's file creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
     kubetrail::telemetry::init("info");
     match Cli::parse().command {
         Commands::Serve {
             listen,
             data_dir,
             insecure_http,
+            insecure_http_allow_non_loopback_without_auth,
+            tls_sans,
+            cors_allowed_origins,
             simulated_nodes,
             node_name,
             no_docker_node,
@@ -126,6 +150,9 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let mut settings = Settings::new(listen, data_dir);
             settings.tls = !insecure_http;
+            settings.insecure_http_non_loopback = insecure_http_allow_non_loopback_without_auth;
+            settings.tls_sans = tls_sans;
+            settings.cors_allowed_origins = cors_allowed_origins;
             settings.read_only = read_only;
             settings.workers.simulated_nodes = simulated_nodes;
             if !no_docker_node {
@@ -197,6 +224,9 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Commands::Rebuild { data_dir } => {
+            // Rebuilding under a running server would drop the projections it serves and
+            // appends to.
+            let _lock = kubetrail::datadir::lock(&data_dir)?;
             let (mut writer, _) = open_database(&data_dir.join("state.db")).await?;
             let started = std::time::Instant::now();
             let events = kubetrail::projections::rebuild::rebuild(&mut writer).await?;

@@ -1,6 +1,7 @@
-//! `Application::build`: open the database (migrations, projections check), start the event
-//! log writer, bootstrap the built-in namespaces, prepare credentials, bind the listener and
-//! spawn the workers. Wiring only.
+//! `Application::build`: check the exposure asked for, protect and lock the data directory,
+//! open the database (migrations, projections check; neither for `--read-only`), start the
+//! event log writer, bootstrap the built-in namespaces, prepare credentials, bind the listener
+//! and spawn the workers. Wiring only.
 
 use crate::config::Settings;
 use crate::events::{Command, EventLog, RequestMeta};
@@ -9,7 +10,7 @@ use crate::metrics::Metrics;
 use crate::model::ResourceKind;
 use crate::projections::{ReadStore, rebuild};
 use crate::shutdown::Shutdown;
-use crate::{events, tls, workers};
+use crate::{datadir, events, tls, workers};
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
@@ -39,6 +40,8 @@ pub struct Application {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     database: PathBuf,
     snapshot_every: i64,
+    /// Held until the server has stopped (after the shutdown snapshot).
+    lock: datadir::DirLock,
 }
 
 fn connect_options(path: &Path) -> SqliteConnectOptions {
@@ -51,8 +54,10 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
         .pragma("temp_store", "memory")
 }
 
-/// Open the writer connection (migrated) and the read-only pool of a database file.
+/// Open the writer connection (migrated) and the read-only pool of a database file, creating
+/// the file private to its owner if it does not exist.
 pub async fn open_database(path: &Path) -> anyhow::Result<(SqliteConnection, SqlitePool)> {
+    datadir::create_private(path).with_context(|| format!("creating {}", path.display()))?;
     let options = connect_options(path);
     let mut writer = events::log::connect_writer(&options)
         .await
@@ -70,13 +75,81 @@ pub async fn open_database(path: &Path) -> anyhow::Result<(SqliteConnection, Sql
     Ok((writer, readers))
 }
 
+/// Open a database to serve as it is, writing nothing: no migration, no rebuild, connections
+/// that cannot write. One that needs either is refused, saying what to run.
+pub async fn open_database_read_only(
+    path: &Path,
+) -> anyhow::Result<(SqliteConnection, SqlitePool)> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{} does not exist: there is nothing to serve",
+            path.display()
+        );
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory");
+    let mut conn = <SqliteConnection as sqlx::Connection>::connect_with(&options)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    let dir = path.parent().unwrap_or(path).display();
+    if sqlx::migrate!()
+        .iter()
+        .any(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+    {
+        anyhow::bail!(
+            "{} was written by another version of kubetrail and needs migrating, which a \
+             read-only server does not do: run `kubetrail rebuild --data-dir {dir}` (on a copy, \
+             to keep it as it is), then serve it read-only",
+            path.display()
+        );
+    }
+    if !rebuild::is_current(&mut conn).await? {
+        anyhow::bail!(
+            "the projections of {} are not at the log's position and a read-only server does \
+             not rebuild them: run `kubetrail rebuild --data-dir {dir}` (on a copy, to keep it \
+             as it is), then serve it read-only",
+            path.display()
+        );
+    }
+    let readers = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.pragma("mmap_size", "268435456"))
+        .await
+        .context("opening the read pool")?;
+    Ok((conn, readers))
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-        let (mut writer, readers) = open_database(&settings.database_path()).await?;
-        if !rebuild::is_current(&mut writer).await? {
+        if let Some(problem) = settings.exposure_problem() {
+            anyhow::bail!(problem);
+        }
+        if !settings.tls && !settings.listen.ip().is_loopback() {
+            tracing::warn!(
+                listen = %settings.listen,
+                "serving plain HTTP WITHOUT AUTHENTICATION on a non-loopback address: anyone \
+                 who can reach it is the cluster's admin"
+            );
+        }
+        let cors = http::cors::Origins::new(&settings.cors_allowed_origins, settings.tls)
+            .map_err(anyhow::Error::msg)?;
+        datadir::prepare(&settings.data_dir)?;
+        let lock = datadir::lock(&settings.data_dir)?;
+        let (mut writer, readers) = if settings.read_only {
+            open_database_read_only(&settings.database_path()).await?
+        } else {
+            open_database(&settings.database_path()).await?
+        };
+        if !settings.read_only && !rebuild::is_current(&mut writer).await? {
             verify_and_rebuild(&mut writer, &readers).await?;
         }
         let read_only = settings
@@ -101,7 +174,10 @@ impl Application {
         }
 
         let credentials = if settings.tls {
-            Some(tls::load_or_create(&settings.data_dir)?)
+            Some(tls::load_or_create(
+                &settings.data_dir,
+                &settings.certificate_names(),
+            )?)
         } else {
             None
         };
@@ -114,8 +190,12 @@ impl Application {
                 heartbeat: settings.watch_heartbeat,
             },
             token: credentials.as_ref().map(|c| c.token.clone()),
-            docker: http::containers::DockerHandle::local(),
+            docker: match &read_only {
+                Some(message) => http::containers::DockerHandle::refusing(message),
+                None => http::containers::DockerHandle::local(),
+            },
             read_only: read_only.clone(),
+            cors,
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -131,17 +211,21 @@ impl Application {
             .on_connect(http::connection::on_connect)
             .tcp_nodelay(true)
             .shutdown_timeout(5);
-        let host = settings.listen.ip();
+        // `[::1]:6443` for IPv6: a bare `::1:6443` would not parse as a URL's host and port.
+        let reached_at = std::net::SocketAddr::new(settings.client_ip(), port);
         let (server, url) = match &credentials {
             Some(c) => (
                 server.listen_rustls_0_23(listener, tls::server_config(c)?)?,
-                format!("https://{host}:{port}"),
+                format!("https://{reached_at}"),
             ),
-            None => (server.listen(listener)?, format!("http://{host}:{port}")),
+            None => (server.listen(listener)?, format!("http://{reached_at}")),
         };
         let kubeconfig = settings.kubeconfig_path();
-        std::fs::write(&kubeconfig, tls::kubeconfig(&url, credentials.as_ref()))
-            .with_context(|| format!("writing {}", kubeconfig.display()))?;
+        datadir::write_private(
+            &kubeconfig,
+            tls::kubeconfig(&url, credentials.as_ref()).as_bytes(),
+        )
+        .with_context(|| format!("writing {}", kubeconfig.display()))?;
 
         let shutdown = Shutdown::new();
         let mut tasks = match read_only {
@@ -178,6 +262,7 @@ impl Application {
             tasks,
             database: settings.database_path(),
             snapshot_every,
+            lock,
         })
     }
 
@@ -220,6 +305,7 @@ impl Application {
         {
             tracing::warn!(error = %format!("{e:#}"), "no snapshot of the projections at shutdown");
         }
+        drop(self.lock);
         result
     }
 }

@@ -28,6 +28,64 @@ pub async fn read(mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
     Ok(body.freeze())
 }
 
+/// The media types a POST, PUT or PATCH body may have: objects as JSON, YAML or protobuf, and
+/// the four patch types. Any other type is refused before the body is read.
+pub const WRITE_MEDIA_TYPES: [&str; 7] = [
+    JSON,
+    YAML,
+    PROTOBUF,
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    APPLY_PATCH,
+];
+
+/// Refuse (415) a POST, PUT or PATCH whose body has a type outside `WRITE_MEDIA_TYPES`, and a
+/// POST whose body has no type at all. POST is what a browser page may send to any server
+/// without asking first, untyped or as `text/plain`, form data or multipart; never one of
+/// these types. An untyped PUT is JSON, as kube-apiserver reads it (client-go's scale client,
+/// behind `kubectl scale --current-replicas`, sends one), and an untyped PATCH is refused by
+/// the patch handler. DELETE's optional `DeleteOptions` body is left alone.
+pub fn check_write_media_type(req: &HttpRequest) -> Result<(), ApiError> {
+    use actix_web::http::Method;
+    let method = req.method();
+    if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) || !may_have_body(req) {
+        return Ok(());
+    }
+    let media = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| !v.is_empty());
+    match media {
+        Some(media) if WRITE_MEDIA_TYPES.contains(&media.as_str()) => Ok(()),
+        Some(media) => Err(ApiError::unsupported_media_type(&media, &WRITE_MEDIA_TYPES)),
+        None if *method == Method::POST => Err(ApiError::unsupported_media_type(
+            "no Content-Type",
+            &WRITE_MEDIA_TYPES,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether the request may carry a body: a non-zero `Content-Length`, a `Transfer-Encoding`,
+/// or HTTP/2 without a length (its body ends with a frame flag, not a header).
+fn may_have_body(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    if let Some(length) = headers.get(actix_web::http::header::CONTENT_LENGTH) {
+        return length.as_bytes() != b"0";
+    }
+    headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        || req.version() == actix_web::http::Version::HTTP_2
+}
+
 /// The media type of the request body, without parameters; JSON when absent.
 pub fn content_type(req: &HttpRequest) -> String {
     req.headers()

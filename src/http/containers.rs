@@ -16,6 +16,9 @@ use tokio::sync::OnceCell;
 /// still serves logs once Docker runs.
 pub struct DockerHandle {
     docker: OnceCell<Docker>,
+    /// Set on a read-only server: why no request may reach a container. Its pods carry the
+    /// uids of a live cluster's, whose containers may still run on this engine.
+    refused: Option<String>,
 }
 
 impl DockerHandle {
@@ -23,11 +26,29 @@ impl DockerHandle {
     pub fn local() -> Self {
         DockerHandle {
             docker: OnceCell::new(),
+            refused: None,
+        }
+    }
+
+    /// A handle that never connects: every use is refused with `message` (405, as a write).
+    pub fn refusing(message: &str) -> Self {
+        DockerHandle {
+            docker: OnceCell::new(),
+            refused: Some(message.to_string()),
+        }
+    }
+
+    /// The read-only refusal, before anything else a log, exec or attach request does.
+    pub fn check_allowed(&self) -> Result<(), ApiError> {
+        match &self.refused {
+            Some(message) => Err(ApiError::read_only(message)),
+            None => Ok(()),
         }
     }
 
     /// The connection, or a 503 saying why there is none.
     pub async fn get(&self) -> Result<&Docker, ApiError> {
+        self.check_allowed()?;
         self.docker
             .get_or_try_init(|| async {
                 let docker = Docker::connect_with_local_defaults()?;

@@ -40,6 +40,17 @@ impl ApiError {
         Self::status(401, "Unauthorized", "Unauthorized")
     }
 
+    /// A request from a browser origin that `--cors-allowed-origins` does not allow.
+    pub fn origin_forbidden(origin: &str) -> Self {
+        Self::status(
+            403,
+            "Forbidden",
+            format!(
+                "forbidden: requests from the origin {origin:?} are not allowed (see --cors-allowed-origins)"
+            ),
+        )
+    }
+
     /// An unknown path.
     pub fn path_not_found() -> Self {
         ApiError::Status {

@@ -183,6 +183,7 @@ pub async fn serve(
     query: &Query,
     mode: Mode,
 ) -> Result<HttpResponse, ApiError> {
+    state.docker.check_allowed()?;
     let name = target.name.as_deref().unwrap_or("");
     let namespace = target.namespace.as_deref().unwrap_or("");
     let options = StreamOptions::parse(query, mode)?;

@@ -179,6 +179,7 @@ pub async fn serve(
     target: &Target,
     query: &Query,
 ) -> Result<actix_web::HttpResponse, ApiError> {
+    state.docker.check_allowed()?;
     let name = target.name.as_deref().unwrap_or("");
     let namespace = target.namespace.as_deref().unwrap_or("");
     let options = LogOptions::parse(query, name, Timestamp::now())?;

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod connection;
 pub mod containers;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod exec;
@@ -49,6 +50,8 @@ pub struct AppState {
     /// Set when the server serves a past state (`serve --read-only`): why every write is
     /// refused.
     pub read_only: Option<String>,
+    /// The browser origins allowed to call the API.
+    pub cors: cors::Origins,
 }
 
 /// Who is calling, set by the authentication middleware.
@@ -198,8 +201,32 @@ fn is_public(path: &str) -> bool {
     matches!(path, "/healthz" | "/livez" | "/readyz")
 }
 
-/// Authenticate the bearer token, tag the request with its caller and an audit id, and record
-/// the request's count and latency.
+/// The host (and port) a request was sent to: HTTP/2's `:authority`, else `Host`. Never the
+/// `Forwarded` headers, which a client writes as it likes.
+fn authority(req: &ServiceRequest) -> Option<String> {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+}
+
+/// Whether the request carries the server's bearer token. The header is compared in constant
+/// time, and neither it nor the token is ever logged.
+fn is_authenticated(req: &ServiceRequest, token: &str) -> bool {
+    req.headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .is_some_and(|presented| crate::tls::token_matches(presented, token.as_bytes()))
+}
+
+/// Refuse a request from another origin, answer an allowed origin's preflight, authenticate
+/// the bearer token, refuse a write body of an unknown media type, tag the request with its
+/// caller and an audit id, and record the request's count and latency.
 pub async fn authenticate_and_measure(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -207,18 +234,39 @@ pub async fn authenticate_and_measure(
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let request_id = uuid::Uuid::new_v4().to_string();
-    if let Some(state) = &state
-        && let Some(token) = &state.token
-        && !is_public(req.path())
-    {
-        let presented = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if presented != Some(token.as_str()) {
-            let response = ApiError::unauthorized().error_response();
-            return Ok(req.into_response(response).map_into_right_body());
+    let mut allowed_origin = None;
+    if let Some(state) = &state {
+        let refused = |req: ServiceRequest, error: ApiError, origin: Option<&str>| {
+            let mut response = error.error_response();
+            if let Some(origin) = origin {
+                cors::add_headers(response.headers_mut(), origin);
+            }
+            Ok(req.into_response(response).map_into_right_body())
+        };
+        match state.cors.judge(req.headers(), authority(&req).as_deref()) {
+            cors::Verdict::SameOrigin => {}
+            cors::Verdict::Allowed(origin) => {
+                // A preflight is answered here, before authentication: browsers send it
+                // without credentials.
+                if req.method() == actix_web::http::Method::OPTIONS {
+                    let mut response = HttpResponse::NoContent().finish();
+                    cors::add_headers(response.headers_mut(), &origin);
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
+                allowed_origin = Some(origin);
+            }
+            cors::Verdict::Refused(origin) => {
+                return refused(req, ApiError::origin_forbidden(&origin), None);
+            }
+        }
+        if let Some(token) = &state.token
+            && !is_public(req.path())
+            && !is_authenticated(&req, token)
+        {
+            return refused(req, ApiError::unauthorized(), allowed_origin.as_deref());
+        }
+        if let Err(error) = body::check_write_media_type(req.request()) {
+            return refused(req, error, allowed_origin.as_deref());
         }
     }
     let user = match state.as_ref().and_then(|s| s.token.as_ref()) {
@@ -230,6 +278,9 @@ pub async fn authenticate_and_measure(
         request_id: request_id.clone(),
     });
     let mut response = next.call(req).await?;
+    if let Some(origin) = &allowed_origin {
+        cors::add_headers(response.headers_mut(), origin);
+    }
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static("audit-id"),

@@ -2,6 +2,7 @@
 //! `Status` it gets, then that the server still takes a normal write, still reports ready and
 //! stayed within its memory bound. One binary, one module per area.
 
+mod exposure;
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
