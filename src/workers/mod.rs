@@ -46,7 +46,18 @@ pub fn any_change(snapshot: &cache::Snapshot) -> u64 {
 #[derive(Debug, Default)]
 pub struct Pass {
     pub commands: Vec<(Command, Option<i64>)>,
-    pub slow_start: Vec<Vec<(Command, Option<i64>)>>,
+    pub slow_start: Vec<SlowStart>,
+}
+
+/// One group of commands submitted in slow-start batches.
+#[derive(Debug)]
+pub struct SlowStart {
+    /// Names the group from pass to pass (a ReplicaSet's uid): a group whose whole last run
+    /// was accepted starts its next one at full size, since what slow start guards against,
+    /// a request that fails for every pod, would have shown there. One refusal, and the
+    /// group starts from a batch of one again.
+    pub key: String,
+    pub commands: Vec<(Command, Option<i64>)>,
 }
 
 impl From<Vec<(Command, Option<i64>)>> for Pass {
@@ -74,6 +85,7 @@ pub async fn run_controller_until_stopped<P>(
 {
     let mut changes = informer.changes();
     let mut seen: Option<u64> = None;
+    let mut accepted_groups = std::collections::HashSet::new();
     let mut last_pass = std::time::Instant::now();
     loop {
         let started = std::time::Instant::now();
@@ -102,7 +114,7 @@ pub async fn run_controller_until_stopped<P>(
         let meta = || RequestMeta::worker(actor);
         let last = run_commands(&log, commands, meta)
             .await
-            .max(run_slow_start(&log, slow_start, meta).await);
+            .max(run_slow_start(&log, slow_start, &mut accepted_groups, meta).await);
         informer.wait_for(last).await;
         pace(cost).await;
         if !wait_for_change(&mut changes, tick, &mut shutdown).await {
@@ -190,48 +202,74 @@ pub async fn run_commands<S: Submit + ?Sized>(
 }
 
 /// Submit each group in batches of 1, 2, 4, ... (the batches of all groups together, each
-/// batch concurrently); a group with a refusal in one batch submits no more. Returns the
-/// highest seq appended (0 when nothing was).
+/// batch concurrently); a group with a refusal in one batch submits no more. A group named
+/// in `accepted` (its whole last run was accepted) goes in one batch. On return `accepted`
+/// names the groups of this run that had no refusal. Returns the highest seq appended (0 when
+/// nothing was).
 pub async fn run_slow_start<S: Submit + ?Sized>(
     sink: &S,
-    groups: Vec<Vec<(Command, Option<i64>)>>,
+    groups: Vec<SlowStart>,
+    accepted: &mut std::collections::HashSet<String>,
     meta: impl Fn() -> RequestMeta,
 ) -> i64 {
-    let mut groups: Vec<std::vec::IntoIter<(Command, Option<i64>)>> =
-        groups.into_iter().map(Vec::into_iter).collect();
-    let mut batch = 1usize;
+    struct Running {
+        key: String,
+        commands: std::vec::IntoIter<(Command, Option<i64>)>,
+        batch: usize,
+        refused: bool,
+    }
+    let mut running: Vec<Running> = groups
+        .into_iter()
+        .map(|group| Running {
+            batch: if accepted.contains(&group.key) {
+                group.commands.len().max(1)
+            } else {
+                1
+            },
+            key: group.key,
+            commands: group.commands.into_iter(),
+            refused: false,
+        })
+        .collect();
+    accepted.clear();
     let mut last = 0;
-    while !groups.is_empty() {
+    while !running.is_empty() {
         let mut wave = Vec::new();
-        for (group, commands) in groups.iter_mut().enumerate() {
-            wave.extend(commands.by_ref().take(batch).map(|c| (group, c)));
+        for (index, group) in running.iter_mut().enumerate() {
+            wave.extend(
+                group
+                    .commands
+                    .by_ref()
+                    .take(group.batch)
+                    .map(|c| (index, c)),
+            );
+            group.batch = group.batch.saturating_mul(2);
         }
-        let submissions = wave.into_iter().map(|(group, (command, cause))| {
+        let submissions = wave.into_iter().map(|(index, (command, cause))| {
             let mut request = meta();
             request.caused_by = cause;
-            async move { (group, sink.submit_command(command, request).await) }
+            async move { (index, sink.submit_command(command, request).await) }
         });
         let results: Vec<_> = futures_util::stream::iter(submissions)
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
-        let mut refused = vec![false; groups.len()];
-        for (group, result) in results {
+        for (index, result) in results {
             match result {
                 Ok(seq) => last = last.max(seq),
                 Err(e) => {
                     tracing::debug!(error = %e, "worker command refused; its group stops");
-                    refused[group] = true;
+                    running[index].refused = true;
                 }
             }
         }
-        let mut index = 0;
-        groups.retain(|commands| {
-            let keep = !refused[index] && !commands.as_slice().is_empty();
-            index += 1;
-            keep
+        running.retain(|group| {
+            let done = group.refused || group.commands.as_slice().is_empty();
+            if done && !group.refused {
+                accepted.insert(group.key.clone());
+            }
+            !done
         });
-        batch = batch.saturating_mul(2);
     }
     last
 }
@@ -491,12 +529,39 @@ mod tests {
             refuse: "bad",
             sent: Mutex::new(Vec::new()),
         };
-        let groups = vec![creations("good", 10), creations("bad", 10)];
-        run_slow_start(&sink, groups, RequestMeta::default).await;
-        let sent = sink.sent.into_inner().unwrap();
+        let group = |key: &str| SlowStart {
+            key: key.to_string(),
+            commands: creations(key, 10),
+        };
+        let mut accepted = std::collections::HashSet::new();
+        run_slow_start(
+            &sink,
+            vec![group("good"), group("bad")],
+            &mut accepted,
+            RequestMeta::default,
+        )
+        .await;
+        let sent = std::mem::take(&mut *sink.sent.lock().unwrap());
         // The failing group stops after its first batch of one.
         assert_eq!(sent.iter().filter(|n| n.starts_with("bad")).count(), 1);
         // The other goes on in batches of 1, 2, 4 and the remaining 3: all ten.
         assert_eq!(sent.iter().filter(|n| n.starts_with("good")).count(), 10);
+        assert_eq!(accepted, ["good".to_string()].into());
+
+        // Next time the accepted group goes in one batch, the refused one from one again.
+        let probe = Recorder {
+            refuse: "bad",
+            sent: Mutex::new(Vec::new()),
+        };
+        run_slow_start(
+            &probe,
+            vec![group("good"), group("bad")],
+            &mut accepted,
+            RequestMeta::default,
+        )
+        .await;
+        let sent = probe.sent.into_inner().unwrap();
+        assert_eq!(sent.iter().filter(|n| n.starts_with("good")).count(), 10);
+        assert_eq!(sent.iter().filter(|n| n.starts_with("bad")).count(), 1);
     }
 }

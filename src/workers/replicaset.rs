@@ -6,7 +6,7 @@
 
 use super::cache::{Informer, Snapshot};
 use super::record::{Reporter, Severity};
-use super::{Pass, run_controller_until_stopped};
+use super::{Pass, SlowStart, run_controller_until_stopped};
 use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::selector::LabelSelector;
@@ -335,7 +335,10 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
             }
         }
         if !creations.is_empty() {
-            pass.slow_start.push(creations);
+            pass.slow_start.push(SlowStart {
+                key: meta::uid(rs).to_string(),
+                commands: creations,
+            });
         }
     }
     pass
