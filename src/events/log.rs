@@ -911,11 +911,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_decision_that_panics_is_refused_alone_and_the_writer_goes_on() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (writer, readers) = crate::startup::open_database(&dir.path().join("state.db"))
-            .await
-            .expect("database");
-        let log = started_with_default_namespace(writer, &readers).await;
+        let (_dir, log, readers) = fresh_log().await;
         let before = log.last_seq();
         let poison = || RequestMeta {
             request_id: PANIC_IN_DECIDE.into(),
@@ -948,13 +944,19 @@ mod tests {
         assert_eq!(stored, ["a", "c", "d"]);
     }
 
-    #[tokio::test]
-    async fn a_submission_sees_the_earlier_ones_of_its_batch() {
+    /// A running log in a new data directory, with namespace `default`.
+    async fn fresh_log() -> (tempfile::TempDir, EventLog, SqlitePool) {
         let dir = tempfile::tempdir().expect("temp dir");
         let (writer, readers) = crate::startup::open_database(&dir.path().join("state.db"))
             .await
             .expect("database");
         let log = started_with_default_namespace(writer, &readers).await;
+        (dir, log, readers)
+    }
+
+    #[tokio::test]
+    async fn a_submission_sees_the_earlier_ones_of_its_batch() {
+        let (_dir, log, readers) = fresh_log().await;
         let before = log.last_seq();
 
         // Queued together, so the idle writer takes them as one batch.

@@ -52,19 +52,7 @@ pub fn check_write_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) || !may_have_body(req) {
         return Ok(());
     }
-    let media = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|v| !v.is_empty());
-    match media {
+    match media_type(req) {
         Some(media) if WRITE_MEDIA_TYPES.contains(&media.as_str()) => Ok(()),
         Some(media) => Err(ApiError::unsupported_media_type(&media, &WRITE_MEDIA_TYPES)),
         None if *method == Method::POST => Err(ApiError::unsupported_media_type(
@@ -86,11 +74,11 @@ fn may_have_body(req: &HttpRequest) -> bool {
         || req.version() == actix_web::http::Version::HTTP_2
 }
 
-/// The media type of the request body, without parameters; JSON when absent.
-pub fn content_type(req: &HttpRequest) -> String {
+/// The media type of the request body, without parameters, lower case; `None` when absent.
+fn media_type(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .map(|v| {
             v.split(';')
                 .next()
@@ -99,7 +87,11 @@ pub fn content_type(req: &HttpRequest) -> String {
                 .to_ascii_lowercase()
         })
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| JSON.to_string())
+}
+
+/// The media type of the request body, without parameters; JSON when absent.
+pub fn content_type(req: &HttpRequest) -> String {
+    media_type(req).unwrap_or_else(|| JSON.to_string())
 }
 
 /// Decode an object body (POST, PUT) as JSON or YAML.

@@ -247,17 +247,21 @@ async fn a_yaml_alias_bomb_is_refused_after_bounded_work() {
     assert_still_healthy(&app).await;
 }
 
+/// Arrays nested `depth` deep, sent as a pod of `content_type`: past the decoders' depth limit.
+async fn post_nested(app: &TestApp, content_type: &str, depth: usize) -> crate::helpers::Reply {
+    let body = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    app.send(
+        app.request(reqwest::Method::POST, "/api/v1/namespaces/default/pods")
+            .header("Content-Type", content_type)
+            .body(body),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn yaml_nested_past_the_depth_limit_is_a_bad_request() {
     let app = spawn_app().await;
-    let body = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
-    let reply = app
-        .send(
-            app.request(reqwest::Method::POST, "/api/v1/namespaces/default/pods")
-                .header("Content-Type", "application/yaml")
-                .body(body),
-        )
-        .await;
+    let reply = post_nested(&app, "application/yaml", 10_000).await;
     assert_status(&reply, 400, "BadRequest");
     assert_still_healthy(&app).await;
 }
@@ -265,14 +269,7 @@ async fn yaml_nested_past_the_depth_limit_is_a_bad_request() {
 #[tokio::test]
 async fn json_nested_past_the_depth_limit_is_a_bad_request() {
     let app = spawn_app().await;
-    let body = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
-    let reply = app
-        .send(
-            app.request(reqwest::Method::POST, "/api/v1/namespaces/default/pods")
-                .header("Content-Type", "application/json")
-                .body(body),
-        )
-        .await;
+    let reply = post_nested(&app, "application/json", 100_000).await;
     assert_status(&reply, 400, "BadRequest");
     assert_still_healthy(&app).await;
 }
