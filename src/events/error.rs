@@ -59,6 +59,10 @@ pub enum StoreError {
     Corrupt(#[source] serde_json::Error),
     #[error("the event log writer has stopped")]
     WriterGone,
+    /// The disk holding the log is full. The write did not happen; writes succeed again once
+    /// space is freed.
+    #[error("the disk holding the event log is full")]
+    DiskFull,
 }
 
 impl From<sqlx::Error> for StoreError {

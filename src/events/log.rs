@@ -121,6 +121,7 @@ impl EventLog {
             progress: progress.clone(),
             published: published.clone(),
             metrics,
+            last_failure_disk_full: false,
         };
         // Each stage on a thread of its own: deciding is CPU work that would hold up the
         // committer's statements, and on the shared runtime every wake-up queued behind the
@@ -270,9 +271,14 @@ struct DecidedBatch {
 impl DecidedBatch {
     /// Answer every submission: refusals as decided, accepted ones with `failure`.
     fn refuse(self, failure: &sqlx::Error) {
+        self.refuse_with(|| StoreError::Database(clone_sqlx_error(failure)));
+    }
+
+    /// Answer every submission: refusals as decided, accepted ones with `failure()`.
+    fn refuse_with(self, failure: impl Fn() -> StoreError) {
         for (reply, result) in self.pending {
             let answer = match result {
-                Ok(_) => Err(StoreError::Database(clone_sqlx_error(failure)).into()),
+                Ok(_) => Err(failure().into()),
                 Err(err) => Err(err),
             };
             let _ = reply.send(answer);
@@ -642,6 +648,9 @@ struct Committer {
     progress: Arc<Progress>,
     published: broadcast::Sender<Arc<EventEnvelope>>,
     metrics: Arc<Metrics>,
+    /// Whether the last batch that failed to commit found the disk full: the batches decided
+    /// on its state are refused for the same reason, so their writers learn what to do.
+    last_failure_disk_full: bool,
 }
 
 impl Committer {
@@ -653,9 +662,13 @@ impl Committer {
 
     async fn commit(&mut self, batch: DecidedBatch) {
         if batch.failures_seen != self.progress.failures.load(Ordering::Acquire) {
-            batch.refuse(&sqlx::Error::Protocol(
-                "an earlier write of the log failed; this one was decided on its state".into(),
-            ));
+            if self.last_failure_disk_full {
+                batch.refuse_with(|| StoreError::DiskFull);
+            } else {
+                batch.refuse(&sqlx::Error::Protocol(
+                    "an earlier write of the log failed; this one was decided on its state".into(),
+                ));
+            }
             return;
         }
         let Some(last) = batch.events.last().map(|e| e.envelope.seq) else {
@@ -669,7 +682,14 @@ impl Committer {
             tracing::error!(error = %e, "commit failed; the batch is rolled back");
             let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
             self.progress.failures.fetch_add(1, Ordering::AcqRel);
-            batch.refuse(&e);
+            // SQLite leaves a connection whose write found the disk full usable: the next
+            // batch tries again, and succeeds once there is room.
+            self.last_failure_disk_full = is_disk_full(&e);
+            if self.last_failure_disk_full {
+                batch.refuse_with(|| StoreError::DiskFull);
+            } else {
+                batch.refuse(&e);
+            }
             return;
         }
         self.progress.last_seq.store(last, Ordering::Release);
@@ -782,6 +802,16 @@ fn json_size(object: &Value) -> usize {
     let mut counter = Counter(0);
     let _ = serde_json::to_writer(&mut counter, object);
     counter.0
+}
+
+/// Whether SQLite failed because the disk (or the database's size limit) is full: its
+/// primary result code `SQLITE_FULL` (13), under any extended code.
+fn is_disk_full(e: &sqlx::Error) -> bool {
+    const SQLITE_FULL: i64 = 13;
+    e.as_database_error()
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<i64>().ok())
+        .is_some_and(|code| code & 0xff == SQLITE_FULL)
 }
 
 fn clone_sqlx_error(e: &sqlx::Error) -> sqlx::Error {

@@ -331,7 +331,18 @@ impl From<CommandError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Unexpected(e.into())
+        match e {
+            // kube-apiserver answers a full etcd with a 500 that quotes etcd; 507 names the
+            // cause, and the message says what to do.
+            StoreError::DiskFull => ApiError::status(
+                507,
+                "InsufficientStorage",
+                "Insufficient storage: the disk holding the event log is full, so nothing was \
+                 written; free space on the disk of the data directory and retry (writes resume \
+                 as soon as there is room)",
+            ),
+            other => ApiError::Unexpected(other.into()),
+        }
     }
 }
 
