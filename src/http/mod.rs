@@ -68,6 +68,40 @@ pub struct RequestVerb {
     pub resource: String,
 }
 
+/// Characters of warning text one response carries in all, as kube-apiserver's warning
+/// recorder: past it, each warning is cut to `WARNING_ITEM_CHARS` and the rest are dropped.
+const WARNING_TOTAL_CHARS: usize = 4 * 1024;
+const WARNING_ITEM_CHARS: usize = 256;
+/// Most `Warning` headers in one response: short warnings could otherwise come to more headers
+/// than HTTP clients read (Python's stop at 100).
+const WARNING_HEADERS: usize = 50;
+
+/// The warnings a response carries: each once, in order; all of them while their text fits
+/// `WARNING_TOTAL_CHARS`, otherwise each cut to `WARNING_ITEM_CHARS` and only as many as fit
+/// (kube-apiserver's rule), and never more than `WARNING_HEADERS`.
+fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<String> = warnings
+        .into_iter()
+        .filter(|w| seen.insert(w.clone()))
+        .collect();
+    let total: usize = unique.iter().map(|w| w.chars().count()).sum();
+    if total <= WARNING_TOTAL_CHARS && unique.len() <= WARNING_HEADERS {
+        return unique;
+    }
+    let mut written = 0;
+    let mut kept = Vec::new();
+    for warning in unique {
+        if written >= WARNING_TOTAL_CHARS || kept.len() >= WARNING_HEADERS {
+            break;
+        }
+        let cut: String = warning.chars().take(WARNING_ITEM_CHARS).collect();
+        written += cut.chars().count();
+        kept.push(cut);
+    }
+    kept
+}
+
 /// Warnings for the client, sent as `Warning: 299 - "<text>"` headers.
 #[derive(Debug, Clone, Default)]
 pub struct Warnings(pub Vec<String>);
@@ -288,7 +322,7 @@ pub async fn authenticate_and_measure(
         );
     }
     let warnings = response.request().extensions().get::<Warnings>().cloned();
-    for warning in warnings.unwrap_or_default().0 {
+    for warning in bounded_warnings(warnings.unwrap_or_default().0) {
         let text = format!("299 - \"{}\"", warning.replace('"', "\\\""));
         if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&text) {
             response
@@ -314,4 +348,26 @@ pub async fn authenticate_and_measure(
         );
     }
     Ok(response.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_sent_once_each_and_bounded_in_number_and_size() {
+        let few = vec!["a".to_string(), "b".to_string(), "a".to_string()];
+        assert_eq!(bounded_warnings(few), ["a", "b"]);
+        let many: Vec<String> = (0..500)
+            .map(|i| format!("unknown field \"f{i}\""))
+            .collect();
+        let kept = bounded_warnings(many);
+        assert_eq!(kept.len(), WARNING_HEADERS);
+        let long: Vec<String> = (0..40)
+            .map(|i| format!("{i}{}", "x".repeat(1000)))
+            .collect();
+        let kept = bounded_warnings(long);
+        assert!(kept.iter().all(|w| w.chars().count() == WARNING_ITEM_CHARS));
+        assert_eq!(kept.len(), WARNING_TOTAL_CHARS / WARNING_ITEM_CHARS);
+    }
 }

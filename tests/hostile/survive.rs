@@ -421,3 +421,22 @@ async fn a_toleration_longer_than_any_timestamp_does_not_stop_node_lifecycle() {
     assert_still_healthy(&app).await;
     assert_eq!(panics(&app).await, 0.0);
 }
+
+#[tokio::test]
+async fn a_body_with_hundreds_of_unknown_fields_gets_a_bounded_set_of_warnings() {
+    let app = spawn_app().await;
+    let mut p = pod("fields");
+    for i in 0..300 {
+        p["spec"][format!("unknown{i}")] = json!(i);
+    }
+    let response = app
+        .request(reqwest::Method::POST, "/api/v1/namespaces/default/pods")
+        .json(&p)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 201);
+    let warnings = response.headers().get_all("warning").iter().count();
+    assert!((1..=50).contains(&warnings), "{warnings} Warning headers");
+    assert_still_healthy(&app).await;
+}
