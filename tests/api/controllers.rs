@@ -136,11 +136,16 @@ async fn without_nodes_a_pod_is_unschedulable_until_one_appears() {
     })
     .await;
     assert!(reported);
-    let events = app
-        .get("/api/v1/namespaces/default/events?fieldSelector=reason%3DFailedScheduling")
-        .await
-        .body;
-    assert!(!names(&events).is_empty());
+    // The event and the condition are written by one pass but not always in one commit.
+    let recorded = eventually(WAIT, || async {
+        let events = app
+            .get("/api/v1/namespaces/default/events?fieldSelector=reason%3DFailedScheduling")
+            .await
+            .body;
+        !names(&events).is_empty()
+    })
+    .await;
+    assert!(recorded, "a FailedScheduling event");
     let node = json!({"metadata": {"name": "late"}, "status": {"conditions": [{"type": "Ready", "status": "True"}],
                       "allocatable": {"cpu": "1", "memory": "1Gi", "pods": "10"}}});
     app.post("/api/v1/nodes", &node).await;
