@@ -503,20 +503,7 @@ impl Decider {
                 envelopes: vec![],
             });
         }
-        if let Some(change) = changes
-            .iter()
-            .find(|change| json_size(&change.object) > MAX_OBJECT_BYTES)
-        {
-            return Err(CommandError::TooLarge {
-                kind,
-                name,
-                size: json_size(&change.object),
-                limit: MAX_OBJECT_BYTES,
-            }
-            .into());
-        }
         self.stage(key, current, changes, meta, now, staged)
-            .map_err(SubmitError::from)
     }
 
     /// The object `key` as the batch sees it: staged, in the overlay, or committed.
@@ -549,22 +536,37 @@ impl Decider {
         meta_in: &RequestMeta,
         now: jiff::Timestamp,
         staged: &mut Staged,
-    ) -> Result<Submitted, StoreError> {
+    ) -> Result<Submitted, SubmitError> {
         let (kind, namespace, name) = &key;
-        let time = meta::format_log_time(now);
-        let mut prev = current;
-        let mut envelopes = Vec::with_capacity(changes.len());
-        let mut last_object = Arc::new(Value::Null);
-        for change in changes {
-            let seq = self.next_seq;
+        // Every object as stored, before anything is staged: one too large refuses the whole
+        // command.
+        let mut serialized = Vec::with_capacity(changes.len());
+        for (seq, change) in (self.next_seq..).zip(changes) {
             let mut object = change.object;
             meta::set_meta(&mut object, "resourceVersion", json!(seq.to_string()));
             let object_json = serde_json::to_string(&object).map_err(StoreError::Corrupt)?;
+            if object_json.len() > MAX_OBJECT_BYTES {
+                return Err(CommandError::TooLarge {
+                    kind: *kind,
+                    name: name.clone(),
+                    size: object_json.len(),
+                    limit: MAX_OBJECT_BYTES,
+                }
+                .into());
+            }
+            serialized.push((change.event_type, object, object_json));
+        }
+        let time = meta::format_log_time(now);
+        let mut prev = current;
+        let mut envelopes = Vec::with_capacity(serialized.len());
+        let mut last_object = Arc::new(Value::Null);
+        for (event_type, object, object_json) in serialized {
+            let seq = self.next_seq;
             let prev_seq = prev
                 .as_ref()
                 .and_then(|p| meta::resource_version(p).parse::<i64>().ok());
             let uid = meta::uid(&object).to_string();
-            let deleted = change.event_type == EventType::Deleted;
+            let deleted = event_type == EventType::Deleted;
             let recorded = crate::history::diff::recorded_changes(
                 prev.as_deref().filter(|_| prev_seq.is_some()),
                 &object,
@@ -583,7 +585,7 @@ impl Decider {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
                 uid,
-                event_type: change.event_type,
+                event_type,
                 object: object.clone(),
                 object_json,
                 prev_object: prev.take(),
@@ -785,23 +787,6 @@ fn generate_name(object: &mut Value) {
         meta::random_name_suffix()
     );
     meta::set_meta(object, "name", json!(candidate));
-}
-
-/// The length of `object` as JSON.
-fn json_size(object: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 = self.0.saturating_add(buf.len());
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    let _ = serde_json::to_writer(&mut counter, object);
-    counter.0
 }
 
 /// Whether SQLite failed because the disk (or the database's size limit) is full: its

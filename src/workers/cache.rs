@@ -4,10 +4,10 @@
 //! reconcile never acts twice on state it has already changed.
 
 use crate::events::{EventLog, EventType, StoreError};
-use crate::health::{Health, panic_message};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use crate::projections::{ListQuery, ReadStore};
+use crate::shutdown::Shutdown;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -171,17 +171,34 @@ pub struct Informer {
 
 impl Informer {
     /// Load the current state and start following the log.
-    pub async fn start(log: &EventLog, store: &ReadStore) -> Result<Self, StoreError> {
+    pub async fn start(
+        log: &EventLog,
+        store: &ReadStore,
+        shutdown: Shutdown,
+    ) -> Result<Self, StoreError> {
         let live = log.subscribe();
         let state = Arc::new(RwLock::new(load(store).await?));
         let first = read(&state).seq;
         let (tx, seq) = watch::channel(first);
-        tokio::spawn(follow_until_stopped(
-            state.clone(),
-            store.clone(),
-            live,
-            tx,
+        // Each run (again after a panic) subscribes anew, then fills from the log what was
+        // published before it subscribed: a panicked `follow` takes its receiver with it.
+        let (following, store) = (state.clone(), store.clone());
+        let start = move || {
+            let (state, store, tx) = (following.clone(), store.clone(), tx.clone());
+            let live = live.resubscribe();
+            async move {
+                if let Err(e) = resync(&state, &store).await {
+                    tracing::warn!(error = %e, "informer could not catch up");
+                }
+                tx.send_replace(read(&state).seq);
+                follow(state, store, live, tx).await;
+            }
+        };
+        tokio::spawn(super::supervise(
+            INFORMER.to_string(),
             log.health().clone(),
+            shutdown,
+            start,
         ));
         Ok(Informer { state, seq })
     }
@@ -252,45 +269,10 @@ async fn catch_up(snapshot: &mut Snapshot, store: &ReadStore) -> Result<(), Stor
     }
 }
 
-/// The informer's name in `Health` and in the panic count.
+/// The informer's name in `Health` and in the panic count. It runs supervised: after a
+/// panic it is down (so `/readyz` fails naming it: the workers' snapshot is not moving) until
+/// it starts again.
 pub const INFORMER: &str = "informer";
-
-/// `follow`, started again after a panic (from a fresh subscription and the log, after a
-/// back-off of 1 s doubling to 60 s). Meanwhile the informer is down in `health`, so
-/// `/readyz` fails naming it: the workers' snapshot is not moving.
-async fn follow_until_stopped(
-    state: Arc<RwLock<Snapshot>>,
-    store: ReadStore,
-    live: broadcast::Receiver<Arc<crate::events::EventEnvelope>>,
-    tx: watch::Sender<i64>,
-    health: Arc<Health>,
-) {
-    // A receiver kept only to subscribe again: a panicked `follow` takes its own with it.
-    let spare = live.resubscribe();
-    let mut live = live;
-    let mut backoff = std::time::Duration::from_secs(1);
-    loop {
-        health.up(INFORMER);
-        let message =
-            match tokio::spawn(follow(state.clone(), store.clone(), live, tx.clone())).await {
-                Ok(()) => return,
-                Err(e) if e.is_panic() => panic_message(e.into_panic().as_ref()),
-                Err(_) => return,
-            };
-        health.panicked(INFORMER, &message);
-        health.down(
-            INFORMER,
-            format!("panicked: {message}; restarting in {}s", backoff.as_secs()),
-        );
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
-        live = spare.resubscribe();
-        if let Err(e) = resync(&state, &store).await {
-            tracing::warn!(error = %e, "informer could not catch up after a restart");
-        }
-        tx.send_replace(read(&state).seq);
-    }
-}
 
 async fn follow(
     state: Arc<RwLock<Snapshot>>,

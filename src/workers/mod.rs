@@ -349,63 +349,29 @@ pub async fn spawn_workers(
     settings: &WorkerSettings,
     shutdown: Shutdown,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    let informer = Informer::start(&log, &store).await?;
-    let health = log.health().clone();
-    let supervised = |name: &str, start| {
-        tokio::spawn(supervise(
-            name.to_string(),
-            health.clone(),
-            shutdown.clone(),
-            start,
-        ))
+    let informer = Informer::start(&log, &store, shutdown.clone()).await?;
+    let workers = Supervised {
+        log,
+        informer,
+        shutdown,
     };
-    // Each in-process controller runs on (log, informer, shutdown).
-    let controller = |run: fn(EventLog, Informer, Shutdown) -> WorkerFuture| {
-        let (log, informer, shutdown) = (log.clone(), informer.clone(), shutdown.clone());
-        move || run(log.clone(), informer.clone(), shutdown.clone())
-    };
-    let mut tasks = vec![supervised(
+    let mut tasks = vec![workers.spawn(
         namespace::ACTOR,
-        Box::new(controller(|l, i, s| {
-            Box::pin(namespace::run_namespace_controller_until_stopped(l, i, s))
-        })) as WorkerStart,
+        namespace::run_namespace_controller_until_stopped,
     )];
     if settings.controllers {
         let timing = settings.node_lifecycle;
-        let starts: [(&str, WorkerStart); 4] = [
-            (
-                scheduler::ACTOR,
-                Box::new(controller(|l, i, s| {
-                    Box::pin(scheduler::run_scheduler_until_stopped(l, i, s))
-                })),
-            ),
-            (
+        tasks.extend([
+            workers.spawn(scheduler::ACTOR, scheduler::run_scheduler_until_stopped),
+            workers.spawn(
                 replicaset::ACTOR,
-                Box::new(controller(|l, i, s| {
-                    Box::pin(replicaset::run_replicaset_controller_until_stopped(l, i, s))
-                })),
+                replicaset::run_replicaset_controller_until_stopped,
             ),
-            (
-                gc::ACTOR,
-                Box::new(controller(|l, i, s| {
-                    Box::pin(gc::run_garbage_collector_until_stopped(l, i, s))
-                })),
-            ),
-            (nodes::ACTOR, {
-                let (l, i, s) = (log.clone(), informer.clone(), shutdown.clone());
-                Box::new(move || {
-                    Box::pin(nodes::run_node_lifecycle_until_stopped(
-                        l.clone(),
-                        i.clone(),
-                        timing,
-                        s.clone(),
-                    ))
-                })
+            workers.spawn(gc::ACTOR, gc::run_garbage_collector_until_stopped),
+            workers.spawn(nodes::ACTOR, move |log, informer, shutdown| {
+                nodes::run_node_lifecycle_until_stopped(log, informer, timing, shutdown)
             }),
-        ];
-        for (name, start) in starts {
-            tasks.push(supervised(name, start));
-        }
+        ]);
     }
     let heartbeat = settings.node_lifecycle.heartbeat;
     if settings.simulated_nodes > 0 {
@@ -413,40 +379,62 @@ pub async fn spawn_workers(
             .map(kubelet::simulated::node_name)
             .collect();
         let delay = settings.simulated_start_delay;
-        let (l, i, s) = (log.clone(), informer.clone(), shutdown.clone());
-        let start: WorkerStart = Box::new(move || {
-            Box::pin(kubelet::simulated::run_simulated_kubelets_until_stopped(
-                Arc::new(l.clone()),
-                i.clone(),
-                nodes.clone(),
-                delay,
-                heartbeat,
-                s.clone(),
-            ))
-        });
-        tasks.push(supervised("simulated-kubelets", start));
+        tasks.push(
+            workers.spawn("simulated-kubelets", move |log, informer, shutdown| {
+                kubelet::simulated::run_simulated_kubelets_until_stopped(
+                    Arc::new(log),
+                    informer,
+                    nodes.clone(),
+                    delay,
+                    heartbeat,
+                    shutdown,
+                )
+            }),
+        );
     }
     if let Some(node) = settings.docker_node.clone() {
-        let (l, i, s) = (log.clone(), informer.clone(), shutdown.clone());
         let name = format!("kubelet-{node}");
-        let start: WorkerStart = Box::new(move || {
-            Box::pin(kubelet::docker::run_docker_kubelet_until_stopped(
-                Arc::new(l.clone()),
-                i.clone(),
+        tasks.push(workers.spawn(&name, move |log, informer, shutdown| {
+            kubelet::docker::run_docker_kubelet_until_stopped(
+                Arc::new(log),
+                informer,
                 node.clone(),
                 heartbeat,
-                s.clone(),
-            ))
-        });
-        tasks.push(supervised(&name, start));
+                shutdown,
+            )
+        }));
     }
     Ok(tasks)
 }
 
-/// A worker's run, as `supervise` starts it.
-type WorkerFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
-/// What makes a worker's run, again after each panic.
-type WorkerStart = Box<dyn Fn() -> WorkerFuture + Send + Sync>;
+/// What every in-process worker runs on.
+struct Supervised {
+    log: EventLog,
+    informer: Informer,
+    shutdown: Shutdown,
+}
+
+impl Supervised {
+    /// Start `run` as `name` under `supervise`, on clones of the log, informer and shutdown.
+    fn spawn<F, Fut>(&self, name: &str, run: F) -> tokio::task::JoinHandle<()>
+    where
+        F: Fn(EventLog, Informer, Shutdown) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (log, informer, shutdown) = (
+            self.log.clone(),
+            self.informer.clone(),
+            self.shutdown.clone(),
+        );
+        let start = move || run(log.clone(), informer.clone(), shutdown.clone());
+        tokio::spawn(supervise(
+            name.to_string(),
+            self.log.health().clone(),
+            self.shutdown.clone(),
+            start,
+        ))
+    }
+}
 
 #[cfg(test)]
 mod tests {
