@@ -6,9 +6,9 @@
 //!
 //! 1. **The log.** A fresh data directory; the built-in namespaces, a `bench` namespace and one
 //!    pod (`bench/hot`) are written through the real append path (`EventLog::submit`, so
-//!    admission, defaults and managedFields are the server's own). The rest is generated in one
-//!    SQL transaction from that pod as template, seq after seq, the way the writer would
-//!    append it (resourceVersion = seq, `prev_seq` chaining each object's events, uids, times
+//!    admission, defaults and managedFields are the server's own). The rest is generated from
+//!    that pod as template and appended through the store (`Writer::append_unprojected`, in
+//!    transactions of 10,000 events), seq after seq, the way the writer would append it (resourceVersion = seq, `prev_seq` chaining each object's events, uids, times
 //!    increasing): 9,999 label updates of `bench/hot` (10,000 events in all), 10,000 pods that
 //!    stay (one `Created` each) and short-lived pods (`Created`, `Updated`, `Deleted`) for the
 //!    rest, up to 1,000,000 events. Pods are bound to a node and Running, so no controller
@@ -35,6 +35,7 @@
 use anyhow::{Context, Result, bail};
 use kubetrail::events::{Command as Write, EventLog, RequestMeta};
 use kubetrail::model::{ResourceKind, meta};
+use kubetrail::store::{EventRow, NewEvent, Readers, Writer};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -66,7 +67,7 @@ fn ms(d: Duration) -> f64 {
 
 /// Write the seed through the real append path; returns the hot pod as stored.
 async fn seed(dir: &Path) -> Result<Value> {
-    let (writer, readers) = kubetrail::startup::open_database(&dir.join("state.db")).await?;
+    let (writer, readers) = kubetrail::store::open(&dir.join("state.db")).await?;
     let (log, task) = EventLog::start(
         writer,
         &readers,
@@ -124,13 +125,10 @@ struct Row {
     object: String,
 }
 
-/// Generate the rest of the log after the seed, in one transaction.
+/// Generate the rest of the log after the seed, a chunk per transaction.
 async fn generate(dir: &Path, template: &Value, plan: &Plan) -> Result<i64> {
-    let (mut conn, readers) = kubetrail::startup::open_database(&dir.join("state.db")).await?;
-    readers.close().await;
-    let mut seq: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM events")
-        .fetch_one(&mut conn)
-        .await?;
+    let (mut conn, readers) = kubetrail::store::open(&dir.join("state.db")).await?;
+    let mut seq = readers.last_seq().await?;
     let hot_uid = meta::uid(template).to_string();
     let mut hot_prev = seq;
     let mut hot_rev = 0;
@@ -154,7 +152,6 @@ async fn generate(dir: &Path, template: &Value, plan: &Plan) -> Result<i64> {
     };
     let mut rows: Vec<Row> = Vec::with_capacity(CHUNK);
     let mut written = 0;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
     let next = |seq: &mut i64| {
         *seq += 1;
         *seq
@@ -168,7 +165,7 @@ async fn generate(dir: &Path, template: &Value, plan: &Plan) -> Result<i64> {
     while seq < plan.events {
         if rows.len() >= CHUNK {
             written += rows.len();
-            flush(&mut conn, &mut rows, &mut previous, start).await?;
+            flush(&mut conn, &readers, &mut rows, &mut previous, start).await?;
         }
         if hot_rev + 1 < plan.hot && seq % stride == 0 {
             hot_rev += 1;
@@ -232,8 +229,8 @@ async fn generate(dir: &Path, template: &Value, plan: &Plan) -> Result<i64> {
         }
     }
     written += rows.len();
-    flush(&mut conn, &mut rows, &mut previous, start).await?;
-    sqlx::query("COMMIT").execute(&mut conn).await?;
+    flush(&mut conn, &readers, &mut rows, &mut previous, start).await?;
+    readers.close().await;
     println!(
         "  generated {written} events: bench/hot has {} events, {live_made} pods stay, {churn} pods come and go",
         hot_rev + 1
@@ -244,13 +241,16 @@ async fn generate(dir: &Path, template: &Value, plan: &Plan) -> Result<i64> {
 /// Rows generated between inserts (the log is not held in memory).
 const CHUNK: usize = 10_000;
 
-/// Insert `rows` (inside the open transaction) and empty it.
+/// Append `rows` in one transaction and empty it.
 async fn flush(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Writer,
+    readers: &Readers,
     rows: &mut Vec<Row>,
     previous: &mut std::collections::HashMap<String, Value>,
     start: jiff::Timestamp,
 ) -> Result<()> {
+    // (row, time, request id, changes): what the appended rows borrow.
+    let mut made = Vec::with_capacity(rows.len());
     for row in rows.drain(..) {
         let time = meta::format_log_time(start + jiff::SignedDuration::from_micros(row.seq));
         // The changes the writer records: the diff from the object's previous version.
@@ -258,10 +258,11 @@ async fn flush(
         if let Some(prev_seq) = row.prev_seq
             && !previous.contains_key(&row.name)
         {
-            let stored: String = sqlx::query_scalar("SELECT object FROM events WHERE seq = ?")
-                .bind(prev_seq)
-                .fetch_one(&mut *conn)
-                .await?;
+            let stored = readers
+                .entry(prev_seq)
+                .await?
+                .with_context(|| format!("event {prev_seq} is not in the log"))?
+                .object;
             previous.insert(row.name.clone(), serde_json::from_str(&stored)?);
         }
         let before = row.prev_seq.and_then(|_| previous.get(&row.name));
@@ -272,23 +273,33 @@ async fn flush(
         } else {
             previous.insert(row.name.clone(), object);
         }
-        sqlx::query(
-            "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, event_type, \
-             prev_seq, object, actor, user_agent, field_manager, request_id, caused_by, changes) \
-             VALUES (?, ?, 'v1', 'Pod', 'bench', ?, ?, ?, ?, ?, 'kubetrail-admin', 'kubetrail-bench', NULL, ?, NULL, ?)",
-        )
-        .bind(row.seq)
-        .bind(time)
-        .bind(&row.name)
-        .bind(&row.uid)
-        .bind(row.event_type)
-        .bind(row.prev_seq)
-        .bind(&row.object)
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(changes)
-        .execute(&mut *conn)
-        .await?;
+        made.push((row, time, uuid::Uuid::new_v4().to_string(), changes));
     }
+    let events: Vec<NewEvent<'_>> = made
+        .iter()
+        .map(|(row, time, request_id, changes)| NewEvent {
+            row: EventRow {
+                seq: row.seq,
+                time,
+                api_version: "v1",
+                kind: "Pod",
+                namespace: "bench",
+                name: &row.name,
+                uid: &row.uid,
+                event_type: row.event_type,
+                event_version: 1,
+                prev_seq: row.prev_seq,
+                object: &row.object,
+                actor: "kubetrail-admin",
+                user_agent: Some("kubetrail-bench"),
+                field_manager: None,
+                request_id,
+                caused_by: None,
+            },
+            changes,
+        })
+        .collect();
+    conn.append_unprojected(&events).await?;
     Ok(())
 }
 
@@ -404,10 +415,8 @@ async fn run(plan: Plan) -> Result<()> {
     println!("kubetrail history benchmark: {} events", plan.events);
     let t = Instant::now();
     let last = if path.join("state.db").exists() {
-        let (_, readers) = kubetrail::startup::open_database(&path.join("state.db")).await?;
-        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-            .fetch_one(&readers)
-            .await?;
+        let (_, readers) = kubetrail::store::open(&path.join("state.db")).await?;
+        let seq = readers.last_seq().await?;
         readers.close().await;
         println!("  reusing the log in {} ({seq} events)", path.display());
         seq

@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - `model`: kinds, defaulting, validation, selectors (pure).
+//! - `store`: the storage seam, the only module that speaks SQL or uses the database driver:
+//!   opening, appends, projection rows, log queries, rebuild, snapshots, checkpoints.
 //! - `events`: commands, `decide`, the single-writer `EventLog` (the only code that appends).
-//! - `projections`: current state tables, reads, watches, rebuild.
+//! - `projections`: the typed read API over the store (`ReadStore`) and watches.
 //! - `http`: the Kubernetes REST API on actix-web; `ApiError` → `Status`.
 //! - `workers`: reconcilers that follow the log and write through `EventLog::submit`.
 //! - `history`: debugging with the log: history, why, past states, replay, verify, checks.
@@ -22,6 +24,7 @@ pub mod model;
 pub mod projections;
 pub mod shutdown;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod workers;

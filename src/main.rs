@@ -7,7 +7,7 @@ use kubetrail::config::Settings;
 use kubetrail::history;
 use kubetrail::model::ResourceKind;
 use kubetrail::shutdown::Shutdown;
-use kubetrail::startup::{Application, open_database};
+use kubetrail::startup::Application;
 use kubetrail::workers::kubelet::docker::{default_node_name, run_docker_kubelet_until_stopped};
 use kubetrail::workers::kubelet::simulated::run_simulated_kubelets_until_stopped;
 use kubetrail::workers::remote::{self, Connection};
@@ -227,9 +227,9 @@ async fn main() -> anyhow::Result<()> {
             // Rebuilding under a running server would drop the projections it serves and
             // appends to.
             let _lock = kubetrail::datadir::lock(&data_dir)?;
-            let (mut writer, _) = open_database(&data_dir.join("state.db")).await?;
+            let (mut writer, _) = kubetrail::store::open(&data_dir.join("state.db")).await?;
             let started = std::time::Instant::now();
-            let events = kubetrail::projections::rebuild::rebuild(&mut writer).await?;
+            let events = writer.rebuild().await?;
             println!(
                 "rebuilt the projections from {events} events in {:.3}s",
                 started.elapsed().as_secs_f64()

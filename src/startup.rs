@@ -1,22 +1,21 @@
 //! `Application::build`: check the exposure asked for, protect and lock the data directory,
-//! open the database (migrations, projections check; neither for `--read-only`), start the
-//! event log writer, bootstrap the built-in namespaces, prepare credentials, bind the listener
-//! and spawn the workers. Wiring only.
+//! open the database through `store` (migrations, projections check; neither for
+//! `--read-only`), start the event log writer, bootstrap the built-in namespaces, prepare
+//! credentials, bind the listener and spawn the workers. Wiring only.
 
 use crate::config::Settings;
 use crate::events::{Command, EventLog, RequestMeta};
 use crate::http::{self, AppState, WatchSettings};
 use crate::metrics::Metrics;
 use crate::model::ResourceKind;
-use crate::projections::{ReadStore, rebuild};
+use crate::projections::ReadStore;
 use crate::shutdown::Shutdown;
+use crate::store::{self, Readers, Writer};
 use crate::{datadir, events, tls, workers};
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{SqliteConnection, SqlitePool};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,89 +43,6 @@ pub struct Application {
     lock: datadir::DirLock,
 }
 
-fn connect_options(path: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true)
-        .pragma("temp_store", "memory")
-}
-
-/// Open the writer connection (migrated) and the read-only pool of a database file, creating
-/// the file private to its owner if it does not exist.
-pub async fn open_database(path: &Path) -> anyhow::Result<(SqliteConnection, SqlitePool)> {
-    datadir::create_private(path).with_context(|| format!("creating {}", path.display()))?;
-    let options = connect_options(path);
-    let mut writer = events::log::connect_writer(&options)
-        .await
-        .with_context(|| format!("opening {}", path.display()))?;
-    sqlx::migrate!()
-        .run(&mut writer)
-        .await
-        .context("running migrations")?;
-    let readers = SqlitePoolOptions::new()
-        .max_connections(4)
-        // Readers map the database file instead of copying each page they read (256 MiB).
-        .connect_with(options.read_only(true).pragma("mmap_size", "268435456"))
-        .await
-        .context("opening the read pool")?;
-    Ok((writer, readers))
-}
-
-/// Open a database to serve as it is, writing nothing: no migration, no rebuild, connections
-/// that cannot write. One that needs either is refused, saying what to run.
-pub async fn open_database_read_only(
-    path: &Path,
-) -> anyhow::Result<(SqliteConnection, SqlitePool)> {
-    if !path.exists() {
-        anyhow::bail!(
-            "{} does not exist: there is nothing to serve",
-            path.display()
-        );
-    }
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("temp_store", "memory");
-    let mut conn = <SqliteConnection as sqlx::Connection>::connect_with(&options)
-        .await
-        .with_context(|| format!("opening {}", path.display()))?;
-    let applied: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_default();
-    let dir = path.parent().unwrap_or(path).display();
-    if sqlx::migrate!()
-        .iter()
-        .any(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
-    {
-        anyhow::bail!(
-            "{} was written by another version of kubetrail and needs migrating, which a \
-             read-only server does not do: run `kubetrail rebuild --data-dir {dir}` (on a copy, \
-             to keep it as it is), then serve it read-only",
-            path.display()
-        );
-    }
-    if !rebuild::is_current(&mut conn).await? {
-        anyhow::bail!(
-            "the projections of {} are not at the log's position and a read-only server does \
-             not rebuild them: run `kubetrail rebuild --data-dir {dir}` (on a copy, to keep it \
-             as it is), then serve it read-only",
-            path.display()
-        );
-    }
-    let readers = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options.pragma("mmap_size", "268435456"))
-        .await
-        .context("opening the read pool")?;
-    Ok((conn, readers))
-}
-
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -145,11 +61,11 @@ impl Application {
         datadir::prepare(&settings.data_dir)?;
         let lock = datadir::lock(&settings.data_dir)?;
         let (mut writer, readers) = if settings.read_only {
-            open_database_read_only(&settings.database_path()).await?
+            store::open_read_only(&settings.database_path()).await?
         } else {
-            open_database(&settings.database_path()).await?
+            store::open(&settings.database_path()).await?
         };
-        if !settings.read_only && !rebuild::is_current(&mut writer).await? {
+        if !settings.read_only && !writer.projections_current().await? {
             verify_and_rebuild(&mut writer, &readers).await?;
         }
         let read_only = settings
@@ -158,11 +74,8 @@ impl Application {
         let checkpoints = match read_only {
             Some(_) => None,
             None => {
-                events::checkpoint::leave_to_checkpointer(&mut writer).await?;
-                Some(
-                    events::log::connect_writer(&connect_options(&settings.database_path()))
-                        .await?,
-                )
+                writer.leave_checkpoints_to_checkpointer().await?;
+                Some(store::connect_checkpointer(&settings.database_path()).await?)
             }
         };
         let metrics = Arc::new(Metrics::new());
@@ -312,10 +225,7 @@ impl Application {
 
 /// Projections that are not at the log's position were changed outside the writer (or a
 /// rebuild was interrupted): report what `verify` finds, then rebuild them from the log.
-async fn verify_and_rebuild(
-    writer: &mut SqliteConnection,
-    readers: &SqlitePool,
-) -> anyhow::Result<()> {
+async fn verify_and_rebuild(writer: &mut Writer, readers: &Readers) -> anyhow::Result<()> {
     match crate::history::verify::verify(readers).await {
         Ok(report) => {
             for line in report.lines() {
@@ -325,7 +235,7 @@ async fn verify_and_rebuild(
         Err(e) => tracing::warn!(error = %e, "verify could not read the store"),
     }
     let started = std::time::Instant::now();
-    let replayed = rebuild::rebuild(writer).await?;
+    let replayed = writer.rebuild().await?;
     tracing::info!(
         events = replayed,
         seconds = started.elapsed().as_secs_f64(),
@@ -338,9 +248,9 @@ async fn verify_and_rebuild(
 async fn snapshot_if_due(database: &Path, every: i64) -> anyhow::Result<()> {
     // One plain connection: the schema is migrated already (and the migrator's future cannot
     // be proven Send, which `run_until_stopped` must be).
-    let mut conn = events::log::connect_writer(&connect_options(database)).await?;
-    if crate::projections::snapshot::events_since_newest(&mut conn).await? >= every
-        && let Some((seq, rows)) = crate::projections::snapshot::take(&mut conn).await?
+    let mut conn = store::connect_writer(database).await?;
+    if conn.events_since_newest_snapshot().await? >= every
+        && let Some((seq, rows)) = conn.take_snapshot().await?
     {
         tracing::info!(seq, rows, "snapshot of the projections taken");
     }

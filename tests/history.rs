@@ -798,9 +798,12 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     assert_eq!(code, 0, "{out}");
     assert!(out.ends_with("the projections match the log\n"), "{out}");
     let dir = live.stop().await;
-    let (mut conn, _) = kubetrail::startup::open_database(&dir.path().join("state.db"))
-        .await
-        .expect("db");
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("state.db").display()
+    ))
+    .await
+    .expect("db");
     sqlx::query("UPDATE objects SET object = replace(object, '\"run\":\"solo\"', '\"run\":\"forged\"') WHERE kind = 'Pod' AND name = 'solo'")
         .execute(&mut conn)
         .await

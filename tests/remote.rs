@@ -104,9 +104,12 @@ async fn a_kubelet_in_another_process_runs_pods_of_a_replicaset() {
     let _ = server.await;
 
     // The log names the remote kubelet and the pod version that made it act.
-    let (mut conn, _) = kubetrail::startup::open_database(&dir.path().join("state.db"))
-        .await
-        .expect("db");
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("state.db").display()
+    ))
+    .await
+    .expect("db");
     let uid = running[0]["metadata"]["uid"].as_str().unwrap();
     let row = sqlx::query(
         "SELECT user_agent, caused_by FROM events WHERE uid = ? AND event_type = 'StatusUpdated' AND json_extract(object, '$.status.phase') = 'Running' ORDER BY seq LIMIT 1",

@@ -2,38 +2,28 @@
 //! runs inside the commit that crosses its threshold, so that commit also copies the log's
 //! pages into the database file and syncs it while every submission of its batch waits. The
 //! server turns it off on the writer's connection and checkpoints from a connection of its
-//! own instead: `PASSIVE`, so it never blocks the writer or a reader, a few times a second.
+//! own instead (`store::Checkpointer`, which never blocks the writer or a reader), a few
+//! times a second.
 
 use crate::shutdown::Shutdown;
-use sqlx::{Connection, SqliteConnection};
+use crate::store::Checkpointer;
 use std::time::Duration;
 
 /// How often the log is checkpointed.
 const EVERY: Duration = Duration::from_millis(250);
 
-/// Turn off the automatic checkpoint on the writer's connection (the checkpointer does it).
-pub async fn leave_to_checkpointer(writer: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("PRAGMA wal_autocheckpoint = 0")
-        .execute(writer)
-        .await
-        .map(|_| ())
-}
-
 /// Checkpoint through `conn` every `EVERY` until shutdown, then once more.
-pub async fn run_checkpointer_until_stopped(mut conn: SqliteConnection, mut shutdown: Shutdown) {
+pub async fn run_checkpointer_until_stopped(mut conn: Checkpointer, mut shutdown: Shutdown) {
     loop {
         let stop = tokio::select! {
             _ = shutdown.wait() => true,
             _ = tokio::time::sleep(EVERY) => false,
         };
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut conn)
-            .await
-        {
-            tracing::warn!(error = %e, "checkpoint of the write-ahead log failed");
+        if let Err(e) = conn.checkpoint().await {
+            tracing::warn!(error = ?e, "checkpoint of the write-ahead log failed");
         }
         if stop {
-            let _ = conn.close().await;
+            conn.close().await;
             return;
         }
     }

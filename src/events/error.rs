@@ -1,6 +1,7 @@
 //! Errors of the write side. No HTTP types: `http::error` maps them to `Status` once.
 
 use crate::model::{FieldError, ResourceKind};
+pub use crate::store::StoreError;
 
 /// A command refused by `decide` (or by the lookups that feed it). Nothing was written.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -48,27 +49,6 @@ pub enum CommandError {
         name: String,
         reason: String,
     },
-}
-
-/// The store failed (I/O, SQLite). The write did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
-    #[error("stored object is not valid JSON")]
-    Corrupt(#[source] serde_json::Error),
-    #[error("the event log writer has stopped")]
-    WriterGone,
-    /// The disk holding the log is full. The write did not happen; writes succeed again once
-    /// space is freed.
-    #[error("the disk holding the event log is full")]
-    DiskFull,
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e)
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

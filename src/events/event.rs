@@ -5,6 +5,10 @@ use crate::model::ResourceKind;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The version of the event shape this server writes (`events.event_version`): every event
+/// so far is version 1.
+pub const EVENT_VERSION: i64 = 1;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
     Created,

@@ -15,14 +15,13 @@
 use super::command::{Command, RequestMeta};
 use super::decide::{Change, DecideContext, decide};
 use super::error::{CommandError, StoreError, SubmitError};
-use super::event::{EventEnvelope, EventType};
+use super::event::{EVENT_VERSION, EventEnvelope, EventType};
 use crate::health::{Health, panic_message};
 use crate::metrics::Metrics;
 use crate::model::{ResourceKind, meta};
-use crate::projections::{self, ObjectKey, ProjectedRow};
+use crate::store::{self, EventRow, NewEvent, ObjectKey, ProjectedRow, Reader, Readers, Writer};
 use futures_util::FutureExt;
 use serde_json::{Value, json};
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -88,15 +87,13 @@ impl EventLog {
     /// returned task (the committer) ends after the last batch once every `EventLog` handle is
     /// dropped.
     pub async fn start(
-        mut conn: SqliteConnection,
-        readers: &SqlitePool,
+        mut conn: Writer,
+        readers: &Readers,
         metrics: Arc<Metrics>,
         watch_buffer: usize,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
-        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-            .fetch_one(&mut conn)
-            .await?;
-        let reader = readers.acquire().await?.detach();
+        let last = conn.last_seq().await?;
+        let reader = readers.detach_one().await?;
         let progress = Arc::new(Progress {
             last_seq: AtomicI64::new(last),
             failures: AtomicU64::new(0),
@@ -231,6 +228,34 @@ struct StagedEvent {
     changes: String,
 }
 
+impl StagedEvent {
+    /// The event's row in the log, borrowed from the envelope (nothing is copied).
+    fn row(&self) -> NewEvent<'_> {
+        let e = &self.envelope;
+        NewEvent {
+            row: EventRow {
+                seq: e.seq,
+                time: &e.time,
+                api_version: e.kind.api_version(),
+                kind: e.kind.as_str(),
+                namespace: &e.namespace,
+                name: &e.name,
+                uid: &e.uid,
+                event_type: e.event_type.as_str(),
+                event_version: EVENT_VERSION,
+                prev_seq: self.prev_seq,
+                object: &e.object_json,
+                actor: &e.actor,
+                user_agent: e.user_agent.as_deref(),
+                field_manager: e.field_manager.as_deref(),
+                request_id: &e.request_id,
+                caused_by: e.caused_by,
+            },
+            changes: &self.changes,
+        }
+    }
+}
+
 /// What the open batch has decided and not yet handed on: the events to append, and every
 /// object as the batch found it or left it. `decide` runs against these, so a submission sees
 /// the ones before it in the same batch.
@@ -270,8 +295,8 @@ struct DecidedBatch {
 
 impl DecidedBatch {
     /// Answer every submission: refusals as decided, accepted ones with `failure`.
-    fn refuse(self, failure: &sqlx::Error) {
-        self.refuse_with(|| StoreError::Database(clone_sqlx_error(failure)));
+    fn refuse(self, failure: &StoreError) {
+        self.refuse_with(|| failure.replicate());
     }
 
     /// Answer every submission: refusals as decided, accepted ones with `failure()`.
@@ -289,7 +314,7 @@ impl DecidedBatch {
 /// The first stage: decides batches against what is committed plus what is on its way.
 struct Decider {
     /// A read-only connection: it sees committed state only.
-    conn: SqliteConnection,
+    conn: Reader,
     /// Namespaces as committed or decided, so a namespaced write does not read its namespace
     /// from disk. Only the writer changes namespaces.
     namespaces: HashMap<String, Option<Arc<Value>>>,
@@ -302,9 +327,6 @@ struct Decider {
     progress: Arc<Progress>,
     health: Arc<Health>,
 }
-
-/// Bound values per event row; 64 rows a statement stay far below SQLite's variable limit.
-const EVENT_ROWS_PER_STATEMENT: usize = 64;
 
 impl Decider {
     async fn run(
@@ -322,7 +344,7 @@ impl Decider {
             }
             let decided = self.decide_batch(batch).await;
             if let Err(mpsc::error::SendError(decided)) = committer.send(decided).await {
-                decided.refuse(&sqlx::Error::Protocol("the committer has stopped".into()));
+                decided.refuse(&StoreError::other("the committer has stopped"));
                 return;
             }
         }
@@ -422,7 +444,7 @@ impl Decider {
             .collect();
         keys.sort();
         keys.dedup();
-        match projections::load_many(&mut self.conn, &keys).await {
+        match self.conn.load_many(&keys).await {
             Ok(mut found) => {
                 for key in keys {
                     let object = found.remove(&key).map(Arc::new);
@@ -443,8 +465,8 @@ impl Decider {
             }
             Err(e) => {
                 for _ in batch.iter() {
-                    let failed = sqlx::Error::Protocol(format!("reading the batch's objects: {e}"));
-                    results.push(Err(StoreError::Database(failed).into()));
+                    let failed = StoreError::other(format!("reading the batch's objects: {e}"));
+                    results.push(Err(failed.into()));
                 }
             }
         }
@@ -519,9 +541,7 @@ impl Decider {
             Some((object, _)) => object.clone(),
             None => {
                 let (kind, namespace, name) = key;
-                projections::load(&mut self.conn, *kind, namespace, name)
-                    .await?
-                    .map(Arc::new)
+                self.conn.load(*kind, namespace, name).await?.map(Arc::new)
             }
         };
         staged.objects.insert(key.clone(), object.clone());
@@ -618,7 +638,9 @@ impl Decider {
         if let Some(cached) = self.namespaces.get(name) {
             return Ok(cached.clone());
         }
-        let loaded = projections::load(&mut self.conn, ResourceKind::Namespace, "", name)
+        let loaded = self
+            .conn
+            .load(ResourceKind::Namespace, "", name)
             .await?
             .map(Arc::new);
         self.namespaces.insert(name.to_string(), loaded.clone());
@@ -646,7 +668,7 @@ impl Decider {
 
 /// The second stage: owns the connection that writes.
 struct Committer {
-    conn: SqliteConnection,
+    conn: Writer,
     progress: Arc<Progress>,
     published: broadcast::Sender<Arc<EventEnvelope>>,
     metrics: Arc<Metrics>,
@@ -667,8 +689,8 @@ impl Committer {
             if self.last_failure_disk_full {
                 batch.refuse_with(|| StoreError::DiskFull);
             } else {
-                batch.refuse(&sqlx::Error::Protocol(
-                    "an earlier write of the log failed; this one was decided on its state".into(),
+                batch.refuse(&StoreError::other(
+                    "an earlier write of the log failed; this one was decided on its state",
                 ));
             }
             return;
@@ -681,17 +703,13 @@ impl Committer {
             return;
         };
         if let Err(e) = self.write(&batch, last).await {
-            tracing::error!(error = %e, "commit failed; the batch is rolled back");
-            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+            // The store has rolled the transaction back.
+            tracing::error!(error = ?e, "commit failed; the batch is rolled back");
             self.progress.failures.fetch_add(1, Ordering::AcqRel);
             // SQLite leaves a connection whose write found the disk full usable: the next
             // batch tries again, and succeeds once there is room.
-            self.last_failure_disk_full = is_disk_full(&e);
-            if self.last_failure_disk_full {
-                batch.refuse_with(|| StoreError::DiskFull);
-            } else {
-                batch.refuse(&e);
-            }
+            self.last_failure_disk_full = matches!(e, StoreError::DiskFull);
+            batch.refuse(&e);
             return;
         }
         self.progress.last_seq.store(last, Ordering::Release);
@@ -706,57 +724,25 @@ impl Committer {
         }
     }
 
-    /// One transaction: append the batch's events and project its objects' final states, a
-    /// few rows per statement, and record how far the projections reach.
-    async fn write(&mut self, batch: &DecidedBatch, last: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut self.conn)
-            .await?;
-        for chunk in batch.events.chunks(EVENT_ROWS_PER_STATEMENT) {
-            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, \
-                 event_type, prev_seq, object, actor, user_agent, field_manager, request_id, \
-                 caused_by, changes) ",
-            );
-            query.push_values(chunk, |mut row, staged| {
-                let e = &staged.envelope;
-                row.push_bind(e.seq)
-                    .push_bind(e.time.as_str())
-                    .push_bind(e.kind.api_version())
-                    .push_bind(e.kind.as_str())
-                    .push_bind(e.namespace.as_str())
-                    .push_bind(e.name.as_str())
-                    .push_bind(e.uid.as_str())
-                    .push_bind(e.event_type.as_str())
-                    .push_bind(staged.prev_seq)
-                    .push_bind(e.object_json.as_str())
-                    .push_bind(e.actor.as_str())
-                    .push_bind(e.user_agent.as_deref())
-                    .push_bind(e.field_manager.as_deref())
-                    .push_bind(e.request_id.as_str())
-                    .push_bind(e.caused_by)
-                    .push_bind(staged.changes.as_str());
-            });
-            query.build().execute(&mut self.conn).await?;
-        }
-        let rows: Vec<(&ObjectKey, Option<ProjectedRow<'_>>)> = batch
+    /// One transaction: append the batch's events and project its objects' final states
+    /// (multi-row statements, in the store), and record how far the projections reach.
+    async fn write(&mut self, batch: &DecidedBatch, last: i64) -> Result<(), StoreError> {
+        let events: Vec<NewEvent<'_>> = batch.events.iter().map(StagedEvent::row).collect();
+        let rows: Vec<(&ObjectKey, Option<ProjectedRow<&str>>)> = batch
             .last_event
             .iter()
             .map(|(key, index)| {
                 let e = &batch.events[*index].envelope;
                 let row = (e.event_type != EventType::Deleted).then(|| ProjectedRow {
-                    uid: &e.uid,
+                    uid: e.uid.as_str(),
                     seq: e.seq,
-                    node_name: projections::node_name_of(e.kind, &e.object),
-                    object_json: &e.object_json,
+                    node_name: store::node_name_of(e.kind, &e.object),
+                    object: e.object_json.as_str(),
                 });
                 (key, row)
             })
             .collect();
-        projections::apply_many(&mut self.conn, &rows).await?;
-        projections::record_applied(&mut self.conn, last).await?;
-        sqlx::query("COMMIT").execute(&mut self.conn).await?;
-        Ok(())
+        self.conn.commit(&events, &rows, last).await
     }
 }
 
@@ -789,35 +775,6 @@ fn generate_name(object: &mut Value) {
     meta::set_meta(object, "name", json!(candidate));
 }
 
-/// Whether SQLite failed because the disk (or the database's size limit) is full: its
-/// primary result code `SQLITE_FULL` (13), under any extended code.
-fn is_disk_full(e: &sqlx::Error) -> bool {
-    const SQLITE_FULL: i64 = 13;
-    e.as_database_error()
-        .and_then(|e| e.code())
-        .and_then(|code| code.parse::<i64>().ok())
-        .is_some_and(|code| code & 0xff == SQLITE_FULL)
-}
-
-fn clone_sqlx_error(e: &sqlx::Error) -> sqlx::Error {
-    sqlx::Error::Protocol(e.to_string())
-}
-
-/// Open the writer connection with the durability settings the log promises.
-pub async fn connect_writer(
-    options: &sqlx::sqlite::SqliteConnectOptions,
-) -> Result<SqliteConnection, sqlx::Error> {
-    // A batch's dirty pages (events, history entries, projection rows and their indexes) run
-    // to a few MB: with SQLite's default 2 MB page cache they spill to the WAL mid-transaction
-    // and are read back. Pages it only reads come from the mapped file.
-    let options = options
-        .clone()
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-        .pragma("cache_size", "-32768")
-        .pragma("mmap_size", "268435456");
-    SqliteConnection::connect_with(&options).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -845,10 +802,7 @@ mod tests {
     }
 
     /// A running log whose namespace `default` exists.
-    async fn started_with_default_namespace(
-        writer: SqliteConnection,
-        readers: &SqlitePool,
-    ) -> EventLog {
+    async fn started_with_default_namespace(writer: Writer, readers: &Readers) -> EventLog {
         let (log, _task) = EventLog::start(writer, readers, Arc::new(Metrics::new()), 64)
             .await
             .expect("writer");
@@ -864,17 +818,9 @@ mod tests {
     async fn a_failed_batch_leaves_no_trace_and_the_next_ones_start_from_what_committed() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state.db");
-        let (mut writer, readers) = crate::startup::open_database(&path)
-            .await
-            .expect("database");
+        let (mut writer, readers) = store::open(&path).await.expect("database");
         // The store refuses any event about a pod named "boom", as a full disk would.
-        sqlx::query(
-            "CREATE TRIGGER refuse_boom BEFORE INSERT ON events WHEN NEW.name = 'boom' \
-             BEGIN SELECT RAISE(ABORT, 'refused'); END",
-        )
-        .execute(&mut writer)
-        .await
-        .expect("trigger");
+        writer.refuse_appends_named("boom").await.expect("trigger");
         let log = started_with_default_namespace(writer, &readers).await;
         let before = log.last_seq();
 
@@ -907,18 +853,12 @@ mod tests {
             .await
             .expect("a create after the failure");
         assert_eq!(created.envelopes[0].seq, before + 1);
-        let stored: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM events WHERE seq > ? ORDER BY seq")
-                .bind(before)
-                .fetch_all(&readers)
-                .await
-                .expect("events");
-        assert_eq!(stored, ["after"]);
-        let projected: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects WHERE kind = 'Pod'")
-            .fetch_one(&readers)
+        assert_eq!(names_after(&readers, before).await, ["after"]);
+        let projected = readers
+            .list(ResourceKind::Pod, &Default::default(), None)
             .await
             .expect("projection");
-        assert_eq!(projected, 1);
+        assert_eq!(projected.items.len(), 1);
     }
 
     /// A request id that makes the decider panic while deciding it.
@@ -950,19 +890,13 @@ mod tests {
             .expect("the writer goes on");
         assert_eq!(after.envelopes[0].seq, before + 3);
         assert!(log.health().all_up());
-        let stored: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM events WHERE seq > ? ORDER BY seq")
-                .bind(before)
-                .fetch_all(&readers)
-                .await
-                .expect("events");
-        assert_eq!(stored, ["a", "c", "d"]);
+        assert_eq!(names_after(&readers, before).await, ["a", "c", "d"]);
     }
 
     /// A running log in a new data directory, with namespace `default`.
-    async fn fresh_log() -> (tempfile::TempDir, EventLog, SqlitePool) {
+    async fn fresh_log() -> (tempfile::TempDir, EventLog, Readers) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (writer, readers) = crate::startup::open_database(&dir.path().join("state.db"))
+        let (writer, readers) = store::open(&dir.path().join("state.db"))
             .await
             .expect("database");
         let log = started_with_default_namespace(writer, &readers).await;
@@ -1011,26 +945,59 @@ mod tests {
         assert_eq!(bound.envelopes[0].seq, before + 2);
         assert_eq!(log.last_seq(), before + 2);
 
-        let events: Vec<(i64, Option<i64>)> =
-            sqlx::query_as("SELECT seq, prev_seq FROM events WHERE seq > ? ORDER BY seq")
-                .bind(before)
-                .fetch_all(&readers)
-                .await
-                .expect("events");
+        let filter = store::LogFilter {
+            from_seq: Some(before + 1),
+            ..Default::default()
+        };
+        let events: Vec<(i64, Option<i64>)> = readers
+            .entries(&filter, 0, 100, false)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| (e.seq, e.prev_seq))
+            .collect();
         assert_eq!(events, [(before + 1, None), (before + 2, Some(before + 1))]);
-        let row: (i64, Option<String>) = sqlx::query_as(
-            "SELECT seq, node_name FROM objects WHERE kind = 'Pod' AND namespace = 'default' AND name = 'a'",
-        )
-        .fetch_one(&readers)
-        .await
-        .expect("projection");
-        assert_eq!(row, (before + 2, Some("n1".to_string())));
-        let entries: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM history_entries WHERE kind = 'Pod' AND name = 'a'",
-        )
-        .fetch_one(&readers)
-        .await
-        .expect("history entries");
-        assert_eq!(entries, 2);
+        let row = projected(&readers, "Pod", "default", "a").await;
+        assert_eq!(
+            (row.seq, row.node_name),
+            (before + 2, Some("n1".to_string()))
+        );
+        let entries = readers
+            .recorded_history_page(ResourceKind::Pod, "default", "a", 0, 100)
+            .await
+            .expect("history entries")
+            .expect("every event has its history entry");
+        assert_eq!(entries.count, 2);
+    }
+
+    /// The names of the events after `seq`, in order.
+    async fn names_after(readers: &Readers, seq: i64) -> Vec<String> {
+        let filter = store::LogFilter {
+            from_seq: Some(seq + 1),
+            ..Default::default()
+        };
+        let entries = readers.entries(&filter, 0, 100, false).await;
+        entries
+            .expect("events")
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
+    }
+
+    /// The projection row of one object.
+    async fn projected(readers: &Readers, kind: &str, namespace: &str, name: &str) -> ProjectedRow {
+        let mut found = None;
+        readers
+            .scan_log_and_projections::<StoreError>(
+                |_| Ok(()),
+                |key, row| {
+                    if key == (kind.to_string(), namespace.to_string(), name.to_string()) {
+                        found = Some(row);
+                    }
+                },
+            )
+            .await
+            .expect("projections");
+        found.expect("a projection row")
     }
 }

@@ -19,6 +19,7 @@ use super::HistoryError;
 use super::query::{self, LogEntry, LogFilter};
 use crate::events::{Command, EventType, UpdatePart};
 use crate::model::{ResourceKind, meta};
+use crate::store::Readers;
 use crate::workers::cache::Snapshot;
 use crate::workers::record::Reporter;
 use crate::workers::{replicaset, scheduler};
@@ -401,10 +402,7 @@ impl Report {
 }
 
 /// Read the workers' recorded decisions and check each against `code`.
-pub async fn check_workers(
-    pool: &sqlx::SqlitePool,
-    code: &dyn Reconcilers,
-) -> Result<Report, HistoryError> {
+pub async fn check_workers(pool: &Readers, code: &dyn Reconcilers) -> Result<Report, HistoryError> {
     let groups = load_groups(pool).await?;
     // For each group, the window of states to try, newest first.
     struct Pending {
@@ -488,7 +486,7 @@ pub async fn check_workers(
 }
 
 /// The recorded decisions of the scheduler and the ReplicaSet controller, oldest first.
-async fn load_groups(pool: &sqlx::SqlitePool) -> Result<Vec<Group>, HistoryError> {
+async fn load_groups(pool: &Readers) -> Result<Vec<Group>, HistoryError> {
     let mut by_cause: BTreeMap<(String, i64), Vec<LogEntry>> = BTreeMap::new();
     for actor in [scheduler::ACTOR, replicaset::ACTOR] {
         let filter = LogFilter {

@@ -6,9 +6,8 @@
 use super::query::{self, LogFilter};
 use super::render::{self, Style};
 use super::{HistoryError, why};
+use crate::store::Readers;
 use clap::{Args, ValueEnum};
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -133,7 +132,7 @@ pub struct WhyArgs {
 }
 
 /// Open the database of `dir` for reading only.
-pub async fn open_readers(dir: &Path) -> Result<SqlitePool, HistoryError> {
+pub async fn open_readers(dir: &Path) -> Result<Readers, HistoryError> {
     let path = dir.join("state.db");
     if !path.exists() {
         return Err(HistoryError::NotFound(format!(
@@ -141,14 +140,7 @@ pub async fn open_readers(dir: &Path) -> Result<SqlitePool, HistoryError> {
             dir.display()
         )));
     }
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .read_only(true)
-        .busy_timeout(Duration::from_secs(10));
-    Ok(SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await?)
+    Ok(crate::store::open_readers(&path).await?)
 }
 
 fn print(lines: impl IntoIterator<Item = String>) -> Result<(), HistoryError> {
@@ -420,11 +412,11 @@ pub async fn snapshot(args: DataDir) -> Result<(), HistoryError> {
             args.data_dir.display()
         )));
     }
-    let (mut conn, readers) = crate::startup::open_database(&path)
+    let (mut conn, readers) = crate::store::open(&path)
         .await
         .map_err(|e| HistoryError::Io(format!("{e:#}")))?;
     readers.close().await;
-    match crate::projections::snapshot::take(&mut conn).await? {
+    match conn.take_snapshot().await? {
         Some((seq, rows)) => print([format!(
             "snapshot of {rows} objects at resourceVersion {seq}"
         )]),

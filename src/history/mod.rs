@@ -3,8 +3,8 @@
 //! against the decisions they recorded, and a verification of the projections. Reads the log;
 //! writes only into new data directories (`replay`) and the derived snapshot tables.
 //!
-//! Pure parts: `diff`, `why`, `render`, `query::LogFilter`, the folds and comparisons in
-//! `verify` and `check`. I/O parts: the queries in `query`, and `replay`, `snapshot`, `cli`.
+//! Pure parts: `diff`, `why`, `render`, the folds and comparisons in `verify` and `check`.
+//! I/O parts: `query`, `replay`, `cli`, which call the store (`store::Readers`); no SQL here.
 
 pub mod check;
 pub mod cli;
@@ -18,8 +18,8 @@ pub mod verify;
 pub mod why;
 
 use crate::model::ResourceKind;
+use crate::store::{Readers, StoreError};
 use query::LogEntry;
-use sqlx::SqlitePool;
 
 /// Errors of the debugging layer. `http::error` maps them to a `Status` once.
 #[derive(Debug, thiserror::Error)]
@@ -31,18 +31,18 @@ pub enum HistoryError {
     #[error("{0}")]
     NotFound(String),
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] crate::store::DatabaseError),
     #[error("stored object is not valid JSON")]
     Corrupt(#[source] serde_json::Error),
     #[error("{0}")]
     Io(String),
 }
 
-impl From<crate::events::StoreError> for HistoryError {
-    fn from(e: crate::events::StoreError) -> Self {
+impl From<StoreError> for HistoryError {
+    fn from(e: StoreError) -> Self {
         match e {
-            crate::events::StoreError::Database(e) => HistoryError::Database(e),
-            crate::events::StoreError::Corrupt(e) => HistoryError::Corrupt(e),
+            StoreError::Database(e) => HistoryError::Database(e),
+            StoreError::Corrupt(e) => HistoryError::Corrupt(e),
             other => HistoryError::Io(other.to_string()),
         }
     }
@@ -53,7 +53,7 @@ pub const MAX_PAGE: i64 = 10_000;
 
 /// One page of an object's history (after seq `after`), each row with its diff.
 pub async fn history_page(
-    pool: &SqlitePool,
+    pool: &Readers,
     kind: ResourceKind,
     namespace: &str,
     name: &str,
@@ -73,7 +73,7 @@ pub async fn history_page(
 
 /// The newest `limit` rows of an object's history (for `--tail`), oldest first.
 pub async fn history_tail(
-    pool: &SqlitePool,
+    pool: &Readers,
     kind: ResourceKind,
     namespace: &str,
     name: &str,
@@ -95,7 +95,7 @@ pub async fn history_tail(
 /// The event `why` explains when none is named: the creation of the object's newest
 /// incarnation (its first event with its current uid).
 pub async fn creation_of(
-    pool: &SqlitePool,
+    pool: &Readers,
     kind: ResourceKind,
     namespace: &str,
     name: &str,
@@ -127,7 +127,7 @@ pub async fn creation_of(
 }
 
 /// Follow `caused_by` from event `seq` back to its origin: each link with its changes.
-pub async fn why_chain(pool: &SqlitePool, seq: i64) -> Result<Vec<why::Link>, HistoryError> {
+pub async fn why_chain(pool: &Readers, seq: i64) -> Result<Vec<why::Link>, HistoryError> {
     /// A bound on the walk; causes always point to smaller seqs, so it ends anyway.
     const MAX_LINKS: usize = 10_000;
     let mut links = Vec::new();

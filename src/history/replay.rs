@@ -102,7 +102,7 @@ pub async fn replay_into(
     let source_db =
         std::fs::canonicalize(&source_db).map_err(|e| HistoryError::Io(e.to_string()))?;
     // The source is only read (it may be a live server's).
-    let readers = super::cli::open_readers(source).await?;
+    let readers = crate::store::open_readers(&source_db).await?;
     let last = super::query::last_seq(&readers).await?;
     let until_seq = match until {
         Until::Seq(seq) if *seq > last => {
@@ -127,43 +127,12 @@ pub async fn replay_into(
         .unwrap_or_default();
     readers.close().await;
     std::fs::create_dir_all(into).map_err(|e| HistoryError::Io(e.to_string()))?;
-    let (mut conn, pool) = crate::startup::open_database(&into.join("state.db"))
+    let (mut conn, pool) = crate::store::open(&into.join("state.db"))
         .await
         .map_err(|e| HistoryError::Io(format!("{e:#}")))?;
     pool.close().await;
-    sqlx::query("ATTACH DATABASE ? AS source")
-        .bind(source_db.display().to_string())
-        .execute(&mut conn)
-        .await?;
-    let copy = async {
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
-        let copied = sqlx::query(
-            "INSERT INTO main.events (seq, time, api_version, kind, namespace, name, uid, event_type, \
-             event_version, prev_seq, object, actor, user_agent, field_manager, request_id, caused_by, \
-             changes) \
-             SELECT seq, time, api_version, kind, namespace, name, uid, event_type, event_version, \
-             prev_seq, object, actor, user_agent, field_manager, request_id, caused_by, changes \
-             FROM source.events WHERE seq <= ? ORDER BY seq",
-        )
-        .bind(until_seq)
-        .execute(&mut conn)
-        .await?
-        .rows_affected();
-        sqlx::query("COMMIT").execute(&mut conn).await?;
-        Ok::<u64, sqlx::Error>(copied)
-    }
-    .await;
-    let copied = match copy {
-        Ok(copied) => copied,
-        Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
-            return Err(e.into());
-        }
-    };
-    sqlx::query("DETACH DATABASE source")
-        .execute(&mut conn)
-        .await?;
-    crate::projections::rebuild::rebuild(&mut conn).await?;
+    let copied = conn.copy_log_from(&source_db, until_seq).await?;
+    conn.rebuild().await?;
     let replayed = Replayed {
         source: source
             .canonicalize()

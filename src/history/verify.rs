@@ -1,26 +1,18 @@
 //! `kubetrail verify`: replay the whole log in memory, from genesis, applying each event the way
 //! the projections do, and compare the result with the `objects` table: a digest per kind and
-//! the first object that differs. The fold, the digests and the comparison are pure; reading
-//! runs in one read transaction so the log and the projections are seen at the same moment.
+//! the first object that differs. The fold, the digests and the comparison are pure; the store
+//! reads the log and the projections in one read transaction, so both are seen at the same
+//! moment.
 
 use super::HistoryError;
 use crate::model::ResourceKind;
-use futures_util::TryStreamExt;
+pub use crate::store::ProjectedRow;
+use crate::store::Readers;
 use serde_json::{Value, json};
-use sqlx::{Row, SqlitePool};
 use std::collections::BTreeMap;
 
 /// (kind, namespace, name)
 pub type Key = (String, String, String);
-
-/// One projection row, as `projections::apply_many` writes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectedRow {
-    pub uid: String,
-    pub seq: i64,
-    pub node_name: Option<String>,
-    pub object: String,
-}
 
 /// Rows by key: the whole state of the cluster.
 pub type State = BTreeMap<Key, ProjectedRow>;
@@ -273,55 +265,30 @@ pub fn compare(log: &State, projections: &State, log_seq: i64, applied_seq: i64)
 }
 
 /// Replay the log and read the projections in one read transaction, and compare them.
-pub async fn verify(pool: &SqlitePool) -> Result<Report, HistoryError> {
-    let mut tx = pool.begin().await?;
+pub async fn verify(pool: &Readers) -> Result<Report, HistoryError> {
     let mut log = State::new();
     let mut log_seq = 0;
-    {
-        let mut rows = sqlx::query(
-            "SELECT seq, kind, namespace, name, event_type, object FROM events ORDER BY seq",
-        )
-        .fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await? {
-            let seq: i64 = row.try_get(0)?;
-            let kind: String = row.try_get(1)?;
-            let namespace: String = row.try_get(2)?;
-            let name: String = row.try_get(3)?;
-            let event_type: String = row.try_get(4)?;
-            fold(
-                &mut log,
-                seq,
-                &kind,
-                &namespace,
-                &name,
-                &event_type,
-                row.try_get(5)?,
-            )?;
-            log_seq = seq;
-        }
-    }
-    let applied_seq: i64 =
-        sqlx::query_scalar("SELECT applied_seq FROM projection_state WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
     let mut projections = State::new();
-    {
-        let mut rows =
-            sqlx::query("SELECT kind, namespace, name, uid, seq, node_name, object FROM objects")
-                .fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await? {
-            projections.insert(
-                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
-                ProjectedRow {
-                    uid: row.try_get(3)?,
-                    seq: row.try_get(4)?,
-                    node_name: row.try_get(5)?,
-                    object: row.try_get(6)?,
-                },
-            );
-        }
-    }
-    tx.commit().await?;
+    let applied_seq = pool
+        .scan_log_and_projections(
+            |event| {
+                fold(
+                    &mut log,
+                    event.seq,
+                    &event.kind,
+                    &event.namespace,
+                    &event.name,
+                    &event.event_type,
+                    event.object,
+                )?;
+                log_seq = event.seq;
+                Ok::<(), HistoryError>(())
+            },
+            |key, row| {
+                projections.insert(key, row);
+            },
+        )
+        .await?;
     Ok(compare(&log, &projections, log_seq, applied_seq))
 }
 

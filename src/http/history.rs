@@ -163,7 +163,7 @@ async fn list_entries(state: &AppState, query: &Query) -> Result<HttpResponse, A
     let limit = limit(query, DEFAULT_PAGE)?;
     let after = continue_after(query)?.unwrap_or(0);
     let include_object = query.get("includeObject") != Some("false");
-    let pool = state.store.pool();
+    let pool = state.store.readers();
     let last = query::last_seq(pool).await?;
     let entries = query::entries_with(pool, &filter, after, limit, include_object).await?;
     let mut metadata = json!({"resourceVersion": last.to_string()});
@@ -198,7 +198,7 @@ fn watch_entries(
     let heartbeat = state.watch.heartbeat;
     let live = state.log.subscribe();
     let cursor = start.unwrap_or_else(|| state.log.last_seq());
-    let pool = state.store.pool().clone();
+    let pool = state.store.readers().clone();
     struct Watch {
         live: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::events::EventEnvelope>>,
         cursor: i64,
@@ -292,7 +292,7 @@ async fn history(
     name: &str,
 ) -> Result<HttpResponse, ApiError> {
     let (kind, namespace) = object(namespace, resource)?;
-    let pool = state.store.pool();
+    let pool = state.store.readers();
     let last = query::last_seq(pool).await?;
     let limit = limit(query, DEFAULT_HISTORY)?;
     let tail = integer(query, "tail")?.filter(|t| *t > 0);
@@ -364,7 +364,7 @@ async fn explain(
     name: &str,
 ) -> Result<HttpResponse, ApiError> {
     let (kind, namespace) = object(namespace, resource)?;
-    let pool = state.store.pool();
+    let pool = state.store.readers();
     let start = match integer(query, "resourceVersion")? {
         Some(seq) => {
             let entry = query::entry(pool, seq).await?;

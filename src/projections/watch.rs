@@ -265,20 +265,18 @@ async fn run(
             .events_after(request.kind, namespace, cursor, REPLAY_PAGE)
             .await?;
         let count = rows.len() as i64;
-        for row in rows {
+        for (row, event_type, prev_json) in rows {
             cursor = row.seq;
-            let object: Value = serde_json::from_str(&row.object_json)
-                .map_err(crate::events::StoreError::Corrupt)?;
-            let prev = row
-                .prev_json
+            let object: Value =
+                serde_json::from_str(&row.object).map_err(crate::events::StoreError::Corrupt)?;
+            let prev = prev_json
                 .as_deref()
                 .and_then(|p| serde_json::from_str::<Value>(p).ok());
-            if let Some(watch_type) =
-                classify(&request.filter, row.event_type, &object, prev.as_ref())
+            if let Some(watch_type) = classify(&request.filter, event_type, &object, prev.as_ref())
             {
                 send(WatchEvent::Object {
                     watch_type,
-                    object: ObjectJson::Owned(row.object_json),
+                    object: ObjectJson::Owned(row.object),
                 })
                 .await?;
             }

@@ -3,12 +3,19 @@
 
 use crate::helpers::*;
 use serde_json::json;
-use sqlx::Row;
+use sqlx::{Connection, Row};
+
+/// A connection of the test's own to the database, to inspect or alter it from outside.
+async fn raw(path: &std::path::Path) -> sqlx::SqliteConnection {
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("open")
+}
 
 async fn dump(
     path: &std::path::Path,
 ) -> Vec<(String, String, String, String, i64, Option<String>, String)> {
-    let (mut conn, _) = kubetrail::startup::open_database(path).await.expect("open");
+    let mut conn = raw(path).await;
     sqlx::query("SELECT kind, namespace, name, uid, seq, node_name, object FROM objects ORDER BY kind, namespace, name")
         .fetch_all(&mut conn)
         .await
@@ -59,10 +66,8 @@ async fn rebuild_reproduces_the_projections_byte_for_byte() {
     assert_eq!(before.iter().filter(|r| r.0 == "Pod").count(), 15);
     assert!(before.iter().any(|r| r.5.as_deref() == Some("n1")));
 
-    let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
-    let replayed = kubetrail::projections::rebuild::rebuild(&mut conn)
-        .await
-        .unwrap();
+    let (mut conn, _) = kubetrail::store::open(&db).await.unwrap();
+    let replayed = conn.rebuild().await.unwrap();
     assert!(replayed > 25);
     drop(conn);
     assert_eq!(dump(&db).await, before);
@@ -94,9 +99,7 @@ async fn the_log_refuses_updates_and_deletes() {
     let app = spawn_app().await;
     app.create_pod("default", &pod("p")).await;
     let dir = app.stop().await;
-    let (mut conn, _) = kubetrail::startup::open_database(&dir.path().join("state.db"))
-        .await
-        .unwrap();
+    let mut conn = raw(&dir.path().join("state.db")).await;
     assert!(
         sqlx::query("UPDATE events SET actor = 'x'")
             .execute(&mut conn)
@@ -119,11 +122,8 @@ async fn a_rebuild_from_a_snapshot_gives_the_rows_of_a_rebuild_from_genesis() {
     }
     let dir = app.stop().await;
     let db = dir.path().join("state.db");
-    let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
-    let (at, rows) = kubetrail::projections::snapshot::take(&mut conn)
-        .await
-        .unwrap()
-        .expect("a snapshot");
+    let (mut conn, _) = kubetrail::store::open(&db).await.unwrap();
+    let (at, rows) = conn.take_snapshot().await.unwrap().expect("a snapshot");
     assert!(rows >= 14, "4 namespaces and 10 pods: {rows}");
     drop(conn);
     // After the snapshot: deletes, updates and a re-creation under the same name.
@@ -141,25 +141,21 @@ async fn a_rebuild_from_a_snapshot_gives_the_rows_of_a_rebuild_from_genesis() {
     app.create_pod("default", &pod("p1")).await;
     let dir = app.stop().await;
     let from_snapshot = {
-        let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
-        let newest = kubetrail::projections::snapshot::newest_at_or_before(&mut conn, i64::MAX)
-            .await
-            .unwrap();
+        let (mut conn, _) = kubetrail::store::open(&db).await.unwrap();
+        let newest = conn.newest_snapshot_at_or_before(i64::MAX).await.unwrap();
         assert_eq!(newest, at);
-        kubetrail::projections::rebuild::rebuild(&mut conn)
-            .await
-            .unwrap();
+        conn.rebuild().await.unwrap();
         drop(conn);
         dump(&db).await
     };
-    let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
+    let mut outside = raw(&db).await;
     sqlx::query("DELETE FROM snapshots")
-        .execute(&mut conn)
+        .execute(&mut outside)
         .await
         .unwrap();
-    kubetrail::projections::rebuild::rebuild(&mut conn)
-        .await
-        .unwrap();
+    drop(outside);
+    let (mut conn, _) = kubetrail::store::open(&db).await.unwrap();
+    conn.rebuild().await.unwrap();
     drop(conn);
     assert_eq!(dump(&db).await, from_snapshot);
     assert_eq!(

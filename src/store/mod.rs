@@ -1,0 +1,219 @@
+//! The storage seam: the only module that speaks to the database (and the only one that names
+//! `sqlx`). Everything above it reads and writes through the handles and types here, which say
+//! nothing about the engine:
+//!
+//! - opening a data directory's database: [`open`] (the writer's connection, migrated, and the
+//!   read pool), [`open_read_only`] (a server that writes nothing), [`open_readers`] (the
+//!   debugging commands beside a running server), [`connect_writer`] and
+//!   [`connect_checkpointer`] (more connections to a database `open` migrated);
+//! - [`Writer`]: one batch of the log's writer in one transaction ([`Writer::commit`]: the
+//!   events appended with multi-row inserts, the projection rows written, the projections'
+//!   position recorded), rebuild, snapshots, checkpoints, the copy of a log prefix (`replay`);
+//! - [`Reader`]: the writer's decider reading current state; [`Readers`]: every other read of
+//!   current state and of the log;
+//! - the one event row ([`EventRow`], with its one column list in the dialect), the one
+//!   projection row ([`ProjectedRow`]), and [`StoreError`], into which the engine's errors are
+//!   converted once, here.
+//!
+//! The SQLite dialect lives in `sqlite/`. A second engine would implement the same handles
+//! (today concrete types, re-exported from the dialect) over these types; nothing above this
+//! module would change. The schema is `migrations/`.
+
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+pub use sqlite::{
+    Checkpointer, Reader, Readers, Writer, connect_checkpointer, connect_writer, open,
+    open_read_only, open_readers,
+};
+
+use crate::model::ResourceKind;
+use crate::model::meta::Lookup as _;
+use serde_json::Value;
+
+/// An object's identity in the projections: kind, namespace (`""` when cluster-scoped), name.
+pub type ObjectKey = (ResourceKind, String, String);
+
+/// The `event_type` of the event that removes an object: the one event type the store itself
+/// interprets (a projection row goes, an Exact list leaves the object out). The names are
+/// `events::EventType`'s; a unit test holds the two equal.
+pub const DELETED: &str = "Deleted";
+
+/// One event as the log stores it: a row of `events` (everything but `changes`, which only the
+/// `history_entries` trigger reads). `S` is how text is held: `String` as read, `&str` for an
+/// append, borrowed from the writer's envelope so the commit path copies nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow<S = String> {
+    pub seq: i64,
+    pub time: S,
+    pub api_version: S,
+    pub kind: S,
+    pub namespace: S,
+    pub name: S,
+    pub uid: S,
+    pub event_type: S,
+    pub event_version: i64,
+    pub prev_seq: Option<i64>,
+    /// The object after the event, as stored (JSON text).
+    pub object: S,
+    pub actor: S,
+    pub user_agent: Option<S>,
+    pub field_manager: Option<S>,
+    pub request_id: S,
+    pub caused_by: Option<i64>,
+}
+
+/// An event to append: its row and the changes it made (the readable diff from the object's
+/// previous version, JSON text), recorded with it.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub row: EventRow<&'a str>,
+    pub changes: &'a str,
+}
+
+/// One object's row in the projections (`objects`, and the snapshots' copies of it). `S` as in
+/// [`EventRow`]: borrowed when the writer projects a batch, owned when read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectedRow<S = String> {
+    pub uid: S,
+    /// The seq of the object's last event: its resourceVersion.
+    pub seq: i64,
+    /// Pods: `spec.nodeName` when it is a non-empty string, for node-scoped reads.
+    pub node_name: Option<S>,
+    pub object: S,
+}
+
+/// The node a pod's projection row is indexed under (`spec.nodeName`), `None` for other kinds.
+/// `rebuild` writes the same value from the log's JSON (tests hold the two byte-identical).
+pub fn node_name_of(kind: ResourceKind, object: &Value) -> Option<&str> {
+    match kind {
+        ResourceKind::Pod => object
+            .at("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty()),
+        _ => None,
+    }
+}
+
+/// One object as stored: its JSON text (with `resourceVersion`) and its seq.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub json: String,
+    pub seq: i64,
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub namespace: Option<String>,
+    /// Only this name (from a `metadata.name=` field selector).
+    pub name: Option<String>,
+    /// Resume after this (namespace, name), from a continue token.
+    pub start_after: Option<(String, String)>,
+    pub limit: Option<usize>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// Matching objects' JSON, ordered by namespace then name.
+    pub items: Vec<String>,
+    /// The log seq this snapshot reflects.
+    pub resource_version: i64,
+    /// Set when `limit` cut the list short: the key of the last item returned.
+    pub continue_after: Option<(String, String)>,
+}
+
+/// Which log rows to read. Every field narrows; `Default` is the whole log. The dialect turns
+/// it into its query; [`LogFilter::matches`] is the same test in memory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogFilter {
+    pub kind: Option<String>,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub uid: Option<String>,
+    pub actor: Option<String>,
+    /// Any of these event types (`Created`, `Scaled`, ...).
+    pub event_types: Vec<String>,
+    /// resourceVersion range, inclusive.
+    pub from_seq: Option<i64>,
+    pub to_seq: Option<i64>,
+    /// Time range, inclusive, as log times (RFC 3339 with nanoseconds, UTC).
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+impl LogFilter {
+    /// Whether `entry` passes the filter (the same test the query makes).
+    pub fn matches(&self, entry: &EventRow) -> bool {
+        let same = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        same(&self.kind, &entry.kind)
+            && same(&self.namespace, &entry.namespace)
+            && same(&self.name, &entry.name)
+            && same(&self.uid, &entry.uid)
+            && same(&self.actor, &entry.actor)
+            && (self.event_types.is_empty() || self.event_types.contains(&entry.event_type))
+            && self.from_seq.is_none_or(|f| entry.seq >= f)
+            && self.to_seq.is_none_or(|t| entry.seq <= t)
+            && self
+                .since
+                .as_deref()
+                .is_none_or(|s| entry.time.as_str() >= s)
+            && self
+                .until
+                .as_deref()
+                .is_none_or(|u| entry.time.as_str() <= u)
+    }
+}
+
+/// A page of an object's history as the store assembles it from the recorded changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedPage {
+    /// The rows as a JSON array, each shaped as `history::render::history_json` shapes it.
+    pub items: String,
+    pub count: i64,
+    pub last_seq: i64,
+}
+
+/// The store failed (I/O, the database). Whatever was being written did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[source] DatabaseError),
+    #[error("stored object is not valid JSON")]
+    Corrupt(#[source] serde_json::Error),
+    #[error("the event log writer has stopped")]
+    WriterGone,
+    /// The disk holding the log is full. The write did not happen; writes succeed again once
+    /// space is freed.
+    #[error("the disk holding the event log is full")]
+    DiskFull,
+}
+
+impl StoreError {
+    /// A failure described by `message` (a write refused for what happened to another).
+    pub fn other(message: impl Into<String>) -> Self {
+        StoreError::Database(DatabaseError {
+            message: message.into(),
+        })
+    }
+
+    /// The same failure again, for each submission of a batch it refused.
+    pub fn replicate(&self) -> StoreError {
+        match self {
+            StoreError::Database(e) => StoreError::Database(e.clone()),
+            StoreError::Corrupt(e) => StoreError::other(e.to_string()),
+            StoreError::WriterGone => StoreError::WriterGone,
+            StoreError::DiskFull => StoreError::DiskFull,
+        }
+    }
+}
+
+/// What the engine said about a failure, as text: engine-neutral, and cheap to hand to every
+/// submission of a refused batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DatabaseError {
+    message: String,
+}

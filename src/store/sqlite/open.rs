@@ -1,0 +1,139 @@
+//! Opening a data directory's database, in the one place that knows how: the pragmas of the
+//! writer (durability, cache), of the readers (read-only, mapped), the migrations, and the
+//! checks a read-only server makes instead of migrating or rebuilding.
+
+use super::{Checkpointer, Readers, Writer};
+use crate::datadir;
+use crate::store::StoreError;
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection};
+use std::path::Path;
+use std::time::Duration;
+
+/// Readers map the database file instead of copying each page they read (256 MiB).
+const MMAP_SIZE: &str = "268435456";
+
+fn connect_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .pragma("temp_store", "memory")
+}
+
+/// A connection with the durability settings the log promises.
+async fn connect_durable(options: &SqliteConnectOptions) -> Result<SqliteConnection, sqlx::Error> {
+    // A batch's dirty pages (events, history entries, projection rows and their indexes) run
+    // to a few MB: with SQLite's default 2 MB page cache they spill to the WAL mid-transaction
+    // and are read back. Pages it only reads come from the mapped file.
+    let options = options
+        .clone()
+        .synchronous(SqliteSynchronous::Full)
+        .pragma("cache_size", "-32768")
+        .pragma("mmap_size", MMAP_SIZE);
+    SqliteConnection::connect_with(&options).await
+}
+
+/// Open the writer connection (migrated) and the read pool of a database file, creating the
+/// file private to its owner if it does not exist.
+pub async fn open(path: &Path) -> anyhow::Result<(Writer, Readers)> {
+    datadir::create_private(path).with_context(|| format!("creating {}", path.display()))?;
+    let options = connect_options(path);
+    let mut writer = connect_durable(&options)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    sqlx::migrate!()
+        .run(&mut writer)
+        .await
+        .context("running migrations")?;
+    let readers = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.read_only(true).pragma("mmap_size", MMAP_SIZE))
+        .await
+        .context("opening the read pool")?;
+    Ok((Writer { conn: writer }, Readers { pool: readers }))
+}
+
+/// Open a database to serve as it is, writing nothing: no migration, no rebuild, connections
+/// that cannot write. One that needs either is refused, saying what to run.
+pub async fn open_read_only(path: &Path) -> anyhow::Result<(Writer, Readers)> {
+    if !path.exists() {
+        anyhow::bail!(
+            "{} does not exist: there is nothing to serve",
+            path.display()
+        );
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory");
+    let conn = SqliteConnection::connect_with(&options)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut conn = Writer { conn };
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+            .fetch_all(&mut conn.conn)
+            .await
+            .unwrap_or_default();
+    let dir = path.parent().unwrap_or(path).display();
+    if sqlx::migrate!()
+        .iter()
+        .any(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+    {
+        anyhow::bail!(
+            "{} was written by another version of kubetrail and needs migrating, which a \
+             read-only server does not do: run `kubetrail rebuild --data-dir {dir}` (on a copy, \
+             to keep it as it is), then serve it read-only",
+            path.display()
+        );
+    }
+    if !conn.projections_current().await? {
+        anyhow::bail!(
+            "the projections of {} are not at the log's position and a read-only server does \
+             not rebuild them: run `kubetrail rebuild --data-dir {dir}` (on a copy, to keep it \
+             as it is), then serve it read-only",
+            path.display()
+        );
+    }
+    let readers = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.pragma("mmap_size", MMAP_SIZE))
+        .await
+        .context("opening the read pool")?;
+    Ok((conn, Readers { pool: readers }))
+}
+
+/// Open the database at `path` for reading only, beside a running server (the debugging
+/// commands): no migration, a small pool.
+pub async fn open_readers(path: &Path) -> Result<Readers, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10));
+    Ok(Readers {
+        pool: SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?,
+    })
+}
+
+/// Another writing connection to a database `open` has migrated, with the writer's settings
+/// and without the migrator (whose future cannot be proven `Send`).
+pub async fn connect_writer(path: &Path) -> Result<Writer, StoreError> {
+    Ok(Writer {
+        conn: connect_durable(&connect_options(path)).await?,
+    })
+}
+
+/// The checkpointer's connection to a database `open` has migrated.
+pub async fn connect_checkpointer(path: &Path) -> Result<Checkpointer, StoreError> {
+    Ok(Checkpointer {
+        conn: connect_durable(&connect_options(path)).await?,
+    })
+}

@@ -1,0 +1,665 @@
+//! The store against a real SQLite database in a temporary directory, migrated as a server's:
+//! commits keep the log and the projections together, reads at a past seq see the state then,
+//! and a rebuild (from genesis or from a snapshot) gives the rows the writer maintained.
+
+use super::*;
+use crate::model::meta;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// A database and the writer's bookkeeping for hand-made events.
+struct Log {
+    _dir: tempfile::TempDir,
+    writer: Writer,
+    readers: Readers,
+    /// Each object's last event seq (for `prev_seq`).
+    last: BTreeMap<ObjectKey, i64>,
+    seq: i64,
+}
+
+/// One event to commit: (kind, namespace, name, event type, object).
+type Change<'a> = (ResourceKind, &'a str, &'a str, &'a str, Value);
+
+impl Log {
+    async fn new() -> Log {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, readers) = open(&dir.path().join("state.db")).await.expect("database");
+        Log {
+            _dir: dir,
+            writer,
+            readers,
+            last: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// Commit `changes` as one batch, as the writer does: each event appended, each object's
+    /// last state projected (or its row removed), the position recorded.
+    async fn commit(&mut self, changes: Vec<Change<'_>>) -> Result<(), StoreError> {
+        let mut staged = Vec::new();
+        let (seq_before, last_before) = (self.seq, self.last.clone());
+        for (kind, namespace, name, event_type, mut object) in changes {
+            self.seq += 1;
+            meta::set_meta(&mut object, "resourceVersion", json!(self.seq.to_string()));
+            let key = (kind, namespace.to_string(), name.to_string());
+            // A deleted object's next event starts a new incarnation: no previous one.
+            let prev_seq = if event_type == DELETED {
+                self.last.remove(&key)
+            } else {
+                self.last.insert(key.clone(), self.seq)
+            };
+            let json = object.to_string();
+            staged.push((key, self.seq, prev_seq, event_type, object, json));
+        }
+        let events: Vec<NewEvent<'_>> = staged
+            .iter()
+            .map(
+                |((kind, namespace, name), seq, prev_seq, event_type, object, json)| NewEvent {
+                    row: EventRow {
+                        seq: *seq,
+                        time: "2026-01-01T00:00:00.000000000Z",
+                        api_version: kind.api_version(),
+                        kind: kind.as_str(),
+                        namespace,
+                        name,
+                        uid: meta::uid(object),
+                        event_type,
+                        event_version: 1,
+                        prev_seq: *prev_seq,
+                        object: json,
+                        actor: "tester",
+                        user_agent: None,
+                        field_manager: None,
+                        request_id: "r",
+                        caused_by: None,
+                    },
+                    changes: "[]",
+                },
+            )
+            .collect();
+        // Each object once, with its last state in the batch.
+        let mut last: BTreeMap<&ObjectKey, usize> = BTreeMap::new();
+        for (index, (key, ..)) in staged.iter().enumerate() {
+            last.insert(key, index);
+        }
+        let rows: Vec<(&ObjectKey, Option<ProjectedRow<&str>>)> = last
+            .into_iter()
+            .map(|(key, index)| {
+                let (_, seq, _, event_type, object, json) = &staged[index];
+                let row = (*event_type != DELETED).then(|| ProjectedRow {
+                    uid: meta::uid(object),
+                    seq: *seq,
+                    node_name: node_name_of(key.0, object),
+                    object: json.as_str(),
+                });
+                (key, row)
+            })
+            .collect();
+        let result = self.writer.commit(&events, &rows, self.seq).await;
+        if result.is_err() {
+            // Nothing of the batch is in the log: its seqs are free again.
+            self.seq = seq_before;
+            self.last = last_before;
+        }
+        result
+    }
+
+    /// Every projection row, and the position the projections record.
+    async fn projections(&self) -> (BTreeMap<(String, String, String), ProjectedRow>, i64) {
+        let mut rows = BTreeMap::new();
+        let applied = self
+            .readers
+            .scan_log_and_projections::<StoreError>(
+                |_| Ok(()),
+                |key, row| {
+                    rows.insert(key, row);
+                },
+            )
+            .await
+            .expect("scan");
+        (rows, applied)
+    }
+}
+
+fn pod(name: &str, uid: &str, node: Option<&str>, label: &str) -> Value {
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "uid": uid, "labels": {"v": label}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    if let Some(node) = node {
+        pod["spec"]["nodeName"] = json!(node);
+    }
+    pod
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "uid": format!("ns-{name}")}})
+}
+
+fn key(kind: &str, namespace: &str, name: &str) -> (String, String, String) {
+    (kind.to_string(), namespace.to_string(), name.to_string())
+}
+
+/// A history with every kind of change: creates, updates, a bind, a delete, a re-creation
+/// under the same name, a cluster-scoped kind.
+async fn busy(log: &mut Log) {
+    log.commit(vec![
+        (
+            ResourceKind::Namespace,
+            "",
+            "default",
+            "Created",
+            namespace("default"),
+        ),
+        (
+            ResourceKind::Pod,
+            "default",
+            "a",
+            "Created",
+            pod("a", "ua", None, "1"),
+        ),
+        (
+            ResourceKind::Pod,
+            "default",
+            "b",
+            "Created",
+            pod("b", "ub", None, "1"),
+        ),
+    ])
+    .await
+    .expect("first batch");
+    log.commit(vec![
+        (
+            ResourceKind::Pod,
+            "default",
+            "a",
+            "Bound",
+            pod("a", "ua", Some("n1"), "1"),
+        ),
+        (
+            ResourceKind::Pod,
+            "default",
+            "b",
+            "Updated",
+            pod("b", "ub", None, "2"),
+        ),
+        (
+            ResourceKind::Pod,
+            "default",
+            "b",
+            "Deleted",
+            pod("b", "ub", None, "2"),
+        ),
+    ])
+    .await
+    .expect("second batch");
+    log.commit(vec![
+        (
+            ResourceKind::Pod,
+            "default",
+            "b",
+            "Created",
+            pod("b", "ub2", Some(""), "3"),
+        ),
+        (
+            ResourceKind::Pod,
+            "default",
+            "c",
+            "Created",
+            pod("c", "uc", None, "1"),
+        ),
+    ])
+    .await
+    .expect("third batch");
+}
+
+#[tokio::test]
+async fn an_append_projects_its_objects_in_the_same_transaction() {
+    let mut log = Log::new().await;
+    log.commit(vec![(
+        ResourceKind::Pod,
+        "default",
+        "a",
+        "Created",
+        pod("a", "ua", Some("n1"), "1"),
+    )])
+    .await
+    .expect("commit");
+    let (rows, applied) = log.projections().await;
+    assert_eq!(applied, 1);
+    let row = &rows[&key("Pod", "default", "a")];
+    assert_eq!((row.uid.as_str(), row.seq), ("ua", 1));
+    assert_eq!(row.node_name.as_deref(), Some("n1"));
+    let stored = log
+        .readers
+        .get(ResourceKind::Pod, "default", "a")
+        .await
+        .expect("get")
+        .expect("the pod is projected");
+    assert_eq!(stored.seq, 1);
+    assert_eq!(stored.json, row.object);
+    let logged = log.readers.entry(1).await.expect("entry").expect("event 1");
+    assert_eq!(logged.object, row.object);
+
+    // A batch whose append fails leaves no projection row either: one transaction.
+    log.writer.refuse_appends_named("z").await.expect("trigger");
+    let refused = log
+        .commit(vec![
+            (
+                ResourceKind::Pod,
+                "default",
+                "y",
+                "Created",
+                pod("y", "uy", None, "1"),
+            ),
+            (
+                ResourceKind::Pod,
+                "default",
+                "z",
+                "Created",
+                pod("z", "uz", None, "1"),
+            ),
+        ])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Database(_))),
+        "{refused:?}"
+    );
+    let (after, applied) = log.projections().await;
+    assert_eq!(after, rows);
+    assert_eq!(applied, 1);
+    assert_eq!(log.readers.last_seq().await.expect("last seq"), 1);
+}
+
+#[tokio::test]
+async fn a_delete_removes_the_projection_row_and_the_log_keeps_the_event() {
+    let mut log = Log::new().await;
+    busy(&mut log).await;
+    let (rows, _) = log.projections().await;
+    // `b` was deleted in the second batch and created again (another uid) in the third.
+    assert_eq!(rows[&key("Pod", "default", "b")].uid, "ub2");
+    log.commit(vec![(
+        ResourceKind::Pod,
+        "default",
+        "c",
+        "Deleted",
+        pod("c", "uc", None, "1"),
+    )])
+    .await
+    .expect("delete");
+    let (rows, applied) = log.projections().await;
+    assert!(!rows.contains_key(&key("Pod", "default", "c")));
+    assert_eq!(applied, log.seq);
+    assert!(
+        log.readers
+            .get(ResourceKind::Pod, "default", "c")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let deleted = log
+        .readers
+        .entry(log.seq)
+        .await
+        .expect("entry")
+        .expect("the delete is in the log");
+    assert_eq!(
+        (deleted.event_type.as_str(), deleted.name.as_str()),
+        (DELETED, "c")
+    );
+}
+
+#[tokio::test]
+async fn a_list_at_a_past_seq_returns_the_state_then() {
+    let mut log = Log::new().await;
+    busy(&mut log).await;
+    let names = |page: &ListPage| -> Vec<(String, String)> {
+        page.items
+            .iter()
+            .map(|json| {
+                let object: Value = serde_json::from_str(json).expect("json");
+                (
+                    meta::name(&object).to_string(),
+                    meta::resource_version(&object).to_string(),
+                )
+            })
+            .collect()
+    };
+    let query = ListQuery {
+        namespace: Some("default".into()),
+        ..Default::default()
+    };
+    let at = |seq| log.readers.list_at(ResourceKind::Pod, &query, None, seq);
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, rv)| (n.to_string(), rv.to_string()))
+            .collect()
+    };
+    // After the first batch: a and b as created.
+    let first = at(3).await.expect("list at 3");
+    assert_eq!(first.resource_version, 3);
+    assert_eq!(names(&first), pairs(&[("a", "2"), ("b", "3")]));
+    // Mid second batch: b updated, not yet deleted.
+    assert_eq!(
+        names(&at(5).await.expect("list at 5")),
+        pairs(&[("a", "4"), ("b", "5")])
+    );
+    // After it: b deleted.
+    assert_eq!(
+        names(&at(6).await.expect("list at 6")),
+        pairs(&[("a", "4")])
+    );
+    // Now: the same as the projections.
+    let now = at(log.seq).await.expect("list now");
+    let current = log
+        .readers
+        .list(ResourceKind::Pod, &query, None)
+        .await
+        .expect("list");
+    assert_eq!(now.items, current.items);
+    assert_eq!(current.resource_version, log.seq);
+    // A page of one, continued.
+    let paged = ListQuery {
+        limit: Some(1),
+        ..query.clone()
+    };
+    let page = log
+        .readers
+        .list_at(ResourceKind::Pod, &paged, None, 3)
+        .await
+        .expect("page");
+    assert_eq!(names(&page), pairs(&[("a", "2")]));
+    assert_eq!(
+        page.continue_after,
+        Some(("default".to_string(), "a".to_string()))
+    );
+}
+
+#[tokio::test]
+async fn a_rebuild_gives_the_rows_the_writer_maintained_from_genesis_and_from_a_snapshot() {
+    let mut log = Log::new().await;
+    busy(&mut log).await;
+    let (live, applied) = log.projections().await;
+    assert_eq!(log.writer.rebuild().await.expect("rebuild"), log.seq as u64);
+    assert_eq!(log.projections().await, (live, applied));
+
+    let (at, copied) = log
+        .writer
+        .take_snapshot()
+        .await
+        .expect("snapshot")
+        .expect("a new snapshot");
+    assert_eq!((at, copied), (log.seq, 4));
+    assert_eq!(log.writer.take_snapshot().await.expect("again"), None);
+    // After the snapshot: an update, a delete, a re-creation, a new object.
+    log.commit(vec![
+        (
+            ResourceKind::Pod,
+            "default",
+            "a",
+            "Updated",
+            pod("a", "ua", Some("n2"), "2"),
+        ),
+        (
+            ResourceKind::Pod,
+            "default",
+            "c",
+            "Deleted",
+            pod("c", "uc", None, "1"),
+        ),
+    ])
+    .await
+    .expect("after the snapshot");
+    log.commit(vec![
+        (
+            ResourceKind::Pod,
+            "default",
+            "c",
+            "Created",
+            pod("c", "uc2", None, "9"),
+        ),
+        (
+            ResourceKind::Namespace,
+            "",
+            "other",
+            "Created",
+            namespace("other"),
+        ),
+        (
+            ResourceKind::Pod,
+            "default",
+            "b",
+            "Deleted",
+            pod("b", "ub2", None, "3"),
+        ),
+    ])
+    .await
+    .expect("more");
+    assert_eq!(
+        log.writer
+            .events_since_newest_snapshot()
+            .await
+            .expect("since"),
+        5
+    );
+    let (live, applied) = log.projections().await;
+    assert_eq!(
+        log.writer
+            .newest_snapshot_at_or_before(i64::MAX)
+            .await
+            .expect("newest"),
+        at
+    );
+    log.writer
+        .rebuild()
+        .await
+        .expect("rebuild from the snapshot");
+    assert_eq!(log.projections().await, (live.clone(), applied));
+    assert!(!live.contains_key(&key("Pod", "default", "b")));
+    assert_eq!(live[&key("Pod", "default", "c")].uid, "uc2");
+    assert_eq!(
+        live[&key("Pod", "default", "a")].node_name.as_deref(),
+        Some("n2")
+    );
+}
+
+#[tokio::test]
+async fn last_seq_follows_the_appends() {
+    let mut log = Log::new().await;
+    assert_eq!(log.readers.last_seq().await.expect("empty"), 0);
+    assert_eq!(log.writer.last_seq().await.expect("empty"), 0);
+    busy(&mut log).await;
+    assert_eq!(log.seq, 8);
+    assert_eq!(log.readers.last_seq().await.expect("last seq"), 8);
+    assert_eq!(log.writer.last_seq().await.expect("last seq"), 8);
+    assert!(log.writer.projections_current().await.expect("current"));
+    // Events appended without their projections leave the projections behind.
+    let object = pod("d", "ud", None, "1").to_string();
+    let event = NewEvent {
+        row: EventRow {
+            seq: 9,
+            time: "2026-01-01T00:00:01.000000000Z",
+            api_version: "v1",
+            kind: "Pod",
+            namespace: "default",
+            name: "d",
+            uid: "ud",
+            event_type: "Created",
+            event_version: 1,
+            prev_seq: None,
+            object: &object,
+            actor: "tester",
+            user_agent: Some("bench"),
+            field_manager: None,
+            request_id: "r",
+            caused_by: Some(2),
+        },
+        changes: "[]",
+    };
+    log.writer
+        .append_unprojected(std::slice::from_ref(&event))
+        .await
+        .expect("append");
+    assert_eq!(log.readers.last_seq().await.expect("last seq"), 9);
+    assert!(!log.writer.projections_current().await.expect("behind"));
+    let read = log.readers.entry(9).await.expect("entry").expect("event 9");
+    assert_eq!(
+        read,
+        EventRow {
+            seq: 9,
+            time: event.row.time.to_string(),
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: "default".into(),
+            name: "d".into(),
+            uid: "ud".into(),
+            event_type: "Created".into(),
+            event_version: 1,
+            prev_seq: None,
+            object,
+            actor: "tester".into(),
+            user_agent: Some("bench".into()),
+            field_manager: None,
+            request_id: "r".into(),
+            caused_by: Some(2),
+        }
+    );
+    log.writer.rebuild().await.expect("rebuild");
+    assert!(log.writer.projections_current().await.expect("current"));
+}
+
+#[tokio::test]
+async fn the_watch_replay_carries_each_events_previous_object() {
+    let mut log = Log::new().await;
+    busy(&mut log).await;
+    let replayed = log
+        .readers
+        .events_after(ResourceKind::Pod, Some("default"), 3, 100)
+        .await
+        .expect("replay");
+    let seen: Vec<(i64, &str, Option<i64>, bool)> = replayed
+        .iter()
+        .map(|(row, prev)| {
+            (
+                row.seq,
+                row.event_type.as_str(),
+                row.prev_seq,
+                prev.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (4, "Bound", Some(2), true),
+            (5, "Updated", Some(3), true),
+            (6, "Deleted", Some(5), true),
+            (7, "Created", None, false),
+            (8, "Created", None, false),
+        ]
+    );
+    let (bound, prev) = &replayed[0];
+    let before = log.readers.entry(2).await.expect("entry").expect("event 2");
+    assert_eq!(prev.as_deref(), Some(before.object.as_str()));
+    assert_ne!(bound.object, before.object);
+    let everything = log.readers.log_after(0, 100).await.expect("log");
+    assert_eq!(everything.len(), 8);
+    assert_eq!(everything[0].kind, "Namespace");
+}
+
+#[tokio::test]
+async fn a_full_database_is_a_full_disk() {
+    let mut log = Log::new().await;
+    busy(&mut log).await;
+    // SQLite answers a database at its page limit as it answers a full disk (SQLITE_FULL).
+    log.writer.limit_pages_to_current().await.expect("limit");
+    let big = "x".repeat(1 << 16);
+    let refused = log
+        .commit(vec![(
+            ResourceKind::Pod,
+            "default",
+            "big",
+            "Created",
+            pod("big", "ubig", None, &big),
+        )])
+        .await;
+    assert!(matches!(refused, Err(StoreError::DiskFull)), "{refused:?}");
+}
+
+#[test]
+fn the_deleted_event_type_is_the_events_one() {
+    assert_eq!(crate::events::EventType::Deleted.as_str(), DELETED);
+}
+
+fn entry(seq: i64, kind: &str, name: &str, event_type: &str, actor: &str) -> EventRow {
+    EventRow {
+        seq,
+        time: format!("2026-01-01T00:00:{seq:02}.000000000Z"),
+        api_version: "v1".into(),
+        kind: kind.into(),
+        namespace: "default".into(),
+        name: name.into(),
+        uid: format!("uid-{name}"),
+        event_type: event_type.into(),
+        event_version: 1,
+        prev_seq: None,
+        object: "{}".into(),
+        actor: actor.into(),
+        user_agent: None,
+        field_manager: None,
+        request_id: "r".into(),
+        caused_by: None,
+    }
+}
+
+#[test]
+fn the_where_clause_and_matches_agree() {
+    let filter = LogFilter {
+        kind: Some("Pod".into()),
+        actor: Some("alice".into()),
+        event_types: vec!["Created".into(), "Deleted".into()],
+        from_seq: Some(3),
+        until: Some("2026-01-01T00:00:09.000000000Z".into()),
+        ..Default::default()
+    };
+    let (clause, binds) = sqlite::where_clause(&filter);
+    assert_eq!(
+        clause,
+        " WHERE kind = ? AND actor = ? AND event_type IN (?, ?) AND seq >= ? AND time <= ?"
+    );
+    assert_eq!(binds.len(), 6);
+    for (entry, expected, why) in [
+        (
+            entry(5, "Pod", "a", "Created", "alice"),
+            true,
+            "everything matches",
+        ),
+        (
+            entry(2, "Pod", "a", "Created", "alice"),
+            false,
+            "before from_seq",
+        ),
+        (
+            entry(5, "Node", "a", "Created", "alice"),
+            false,
+            "another kind",
+        ),
+        (
+            entry(5, "Pod", "a", "Updated", "alice"),
+            false,
+            "another type",
+        ),
+        (
+            entry(5, "Pod", "a", "Deleted", "bob"),
+            false,
+            "another actor",
+        ),
+        (
+            entry(10, "Pod", "a", "Deleted", "alice"),
+            false,
+            "after until",
+        ),
+    ] {
+        assert_eq!(filter.matches(&entry), expected, "{why}");
+    }
+    assert_eq!(sqlite::where_clause(&LogFilter::default()).0, "");
+}
