@@ -1,4 +1,5 @@
 //! Errors of the write side. No HTTP types: `http::error` maps them to `Status` once.
+//! `StoreError` is the store's (re-exported here: a write's failure to be stored).
 
 use crate::model::{FieldError, ResourceKind};
 pub use crate::store::StoreError;

@@ -3,8 +3,8 @@
 //! statement (objects of batches still in the pipeline come from its overlay instead), runs
 //! `decide` for each submission in order (so a submission sees the earlier ones, also those of
 //! batches not yet committed), and hands the batch's events to the *committer*. The committer
-//! appends them and projects their objects with a few multi-row statements inside one
-//! `BEGIN IMMEDIATE` transaction, commits with `synchronous=FULL`, and only then answers the
+//! has the store append them and project their objects with a few multi-row statements inside
+//! one transaction (`store::Writer::commit`), committed durably, and only then answers the
 //! submitters and publishes the envelopes (group commit). Each stage has a thread of its own,
 //! so one batch is decided while the one before it is written.
 //!

@@ -19,11 +19,7 @@ pub(super) const ROWS_PER_STATEMENT: usize = 128;
 impl Writer {
     /// The seq of the last event in the log (0 when empty).
     pub async fn last_seq(&mut self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&mut self.conn)
-                .await?,
-        )
+        Ok(super::last_seq(&mut self.conn).await?)
     }
 
     /// One transaction: append `events`, write the projection rows of the objects they

@@ -87,11 +87,7 @@ fn rows(rows: &[SqliteRow]) -> Result<Vec<EventRow>, StoreError> {
 impl Readers {
     /// The newest seq in the log (0 when empty).
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(super::last_seq(&self.pool).await?)
     }
 
     /// The newest seq at or before `time` (a log time), 0 when none.

@@ -119,9 +119,7 @@ async fn replay(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
     sqlx::query("DELETE FROM objects")
         .execute(&mut *conn)
         .await?;
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-        .fetch_one(&mut *conn)
-        .await?;
+    let last = super::last_seq(&mut *conn).await?;
     // Start from the newest snapshot, then only the events after it count.
     let from = newest_snapshot_at_or_before(conn, last).await?;
     // The newest event of each object after `from`. Without a lower bound the grouping reads

@@ -57,6 +57,14 @@ impl Readers {
     }
 }
 
+/// The seq of the last event in the log (0 when empty): on the writer's connection, a
+/// reader's, or inside a transaction.
+async fn last_seq<'e>(executor: impl sqlx::SqliteExecutor<'e>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+        .fetch_one(executor)
+        .await
+}
+
 /// The columns of an `events` row, in `EventRow` order, each with what stands in for it in a
 /// read that does not need it (`Columns::State`). Every statement on `events` takes its list
 /// from here; the append adds `changes`.
