@@ -81,7 +81,7 @@ async fn seed(dir: &Path) -> Result<Value> {
         request_id: uuid::Uuid::new_v4().to_string(),
         ..Default::default()
     };
-    for ns in kubetrail::startup::BUILTIN_NAMESPACES
+    for ns in kubetrail::app::startup::BUILTIN_NAMESPACES
         .iter()
         .chain(["bench"].iter())
     {

@@ -10,10 +10,13 @@
 //! - `http`: the Kubernetes REST API on actix-web; `ApiError` → `Status`.
 //! - `workers`: reconcilers that follow the log and write through `EventLog::submit`.
 //! - `history`: debugging with the log: history, why, past states, replay, verify, checks.
-//! - `startup`, `config`, `datadir`, `tls`, `metrics`, `health`, `telemetry`, `shutdown`: wiring.
+//! - `app`: the composition root (settings, TLS, tracing, startup); `cli`: the command line.
+//!   Nothing imports them but `cli` and `main.rs`.
+//! - `datadir`, `metrics`, `health`, `shutdown`: the process's shared plumbing.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod config;
+pub mod app;
+pub mod cli;
 pub mod datadir;
 pub mod events;
 pub mod health;
@@ -23,8 +26,5 @@ pub mod metrics;
 pub mod model;
 pub mod projections;
 pub mod shutdown;
-pub mod startup;
 pub mod store;
-pub mod telemetry;
-pub mod tls;
 pub mod workers;

@@ -16,7 +16,7 @@ pub fn is_worker(actor: &str) -> bool {
             | crate::workers::gc::ACTOR
             | crate::workers::namespace::ACTOR
             | crate::workers::nodes::ACTOR
-            | crate::startup::SYSTEM_ACTOR
+            | crate::app::startup::SYSTEM_ACTOR
     ) || actor.starts_with("kubelet/")
 }
 

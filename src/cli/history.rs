@@ -1,11 +1,11 @@
 //! The debugging commands of the `kubetrail` binary: `events`, `history`, `why`, `replay`,
 //! `verify`, `snapshot`. They read the data directory's database directly (read-only, beside a
-//! running server: WAL lets them), print rows or JSON lines, and return what `main` exits with.
+//! running server: WAL lets them), print rows or JSON lines, and return what the process exits with.
 //! Argument parsing and printing only; the work is in the rest of `history`.
 
-use super::query::{self, LogFilter};
-use super::render::{self, Style};
-use super::{HistoryError, why};
+use crate::history::query::{self, LogFilter};
+use crate::history::render::{self, Style};
+use crate::history::{HistoryError, why};
 use crate::store::Readers;
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -254,8 +254,10 @@ pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
     };
     let style = args.color.style();
     let rows = match args.tail {
-        Some(tail) => super::history_tail(&pool, kind, &namespace, &name, tail.max(0)).await?,
-        None => super::history_page(&pool, kind, &namespace, &name, 0, i64::MAX).await?,
+        Some(tail) => {
+            crate::history::history_tail(&pool, kind, &namespace, &name, tail.max(0)).await?
+        }
+        None => crate::history::history_page(&pool, kind, &namespace, &name, 0, i64::MAX).await?,
     };
     if rows.is_empty() && !args.follow {
         return Err(HistoryError::NotFound(format!(
@@ -287,7 +289,8 @@ pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
             None => query::last_seq(&pool).await?,
         };
         loop {
-            let rows = super::history_page(&pool, kind, &namespace, &name, cursor, 1000).await?;
+            let rows =
+                crate::history::history_page(&pool, kind, &namespace, &name, cursor, 1000).await?;
             match rows.last() {
                 Some(last) => {
                     cursor = last.entry.seq;
@@ -317,12 +320,12 @@ pub async fn explain(args: WhyArgs) -> Result<(), HistoryError> {
     let start = match args.resource_version {
         Some(seq) => seq,
         None => {
-            super::creation_of(&pool, kind, &namespace, &name)
+            crate::history::creation_of(&pool, kind, &namespace, &name)
                 .await?
                 .seq
         }
     };
-    let links = super::why_chain(&pool, start).await?;
+    let links = crate::history::why_chain(&pool, start).await?;
     match args.output {
         Output::Text => print(why::render(&why::collapse(links))),
         Output::Json => print([why::to_json(&links).to_string()]),
@@ -359,7 +362,8 @@ pub struct VerifyArgs {
 pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
     if args.check_workers {
         let pool = open_readers(&args.data.data_dir).await?;
-        let report = super::check::check_workers(&pool, &super::check::Today).await?;
+        let report =
+            crate::history::check::check_workers(&pool, &crate::history::check::Today).await?;
         match args.output {
             Output::Text => print(report.lines())?,
             Output::Json => print([report.to_json().to_string()])?,
@@ -371,8 +375,8 @@ pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
             "pass --until <resourceVersion|time> --into <dir>, or --check-workers".into(),
         ));
     };
-    let until = super::replay::Until::parse(until)?;
-    let replayed = super::replay::replay_into(&args.data.data_dir, &until, into).await?;
+    let until = crate::history::replay::Until::parse(until)?;
+    let replayed = crate::history::replay::replay_into(&args.data.data_dir, &until, into).await?;
     match args.output {
         Output::Text => print([
             format!(
@@ -395,7 +399,7 @@ pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
 /// `kubetrail verify`: true when the projections match the log.
 pub async fn verify(args: VerifyArgs) -> Result<bool, HistoryError> {
     let pool = open_readers(&args.data.data_dir).await?;
-    let report = super::verify::verify(&pool).await?;
+    let report = crate::history::verify::verify(&pool).await?;
     match args.output {
         Output::Text => print(report.lines())?,
         Output::Json => print([report.to_json().to_string()])?,

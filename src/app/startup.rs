@@ -3,7 +3,8 @@
 //! `--read-only`), start the event log writer, bootstrap the built-in namespaces, prepare
 //! credentials, bind the listener and spawn the workers. Wiring only.
 
-use crate::config::Settings;
+use super::tls;
+use crate::app::config::Settings;
 use crate::events::{Command, EventLog, RequestMeta};
 use crate::http::{self, AppState, WatchSettings};
 use crate::metrics::Metrics;
@@ -11,7 +12,7 @@ use crate::model::ResourceKind;
 use crate::projections::ReadStore;
 use crate::shutdown::Shutdown;
 use crate::store::{self, Readers, Writer};
-use crate::{datadir, events, tls, workers};
+use crate::{datadir, events, workers};
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;

@@ -1,0 +1,255 @@
+//! The `kubetrail` command line: `serve` runs the API server and its workers; `kubelet` runs a
+//! node against a server; `rebuild` replays the log into fresh projections; `events`,
+//! `history`, `why`, `replay`, `verify` and `snapshot` debug with the log (`history`). The top
+//! of the layers: it parses arguments and calls into `app` and the library; nothing imports it.
+
+mod history;
+
+use crate::app::config::Settings;
+use crate::app::startup::Application;
+use crate::model::ResourceKind;
+use crate::shutdown::Shutdown;
+use crate::workers::kubelet::docker::{default_node_name, run_docker_kubelet_until_stopped};
+use crate::workers::kubelet::simulated::run_simulated_kubelets_until_stopped;
+use crate::workers::remote::{self, Connection};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kubetrail",
+    version,
+    about = "A local, kubectl-compatible Kubernetes control plane on an SQLite event log"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Serve the Kubernetes API (HTTPS with a generated CA and token) and run the workers.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:6443", env = "KUBETRAIL_LISTEN")]
+        listen: SocketAddr,
+        /// Directory holding state.db, certificates, token and kubeconfig.
+        #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Serve plain HTTP without authentication (kubectl then sends no credentials). Only on
+        /// a loopback address, unless the next flag is given too.
+        #[arg(long)]
+        insecure_http: bool,
+        /// Allow --insecure-http on an address other machines can reach: anyone who reaches
+        /// it can do anything to the cluster.
+        #[arg(long, requires = "insecure_http")]
+        insecure_http_allow_non_loopback_without_auth: bool,
+        /// Another name (DNS name or IP address) clients reach the server by, added to the
+        /// serving certificate; repeat for more.
+        #[arg(long = "tls-san", value_name = "NAME")]
+        tls_sans: Vec<String>,
+        /// Regular expressions of the browser origins (`Origin` header) allowed to call the API,
+        /// comma-separated, as kube-apiserver's flag; anchor them (`^https://app\.example$`).
+        /// Requests from any other origin are refused.
+        #[arg(long, value_delimiter = ',', value_name = "REGEX")]
+        cors_allowed_origins: Vec<String>,
+        /// Register this many simulated nodes (pods bound to them are marked Running without
+        /// containers).
+        #[arg(long, default_value_t = 0, env = "KUBETRAIL_SIMULATED_NODES")]
+        simulated_nodes: usize,
+        /// Name of the Docker-backed node this server runs (default: the hostname).
+        #[arg(long, env = "KUBETRAIL_NODE_NAME")]
+        node_name: Option<String>,
+        /// Run no Docker-backed node (only simulated nodes or separate kubelets).
+        #[arg(long)]
+        no_docker_node: bool,
+        /// Serve the data directory as it is (e.g. a `replay`): no workers, writes refused.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Run a node's kubelet in this process against a kubetrail server (list+watch and writes
+    /// over its HTTP API): Docker-backed, or simulated with `--simulated`.
+    Kubelet {
+        /// Use the current context of this kubeconfig (server, CA, token).
+        #[arg(long, env = "KUBECONFIG", conflicts_with = "server")]
+        kubeconfig: Option<PathBuf>,
+        /// The server URL, when not taken from a kubeconfig.
+        #[arg(long)]
+        server: Option<String>,
+        /// Bearer token for `--server`.
+        // `--help` would otherwise print the token it finds in the environment.
+        #[arg(long, env = "KUBETRAIL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// PEM file of the CA that signed the server's certificate, for `--server`.
+        #[arg(long)]
+        certificate_authority: Option<PathBuf>,
+        /// The node this kubelet registers and runs (default: the hostname).
+        #[arg(long)]
+        node_name: Option<String>,
+        /// Run pods without containers (a simulated node).
+        #[arg(long)]
+        simulated: bool,
+        /// How long a simulated pod takes to start, in milliseconds.
+        #[arg(long, default_value_t = 200)]
+        start_delay_ms: u64,
+    },
+    /// Drop the projections and rebuild them from the event log.
+    Rebuild {
+        #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// The event log, filtered: who changed what, when, and why.
+    Events(history::EventsArgs),
+    /// Every event of one object, with what each changed.
+    History(history::HistoryArgs),
+    /// The causal chain of an object's creation (or of one of its events), back to a request.
+    Why(history::WhyArgs),
+    /// Copy the log up to a moment into a new data directory (`--until`, `--into`), or check
+    /// today's controllers against the decisions they recorded (`--check-workers`).
+    Replay(history::ReplayArgs),
+    /// Replay the log in memory and compare it with the projections; exits 1 when they differ.
+    Verify(history::VerifyArgs),
+    /// Snapshot the projections, so a rebuild replays only the events after it.
+    Snapshot(history::DataDir),
+}
+
+// A multi-threaded runtime: the event-log writer, the informer and the controllers must not
+// share one thread (actix-web runs its HTTP workers on threads of its own either way).
+/// Runs the command line: parse the arguments, then run the chosen command to its end.
+pub async fn run() -> anyhow::Result<()> {
+    // The allocator asks for transparent huge pages for its arenas, which made ~20 MB of the
+    // start-up resident set out of a few KB in use; small pages keep it to what is touched.
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+    // Everything kubetrail creates (data directories, the database and SQLite's files beside
+    // it, credentials, replays) is its owner's alone from the moment it exists.
+    // SAFETY: umask only sets this process's file creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+    crate::app::telemetry::init("info");
+    match Cli::parse().command {
+        Commands::Serve {
+            listen,
+            data_dir,
+            insecure_http,
+            insecure_http_allow_non_loopback_without_auth,
+            tls_sans,
+            cors_allowed_origins,
+            simulated_nodes,
+            node_name,
+            no_docker_node,
+            read_only,
+        } => {
+            let mut settings = Settings::new(listen, data_dir);
+            settings.tls = !insecure_http;
+            settings.insecure_http_non_loopback = insecure_http_allow_non_loopback_without_auth;
+            settings.tls_sans = tls_sans;
+            settings.cors_allowed_origins = cors_allowed_origins;
+            settings.read_only = read_only;
+            settings.workers.simulated_nodes = simulated_nodes;
+            if !no_docker_node {
+                settings.workers.docker_node = Some(node_name.unwrap_or_else(default_node_name));
+            }
+            let app = Application::build(settings).await?;
+            // A closed stdout (a parent that stopped reading) must not stop the server.
+            let mut out = std::io::stdout();
+            let _ = writeln!(
+                out,
+                "kubetrail is serving the Kubernetes API at {}",
+                app.url()
+            );
+            let _ = writeln!(
+                out,
+                "export KUBECONFIG={}",
+                absolute(app.kubeconfig_path()).display()
+            );
+            let _ = out.flush();
+            app.run_until_stopped().await?;
+        }
+        Commands::Kubelet {
+            kubeconfig,
+            server,
+            token,
+            certificate_authority,
+            node_name,
+            simulated,
+            start_delay_ms,
+        } => {
+            let node_name = node_name.unwrap_or_else(default_node_name);
+            let connection = match (kubeconfig, server) {
+                (_, Some(server)) => {
+                    let ca = certificate_authority
+                        .map(std::fs::read_to_string)
+                        .transpose()?;
+                    Connection::new(&server, token, ca.as_deref())?
+                }
+                (Some(path), None) => Connection::from_kubeconfig(&path)?,
+                (None, None) => anyhow::bail!("pass --kubeconfig or --server"),
+            };
+            let connection = std::sync::Arc::new(connection);
+            let informer =
+                remote::informer(connection.clone(), &[ResourceKind::Node, ResourceKind::Pod]);
+            let heartbeat = std::time::Duration::from_secs(10);
+            let shutdown = Shutdown::new();
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                stop.trigger();
+            });
+            if simulated {
+                tracing::info!(node = %node_name, "simulated kubelet started");
+                run_simulated_kubelets_until_stopped(
+                    connection,
+                    informer,
+                    vec![node_name],
+                    std::time::Duration::from_millis(start_delay_ms),
+                    heartbeat,
+                    shutdown,
+                )
+                .await;
+            } else {
+                tracing::info!(node = %node_name, "Docker kubelet started");
+                run_docker_kubelet_until_stopped(
+                    connection, informer, node_name, heartbeat, shutdown,
+                )
+                .await;
+            }
+        }
+        Commands::Rebuild { data_dir } => {
+            // Rebuilding under a running server would drop the projections it serves and
+            // appends to.
+            let _lock = crate::datadir::lock(&data_dir)?;
+            let (mut writer, _) = crate::store::open(&data_dir.join("state.db")).await?;
+            let started = std::time::Instant::now();
+            let events = writer.rebuild().await?;
+            println!(
+                "rebuilt the projections from {events} events in {:.3}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Commands::Events(args) => history::events(args).await?,
+        Commands::History(args) => history::history(args).await?,
+        Commands::Why(args) => history::explain(args).await?,
+        Commands::Replay(args) => {
+            if !history::replay(args).await? {
+                std::process::exit(1);
+            }
+        }
+        Commands::Verify(args) => {
+            if !history::verify(args).await? {
+                std::process::exit(1);
+            }
+        }
+        Commands::Snapshot(args) => history::snapshot(args).await?,
+    }
+    Ok(())
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
