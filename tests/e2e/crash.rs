@@ -1,55 +1,22 @@
 //! Crash safety with the real binary: `kill -9` while the ReplicaSet controller is creating
 //! pods, start again on the same data directory, and the set converges with no duplicates.
 
+use crate::support::binary::{Serve, Server};
+use crate::support::turn;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start `kubetrail serve` (plain HTTP on a free loopback port) and wait for its URL.
+/// Start `kubetrail serve` (plain HTTP on a free loopback port, three simulated nodes) and
+/// wait for its URL.
 fn start(dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
+    Serve::new(dir)
+        .args(&[
             "--insecure-http",
             "--no-docker-node",
             "--simulated-nodes",
             "3",
         ])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubetrail starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut url = String::new();
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.expect("a line");
-        if let Some(rest) = line.strip_prefix("kubetrail is serving the Kubernetes API at ") {
-            url = rest.trim().to_string();
-            break;
-        }
-    }
-    // Keep reading so the server never writes into a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    assert!(!url.is_empty(), "the server printed its URL");
-    Server { child, url }
+        .start()
 }
 
 async fn pods(client: &reqwest::Client, url: &str) -> Vec<Value> {
@@ -68,8 +35,10 @@ async fn pods(client: &reqwest::Client, url: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn kill_9_mid_reconcile_then_restart_converges_without_duplicates() {
+    // A kill under load, timed against 300 creates: nothing else runs beside it.
+    turn::alone();
     let dir = tempfile::tempdir().expect("data dir");
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::support::init();
     let client = reqwest::Client::new();
     let replicas = 300;
     let server = start(dir.path());
@@ -99,13 +68,7 @@ async fn kill_9_mid_reconcile_then_restart_converges_without_duplicates() {
         assert!(Instant::now() < deadline, "the controller started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let pid = server.child.id();
-    let killed = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    drop(server);
+    server.kill_9();
 
     let server = start(dir.path());
     let deadline = Instant::now() + Duration::from_secs(60);

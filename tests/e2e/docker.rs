@@ -4,70 +4,48 @@
 //! local ones `scripts/images` builds (no registry is reachable). Every container a test's node
 //! made is removed when the test ends.
 
+use crate::support::binary::{Serve, Server, kubetrail};
+use crate::support::docker::{BUSYBOX, Cleanup, ECHO, docker, unique};
+use crate::support::kubectl::{Kubectl, kubectl_binary};
+use crate::support::wait;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-const ECHO: &str = "ghcr.io/subicura/echo:v1";
-const BUSYBOX: &str = "kubetrail.dev/busybox:1";
+/// The label the kubelet puts on everything it makes for its node.
+const NODE_LABEL: &str = "dev.kubetrail.node";
 
+/// Fields drop in this order: the server first, then what its node made, then the directories.
 struct Cluster {
-    dir: TempDir,
-    cache: TempDir,
+    server: Option<Server>,
+    /// Every container and volume this test's node made.
+    made: Cleanup,
+    kubectl: Kubectl,
     node: String,
-    server: Option<Child>,
-    kubeconfig: PathBuf,
+    dir: TempDir,
 }
 
-fn unique_node(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("dk-{test}-{:x}", nanos ^ std::process::id())
-}
-
-/// Start `kubetrail serve` on `dir` with the Docker node `node`; returns it and its kubeconfig.
-fn serve(dir: &Path, node: &str) -> (Child, PathBuf) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--node-name", node])
-        .arg("--data-dir")
-        .arg(dir)
+/// Start `kubetrail serve` on `dir` with the Docker node `node`.
+fn serve(dir: &Path, node: &str) -> Server {
+    Serve::new(dir)
+        .args(&["--node-name", node])
         .env_remove("KUBETRAIL_SIMULATED_NODES")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubetrail starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut kubeconfig = None;
-    for line in lines.by_ref() {
-        let line = line.expect("a line");
-        if let Some(path) = line.strip_prefix("export KUBECONFIG=") {
-            kubeconfig = Some(PathBuf::from(path.trim()));
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    (
-        child,
-        kubeconfig.expect("the server printed its kubeconfig"),
-    )
+        .start()
 }
 
 impl Cluster {
     fn start(test: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("data dir");
-        let node = unique_node(test);
-        let (server, kubeconfig) = serve(dir.path(), &node);
+        let node = unique("dk", test);
+        let server = serve(dir.path(), &node);
         let cluster = Cluster {
-            dir,
-            cache: tempfile::tempdir().expect("cache dir"),
-            node,
+            kubectl: Kubectl::new(&server.kubeconfig),
+            made: Cleanup::new(NODE_LABEL, &node),
             server: Some(server),
-            kubeconfig,
+            node,
+            dir,
         };
         cluster.wait_for("the Docker node to be Ready", 60, || {
             let out = cluster.kubectl(&["get", "node", &cluster.node, "--no-headers"]);
@@ -80,50 +58,25 @@ impl Cluster {
 
     /// `kill -9` the server, then start it again on the same data directory.
     fn kill_and_restart(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            let killed = Command::new("kill")
-                .args(["-9", &server.id().to_string()])
-                .status()
-                .expect("kill");
-            assert!(killed.success());
-            let _ = server.wait();
+        if let Some(server) = self.server.take() {
+            server.kill_9();
         }
-        let (server, kubeconfig) = serve(self.dir.path(), &self.node);
+        let server = serve(self.dir.path(), &self.node);
+        self.kubectl.kubeconfig = server.kubeconfig.clone();
         self.server = Some(server);
-        self.kubeconfig = kubeconfig;
     }
 
     fn kubectl_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
-        let mut child = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("KUBECACHEDIR", self.cache.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl is on PATH (the test command installs it)");
-        let mut stdin = child.stdin.take().expect("stdin");
-        if let Some(input) = input {
-            stdin.write_all(input.as_bytes()).expect("write stdin");
-        }
-        drop(stdin);
-        child.wait_with_output().expect("kubectl ran")
+        self.kubectl
+            .output_with_input(args, input.map(str::as_bytes))
     }
 
     fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_with_input(args, None)
+        self.kubectl.output(args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+        self.kubectl.ok_blocking(args)
     }
 
     fn apply(&self, manifest: &str) {
@@ -144,15 +97,8 @@ impl Cluster {
     }
 
     /// Poll `check` every 200 ms until it returns `Some`, for at most `seconds`.
-    fn wait_for<T>(&self, what: &str, seconds: u64, mut check: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        loop {
-            if let Some(found) = check() {
-                return found;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+    fn wait_for<T>(&self, what: &str, seconds: u64, check: impl FnMut() -> Option<T>) -> T {
+        wait::blocking(what, Duration::from_secs(seconds), check)
     }
 
     /// `kubectl get pod NAME --no-headers` columns: name, ready, status, restarts, age.
@@ -178,74 +124,8 @@ impl Cluster {
     /// Ids of this node's containers that Docker runs (with `all`, stopped ones too), filtered
     /// by more labels.
     fn containers(&self, all: bool, labels: &[&str]) -> Vec<String> {
-        let node = format!("label=dev.kubetrail.node={}", self.node);
-        let mut args = vec!["ps", "-q", "--no-trunc", "--filter", node.as_str()];
-        if all {
-            args.push("-a");
-        }
-        let filters: Vec<String> = labels.iter().map(|l| format!("label={l}")).collect();
-        for filter in &filters {
-            args.extend_from_slice(&["--filter", filter]);
-        }
-        let out = Command::new("docker")
-            .args(&args)
-            .output()
-            .expect("docker ps");
-        assert!(
-            out.status.success(),
-            "docker ps: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.made.containers(all, labels)
     }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-        let ids = self.containers(true, &[]);
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&ids)
-                .output();
-        }
-        let node = format!("label=dev.kubetrail.node={}", self.node);
-        if let Ok(out) = Command::new("docker")
-            .args(["volume", "ls", "-q", "--filter", &node])
-            .output()
-        {
-            let volumes: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect();
-            if !volumes.is_empty() {
-                let _ = Command::new("docker")
-                    .args(["volume", "rm", "-f"])
-                    .args(&volumes)
-                    .output();
-            }
-        }
-    }
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 #[test]
@@ -305,10 +185,9 @@ fn the_pod_chapter_runs_a_real_container() {
     // terminal (kubectl -it under `script`, which gives it a pseudo-terminal).
     let logs = c.ok(&["logs", "echo"]);
     assert!(logs.contains("echo server v1 listening on :3000"), "{logs}");
-    let mut follow = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
-        .args(["logs", "-f", "echo"])
-        .env("KUBECONFIG", &c.kubeconfig)
-        .env("KUBECACHEDIR", c.cache.path())
+    let mut follow = c
+        .kubectl
+        .command(&["logs", "-f", "echo"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -344,15 +223,15 @@ fn the_pod_chapter_runs_a_real_container() {
         .recv_timeout(Duration::from_secs(20))
         .expect("the request's log line");
     assert!(served.contains("response:200"), "{served}");
-    let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let kubectl = kubectl_binary();
     let mut shell = Command::new("script")
         .args([
             "-qec",
             &format!("{kubectl} exec -it echo -- sh"),
             "/dev/null",
         ])
-        .env("KUBECONFIG", &c.kubeconfig)
-        .env("KUBECACHEDIR", c.cache.path())
+        .env("KUBECONFIG", &c.kubectl.kubeconfig)
+        .env("KUBECACHEDIR", c.kubectl.cache.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -735,24 +614,23 @@ spec:
 fn a_separate_kubelet_process_runs_a_node_and_reports_docker_down() {
     let c = Cluster::start("kubelet");
     let token = std::fs::read_to_string(c.dir.path().join("token")).expect("token");
-    let kubeconfig = std::fs::read_to_string(&c.kubeconfig).expect("kubeconfig");
+    let kubeconfig = std::fs::read_to_string(&c.kubectl.kubeconfig).expect("kubeconfig");
     let server = kubeconfig
         .lines()
         .find_map(|l| l.trim().strip_prefix("server: ").map(str::to_string))
         .expect("a server line");
     let ca = c.dir.path().join("ca.crt");
     let spawn = |node: &str, docker_host: Option<&str>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kubetrail"));
+        let mut command = kubetrail(&[
+            "kubelet",
+            "--server",
+            &server,
+            "--token",
+            token.trim(),
+            "--node-name",
+            node,
+        ]);
         command
-            .args([
-                "kubelet",
-                "--server",
-                &server,
-                "--token",
-                token.trim(),
-                "--node-name",
-                node,
-            ])
             .arg("--certificate-authority")
             .arg(&ca)
             .stdout(Stdio::null())

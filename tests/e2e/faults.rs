@@ -3,9 +3,9 @@
 //! is full. In both, no write the server acknowledged is lost, and `kubetrail verify` finds the
 //! projections equal to the log.
 
-mod binary;
-
-use binary::{Server, answer, assert_verify_clean, resource_version, tail};
+use crate::support::binary::{Server, assert_verify_clean, tail};
+use crate::support::http::{answer, resource_version};
+use crate::support::turn;
 use rand::RngExt;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -206,6 +206,8 @@ async fn assert_nothing_acknowledged_lost(server: &Server, ledger: &Ledger, roun
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_under_32_writers_loses_no_acknowledged_write() {
+    // Kills timed against 32 writers: nothing else runs beside them.
+    turn::alone();
     let dir = tempfile::tempdir().expect("data dir");
     let logs = tempfile::tempdir().expect("log dir");
     let log = logs.path().join("server.log");
@@ -222,10 +224,7 @@ async fn kill_9_under_32_writers_loses_no_acknowledged_write() {
             .collect();
         let load = Duration::from_millis(rand::rng().random_range(300..2500));
         tokio::time::sleep(load).await;
-        let pid = server.child.id();
-        // SAFETY: kill(2) on the pid of the child this test spawned and has not reaped.
-        let killed = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        assert_eq!(killed, 0, "SIGKILL to the server");
+        server.sigkill();
         let mut unexpected = Vec::new();
         for w in writers {
             unexpected.extend(w.await.expect("writer task"));
@@ -305,6 +304,8 @@ fn small_pod(name: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_refuses_writes_with_a_status_keeps_reads_and_recovers() {
+    // A disk filled by four writers: nothing else runs beside them.
+    turn::alone();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: mounting a tmpfs to fill needs root");

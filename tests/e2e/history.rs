@@ -5,149 +5,43 @@
 //! `kubetrail.dev/v1alpha1` endpoints, Exact lists, and a replayed sandbox served read-only to
 //! kubectl.
 
-use kubetrail::config::Settings;
-use kubetrail::events::Command;
-use kubetrail::history::check::{self, Reconcilers, Today};
-use kubetrail::startup::Application;
-use kubetrail::workers::cache::Snapshot;
+use crate::support::app::{TestApp, start_with_workers};
+use crate::support::binary::{Serve, run as kubetrail};
+use crate::support::http::answer;
+use crate::support::internals::check::{self, Reconcilers, Today};
+use crate::support::internals::{Command, Snapshot, open_database, open_readers};
+use crate::support::kubectl::Kubectl;
+use crate::support::wait::until;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
 const ADMIN: &str = "kubetrail-admin";
+/// How long a step of the scenario may take to settle.
+const SETTLE: Duration = Duration::from_secs(30);
 
-struct Live {
-    dir: TempDir,
-    cache: TempDir,
-    kubeconfig: PathBuf,
-    url: String,
-    client: reqwest::Client,
-    token: String,
-    handle: actix_web::dev::ServerHandle,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+/// A server with every worker and `nodes` simulated nodes on data directory `dir`.
+async fn start_live(dir: TempDir, nodes: usize) -> TestApp {
+    start_with_workers(dir, |settings| {
+        settings.workers.simulated_nodes = nodes;
+        settings.workers.simulated_start_delay = Duration::from_millis(100);
+    })
+    .await
 }
 
-async fn start_live(dir: TempDir, nodes: usize) -> Live {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut settings = Settings::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
-    settings.workers.simulated_nodes = nodes;
-    settings.workers.simulated_start_delay = Duration::from_millis(100);
-    let app = Application::build(settings).await.expect("server builds");
-    let kubeconfig = app.kubeconfig_path().to_path_buf();
-    let url = app.url().to_string();
-    let handle = app.server_handle();
-    let task = tokio::spawn(app.run_until_stopped());
-    let (client, token) = client_for(dir.path());
-    Live {
-        dir,
-        cache: tempfile::tempdir().expect("cache"),
-        kubeconfig,
-        url,
-        client,
-        token,
-        handle,
-        task,
-    }
-}
-
-fn client_for(dir: &Path) -> (reqwest::Client, String) {
-    let ca = std::fs::read(dir.join("ca.crt")).expect("ca");
-    let token = std::fs::read_to_string(dir.join("token"))
-        .expect("token")
-        .trim()
-        .to_string();
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("pem")])
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    (client, token)
-}
-
-impl Live {
-    async fn get(&self, path: &str) -> (u16, Value) {
-        get(&self.client, &self.url, &self.token, path, None).await
-    }
-
-    async fn ok(&self, args: &[&str]) -> String {
-        ok(&self.kubeconfig, self.cache.path(), args).await
-    }
-
-    async fn stop(self) -> TempDir {
-        self.handle.stop(true).await;
-        let _ = self.task.await;
-        self.dir
-    }
-}
-
-async fn get(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    path: &str,
-    accept: Option<&str>,
-) -> (u16, Value) {
-    let mut request = client.get(format!("{url}{path}")).bearer_auth(token);
+/// GET `path` with `accept` (if any): the status and the JSON body (a string when not JSON).
+async fn get_as(live: &TestApp, path: &str, accept: Option<&str>) -> (u16, Value) {
+    let mut request = live.request(reqwest::Method::GET, path);
     if let Some(accept) = accept {
         request = request.header("Accept", accept);
     }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    answer(request).await.expect("request")
 }
 
-fn kubectl_binary() -> String {
-    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
-}
-
-async fn kubectl(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Output {
-    let (kubeconfig, cache) = (kubeconfig.to_path_buf(), cache.to_path_buf());
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(kubectl_binary())
-            .args(&args)
-            .env("KUBECONFIG", &kubeconfig)
-            .env("KUBECACHEDIR", &cache)
-            .output()
-            .expect("kubectl is on PATH (the test command installs it)")
-    })
-    .await
-    .expect("kubectl ran")
-}
-
-async fn ok(kubeconfig: &Path, cache: &Path, args: &[&str]) -> String {
-    let out = kubectl(kubeconfig, cache, args).await;
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// Run the `kubetrail` binary; returns (exit code, stdout, stderr).
-async fn kubetrail(args: &[&str]) -> (i32, String, String) {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-            .args(&args)
-            .output()
-            .expect("kubetrail runs")
-    })
-    .await
-    .expect("ran");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+async fn get(live: &TestApp, path: &str) -> (u16, Value) {
+    get_as(live, path, None).await
 }
 
 /// JSON lines of a `-o json` output.
@@ -158,24 +52,9 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Pods of the ReplicaSet `echo-rs` (by controller reference) that are Running and not going.
-async fn running_owned(live: &Live) -> Vec<String> {
-    let (_, list) = live.get("/api/v1/namespaces/default/pods").await;
+async fn running_owned(live: &TestApp) -> Vec<String> {
+    let (_, list) = get(live, "/api/v1/namespaces/default/pods").await;
     list["items"]
         .as_array()
         .into_iter()
@@ -191,10 +70,12 @@ async fn running_owned(live: &Live) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for_owned(live: &Live, count: usize) {
-    eventually(&format!("{count} running pods of echo-rs"), || async {
-        running_owned(live).await.len() == count
-    })
+async fn wait_for_owned(live: &TestApp, count: usize) {
+    until(
+        &format!("{count} running pods of echo-rs"),
+        SETTLE,
+        || async { running_owned(live).await.len() == count },
+    )
     .await;
 }
 
@@ -268,50 +149,6 @@ impl Drop for Process {
     }
 }
 
-/// A `kubetrail serve --read-only` process; killed when dropped.
-struct Sandbox {
-    child: Child,
-    kubeconfig: PathBuf,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_read_only(dir: &Path) -> Sandbox {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-        .args([
-            "serve",
-            "--read-only",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubetrail serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut kubeconfig = None;
-    for line in lines.by_ref() {
-        let line = line.expect("a line");
-        if let Some(path) = line.strip_prefix("export KUBECONFIG=") {
-            kubeconfig = Some(PathBuf::from(path.trim()));
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    Sandbox {
-        child,
-        kubeconfig: kubeconfig.expect("the server printed its kubeconfig"),
-    }
-}
-
 /// `kubectl get pods` without its AGE column (ages differ with the time of the call).
 fn without_age(table: &str) -> String {
     let header = table.lines().next().unwrap_or("");
@@ -344,26 +181,25 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     .expect("manifest");
 
     // 1. Apply, scale to 3.
-    live.ok(&["apply", "-f", &manifest.display().to_string()])
+    live.kubectl
+        .ok(&["apply", "-f", &manifest.display().to_string()])
         .await;
     wait_for_owned(&live, 2).await;
-    live.ok(&["scale", "rs", "echo-rs", "--replicas=3"]).await;
+    live.kubectl
+        .ok(&["scale", "rs", "echo-rs", "--replicas=3"])
+        .await;
     wait_for_owned(&live, 3).await;
 
     // The moment to look back at: what kubectl shows now, and the resourceVersion of that state.
     let custom = "custom-columns=NAME:.metadata.name,RV:.metadata.resourceVersion,NODE:.spec.nodeName,PHASE:.status.phase,OWNER:.metadata.ownerReferences[0].name";
     let (moment, live_json, live_columns, live_table) = loop {
-        let (_, pods_before) = live.get("/api/v1/namespaces/default/pods").await;
-        let (_, sets_before) = live
-            .get("/apis/apps/v1/namespaces/default/replicasets")
-            .await;
-        let json_out = live.ok(&["get", "pods,rs", "-o", "json"]).await;
-        let columns = live.ok(&["get", "pods", "-o", custom]).await;
-        let table = live.ok(&["get", "pods"]).await;
-        let (_, pods_after) = live.get("/api/v1/namespaces/default/pods").await;
-        let (_, sets_after) = live
-            .get("/apis/apps/v1/namespaces/default/replicasets")
-            .await;
+        let (_, pods_before) = get(&live, "/api/v1/namespaces/default/pods").await;
+        let (_, sets_before) = get(&live, "/apis/apps/v1/namespaces/default/replicasets").await;
+        let json_out = live.kubectl.ok(&["get", "pods,rs", "-o", "json"]).await;
+        let columns = live.kubectl.ok(&["get", "pods", "-o", custom]).await;
+        let table = live.kubectl.ok(&["get", "pods"]).await;
+        let (_, pods_after) = get(&live, "/api/v1/namespaces/default/pods").await;
+        let (_, sets_after) = get(&live, "/apis/apps/v1/namespaces/default/replicasets").await;
         if state_of(&pods_before, &sets_before) == state_of(&pods_after, &sets_after) {
             let rv: i64 = pods_before["metadata"]["resourceVersion"]
                 .as_str()
@@ -383,35 +219,46 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     let mut names = running_owned(&live).await;
     names.sort();
     let (deleted, relabelled) = (names[0].clone(), names[1].clone());
-    live.ok(&["delete", "pod", &deleted]).await;
-    eventually("the deleted pod is replaced", || async {
+    live.kubectl.ok(&["delete", "pod", &deleted]).await;
+    until("the deleted pod is replaced", SETTLE, || async {
         let owned = running_owned(&live).await;
         owned.len() == 3 && !owned.contains(&deleted)
     })
     .await;
-    live.ok(&["label", "pod", &relabelled, "app=other", "--overwrite"])
+    live.kubectl
+        .ok(&["label", "pod", &relabelled, "app=other", "--overwrite"])
         .await;
-    eventually("the relabelled pod is released and replaced", || async {
-        let owned = running_owned(&live).await;
-        owned.len() == 3 && !owned.contains(&relabelled)
-    })
+    until(
+        "the relabelled pod is released and replaced",
+        SETTLE,
+        || async {
+            let owned = running_owned(&live).await;
+            owned.len() == 3 && !owned.contains(&relabelled)
+        },
+    )
     .await;
-    live.ok(&["scale", "rs", "echo-rs", "--replicas=2"]).await;
+    live.kubectl
+        .ok(&["scale", "rs", "echo-rs", "--replicas=2"])
+        .await;
     wait_for_owned(&live, 2).await;
-    live.ok(&["delete", "rs", "echo-rs"]).await;
-    eventually("the set's pods are gone", || async {
+    live.kubectl.ok(&["delete", "rs", "echo-rs"]).await;
+    until("the set's pods are gone", SETTLE, || async {
         running_owned(&live).await.is_empty()
     })
     .await;
     // A pod re-created under the same name.
-    live.ok(&["run", "solo", "--image=ghcr.io/subicura/echo:v1"])
+    live.kubectl
+        .ok(&["run", "solo", "--image=ghcr.io/subicura/echo:v1"])
         .await;
-    live.ok(&["delete", "pod", "solo", "--wait=false"]).await;
-    eventually("solo is gone", || async {
-        live.get("/api/v1/namespaces/default/pods/solo").await.0 == 404
+    live.kubectl
+        .ok(&["delete", "pod", "solo", "--wait=false"])
+        .await;
+    until("solo is gone", SETTLE, || async {
+        get(&live, "/api/v1/namespaces/default/pods/solo").await.0 == 404
     })
     .await;
-    live.ok(&["run", "solo", "--image=ghcr.io/subicura/echo:v1"])
+    live.kubectl
+        .ok(&["run", "solo", "--image=ghcr.io/subicura/echo:v1"])
         .await;
 
     // 3. History of the ReplicaSet: the person's events exactly, the controller's as status.
@@ -422,13 +269,13 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     // The API serves the same rows, assembled by SQLite from the changes recorded with each
     // event, as the CLI computes from the objects; pages continue where they stopped.
     let path = "/apis/kubetrail.dev/v1alpha1/namespaces/default/history/replicasets/echo-rs";
-    let (status, page) = live.get(path).await;
+    let (status, page) = get(&live, path).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["items"].as_array().cloned().unwrap_or_default(), rows);
-    let (_, first) = live.get(&format!("{path}?limit=2")).await;
+    let (_, first) = get(&live, &format!("{path}?limit=2")).await;
     assert_eq!(first["items"].as_array().unwrap()[..], rows[..2]);
     let token = first["metadata"]["continue"].as_str().unwrap().to_string();
-    let (_, second) = live.get(&format!("{path}?limit=2&continue={token}")).await;
+    let (_, second) = get(&live, &format!("{path}?limit=2&continue={token}")).await;
     assert_eq!(second["items"].as_array().unwrap()[..], rows[2..4]);
     let people: Vec<(String, String, String)> = rows
         .iter()
@@ -587,8 +434,7 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     );
 
     // 4. Why: a pod created by the scale-up leads back to the person who scaled.
-    let (_, entries) = live
-        .get("/apis/kubetrail.dev/v1alpha1/logentries?kind=Pod&type=Created&actor=replicaset-controller&includeObject=false")
+    let (_, entries) = get(&live, "/apis/kubetrail.dev/v1alpha1/logentries?kind=Pod&type=Created&actor=replicaset-controller&includeObject=false")
         .await;
     let third = entries["items"]
         .as_array()
@@ -618,11 +464,11 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
             && lines[2].contains(&format!(" at resourceVersion {scaled_up} (")),
         "{text}"
     );
-    let (status, why) = live
-        .get(&format!(
-            "/apis/kubetrail.dev/v1alpha1/namespaces/default/why/pods/{third}"
-        ))
-        .await;
+    let (status, why) = get(
+        &live,
+        &format!("/apis/kubetrail.dev/v1alpha1/namespaces/default/why/pods/{third}"),
+    )
+    .await;
     assert_eq!(status, 200, "{why}");
     assert_eq!(
         why["origin"],
@@ -648,11 +494,11 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
         .iter()
         .map(|e| e["metadata"]["resourceVersion"].clone())
         .collect();
-    let (_, api) = live
-        .get(&format!(
-            "/apis/kubetrail.dev/v1alpha1/logentries?kind=ReplicaSet&actor={ADMIN}"
-        ))
-        .await;
+    let (_, api) = get(
+        &live,
+        &format!("/apis/kubetrail.dev/v1alpha1/logentries?kind=ReplicaSet&actor={ADMIN}"),
+    )
+    .await;
     let api: Vec<Value> = api["items"]
         .as_array()
         .unwrap()
@@ -661,9 +507,7 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
         .collect();
     assert_eq!(cli, api);
     assert_eq!(cli.len(), 4);
-    let (_, page) = live
-        .get("/apis/kubetrail.dev/v1alpha1/logentries?limit=3")
-        .await;
+    let (_, page) = get(&live, "/apis/kubetrail.dev/v1alpha1/logentries?limit=3").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 3);
     assert_eq!(page["metadata"]["continue"], "3");
     let watch = live
@@ -688,26 +532,28 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     );
 
     // 6. Past state through the normal API.
-    let (status, pods_then) = live
-        .get(&format!(
+    let (status, pods_then) = get(
+        &live,
+        &format!(
             "/api/v1/namespaces/default/pods?resourceVersion={rv_a}&resourceVersionMatch=Exact"
-        ))
-        .await;
+        ),
+    )
+    .await;
     assert_eq!(status, 200, "{pods_then}");
-    let (_, sets_then) = live
-        .get(&format!("/apis/apps/v1/namespaces/default/replicasets?resourceVersion={rv_a}&resourceVersionMatch=Exact"))
+    let (_, sets_then) = get(&live, &format!("/apis/apps/v1/namespaces/default/replicasets?resourceVersion={rv_a}&resourceVersionMatch=Exact"))
         .await;
     assert_eq!(state_of(&pods_then, &sets_then), state_a);
     assert_eq!(pods_then["metadata"]["resourceVersion"], rv_a.to_string());
-    let (_, before_scale) = live
-        .get(&format!(
+    let (_, before_scale) = get(
+        &live,
+        &format!(
             "/apis/apps/v1/replicasets?resourceVersion={}&resourceVersionMatch=Exact",
             scaled_up - 1
-        ))
-        .await;
+        ),
+    )
+    .await;
     assert_eq!(before_scale["items"][0]["spec"]["replicas"], 2);
-    let raw = live
-        .ok(&["get", "--raw", &format!("/api/v1/namespaces/default/pods?resourceVersion={rv_a}&resourceVersionMatch=Exact&labelSelector=app%3Decho")])
+    let raw = live.kubectl.ok(&["get", "--raw", &format!("/api/v1/namespaces/default/pods?resourceVersion={rv_a}&resourceVersionMatch=Exact&labelSelector=app%3Decho")])
         .await;
     let raw: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(raw["items"].as_array().unwrap().len(), 3);
@@ -732,31 +578,16 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
         )),
         "{out}"
     );
-    let sandbox = serve_read_only(&sandbox_path);
-    let cache = tempfile::tempdir().expect("cache");
-    let then = |args: &'static [&'static str]| {
-        let kubeconfig = sandbox.kubeconfig.clone();
-        let cache = cache.path().to_path_buf();
-        async move { ok(&kubeconfig, &cache, args).await }
-    };
-    assert_eq!(then(&["get", "pods,rs", "-o", "json"]).await, live_json);
-    let columns = ok(
-        &sandbox.kubeconfig,
-        cache.path(),
-        &["get", "pods", "-o", custom],
-    )
-    .await;
+    let sandbox = Serve::new(&sandbox_path).args(&["--read-only"]).start();
+    let then = Kubectl::new(&sandbox.kubeconfig);
+    assert_eq!(then.ok(&["get", "pods,rs", "-o", "json"]).await, live_json);
+    let columns = then.ok(&["get", "pods", "-o", custom]).await;
     assert_eq!(columns, live_columns);
     assert_eq!(
-        without_age(&then(&["get", "pods"]).await),
+        without_age(&then.ok(&["get", "pods"]).await),
         without_age(&live_table)
     );
-    let refused = kubectl(
-        &sandbox.kubeconfig,
-        cache.path(),
-        &["delete", "pod", &deleted],
-    )
-    .await;
+    let refused = then.run(&["delete", "pod", &deleted]).await;
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -773,9 +604,7 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     let (code, out, err) = kubetrail(&["replay", "--check-workers", "--data-dir", &data]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(": 0 differ"), "{out}");
-    let pool = kubetrail::history::cli::open_readers(&data_dir)
-        .await
-        .expect("readers");
+    let pool = open_readers(&data_dir).await.expect("readers");
     let report = check::check_workers(&pool, &FlippedSurplus)
         .await
         .expect("check");
@@ -798,7 +627,7 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     assert_eq!(code, 0, "{out}");
     assert!(out.ends_with("the projections match the log\n"), "{out}");
     let dir = live.stop().await;
-    let (mut conn, _) = kubetrail::startup::open_database(&dir.path().join("state.db"))
+    let (mut conn, _) = open_database(&dir.path().join("state.db"))
         .await
         .expect("db");
     sqlx::query("UPDATE objects SET object = replace(object, '\"run\":\"solo\"', '\"run\":\"forged\"') WHERE kind = 'Pod' AND name = 'solo'")
@@ -819,7 +648,7 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
         .expect("move the projections' version");
     drop(conn);
     let live = start_live(dir, 0).await;
-    let (_, solo) = live.get("/api/v1/namespaces/default/pods/solo").await;
+    let (_, solo) = get(&live, "/api/v1/namespaces/default/pods/solo").await;
     assert_eq!(solo["metadata"]["labels"]["run"], "solo");
     let dir = live.stop().await;
     let (code, out, _) =
@@ -830,17 +659,19 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
 #[tokio::test]
 async fn exact_lists_refuse_what_kubernetes_refuses() {
     let live = start_live(tempfile::tempdir().expect("dir"), 0).await;
-    let last: i64 = live.get("/api/v1/namespaces").await.1["metadata"]["resourceVersion"]
+    let last: i64 = get(&live, "/api/v1/namespaces").await.1["metadata"]["resourceVersion"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap();
-    let (status, body) = live
-        .get(&format!(
+    let (status, body) = get(
+        &live,
+        &format!(
             "/api/v1/pods?resourceVersion={}&resourceVersionMatch=Exact",
             last + 100
-        ))
-        .await;
+        ),
+    )
+    .await;
     assert_eq!(status, 504);
     assert_eq!(body["reason"], "Timeout");
     assert_eq!(
@@ -854,36 +685,42 @@ async fn exact_lists_refuse_what_kubernetes_refuses() {
             last + 100
         )
     );
-    let (status, body) = live.get("/api/v1/pods?resourceVersionMatch=Exact").await;
+    let (status, body) = get(&live, "/api/v1/pods?resourceVersionMatch=Exact").await;
     assert_eq!((status, body["reason"].as_str()), (422, Some("Invalid")));
-    let (status, _) = live
-        .get("/api/v1/pods?resourceVersion=0&resourceVersionMatch=Exact")
-        .await;
+    let (status, _) = get(
+        &live,
+        "/api/v1/pods?resourceVersion=0&resourceVersionMatch=Exact",
+    )
+    .await;
     assert_eq!(status, 422);
     // The namespaces as of the first event: one namespace, `default`.
-    let (status, first) = live
-        .get("/api/v1/namespaces?resourceVersion=1&resourceVersionMatch=Exact")
-        .await;
+    let (status, first) = get(
+        &live,
+        "/api/v1/namespaces?resourceVersion=1&resourceVersionMatch=Exact",
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(first["items"].as_array().unwrap().len(), 1);
     // Pages of an Exact list stay at its resourceVersion.
-    let (_, page) = live
-        .get("/api/v1/namespaces?resourceVersion=2&resourceVersionMatch=Exact&limit=1")
-        .await;
+    let (_, page) = get(
+        &live,
+        "/api/v1/namespaces?resourceVersion=2&resourceVersionMatch=Exact&limit=1",
+    )
+    .await;
     let token = page["metadata"]["continue"]
         .as_str()
         .expect("a continue token")
         .to_string();
-    let (_, next) = live
-        .get(&format!("/api/v1/namespaces?limit=5&continue={token}"))
-        .await;
+    let (_, next) = get(
+        &live,
+        &format!("/api/v1/namespaces?limit=5&continue={token}"),
+    )
+    .await;
     assert_eq!(next["items"].as_array().unwrap().len(), 1, "{next}");
     assert_eq!(next["metadata"]["resourceVersion"], "2");
     // A Table of a past list.
-    let (status, table) = get(
-        &live.client,
-        &live.url,
-        &live.token,
+    let (status, table) = get_as(
+        &live,
         "/api/v1/namespaces?resourceVersion=1&resourceVersionMatch=Exact",
         Some("application/json;as=Table;v=v1;g=meta.k8s.io"),
     )
@@ -891,7 +728,7 @@ async fn exact_lists_refuse_what_kubernetes_refuses() {
     assert_eq!(status, 200);
     assert_eq!(table["kind"], "Table");
     assert_eq!(table["rows"].as_array().unwrap().len(), 1);
-    let (status, discovery) = live.get("/apis").await;
+    let (status, discovery) = get(&live, "/apis").await;
     assert_eq!(status, 200);
     assert!(
         discovery["groups"]
@@ -929,10 +766,13 @@ async fn events_and_history_follow_new_writes() {
         (Process(child), rx)
     };
     let (_events, events) = spawn(&["events", "--kind", "pod", "--actor", ADMIN, "--tail", "0"]);
-    live.ok(&["run", "follow-me", "--image=ghcr.io/subicura/echo:v1"])
+    live.kubectl
+        .ok(&["run", "follow-me", "--image=ghcr.io/subicura/echo:v1"])
         .await;
     let (_history, history) = spawn(&["history", "pod/follow-me"]);
-    live.ok(&["label", "pod", "follow-me", "seen=yes"]).await;
+    live.kubectl
+        .ok(&["label", "pod", "follow-me", "seen=yes"])
+        .await;
     let next = |rx: &std::sync::mpsc::Receiver<Value>, what: &str| {
         rx.recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("{what} within 20 s"))

@@ -2,100 +2,27 @@
 //! Each test gets its own server, data directory and KUBECACHEDIR. Validation is off until the
 //! OpenAPI documents are served.
 
-use kubetrail::config::Settings;
-use kubetrail::startup::Application;
-use std::path::{Path, PathBuf};
-use std::process::Output;
-use tempfile::TempDir;
+use crate::support::app::{TestApp, start_with_workers};
+use crate::support::internals::format_time;
+use crate::support::kubectl::{kubectl_binary, manifest};
+use std::path::Path;
 
-struct Cluster {
-    _dir: TempDir,
-    cache: TempDir,
-    kubeconfig: PathBuf,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl Cluster {
-    async fn start() -> Cluster {
-        Cluster::start_with_nodes(0).await
-    }
-
-    /// A cluster with `nodes` simulated nodes (pods bound to them run without containers).
-    async fn start_with_nodes(nodes: usize) -> Cluster {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("data dir");
-        let mut settings = Settings::new(
-            "127.0.0.1:0".parse().expect("addr"),
-            dir.path().to_path_buf(),
-        );
+/// A server with every worker and `nodes` simulated nodes (pods bound to them run without
+/// containers), as `serve --simulated-nodes` runs them.
+async fn cluster(nodes: usize) -> TestApp {
+    start_with_workers(tempfile::tempdir().expect("data dir"), |settings| {
         settings.workers.simulated_nodes = nodes;
         settings.workers.simulated_start_delay = std::time::Duration::from_millis(100);
-        let app = Application::build(settings).await.expect("server builds");
-        let kubeconfig = app.kubeconfig_path().to_path_buf();
-        let handle = app.server_handle();
-        tokio::spawn(app.run_until_stopped());
-        Cluster {
-            _dir: dir,
-            cache: tempfile::tempdir().expect("cache dir"),
-            kubeconfig,
-            handle,
-        }
-    }
-
-    /// Run kubectl with this cluster's kubeconfig and cache; returns its output.
-    async fn kubectl(&self, args: &[&str]) -> Output {
-        let kubeconfig = self.kubeconfig.clone();
-        let cache = self.cache.path().to_path_buf();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(kubectl_binary())
-                .args(&args)
-                .env("KUBECONFIG", &kubeconfig)
-                .env("KUBECACHEDIR", &cache)
-                .output()
-                .expect("kubectl is on PATH (the test command installs it)")
-        })
-        .await
-        .expect("kubectl ran")
-    }
-
-    /// Run kubectl and require success; returns stdout.
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {stderr}\n{stdout}"
-        );
-        stdout
-    }
-
-    async fn stop(self) {
-        self.handle.stop(true).await;
-    }
-}
-
-/// The kubectl under test: `$KUBECTL` (the test command sets it to kubectl 1.37 for a second
-/// run), else the one on PATH.
-fn kubectl_binary() -> String {
-    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
-}
-
-fn manifest(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/manifests")
-        .join(name)
-        .display()
-        .to_string()
+    })
+    .await
 }
 
 #[tokio::test]
 async fn kubectl_talks_to_the_server_as_kubernetes() {
-    let c = Cluster::start().await;
-    let version = c.ok(&["version"]).await;
+    let c = cluster(0).await;
+    let version = c.kubectl.ok(&["version"]).await;
     assert!(version.contains("Server Version: v1.32.4"), "{version}");
-    let ns = c.ok(&["get", "namespaces", "-o", "name"]).await;
+    let ns = c.kubectl.ok(&["get", "namespaces", "-o", "name"]).await;
     for expected in [
         "namespace/default",
         "namespace/kube-system",
@@ -103,7 +30,7 @@ async fn kubectl_talks_to_the_server_as_kubernetes() {
     ] {
         assert!(ns.contains(expected), "{ns}");
     }
-    let resources = c.ok(&["api-resources"]).await;
+    let resources = c.kubectl.ok(&["api-resources"]).await;
     for short in ["po", "rs", "no", "ns", "ev"] {
         assert!(
             resources.split_whitespace().any(|w| w == short),
@@ -115,14 +42,14 @@ async fn kubectl_talks_to_the_server_as_kubernetes() {
 
 #[tokio::test]
 async fn create_get_label_annotate_delete_a_pod() {
-    let c = Cluster::start().await;
+    let c = cluster(0).await;
     let pod = manifest("echo-pod.yaml");
     assert_eq!(
-        c.ok(&["create", "-f", &pod]).await.trim(),
+        c.kubectl.ok(&["create", "-f", &pod]).await.trim(),
         "pod/echo created"
     );
 
-    let again = c.kubectl(&["create", "-f", &pod]).await;
+    let again = c.kubectl.run(&["create", "-f", &pod]).await;
     assert!(!again.status.success());
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
@@ -131,34 +58,37 @@ async fn create_get_label_annotate_delete_a_pod() {
         "{stderr}"
     );
 
-    let table = c.ok(&["get", "pods"]).await;
+    let table = c.kubectl.ok(&["get", "pods"]).await;
     assert!(table.lines().any(|l| l.starts_with("echo ")), "{table}");
-    let yaml = c.ok(&["get", "pod", "echo", "-o", "yaml"]).await;
+    let yaml = c.kubectl.ok(&["get", "pod", "echo", "-o", "yaml"]).await;
     assert!(
         yaml.contains("name: echo") && yaml.contains("restartPolicy: Always"),
         "{yaml}"
     );
     let json: serde_json::Value =
-        serde_json::from_str(&c.ok(&["get", "pod", "echo", "-o", "json"]).await).unwrap();
+        serde_json::from_str(&c.kubectl.ok(&["get", "pod", "echo", "-o", "json"]).await).unwrap();
     assert_eq!(json["metadata"]["labels"]["app"], "echo");
     assert_eq!(
-        c.ok(&["get", "pods", "-l", "app=echo", "-o", "name"])
+        c.kubectl
+            .ok(&["get", "pods", "-l", "app=echo", "-o", "name"])
             .await
             .trim(),
         "pod/echo"
     );
     assert_eq!(
-        c.ok(&["get", "pods", "-l", "app!=echo", "-o", "name"])
+        c.kubectl
+            .ok(&["get", "pods", "-l", "app!=echo", "-o", "name"])
             .await
             .trim(),
         ""
     );
-    let all = c.ok(&["get", "pods", "-A"]).await;
+    let all = c.kubectl.ok(&["get", "pods", "-A"]).await;
     assert!(
         all.contains("NAMESPACE") && all.contains("default") && all.contains("echo"),
         "{all}"
     );
     let by_field = c
+        .kubectl
         .ok(&[
             "get",
             "pods",
@@ -171,62 +101,72 @@ async fn create_get_label_annotate_delete_a_pod() {
     assert_eq!(by_field.trim(), "pod/echo");
 
     assert_eq!(
-        c.ok(&["label", "pod", "echo", "release=stable"])
+        c.kubectl
+            .ok(&["label", "pod", "echo", "release=stable"])
             .await
             .trim(),
         "pod/echo labeled"
     );
     assert_eq!(
-        c.ok(&["label", "pod", "echo", "release=canary", "--overwrite"])
+        c.kubectl
+            .ok(&["label", "pod", "echo", "release=canary", "--overwrite"])
             .await
             .trim(),
         "pod/echo labeled"
     );
     assert_eq!(
-        c.ok(&[
-            "get",
-            "pod",
-            "echo",
-            "-o",
-            "jsonpath={.metadata.labels.release}"
-        ])
-        .await,
+        c.kubectl
+            .ok(&[
+                "get",
+                "pod",
+                "echo",
+                "-o",
+                "jsonpath={.metadata.labels.release}"
+            ])
+            .await,
         "canary"
     );
     assert_eq!(
-        c.ok(&["label", "pod", "echo", "release-"]).await.trim(),
+        c.kubectl
+            .ok(&["label", "pod", "echo", "release-"])
+            .await
+            .trim(),
         "pod/echo unlabeled"
     );
     assert_eq!(
-        c.ok(&[
-            "get",
-            "pod",
-            "echo",
-            "-o",
-            "jsonpath={.metadata.labels.release}"
-        ])
-        .await,
+        c.kubectl
+            .ok(&[
+                "get",
+                "pod",
+                "echo",
+                "-o",
+                "jsonpath={.metadata.labels.release}"
+            ])
+            .await,
         ""
     );
     assert_eq!(
-        c.ok(&["annotate", "pod", "echo", "note=hello"])
+        c.kubectl
+            .ok(&["annotate", "pod", "echo", "note=hello"])
             .await
             .trim(),
         "pod/echo annotated"
     );
     assert_eq!(
-        c.ok(&[
-            "get",
-            "pod",
-            "echo",
-            "-o",
-            "jsonpath={.metadata.annotations.note}"
-        ])
-        .await,
+        c.kubectl
+            .ok(&[
+                "get",
+                "pod",
+                "echo",
+                "-o",
+                "jsonpath={.metadata.annotations.note}"
+            ])
+            .await,
         "hello"
     );
 
     let raw = c
+        .kubectl
         .ok(&["get", "--raw", "/api/v1/namespaces/default/pods/echo"])
         .await;
     let raw: serde_json::Value = serde_json::from_str(&raw).unwrap();
@@ -234,11 +174,12 @@ async fn create_get_label_annotate_delete_a_pod() {
 
     // kubectl 1.37 adds " from default namespace".
     assert!(
-        c.ok(&["delete", "pod", "echo"])
+        c.kubectl
+            .ok(&["delete", "pod", "echo"])
             .await
             .starts_with("pod \"echo\" deleted")
     );
-    let missing = c.kubectl(&["get", "pod", "echo"]).await;
+    let missing = c.kubectl.run(&["get", "pod", "echo"]).await;
     assert!(!missing.status.success());
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(
@@ -250,43 +191,48 @@ async fn create_get_label_annotate_delete_a_pod() {
 
 #[tokio::test]
 async fn replicaset_scale_and_delete_by_label() {
-    let c = Cluster::start().await;
+    let c = cluster(0).await;
     let rs = manifest("echo-rs.yaml");
     assert_eq!(
-        c.ok(&["create", "-f", &rs]).await.trim(),
+        c.kubectl.ok(&["create", "-f", &rs]).await.trim(),
         "replicaset.apps/echo-rs created"
     );
     assert_eq!(
-        c.ok(&["scale", "rs", "echo-rs", "--replicas=3"])
+        c.kubectl
+            .ok(&["scale", "rs", "echo-rs", "--replicas=3"])
             .await
             .trim(),
         "replicaset.apps/echo-rs scaled"
     );
     assert_eq!(
-        c.ok(&["get", "rs", "echo-rs", "-o", "jsonpath={.spec.replicas}"])
+        c.kubectl
+            .ok(&["get", "rs", "echo-rs", "-o", "jsonpath={.spec.replicas}"])
             .await,
         "3"
     );
     assert_eq!(
-        c.ok(&[
-            "scale",
-            "rs",
-            "echo-rs",
-            "--current-replicas=3",
-            "--replicas=1"
-        ])
-        .await
-        .trim(),
+        c.kubectl
+            .ok(&[
+                "scale",
+                "rs",
+                "echo-rs",
+                "--current-replicas=3",
+                "--replicas=1"
+            ])
+            .await
+            .trim(),
         "replicaset.apps/echo-rs scaled"
     );
     assert_eq!(
-        c.ok(&["get", "replicasets.apps", "-o", "name"])
+        c.kubectl
+            .ok(&["get", "replicasets.apps", "-o", "name"])
             .await
             .trim(),
         "replicaset.apps/echo-rs"
     );
     let stale = c
-        .kubectl(&[
+        .kubectl
+        .run(&[
             "scale",
             "rs",
             "echo-rs",
@@ -296,38 +242,40 @@ async fn replicaset_scale_and_delete_by_label() {
         .await;
     assert!(!stale.status.success(), "a stale precondition fails");
 
-    c.ok(&[
-        "create",
-        "-f",
-        &manifest("echo-pod.yaml"),
-        "--validate=false",
-    ])
-    .await;
-    let deleted = c.ok(&["delete", "pods", "-l", "app=echo"]).await;
+    c.kubectl
+        .ok(&[
+            "create",
+            "-f",
+            &manifest("echo-pod.yaml"),
+            "--validate=false",
+        ])
+        .await;
+    let deleted = c.kubectl.ok(&["delete", "pods", "-l", "app=echo"]).await;
     assert!(deleted.contains("pod \"echo\" deleted"), "{deleted}");
-    let deleted = c.ok(&["delete", "-f", &rs]).await;
+    let deleted = c.kubectl.ok(&["delete", "-f", &rs]).await;
     assert!(
         deleted.contains("replicaset.apps \"echo-rs\" deleted"),
         "{deleted}"
     );
-    assert_eq!(c.ok(&["get", "rs", "-o", "name"]).await.trim(), "");
+    assert_eq!(c.kubectl.ok(&["get", "rs", "-o", "name"]).await.trim(), "");
     c.stop().await;
 }
 
 #[tokio::test]
 async fn wrong_token_is_refused_like_kubernetes() {
-    let c = Cluster::start().await;
-    let config = std::fs::read_to_string(&c.kubeconfig).unwrap();
+    let c = cluster(0).await;
+    let config = std::fs::read_to_string(&c.kubectl.kubeconfig).unwrap();
     let token_line = config
         .lines()
         .find(|l| l.trim_start().starts_with("token:"))
         .unwrap()
         .to_string();
     let bad = config.replace(&token_line, "    token: wrong");
-    let bad_path = c.cache.path().join("bad-kubeconfig");
+    let bad_path = c.kubectl.cache.path().join("bad-kubeconfig");
     std::fs::write(&bad_path, bad).unwrap();
     let out = c
-        .kubectl(&["get", "pods", "--kubeconfig", bad_path.to_str().unwrap()])
+        .kubectl
+        .run(&["get", "pods", "--kubeconfig", bad_path.to_str().unwrap()])
         .await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -352,23 +300,25 @@ fn header(table: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn get_prints_kubernetes_tables() {
-    let c = Cluster::start().await;
-    c.ok(&[
-        "create",
-        "-f",
-        &manifest("echo-pod.yaml"),
-        "--validate=false",
-    ])
-    .await;
-    c.ok(&[
-        "create",
-        "-f",
-        &manifest("echo-rs.yaml"),
-        "--validate=false",
-    ])
-    .await;
+    let c = cluster(0).await;
+    c.kubectl
+        .ok(&[
+            "create",
+            "-f",
+            &manifest("echo-pod.yaml"),
+            "--validate=false",
+        ])
+        .await;
+    c.kubectl
+        .ok(&[
+            "create",
+            "-f",
+            &manifest("echo-rs.yaml"),
+            "--validate=false",
+        ])
+        .await;
 
-    let pods = c.ok(&["get", "pods"]).await;
+    let pods = c.kubectl.ok(&["get", "pods"]).await;
     assert_eq!(
         header(&pods),
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
@@ -377,7 +327,7 @@ async fn get_prints_kubernetes_tables() {
     let row: Vec<&str> = pods.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(&row[..4], ["echo", "0/1", "Pending", "0"], "{pods}");
 
-    let wide = c.ok(&["get", "pods", "-o", "wide"]).await;
+    let wide = c.kubectl.ok(&["get", "pods", "-o", "wide"]).await;
     assert_eq!(
         header(&wide),
         [
@@ -393,14 +343,14 @@ async fn get_prints_kubernetes_tables() {
         ],
         "{wide}"
     );
-    let labels = c.ok(&["get", "pods", "--show-labels"]).await;
+    let labels = c.kubectl.ok(&["get", "pods", "--show-labels"]).await;
     assert!(labels.contains("app=echo,tier=web"), "{labels}");
-    let column = c.ok(&["get", "pods", "-L", "tier"]).await;
+    let column = c.kubectl.ok(&["get", "pods", "-L", "tier"]).await;
     assert_eq!(header(&column).last().unwrap(), "TIER", "{column}");
-    let all_ns = c.ok(&["get", "pods", "-A"]).await;
+    let all_ns = c.kubectl.ok(&["get", "pods", "-A"]).await;
     assert_eq!(header(&all_ns)[0], "NAMESPACE", "{all_ns}");
 
-    let rs = c.ok(&["get", "rs", "-o", "wide"]).await;
+    let rs = c.kubectl.ok(&["get", "rs", "-o", "wide"]).await;
     assert_eq!(
         header(&rs),
         [
@@ -416,12 +366,12 @@ async fn get_prints_kubernetes_tables() {
         "{rs}"
     );
     assert!(rs.contains("app=echo,tier=app"), "{rs}");
-    let all = c.ok(&["get", "all"]).await;
+    let all = c.kubectl.ok(&["get", "all"]).await;
     assert!(
         all.contains("pod/echo") && all.contains("replicaset.apps/echo-rs"),
         "{all}"
     );
-    let both = c.ok(&["get", "po,rs", "-o", "name"]).await;
+    let both = c.kubectl.ok(&["get", "po,rs", "-o", "name"]).await;
     let lines: Vec<&str> = both.lines().collect();
     assert!(
         lines.contains(&"pod/echo") && lines.contains(&"replicaset.apps/echo-rs"),
@@ -431,20 +381,23 @@ async fn get_prints_kubernetes_tables() {
         lines.iter().any(|l| l.starts_with("pod/echo-rs-")),
         "the ReplicaSet made its pod: {both}"
     );
-    let ns = c.ok(&["get", "ns"]).await;
+    let ns = c.kubectl.ok(&["get", "ns"]).await;
     assert_eq!(header(&ns), ["NAME", "STATUS", "AGE"], "{ns}");
 
     assert_eq!(
-        c.ok(&["create", "namespace", "demo"]).await.trim(),
+        c.kubectl.ok(&["create", "namespace", "demo"]).await.trim(),
         "namespace/demo created"
     );
-    c.ok(&["run", "web", "--image=nginx", "-n", "demo"]).await;
+    c.kubectl
+        .ok(&["run", "web", "--image=nginx", "-n", "demo"])
+        .await;
     assert_eq!(
-        c.ok(&["delete", "namespace", "demo"]).await.trim(),
+        c.kubectl.ok(&["delete", "namespace", "demo"]).await.trim(),
         "namespace \"demo\" deleted"
     );
     assert_eq!(
-        c.ok(&["get", "pods", "-n", "demo", "-o", "name"])
+        c.kubectl
+            .ok(&["get", "pods", "-n", "demo", "-o", "name"])
             .await
             .trim(),
         ""
@@ -453,8 +406,8 @@ async fn get_prints_kubernetes_tables() {
 }
 
 /// Write a manifest into the cluster's scratch directory and return its path.
-fn scratch(c: &Cluster, name: &str, yaml: &str) -> String {
-    let path = c.cache.path().join(name);
+fn scratch(c: &TestApp, name: &str, yaml: &str) -> String {
+    let path = c.kubectl.cache.path().join(name);
     std::fs::write(&path, yaml).expect("manifest written");
     path.display().to_string()
 }
@@ -490,19 +443,19 @@ spec:
 
 #[tokio::test]
 async fn apply_patch_edit_replace_keep_the_objects_right() {
-    let c = Cluster::start().await;
+    let c = cluster(0).await;
     let file = scratch(&c, "web.yaml", RS_V1);
     assert_eq!(
-        c.ok(&["apply", "-f", &file]).await.trim(),
+        c.kubectl.ok(&["apply", "-f", &file]).await.trim(),
         "replicaset.apps/web created"
     );
     assert_eq!(
-        c.ok(&["apply", "-f", &file]).await.trim(),
+        c.kubectl.ok(&["apply", "-f", &file]).await.trim(),
         "replicaset.apps/web unchanged"
     );
 
     // Someone else labels the live object; the next apply must keep that label.
-    c.ok(&["label", "rs", "web", "owner=ops"]).await;
+    c.kubectl.ok(&["label", "rs", "web", "owner=ops"]).await;
     let edited = RS_V1
         .replace("    stage: one\n", "")
         .replace("replicas: 2", "replicas: 3")
@@ -511,11 +464,11 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
         .replace("      - name: side\n        image: busybox:1.36\n", "");
     let file = scratch(&c, "web.yaml", &edited);
     assert_eq!(
-        c.ok(&["apply", "-f", &file]).await.trim(),
+        c.kubectl.ok(&["apply", "-f", &file]).await.trim(),
         "replicaset.apps/web configured"
     );
     let live: serde_json::Value =
-        serde_json::from_str(&c.ok(&["get", "rs", "web", "-o", "json"]).await).unwrap();
+        serde_json::from_str(&c.kubectl.ok(&["get", "rs", "web", "-o", "json"]).await).unwrap();
     assert_eq!(live["spec"]["replicas"], 3);
     assert!(
         live["metadata"]["labels"].get("stage").is_none(),
@@ -536,40 +489,45 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
     );
 
     // kubectl patch with each type.
-    c.ok(&[
-        "patch",
-        "rs",
-        "web",
-        "-p",
-        r#"{"metadata":{"labels":{"smp":"yes"}}}"#,
-    ])
-    .await;
-    c.ok(&[
-        "patch",
-        "rs",
-        "web",
-        "--type=merge",
-        "-p",
-        r#"{"metadata":{"labels":{"merge":"yes"}}}"#,
-    ])
-    .await;
-    c.ok(&[
-        "patch",
-        "rs",
-        "web",
-        "--type=json",
-        "-p",
-        r#"[{"op":"add","path":"/metadata/labels/json","value":"yes"}]"#,
-    ])
-    .await;
+    c.kubectl
+        .ok(&[
+            "patch",
+            "rs",
+            "web",
+            "-p",
+            r#"{"metadata":{"labels":{"smp":"yes"}}}"#,
+        ])
+        .await;
+    c.kubectl
+        .ok(&[
+            "patch",
+            "rs",
+            "web",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"labels":{"merge":"yes"}}}"#,
+        ])
+        .await;
+    c.kubectl
+        .ok(&[
+            "patch",
+            "rs",
+            "web",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/metadata/labels/json","value":"yes"}]"#,
+        ])
+        .await;
     let labels = c
+        .kubectl
         .ok(&["get", "rs", "web", "-o", "jsonpath={.metadata.labels}"])
         .await;
     for key in ["smp", "merge", "json"] {
         assert!(labels.contains(&format!("\"{key}\":\"yes\"")), "{labels}");
     }
     let failed = c
-        .kubectl(&[
+        .kubectl
+        .run(&[
             "patch",
             "rs",
             "web",
@@ -581,19 +539,11 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
     assert!(!failed.status.success());
 
     // kubectl edit through a scripted editor.
-    let kubeconfig = c.kubeconfig.clone();
-    let cache = c.cache.path().to_path_buf();
-    let edit = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(kubectl_binary())
-            .args(["edit", "rs", "web"])
-            .env("KUBECONFIG", kubeconfig)
-            .env("KUBECACHEDIR", cache)
-            .env("KUBE_EDITOR", "sed -i s/replicas:\\ 3/replicas:\\ 5/")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut edit = c.kubectl.command(&["edit", "rs", "web"]);
+    edit.env("KUBE_EDITOR", "sed -i s/replicas:\\ 3/replicas:\\ 5/");
+    let edit = tokio::task::spawn_blocking(move || edit.output().unwrap())
+        .await
+        .unwrap();
     assert!(
         edit.status.success(),
         "{}",
@@ -604,24 +554,26 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
         "replicaset.apps/web edited"
     );
     assert_eq!(
-        c.ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
+        c.kubectl
+            .ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
             .await,
         "5"
     );
 
     // kubectl replace with the file, and a stale replace conflicts.
-    let stale = c.ok(&["get", "rs", "web", "-o", "yaml"]).await;
+    let stale = c.kubectl.ok(&["get", "rs", "web", "-o", "yaml"]).await;
     let file = scratch(
         &c,
         "web.yaml",
         &edited.replace("replicas: 3", "replicas: 1"),
     );
     assert_eq!(
-        c.ok(&["replace", "-f", &file]).await.trim(),
+        c.kubectl.ok(&["replace", "-f", &file]).await.trim(),
         "replicaset.apps/web replaced"
     );
     assert_eq!(
-        c.ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
+        c.kubectl
+            .ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
             .await,
         "1"
     );
@@ -630,7 +582,7 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
         "stale.yaml",
         &stale.replace("replicas: 5", "replicas: 4"),
     );
-    let conflict = c.kubectl(&["replace", "-f", &stale_file]).await;
+    let conflict = c.kubectl.run(&["replace", "-f", &stale_file]).await;
     assert!(!conflict.status.success());
     let stderr = String::from_utf8_lossy(&conflict.stderr);
     assert!(
@@ -640,6 +592,7 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
     );
 
     let set = c
+        .kubectl
         .ok(&["set", "image", "rs/web", "app=ghcr.io/subicura/echo:v3"])
         .await;
     assert_eq!(set.trim(), "replicaset.apps/web image updated");
@@ -648,8 +601,8 @@ async fn apply_patch_edit_replace_keep_the_objects_right() {
 
 #[tokio::test]
 async fn workloads_run_on_simulated_nodes_through_kubectl() {
-    let c = Cluster::start_with_nodes(2).await;
-    let nodes = c.ok(&["get", "nodes"]).await;
+    let c = cluster(2).await;
+    let nodes = c.kubectl.ok(&["get", "nodes"]).await;
     assert_eq!(
         header(&nodes),
         ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
@@ -661,18 +614,21 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
     );
 
     let rs = manifest("echo-rs.yaml");
-    c.ok(&["apply", "-f", &rs]).await;
-    c.ok(&["scale", "rs", "echo-rs", "--replicas=3"]).await;
-    c.ok(&[
-        "wait",
-        "--for=condition=Ready",
-        "pod",
-        "-l",
-        "app=echo",
-        "--timeout=30s",
-    ])
-    .await;
-    let wide = c.ok(&["get", "pods", "-o", "wide"]).await;
+    c.kubectl.ok(&["apply", "-f", &rs]).await;
+    c.kubectl
+        .ok(&["scale", "rs", "echo-rs", "--replicas=3"])
+        .await;
+    c.kubectl
+        .ok(&[
+            "wait",
+            "--for=condition=Ready",
+            "pod",
+            "-l",
+            "app=echo",
+            "--timeout=30s",
+        ])
+        .await;
+    let wide = c.kubectl.ok(&["get", "pods", "-o", "wide"]).await;
     assert_eq!(
         wide.lines()
             .filter(|l| l.contains("Running") && l.contains("sim-node-"))
@@ -680,7 +636,7 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
         3,
         "{wide}"
     );
-    let rs_table = c.ok(&["get", "rs", "echo-rs"]).await;
+    let rs_table = c.kubectl.ok(&["get", "rs", "echo-rs"]).await;
     let cells: Vec<&str> = rs_table
         .lines()
         .nth(1)
@@ -690,6 +646,7 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
     assert_eq!(&cells[..4], ["echo-rs", "3", "3", "3"], "{rs_table}");
 
     let pod = c
+        .kubectl
         .ok(&[
             "get",
             "pods",
@@ -699,7 +656,7 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
             "jsonpath={.items[0].metadata.name}",
         ])
         .await;
-    let described = c.ok(&["describe", "pod", &pod]).await;
+    let described = c.kubectl.ok(&["describe", "pod", &pod]).await;
     for expected in [
         "Node:",
         "sim-node-",
@@ -718,7 +675,7 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
     };
     assert_eq!(field("Status:"), "Running", "{described}");
     assert_eq!(field("Controlled By:"), "ReplicaSet/echo-rs", "{described}");
-    let described = c.ok(&["describe", "rs", "echo-rs"]).await;
+    let described = c.kubectl.ok(&["describe", "rs", "echo-rs"]).await;
     let pods_status = described
         .lines()
         .find(|l| l.starts_with("Pods Status:"))
@@ -728,7 +685,7 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
         "{described}"
     );
     assert!(described.contains("SuccessfulCreate"), "{described}");
-    let node = c.ok(&["describe", "node", "sim-node-000"]).await;
+    let node = c.kubectl.ok(&["describe", "node", "sim-node-000"]).await;
     assert!(
         node.contains("Capacity:")
             && node.contains("Allocatable:")
@@ -738,31 +695,35 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
 
     // Cordon, drain, uncordon.
     assert_eq!(
-        c.ok(&["cordon", "sim-node-000"]).await.trim(),
+        c.kubectl.ok(&["cordon", "sim-node-000"]).await.trim(),
         "node/sim-node-000 cordoned"
     );
     assert!(
-        c.ok(&["get", "node", "sim-node-000"])
+        c.kubectl
+            .ok(&["get", "node", "sim-node-000"])
             .await
             .contains("Ready,SchedulingDisabled")
     );
-    c.ok(&[
-        "drain",
-        "sim-node-000",
-        "--ignore-daemonsets",
-        "--timeout=30s",
-    ])
-    .await;
-    c.ok(&[
-        "wait",
-        "--for=condition=Ready",
-        "pod",
-        "-l",
-        "app=echo",
-        "--timeout=30s",
-    ])
-    .await;
+    c.kubectl
+        .ok(&[
+            "drain",
+            "sim-node-000",
+            "--ignore-daemonsets",
+            "--timeout=30s",
+        ])
+        .await;
+    c.kubectl
+        .ok(&[
+            "wait",
+            "--for=condition=Ready",
+            "pod",
+            "-l",
+            "app=echo",
+            "--timeout=30s",
+        ])
+        .await;
     let placed = c
+        .kubectl
         .ok(&[
             "get",
             "pods",
@@ -777,12 +738,13 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
         "{placed}"
     );
     assert_eq!(
-        c.ok(&["uncordon", "sim-node-000"]).await.trim(),
+        c.kubectl.ok(&["uncordon", "sim-node-000"]).await.trim(),
         "node/sim-node-000 uncordoned"
     );
 
     // Delete forms.
     let one = c
+        .kubectl
         .ok(&[
             "get",
             "pods",
@@ -793,11 +755,13 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
         ])
         .await;
     let forced = c
-        .kubectl(&["delete", "pod", &one, "--grace-period=0", "--force"])
+        .kubectl
+        .run(&["delete", "pod", &one, "--grace-period=0", "--force"])
         .await;
     assert!(forced.status.success());
     assert!(String::from_utf8_lossy(&forced.stdout).contains("force deleted"));
     let other = c
+        .kubectl
         .ok(&[
             "get",
             "pods",
@@ -807,20 +771,27 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
             "jsonpath={.items[0].metadata.name}",
         ])
         .await;
-    c.ok(&["delete", "pod", &other, "--wait=false"]).await;
-    c.ok(&[
-        "wait",
-        "--for=delete",
-        &format!("pod/{other}"),
-        "--timeout=30s",
-    ])
-    .await;
+    c.kubectl
+        .ok(&["delete", "pod", &other, "--wait=false"])
+        .await;
+    c.kubectl
+        .ok(&[
+            "wait",
+            "--for=delete",
+            &format!("pod/{other}"),
+            "--timeout=30s",
+        ])
+        .await;
     assert!(
-        c.ok(&["delete", "rs", "echo-rs", "--cascade=foreground"])
+        c.kubectl
+            .ok(&["delete", "rs", "echo-rs", "--cascade=foreground"])
             .await
             .starts_with("replicaset.apps \"echo-rs\" deleted")
     );
-    let left = c.ok(&["get", "pods", "-l", "app=echo", "-o", "name"]).await;
+    let left = c
+        .kubectl
+        .ok(&["get", "pods", "-l", "app=echo", "-o", "name"])
+        .await;
     assert_eq!(
         left.trim(),
         "",
@@ -831,13 +802,17 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
 
 #[tokio::test]
 async fn server_side_apply_strict_validation_and_explain() {
-    let c = Cluster::start().await;
+    let c = cluster(0).await;
     let file = scratch(&c, "web.yaml", RS_V1);
     assert_eq!(
-        c.ok(&["apply", "--server-side", "-f", &file]).await.trim(),
+        c.kubectl
+            .ok(&["apply", "--server-side", "-f", &file])
+            .await
+            .trim(),
         "replicaset.apps/web serverside-applied"
     );
     let managers = c
+        .kubectl
         .ok(&[
             "get",
             "rs",
@@ -849,24 +824,29 @@ async fn server_side_apply_strict_validation_and_explain() {
         .await;
     assert!(managers.contains("kubectl"), "{managers}");
     // Another manager takes .spec.replicas; re-applying a different value conflicts.
-    c.ok(&["scale", "rs", "web", "--replicas=5"]).await;
+    c.kubectl.ok(&["scale", "rs", "web", "--replicas=5"]).await;
     let file = scratch(&c, "web.yaml", &RS_V1.replace("replicas: 2", "replicas: 3"));
-    let conflict = c.kubectl(&["apply", "--server-side", "-f", &file]).await;
+    let conflict = c
+        .kubectl
+        .run(&["apply", "--server-side", "-f", &file])
+        .await;
     assert!(!conflict.status.success());
     let stderr = String::from_utf8_lossy(&conflict.stderr);
     assert!(
         stderr.contains("Apply failed with 1 conflict") && stderr.contains(".spec.replicas"),
         "{stderr}"
     );
-    c.ok(&["apply", "--server-side", "--force-conflicts", "-f", &file])
+    c.kubectl
+        .ok(&["apply", "--server-side", "--force-conflicts", "-f", &file])
         .await;
     assert_eq!(
-        c.ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
+        c.kubectl
+            .ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
             .await,
         "3"
     );
     // Fields the manifest no longer has are removed; fields others own stay.
-    c.ok(&["label", "rs", "web", "owner=ops"]).await;
+    c.kubectl.ok(&["label", "rs", "web", "owner=ops"]).await;
     let file = scratch(
         &c,
         "web.yaml",
@@ -874,8 +854,9 @@ async fn server_side_apply_strict_validation_and_explain() {
             .replace("replicas: 2", "replicas: 3")
             .replace("    stage: one\n", ""),
     );
-    c.ok(&["apply", "--server-side", "-f", &file]).await;
+    c.kubectl.ok(&["apply", "--server-side", "-f", &file]).await;
     let labels = c
+        .kubectl
         .ok(&["get", "rs", "web", "-o", "jsonpath={.metadata.labels}"])
         .await;
     assert!(
@@ -889,14 +870,17 @@ async fn server_side_apply_strict_validation_and_explain() {
         "bad.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: a\n    image: b\n    imagee: c\n",
     );
-    let refused = c.kubectl(&["create", "-f", &bad]).await;
+    let refused = c.kubectl.run(&["create", "-f", &bad]).await;
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         stderr.contains("unknown field \"spec.containers[0].imagee\""),
         "{stderr}"
     );
-    let warned = c.kubectl(&["create", "-f", &bad, "--validate=warn"]).await;
+    let warned = c
+        .kubectl
+        .run(&["create", "-f", &bad, "--validate=warn"])
+        .await;
     assert!(warned.status.success());
     assert!(
         String::from_utf8_lossy(&warned.stderr)
@@ -904,6 +888,7 @@ async fn server_side_apply_strict_validation_and_explain() {
     );
 
     let explained = c
+        .kubectl
         .ok(&["explain", "pod.spec.containers.livenessProbe"])
         .await;
     assert!(
@@ -916,16 +901,16 @@ async fn server_side_apply_strict_validation_and_explain() {
 
 #[tokio::test]
 async fn watch_api_versions_and_more_delete_forms() {
-    let c = Cluster::start_with_nodes(1).await;
-    let versions = c.ok(&["api-versions"]).await;
+    let c = cluster(1).await;
+    let versions = c.kubectl.ok(&["api-versions"]).await;
     assert!(
         versions.lines().any(|l| l == "v1") && versions.lines().any(|l| l == "apps/v1"),
         "{versions}"
     );
 
     // `kubectl get pods -w` prints the table, then a row per change, until it is stopped.
-    let kubeconfig = c.kubeconfig.clone();
-    let cache = c.cache.path().to_path_buf();
+    let kubeconfig = c.kubectl.kubeconfig.clone();
+    let cache = c.kubectl.cache.path().to_path_buf();
     let watcher = tokio::task::spawn_blocking(move || {
         std::process::Command::new("timeout")
             .args(["6", &kubectl_binary(), "get", "pods", "-w"])
@@ -935,7 +920,9 @@ async fn watch_api_versions_and_more_delete_forms() {
             .expect("timeout and kubectl run")
     });
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    c.ok(&["run", "watched", "--image=busybox:1.36"]).await;
+    c.kubectl
+        .ok(&["run", "watched", "--image=busybox:1.36"])
+        .await;
     let out = watcher.await.expect("watcher");
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -953,19 +940,25 @@ async fn watch_api_versions_and_more_delete_forms() {
     assert!(rows.iter().any(|r| r.contains("Running")), "{printed}");
 
     // --now, and --cascade=orphan keeping the pods.
-    c.ok(&["delete", "pod", "watched", "--now"]).await;
-    c.ok(&["apply", "-f", &manifest("echo-rs.yaml")]).await;
-    c.ok(&[
-        "wait",
-        "--for=condition=Ready",
-        "pod",
-        "-l",
-        "app=echo",
-        "--timeout=30s",
-    ])
-    .await;
-    c.ok(&["delete", "rs", "echo-rs", "--cascade=orphan"]).await;
+    c.kubectl.ok(&["delete", "pod", "watched", "--now"]).await;
+    c.kubectl
+        .ok(&["apply", "-f", &manifest("echo-rs.yaml")])
+        .await;
+    c.kubectl
+        .ok(&[
+            "wait",
+            "--for=condition=Ready",
+            "pod",
+            "-l",
+            "app=echo",
+            "--timeout=30s",
+        ])
+        .await;
+    c.kubectl
+        .ok(&["delete", "rs", "echo-rs", "--cascade=orphan"])
+        .await;
     let left = c
+        .kubectl
         .ok(&[
             "get",
             "pods",
@@ -977,7 +970,8 @@ async fn watch_api_versions_and_more_delete_forms() {
         .await;
     assert_eq!(left.trim(), "", "orphaned pods lost their owner");
     assert!(
-        !c.ok(&["get", "pods", "-l", "app=echo", "-o", "name"])
+        !c.kubectl
+            .ok(&["get", "pods", "-l", "app=echo", "-o", "name"])
             .await
             .trim()
             .is_empty()
@@ -987,7 +981,7 @@ async fn watch_api_versions_and_more_delete_forms() {
 
 /// A pod named `name` with the given status, written through the status subresource.
 async fn pod_with_status(
-    c: &Cluster,
+    c: &TestApp,
     name: &str,
     status: serde_json::Value,
     extra: serde_json::Value,
@@ -996,27 +990,26 @@ async fn pod_with_status(
         "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}]}});
     json_patch::merge(&mut pod, &extra);
     let file = scratch(c, &format!("{name}.json"), &pod.to_string());
-    c.ok(&["create", "-f", &file]).await;
+    c.kubectl.ok(&["create", "-f", &file]).await;
     let patch = serde_json::json!({"status": status}).to_string();
-    c.ok(&[
-        "patch",
-        "pod",
-        name,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &patch,
-    ])
-    .await;
+    c.kubectl
+        .ok(&[
+            "patch",
+            "pod",
+            name,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &patch,
+        ])
+        .await;
 }
 
 #[tokio::test]
 async fn get_pods_matches_kubernetes_golden_output() {
-    let c = Cluster::start().await;
+    let c = cluster(0).await;
     let ago = |minutes: i64| {
-        kubetrail::model::meta::format_time(
-            jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes),
-        )
+        format_time(jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes))
     };
     let waiting = |reason: &str| serde_json::json!({"waiting": {"reason": reason}});
     let container = |state: serde_json::Value,
@@ -1084,9 +1077,10 @@ async fn get_pods_matches_kubernetes_golden_output() {
     for (name, status, extra) in &cases {
         pod_with_status(&c, name, status.clone(), extra.clone()).await;
     }
-    c.ok(&["delete", "pod", "j-terminating", "--wait=false"])
+    c.kubectl
+        .ok(&["delete", "pod", "j-terminating", "--wait=false"])
         .await;
-    let printed = c.ok(&["get", "pods"]).await;
+    let printed = c.kubectl.ok(&["get", "pods"]).await;
     // AGE is the last column; it depends on the clock, so it is masked.
     let masked: Vec<String> = printed
         .lines()
@@ -1107,14 +1101,15 @@ async fn get_pods_matches_kubernetes_golden_output() {
         golden.trim_end(),
         "kubectl get pods printed:\n{printed}"
     );
-    c.ok(&[
-        "patch",
-        "pod",
-        "j-terminating",
-        "--type=merge",
-        "-p",
-        r#"{"metadata":{"finalizers":null}}"#,
-    ])
-    .await;
+    c.kubectl
+        .ok(&[
+            "patch",
+            "pod",
+            "j-terminating",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ])
+        .await;
     c.stop().await;
 }

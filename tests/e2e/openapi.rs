@@ -1,17 +1,16 @@
 //! The OpenAPI v3 documents: the committed snapshot under `openapi/`, what kubectl looks for in
 //! them, how they are served over HTTP, and the real kubectl validating and explaining with them.
 //!
-//! Refresh the snapshot after a deliberate change with `UPDATE_OPENAPI=1 cargo test --test openapi`.
+//! Refresh the snapshot after a deliberate change with `UPDATE_OPENAPI=1 cargo test --test e2e -- openapi::`.
 
-use kubetrail::config::Settings;
-use kubetrail::model::openapi::{self, GroupVersion};
-use kubetrail::startup::Application;
+use crate::support::app::{TestApp, start_with_workers};
+use crate::support::internals::KUBERNETES_VERSION;
+use crate::support::internals::openapi::{self, GroupVersion};
+use crate::support::kubectl::kubectl_binary;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
-use tempfile::TempDir;
 
 fn snapshot_path(gv: GroupVersion) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,7 +44,7 @@ fn the_committed_snapshot_is_current() {
     }
     assert!(
         stale.is_empty(),
-        "the OpenAPI snapshot is stale:\n  {}\nIf the change is intended, refresh it with\n  UPDATE_OPENAPI=1 cargo test --test openapi\nand commit openapi/.",
+        "the OpenAPI snapshot is stale:\n  {}\nIf the change is intended, refresh it with\n  UPDATE_OPENAPI=1 cargo test --test e2e -- openapi::\nand commit openapi/.",
         stale.join("\n  ")
     );
 }
@@ -300,103 +299,22 @@ fn schemas_carry_what_kubectl_explain_and_apply_read() {
 
 #[test]
 fn the_documents_name_the_kubernetes_version_discovery_reports() {
-    assert_eq!(
-        openapi::KUBERNETES_VERSION,
-        kubetrail::http::discovery::KUBERNETES_VERSION
-    );
+    assert_eq!(openapi::KUBERNETES_VERSION, KUBERNETES_VERSION);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Over HTTP
 
-struct Server {
-    url: String,
-    token: String,
-    client: reqwest::Client,
-    kubeconfig: PathBuf,
-    cache: TempDir,
-    handle: actix_web::dev::ServerHandle,
-    _dir: TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("data dir");
-        let settings = Settings::new(
-            "127.0.0.1:0".parse().expect("addr"),
-            dir.path().to_path_buf(),
-        );
-        let app = Application::build(settings).await.expect("server builds");
-        let url = app.url().to_string();
-        let kubeconfig = app.kubeconfig_path().to_path_buf();
-        let handle = app.server_handle();
-        tokio::spawn(app.run_until_stopped());
-        let ca = std::fs::read(dir.path().join("ca.crt")).expect("ca");
-        let token = std::fs::read_to_string(dir.path().join("token"))
-            .expect("token")
-            .trim()
-            .to_string();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")])
+/// A server as `serve` runs it, with a client that does not follow redirects (the Swagger
+/// UI's are checked as they are sent).
+async fn server() -> TestApp {
+    let mut s = start_with_workers(tempfile::tempdir().expect("data dir"), |_| {}).await;
+    s.client_with(|client| {
+        client
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
-        Server {
-            url,
-            token,
-            client,
-            kubeconfig,
-            cache: tempfile::tempdir().expect("cache dir"),
-            handle,
-            _dir: dir,
-        }
-    }
-
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-    }
-
-    /// Run kubectl with this server's kubeconfig and its own cache directory.
-    async fn kubectl(&self, args: &[&str]) -> Output {
-        let kubeconfig = self.kubeconfig.clone();
-        let cache = self.cache.path().to_path_buf();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(kubectl_binary())
-                .args(&args)
-                .env("KUBECONFIG", &kubeconfig)
-                .env("KUBECACHEDIR", &cache)
-                .output()
-                .expect("kubectl is on PATH (the test command installs it)")
-        })
-        .await
-        .expect("kubectl ran")
-    }
-
-    async fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args).await;
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {stderr}\n{stdout}"
-        );
-        stdout
-    }
-
-    async fn stop(self) {
-        self.handle.stop(true).await;
-    }
-}
-
-/// The kubectl under test: `$KUBECTL` (the test command sets it to kubectl 1.37 for a second
-/// run of the kubectl suite), else the one on PATH.
-fn kubectl_binary() -> String {
-    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
+    });
+    s
 }
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
@@ -409,9 +327,9 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
-    let s = Server::start().await;
+    let s = server().await;
     let index = s
-        .get("/openapi/v3")
+        .request(reqwest::Method::GET, "/openapi/v3")
         .header("Accept", "application/json, */*")
         .send()
         .await
@@ -428,7 +346,7 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
 
         // The current hash: immutable for a year.
         let response = s
-            .get(url)
+            .request(reqwest::Method::GET, url)
             .header("Accept", "application/json")
             .send()
             .await
@@ -444,12 +362,16 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
         assert_eq!(document["openapi"], "3.0.0");
 
         // No hash: revalidate every time; the ETag answers 304.
-        let response = s.get(gv.url).send().await.expect("document");
+        let response = s
+            .request(reqwest::Method::GET, gv.url)
+            .send()
+            .await
+            .expect("document");
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(header(&response, "cache-control"), "no-cache, private");
         let etag = header(&response, "etag").to_string();
         let response = s
-            .get(gv.url)
+            .request(reqwest::Method::GET, gv.url)
             .header("If-None-Match", &etag)
             .send()
             .await
@@ -458,7 +380,7 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
 
         // A stale hash: moved to the current URL.
         let response = s
-            .get(&format!("{}?hash=0123ABCD", gv.url))
+            .request(reqwest::Method::GET, &format!("{}?hash=0123ABCD", gv.url))
             .send()
             .await
             .expect("stale");
@@ -467,7 +389,7 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
     }
 
     let unknown = s
-        .get("/openapi/v3/apis/batch/v1")
+        .request(reqwest::Method::GET, "/openapi/v3/apis/batch/v1")
         .send()
         .await
         .expect("404");
@@ -477,7 +399,7 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
     assert_eq!(status["reason"], "NotFound");
 
     let protobuf = s
-        .get("/openapi/v3/api/v1")
+        .request(reqwest::Method::GET, "/openapi/v3/api/v1")
         .header(
             "Accept",
             "application/com.github.proto-openapi.spec.v3@v1.0+protobuf",
@@ -490,7 +412,7 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
     assert_eq!(status["reason"], "NotAcceptable");
 
     let v2 = s
-        .get("/openapi/v2")
+        .request(reqwest::Method::GET, "/openapi/v2")
         .header(
             "Accept",
             "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
@@ -515,15 +437,23 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
 
 #[tokio::test]
 async fn swagger_ui_browses_the_served_documents() {
-    let s = Server::start().await;
-    let redirect = s.get("/swagger-ui").send().await.expect("redirect");
+    let s = server().await;
+    let redirect = s
+        .request(reqwest::Method::GET, "/swagger-ui")
+        .send()
+        .await
+        .expect("redirect");
     assert_eq!(redirect.status(), StatusCode::MOVED_PERMANENTLY);
     assert_eq!(header(&redirect, "location"), "/swagger-ui/");
-    let page = s.get("/swagger-ui/").send().await.expect("page");
+    let page = s
+        .request(reqwest::Method::GET, "/swagger-ui/")
+        .send()
+        .await
+        .expect("page");
     assert_eq!(page.status(), StatusCode::OK);
     assert!(header(&page, "content-type").starts_with("text/html"));
     let initializer = s
-        .get("/swagger-ui/swagger-initializer.js")
+        .request(reqwest::Method::GET, "/swagger-ui/swagger-initializer.js")
         .send()
         .await
         .expect("initializer")
@@ -534,7 +464,7 @@ async fn swagger_ui_browses_the_served_documents() {
         assert!(initializer.contains(gv.url), "{gv:?} in {initializer}");
     }
     let bundle = s
-        .get("/swagger-ui/swagger-ui-bundle.js")
+        .request(reqwest::Method::GET, "/swagger-ui/swagger-ui-bundle.js")
         .send()
         .await
         .expect("bundle");
@@ -547,9 +477,9 @@ async fn swagger_ui_browses_the_served_documents() {
 #[tokio::test]
 async fn swagger_ui_opens_through_kubectl_proxy() {
     use std::io::{BufRead, BufReader};
-    let s = Server::start().await;
-    let kubeconfig = s.kubeconfig.clone();
-    let cache = s.cache.path().to_path_buf();
+    let s = server().await;
+    let kubeconfig = s.kubectl.kubeconfig.clone();
+    let cache = s.kubectl.cache.path().to_path_buf();
     let (mut proxy, address) = tokio::task::spawn_blocking(move || {
         let mut child = std::process::Command::new(kubectl_binary())
             .args(["proxy", "--port=0"])
@@ -615,20 +545,21 @@ spec:
 
 #[tokio::test]
 async fn kubectl_validates_and_explains_with_the_documents() {
-    let s = Server::start().await;
+    let s = server().await;
     let manifests = tempfile::tempdir().expect("manifests");
     let pod = manifests.path().join("pod.yaml");
     std::fs::write(&pod, POD).expect("manifest");
     let pod = pod.display().to_string();
 
     // Server-side field validation is detected from the documents: no --validate=false.
-    let created = s.kubectl_ok(&["create", "-f", &pod]).await;
+    let created = s.kubectl.ok(&["create", "-f", &pod]).await;
     assert_eq!(created.trim(), "pod/validated created");
-    let applied = s.kubectl_ok(&["apply", "-f", &pod]).await;
+    let applied = s.kubectl.ok(&["apply", "-f", &pod]).await;
     assert!(applied.contains("pod/validated"), "{applied}");
 
     let probe = s
-        .kubectl_ok(&["explain", "pod.spec.containers.livenessProbe"])
+        .kubectl
+        .ok(&["explain", "pod.spec.containers.livenessProbe"])
         .await;
     for expected in [
         "KIND:       Pod",
@@ -641,7 +572,7 @@ async fn kubectl_validates_and_explains_with_the_documents() {
         assert!(probe.contains(expected), "{expected:?} in\n{probe}");
     }
 
-    let rs = s.kubectl_ok(&["explain", "rs.spec"]).await;
+    let rs = s.kubectl.ok(&["explain", "rs.spec"]).await;
     for expected in [
         "GROUP:      apps",
         "KIND:       ReplicaSet",
@@ -652,7 +583,7 @@ async fn kubectl_validates_and_explains_with_the_documents() {
         assert!(rs.contains(expected), "{expected:?} in\n{rs}");
     }
 
-    let resources = s.kubectl_ok(&["api-resources"]).await;
+    let resources = s.kubectl.ok(&["api-resources"]).await;
     for short in ["po", "rs", "no", "ns", "ev"] {
         assert!(
             resources.split_whitespace().any(|w| w == short),

@@ -1,56 +1,38 @@
 //! A worker in another process: `kubetrail kubelet --simulated` runs a node against a server
 //! through its HTTP API (list+watch and REST writes), and the log records what it did and why.
 
-use kubetrail::config::Settings;
-use kubetrail::startup::Application;
+use crate::support::app::start_with_workers;
+use crate::support::binary::kubetrail;
+use crate::support::internals::open_database;
 use serde_json::{Value, json};
 use sqlx::Row;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn a_kubelet_in_another_process_runs_pods_of_a_replicaset() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().expect("data dir");
-    let settings = Settings::new(
-        "127.0.0.1:0".parse().expect("addr"),
-        dir.path().to_path_buf(),
-    );
-    let app = Application::build(settings).await.expect("server");
-    let url = app.url().to_string();
-    let kubeconfig = app.kubeconfig_path().to_path_buf();
-    let handle = app.server_handle();
-    let server = tokio::spawn(app.run_until_stopped());
+    let app = start_with_workers(tempfile::tempdir().expect("data dir"), |_| {}).await;
+    let url = app.url.clone();
 
-    let mut kubelet = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-        .args([
-            "kubelet",
-            "--simulated",
-            "--node-name",
-            "remote-1",
-            "--start-delay-ms",
-            "50",
-        ])
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the kubelet starts");
+    let mut kubelet = kubetrail(&[
+        "kubelet",
+        "--simulated",
+        "--node-name",
+        "remote-1",
+        "--start-delay-ms",
+        "50",
+    ])
+    .arg("--kubeconfig")
+    .arg(&app.kubectl.kubeconfig)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("the kubelet starts");
 
-    let ca = std::fs::read(dir.path().join("ca.crt")).expect("ca");
-    let token = std::fs::read_to_string(dir.path().join("token")).expect("token");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("pem")])
-        .build()
-        .expect("client");
     let get = |path: String| {
-        let client = client.clone();
-        let token = token.clone();
+        let request = app.client.get(path).bearer_auth(&app.token);
         async move {
-            client
-                .get(path)
-                .bearer_auth(token.trim())
+            request
                 .send()
                 .await
                 .expect("get")
@@ -63,9 +45,10 @@ async fn a_kubelet_in_another_process_runs_pods_of_a_replicaset() {
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
                  "template": {"metadata": {"labels": {"app": "web"}},
                               "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}}});
-    let created = client
+    let created = app
+        .client
         .post(format!("{url}/apis/apps/v1/namespaces/default/replicasets"))
-        .bearer_auth(token.trim())
+        .bearer_auth(&app.token)
         .json(&rs)
         .send()
         .await
@@ -100,11 +83,10 @@ async fn a_kubelet_in_another_process_runs_pods_of_a_replicaset() {
 
     let _ = kubelet.kill();
     let _ = kubelet.wait();
-    handle.stop(true).await;
-    let _ = server.await;
+    let dir = app.stop().await;
 
     // The log names the remote kubelet and the pod version that made it act.
-    let (mut conn, _) = kubetrail::startup::open_database(&dir.path().join("state.db"))
+    let (mut conn, _) = open_database(&dir.path().join("state.db"))
         .await
         .expect("db");
     let uid = running[0]["metadata"]["uid"].as_str().unwrap();

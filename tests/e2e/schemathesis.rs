@@ -8,10 +8,9 @@
 //! of cases per operation and `KUBETRAIL_SCHEMATHESIS_PHASES` the phases (docs/hostile-input.md
 //! has a longer run with the coverage phase).
 
-#[allow(dead_code)]
-mod binary;
-
-use binary::{Server, answer, tail};
+use crate::support::binary::{Server, tail};
+use crate::support::http::answer;
+use crate::support::turn;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
@@ -111,6 +110,8 @@ async fn generated_requests_from_the_served_openapi_never_get_a_server_error() {
              KUBETRAIL_SCHEMATHESIS=V/bin/st"
         )
     });
+    // About two minutes of generated requests on two cores: nothing else runs beside them.
+    turn::alone();
     let dir = tempfile::tempdir().expect("data dir");
     let logs = tempfile::tempdir().expect("log dir");
     let log = logs.path().join("server.log");

@@ -3,8 +3,14 @@
 //! off) and creates the pod object through the API and its containers itself, labelled as the
 //! Docker kubelet labels them (`workers::kubelet::docker::naming`) plus `dev.kubetrail.test`,
 //! so the server finds them exactly as it finds the kubelet's. Containers are removed when the
-//! test's `Cluster` is dropped, pass or fail.
+//! test's `Cluster` is dropped, pass or fail (found by a `dev.kubetrail.test` value of the
+//! test's own).
 
+use crate::support::app::{TestApp, spawn_app_with};
+use crate::support::docker::{BUSYBOX as IMAGE, Cleanup, engine_with, unique};
+use crate::support::internals::naming;
+use crate::support::kubectl::kubectl_binary;
+use crate::support::turn;
 use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
@@ -12,60 +18,21 @@ use bollard::query_parameters::{
     StartContainerOptions,
 };
 use futures_util::{SinkExt, StreamExt};
-use kubetrail::config::Settings;
-use kubetrail::startup::Application;
-use kubetrail::workers::kubelet::docker::naming;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
-const IMAGE: &str = "kubetrail.dev/busybox:1";
 const NODE: &str = "streams-node";
-/// Marks the containers these tests create.
+/// Marks the containers these tests create; each test's value is its own.
 const TEST_LABEL: &str = "dev.kubetrail.test";
-const TEST_VALUE: &str = "streams";
-
-/// Tests share this process; the one that counts its sockets runs alone.
-static TURNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-enum Turn {
-    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
-    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
-}
 
 struct Cluster {
-    dir: TempDir,
-    cache: TempDir,
-    url: String,
-    token: Option<String>,
-    client: reqwest::Client,
-    handle: actix_web::dev::ServerHandle,
+    app: TestApp,
     docker: Docker,
-    containers: Containers,
-    _turn: Turn,
-}
-
-/// Removes the containers a test created, also when it panics.
-#[derive(Default)]
-struct Containers(Mutex<Vec<String>>);
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        let ids = self.0.lock().map(|ids| ids.clone()).unwrap_or_default();
-        if !ids.is_empty() {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&ids)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
+    /// Removes the containers this test created, also when it panics.
+    containers: Cleanup,
 }
 
 /// How a test container is run.
@@ -80,76 +47,32 @@ impl Cluster {
         Cluster::start_with(true).await
     }
 
-    /// `tls: false` serves plain HTTP without a token (for the WebSocket client).
+    /// A server with controllers off; `tls: false` serves plain HTTP without a token (for the
+    /// WebSocket client).
     async fn start_with(tls: bool) -> Cluster {
-        let turn = Turn::Shared(TURNS.read().unwrap_or_else(|e| e.into_inner()));
-        Cluster::start_in_turn(tls, turn).await
-    }
-
-    /// A cluster while no other test of this binary runs.
-    async fn start_alone() -> Cluster {
-        let turn = Turn::Alone(TURNS.write().unwrap_or_else(|e| e.into_inner()));
-        Cluster::start_in_turn(true, turn).await
-    }
-
-    async fn start_in_turn(tls: bool, turn: Turn) -> Cluster {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let docker = Docker::connect_with_local_defaults()
-            .expect("a Docker client (the test command starts dockerd)");
-        let docker = docker
-            .negotiate_version()
-            .await
-            .expect("the Docker engine answers (scripts/test starts it)");
-        docker
-            .inspect_image(IMAGE)
-            .await
-            .unwrap_or_else(|_| panic!("image {IMAGE} is missing: run scripts/images"));
-        let dir = tempfile::tempdir().expect("data dir");
-        let mut settings = Settings::new(
-            "127.0.0.1:0".parse().expect("addr"),
-            dir.path().to_path_buf(),
-        );
-        settings.tls = tls;
-        settings.workers.controllers = false;
-        let app = Application::build(settings).await.expect("server builds");
-        let url = app.url().to_string();
-        let handle = app.server_handle();
-        tokio::spawn(app.run_until_stopped());
-        let mut client = reqwest::Client::builder().timeout(Duration::from_secs(60));
-        let mut token = None;
-        if tls {
-            let ca = std::fs::read(dir.path().join("ca.crt")).expect("ca");
-            client = client.tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")]);
-            token = Some(
-                std::fs::read_to_string(dir.path().join("token"))
-                    .expect("token")
-                    .trim()
-                    .to_string(),
-            );
-        }
+        let docker = engine_with(IMAGE).await;
+        let mut app = spawn_app_with(|settings| settings.tls = tls).await;
+        app.client_with(|client| client.timeout(Duration::from_secs(60)));
         Cluster {
-            dir,
-            cache: tempfile::tempdir().expect("cache dir"),
-            url,
-            token,
-            client: client.build().expect("client"),
-            handle,
+            app,
             docker,
-            containers: Containers::default(),
-            _turn: turn,
+            containers: Cleanup::new(TEST_LABEL, &unique("streams", "test")),
         }
+    }
+
+    /// A cluster while no other test of this binary runs (the test counts this process's
+    /// sockets).
+    async fn start_alone() -> Cluster {
+        turn::alone();
+        Cluster::start_with(true).await
     }
 
     fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
+        self.app.kubectl.kubeconfig.clone()
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let builder = self.client.request(method, format!("{}{path}", self.url));
-        match &self.token {
-            Some(token) => builder.bearer_auth(token),
-            None => builder,
-        }
+        self.app.request(method, path)
     }
 
     /// GET `path`: status and body text.
@@ -215,7 +138,7 @@ impl Cluster {
             (naming::ATTEMPT.to_string(), attempt.to_string()),
             (naming::TYPE.to_string(), naming::TYPE_CONTAINER.to_string()),
             (naming::NODE.to_string(), NODE.to_string()),
-            (TEST_LABEL.to_string(), TEST_VALUE.to_string()),
+            (TEST_LABEL.to_string(), self.test_value().to_string()),
         ]);
         let docker_name = naming::container_name(container, name, namespace, uid, attempt);
         let created = self
@@ -239,11 +162,6 @@ impl Cluster {
             )
             .await
             .expect("container created");
-        self.containers
-            .0
-            .lock()
-            .expect("ids")
-            .push(created.id.clone());
         self.docker
             .start_container(&created.id, None::<StartContainerOptions>)
             .await
@@ -293,36 +211,12 @@ impl Cluster {
 
     /// Run kubectl with this cluster's kubeconfig, `stdin` piped in; at most 60 s.
     async fn kubectl(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut command = std::process::Command::new(kubectl_binary());
-        command
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .env("KUBECACHEDIR", self.cache.path())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let stdin = stdin.map(<[u8]>::to_vec);
-        let args = args.join(" ");
-        let run = tokio::task::spawn_blocking(move || {
-            let mut child = command
-                .spawn()
-                .expect("kubectl is on PATH (the test command installs it)");
-            if let Some(input) = stdin {
-                let mut pipe = child.stdin.take().expect("stdin");
-                std::thread::spawn(move || {
-                    let _ = pipe.write_all(&input);
-                });
-            }
-            child.wait_with_output().expect("kubectl ran")
-        });
-        tokio::time::timeout(Duration::from_secs(60), run)
-            .await
-            .unwrap_or_else(|_| panic!("kubectl {args} did not finish in 60 s"))
-            .expect("kubectl task")
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.app.kubectl.run_with_input(args, stdin),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("kubectl {} did not finish in 60 s", args.join(" ")))
     }
 
     /// Run kubectl, require success, return stdout.
@@ -353,12 +247,16 @@ impl Cluster {
     }
 
     async fn stop(self) {
-        self.handle.stop(true).await;
+        self.app.handle.stop(true).await;
     }
-}
 
-fn kubectl_binary() -> String {
-    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
+    /// The `dev.kubetrail.test` value of this test's containers.
+    fn test_value(&self) -> &str {
+        self.containers
+            .label
+            .split_once('=')
+            .map_or("", |(_, value)| value)
+    }
 }
 
 /// A pod bound to the test node with these containers (and init containers).
@@ -889,7 +787,7 @@ async fn exec_it_drives_a_shell_through_a_terminal() {
     let command = format!(
         "env KUBECONFIG={} KUBECACHEDIR={} {} exec -it tty -- sh; echo kubectl-exit=$?; sleep 60",
         c.kubeconfig().display(),
-        c.cache.path().display(),
+        c.app.kubectl.cache.path().display(),
         kubectl_binary()
     );
     tmux.run(&[
@@ -944,7 +842,7 @@ async fn attach_it_drives_the_containers_terminal() {
     let command = format!(
         "env KUBECONFIG={} KUBECACHEDIR={} {} attach -it console; echo kubectl-exit=$?; sleep 60",
         c.kubeconfig().display(),
-        c.cache.path().display(),
+        c.app.kubectl.cache.path().display(),
         kubectl_binary()
     );
     tmux.run(&[
@@ -976,7 +874,7 @@ type Ws =
 
 async fn connect(c: &Cluster, path_and_query: &str, protocol: &str) -> Ws {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!("{}{path_and_query}", c.url.replacen("http", "ws", 1));
+    let url = format!("{}{path_and_query}", c.app.url.replacen("http", "ws", 1));
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -1155,7 +1053,7 @@ async fn a_followed_log_ends_when_its_client_leaves() {
     let mut follower = std::process::Command::new(kubectl_binary())
         .args(["logs", "-f", "quiet"])
         .env("KUBECONFIG", c.kubeconfig())
-        .env("KUBECACHEDIR", c.cache.path())
+        .env("KUBECACHEDIR", c.app.kubectl.cache.path())
         .stdout(Stdio::piped())
         .spawn()
         .expect("kubectl runs");

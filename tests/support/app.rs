@@ -1,32 +1,26 @@
-//! Test harness: a real server on 127.0.0.1:0 over HTTPS with a fresh data directory, and a
-//! client that trusts its CA and carries its token.
+//! The server in this test process: `Application` on 127.0.0.1:0 with a fresh data directory
+//! (HTTPS unless a test turns TLS off), a client that trusts its CA and carries its token, and
+//! kubectl bound to its kubeconfig. REST suites run it with controllers off; the kubectl,
+//! OpenAPI, history and remote suites with every worker `serve` runs.
 
-use kubetrail::config::Settings;
-use kubetrail::startup::Application;
+use super::internals::{Application, Settings};
+use super::kubectl::Kubectl;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::sync::Once;
 use std::time::Duration;
 use tempfile::TempDir;
 
 pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
+    /// Empty when the server serves plain HTTP (no token, nothing sent).
     pub token: String,
     pub dir: TempDir,
+    /// kubectl with this server's kubeconfig and a cache of its own.
+    pub kubectl: Kubectl,
     pub handle: actix_web::dev::ServerHandle,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-static INIT: Once = Once::new();
-
-fn init() {
-    INIT.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        if std::env::var("TEST_LOG").is_ok() {
-            kubetrail::telemetry::init("debug");
-        }
-    });
+    tls: bool,
 }
 
 /// A server for REST tests: controllers off, so nothing but the test writes (the namespace
@@ -35,42 +29,53 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A server for REST tests (controllers off), then `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     start_in(dir, configure).await
 }
 
-/// Start a server on an existing data directory (for restart tests).
+/// Start a REST-test server (controllers off) on an existing data directory (for restart
+/// tests).
 pub async fn start_in(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    init();
+    start_with_workers(dir, |settings| {
+        settings.workers.controllers = false;
+        configure(settings);
+    })
+    .await
+}
+
+/// A server with every worker `serve` runs (controllers on, no nodes unless `configure` adds
+/// simulated ones) on data directory `dir`.
+pub async fn start_with_workers(dir: TempDir, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    super::init();
+    super::turn::shared();
     let mut settings = Settings::new(
         "127.0.0.1:0".parse().expect("addr"),
         dir.path().to_path_buf(),
     );
-    settings.workers.controllers = false;
     configure(&mut settings);
+    let tls = settings.tls;
     let app = Application::build(settings).await.expect("server builds");
     let url = app.url().to_string();
+    let kubectl = Kubectl::new(app.kubeconfig_path());
     let handle = app.server_handle();
     let task = tokio::spawn(app.run_until_stopped());
-    let ca = std::fs::read(dir.path().join("ca.crt")).expect("ca");
-    let token = std::fs::read_to_string(dir.path().join("token"))
-        .expect("token")
-        .trim()
-        .to_string();
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")])
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    TestApp {
+    let mut app = TestApp {
         url,
-        client,
-        token,
+        client: reqwest::Client::new(),
+        token: String::new(),
         dir,
+        kubectl,
         handle,
         task,
+        tls,
+    };
+    if tls {
+        app.token = super::http::token(app.dir.path());
     }
+    app.client_with(|client| client.timeout(Duration::from_secs(30)));
+    app
 }
 
 pub struct Reply {
@@ -80,10 +85,25 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// Replace the client with one `builder` makes from a builder that trusts this server's
+    /// CA (for a longer timeout, or redirects not followed).
+    pub fn client_with(
+        &mut self,
+        builder: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) {
+        let base = match self.tls {
+            true => super::http::trusting(self.dir.path()),
+            false => reqwest::Client::builder(),
+        };
+        self.client = builder(base).build().expect("client");
+    }
+
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
+        let builder = self.client.request(method, format!("{}{path}", self.url));
+        match self.token.is_empty() {
+            true => builder,
+            false => builder.bearer_auth(&self.token),
+        }
     }
 
     pub async fn send(&self, builder: reqwest::RequestBuilder) -> Reply {
@@ -137,6 +157,7 @@ impl TestApp {
             .expect("list resourceVersion")
     }
 
+    /// Stop the server and its workers; the data directory stays for a restart.
     pub async fn stop(self) -> TempDir {
         self.handle.stop(true).await;
         let _ = self.task.await;
@@ -181,22 +202,4 @@ pub fn names(list: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Poll `check` until it returns true or `timeout` passes.
-pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

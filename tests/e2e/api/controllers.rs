@@ -1,7 +1,8 @@
 //! The control loops with simulated nodes: scheduling, ReplicaSets converging, healing,
 //! scaling, adoption and release, garbage collection by propagation policy, node failure.
 
-use crate::helpers::*;
+use crate::support::app::*;
+use crate::support::wait::eventually;
 use serde_json::{Value, json};
 use std::time::Duration;
 

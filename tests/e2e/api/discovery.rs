@@ -1,6 +1,6 @@
 //! /version, discovery documents, health and metrics.
 
-use crate::helpers::*;
+use crate::support::app::*;
 use reqwest::Method;
 
 #[tokio::test]

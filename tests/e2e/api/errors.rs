@@ -1,6 +1,6 @@
 //! Every class of client mistake gets its Kubernetes `Status` and changes nothing.
 
-use crate::helpers::*;
+use crate::support::app::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

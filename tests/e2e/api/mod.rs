@@ -1,9 +1,8 @@
-//! HTTP integration tests: one binary, one module per behaviour.
+//! HTTP integration tests against a server in this process: one module per behaviour.
 
 mod controllers;
 mod discovery;
 mod errors;
-mod helpers;
 mod namespaces;
 mod objects;
 mod patching;

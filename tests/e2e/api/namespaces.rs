@@ -1,6 +1,7 @@
 //! Namespaces: built-ins exist from the start; deleting one removes what is in it.
 
-use crate::helpers::*;
+use crate::support::app::*;
+use crate::support::wait::eventually;
 use serde_json::json;
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Create, get, update, patch, delete and the subresources, through HTTPS with the token.
 
-use crate::helpers::*;
+use crate::support::app::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

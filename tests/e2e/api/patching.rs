@@ -1,6 +1,6 @@
 //! Strategic merge patches and `fieldValidation` over HTTP.
 
-use crate::helpers::*;
+use crate::support::app::*;
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,14 +1,15 @@
 //! The projections are a pure function of the log: rebuilding them gives identical rows, and a
 //! restarted server serves the same state.
 
-use crate::helpers::*;
+use crate::support::app::*;
+use crate::support::internals::{open_database, rebuild, snapshot};
 use serde_json::json;
 use sqlx::Row;
 
 async fn dump(
     path: &std::path::Path,
 ) -> Vec<(String, String, String, String, i64, Option<String>, String)> {
-    let (mut conn, _) = kubetrail::startup::open_database(path).await.expect("open");
+    let (mut conn, _) = open_database(path).await.expect("open");
     sqlx::query("SELECT kind, namespace, name, uid, seq, node_name, object FROM objects ORDER BY kind, namespace, name")
         .fetch_all(&mut conn)
         .await
@@ -59,10 +60,8 @@ async fn rebuild_reproduces_the_projections_byte_for_byte() {
     assert_eq!(before.iter().filter(|r| r.0 == "Pod").count(), 15);
     assert!(before.iter().any(|r| r.5.as_deref() == Some("n1")));
 
-    let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
-    let replayed = kubetrail::projections::rebuild::rebuild(&mut conn)
-        .await
-        .unwrap();
+    let (mut conn, _) = open_database(&db).await.unwrap();
+    let replayed = rebuild(&mut conn).await.unwrap();
     assert!(replayed > 25);
     drop(conn);
     assert_eq!(dump(&db).await, before);
@@ -94,9 +93,7 @@ async fn the_log_refuses_updates_and_deletes() {
     let app = spawn_app().await;
     app.create_pod("default", &pod("p")).await;
     let dir = app.stop().await;
-    let (mut conn, _) = kubetrail::startup::open_database(&dir.path().join("state.db"))
-        .await
-        .unwrap();
+    let (mut conn, _) = open_database(&dir.path().join("state.db")).await.unwrap();
     assert!(
         sqlx::query("UPDATE events SET actor = 'x'")
             .execute(&mut conn)
@@ -119,8 +116,8 @@ async fn a_rebuild_from_a_snapshot_gives_the_rows_of_a_rebuild_from_genesis() {
     }
     let dir = app.stop().await;
     let db = dir.path().join("state.db");
-    let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
-    let (at, rows) = kubetrail::projections::snapshot::take(&mut conn)
+    let (mut conn, _) = open_database(&db).await.unwrap();
+    let (at, rows) = snapshot::take(&mut conn)
         .await
         .unwrap()
         .expect("a snapshot");
@@ -141,25 +138,21 @@ async fn a_rebuild_from_a_snapshot_gives_the_rows_of_a_rebuild_from_genesis() {
     app.create_pod("default", &pod("p1")).await;
     let dir = app.stop().await;
     let from_snapshot = {
-        let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
-        let newest = kubetrail::projections::snapshot::newest_at_or_before(&mut conn, i64::MAX)
+        let (mut conn, _) = open_database(&db).await.unwrap();
+        let newest = snapshot::newest_at_or_before(&mut conn, i64::MAX)
             .await
             .unwrap();
         assert_eq!(newest, at);
-        kubetrail::projections::rebuild::rebuild(&mut conn)
-            .await
-            .unwrap();
+        rebuild(&mut conn).await.unwrap();
         drop(conn);
         dump(&db).await
     };
-    let (mut conn, _) = kubetrail::startup::open_database(&db).await.unwrap();
+    let (mut conn, _) = open_database(&db).await.unwrap();
     sqlx::query("DELETE FROM snapshots")
         .execute(&mut conn)
         .await
         .unwrap();
-    kubetrail::projections::rebuild::rebuild(&mut conn)
-        .await
-        .unwrap();
+    rebuild(&mut conn).await.unwrap();
     drop(conn);
     assert_eq!(dump(&db).await, from_snapshot);
     assert_eq!(

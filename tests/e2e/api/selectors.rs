@@ -1,6 +1,6 @@
 //! Label and field selectors, limit/continue, and all-namespace lists.
 
-use crate::helpers::*;
+use crate::support::app::*;
 use serde_json::json;
 
 async fn seed(app: &TestApp) {

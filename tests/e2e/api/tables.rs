@@ -1,6 +1,6 @@
 //! Server-side printing: `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`.
 
-use crate::helpers::*;
+use crate::support::app::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

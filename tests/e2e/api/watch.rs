@@ -1,7 +1,7 @@
 //! Watch: initial state, resume from any resourceVersion, filtering, timeouts, bookmarks, and
 //! a slow watcher ended with a resumable error.
 
-use crate::helpers::*;
+use crate::support::app::*;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -2,16 +2,15 @@
 //! known media type, foreign origins, a read-only server asked to reach containers, and the
 //! data directory itself (modes, owner, lock, insecure listen addresses, certificate names).
 
-use crate::helpers::{TestApp, pod, spawn_app, spawn_app_with, start_in};
-use crate::support::{assert_status, assert_still_healthy};
-use kubetrail::config::Settings;
-use kubetrail::startup::Application;
+use super::health::{assert_status, assert_still_healthy};
+use crate::support::app::{TestApp, pod, spawn_app, spawn_app_with, start_in};
+use crate::support::binary::{Serve, Server, kubetrail};
+use crate::support::internals::{Application, Settings};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 const NAMESPACES: &str = "/api/v1/namespaces";
 
@@ -98,7 +97,7 @@ async fn write_typed(
     path: &str,
     content_type: Option<&str>,
     body: &serde_json::Value,
-) -> crate::helpers::Reply {
+) -> crate::support::app::Reply {
     let mut request = app.request(method, path).body(body.to_string());
     if let Some(content_type) = content_type {
         request = request.header("Content-Type", content_type);
@@ -568,53 +567,28 @@ async fn the_serving_certificate_covers_the_listen_address_and_tls_sans_from_the
     let _ = task.await;
 }
 
-/// A `kubetrail serve` process; killed when dropped.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn kubetrail(args: &[&str], dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kubetrail"));
-    command.args(args).arg("--data-dir").arg(dir);
+/// `kubetrail ARGS --data-dir DIR`.
+fn kubetrail_in(args: &[&str], dir: &Path) -> Command {
+    let mut command = kubetrail(args);
+    command.arg("--data-dir").arg(dir);
     command
 }
 
 /// Start `kubetrail serve` on `dir` and wait until it serves.
-fn serve(dir: &Path) -> Serve {
-    let mut child = kubetrail(
-        &["serve", "--listen", "127.0.0.1:0", "--no-docker-node"],
-        dir,
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("kubetrail starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let serving = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("kubetrail is serving"));
-    std::thread::spawn(move || lines.for_each(drop));
-    assert!(serving, "the server started");
-    Serve(child)
+fn serve(dir: &Path) -> Server {
+    Serve::new(dir).args(&["--no-docker-node"]).start()
 }
 
 #[test]
 fn a_second_serve_and_a_rebuild_exit_naming_the_running_server_s_pid() {
     let dir = tempfile::tempdir().unwrap();
     let first = serve(dir.path());
-    let pid = first.0.id();
+    let pid = first.child.id();
     for args in [
         &["serve", "--listen", "127.0.0.1:0", "--no-docker-node"][..],
         &["rebuild"][..],
     ] {
-        let out = kubetrail(args, dir.path()).output().expect("runs");
+        let out = kubetrail_in(args, dir.path()).output().expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} must fail: {stderr}");
         assert!(stderr.contains(&format!("pid {pid}")), "{args:?}: {stderr}");
@@ -627,7 +601,7 @@ fn a_second_serve_and_a_rebuild_exit_naming_the_running_server_s_pid() {
 #[test]
 fn the_binary_refuses_insecure_http_on_every_address() {
     let dir = tempfile::tempdir().unwrap();
-    let out = kubetrail(
+    let out = kubetrail_in(
         &[
             "serve",
             "--listen",

@@ -1,6 +1,7 @@
-//! What every hostile case checks after its request: the server is still whole.
+//! What every hostile case checks after its request: the server is still whole (a normal
+//! write, `/readyz`, the test process's resident size), and the `Status` it answered.
 
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,7 +55,7 @@ pub async fn assert_still_healthy(app: &TestApp) {
 
 /// Assert a Kubernetes `Status` with this code and reason.
 #[track_caller]
-pub fn assert_status(reply: &crate::helpers::Reply, code: u16, reason: &str) {
+pub fn assert_status(reply: &crate::support::app::Reply, code: u16, reason: &str) {
     assert_eq!(
         reply.status.as_u16(),
         code,

@@ -2,8 +2,9 @@
 //! documents that multiply themselves, objects larger than any body, replica counts in the
 //! billions.
 
-use crate::helpers::{TestApp, eventually, pod, replicaset, spawn_app, spawn_app_with};
-use crate::support::{assert_status, assert_still_healthy};
+use super::health::{assert_status, assert_still_healthy};
+use crate::support::app::{TestApp, pod, replicaset, spawn_app, spawn_app_with};
+use crate::support::wait::eventually;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -240,7 +241,11 @@ async fn a_yaml_alias_bomb_is_refused_after_bounded_work() {
 }
 
 /// Arrays nested `depth` deep, sent as a pod of `content_type`: past the decoders' depth limit.
-async fn post_nested(app: &TestApp, content_type: &str, depth: usize) -> crate::helpers::Reply {
+async fn post_nested(
+    app: &TestApp,
+    content_type: &str,
+    depth: usize,
+) -> crate::support::app::Reply {
     let body = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
     app.send(
         app.request(reqwest::Method::POST, "/api/v1/namespaces/default/pods")

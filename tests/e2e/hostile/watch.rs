@@ -1,8 +1,9 @@
 //! Watches and lists: a watcher that never reads, resourceVersions beyond the log, forged
 //! continue tokens, huge and negative numbers, made-up subresources in the metrics.
 
-use crate::helpers::{Reply, TestApp, eventually, spawn_app, spawn_app_with};
-use crate::support::{assert_status, assert_still_healthy};
+use super::health::{assert_status, assert_still_healthy};
+use crate::support::app::{Reply, TestApp, spawn_app, spawn_app_with};
+use crate::support::wait::eventually;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -220,7 +221,7 @@ async fn a_watch_list_from_a_version_reached_within_the_wait_proceeds() {
     let watch = app.get(&path);
     let write = async {
         tokio::time::sleep(Duration::from_millis(800)).await;
-        app.create_pod("default", &crate::helpers::pod("soon"))
+        app.create_pod("default", &crate::support::app::pod("soon"))
             .await
     };
     let (reply, created) = tokio::join!(watch, write);
@@ -251,9 +252,9 @@ async fn a_plain_watch_from_a_version_reached_within_the_wait_sends_only_what_co
     let watch = app.get(&path);
     let writes = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        app.create_pod("default", &crate::helpers::pod("at-the-version"))
+        app.create_pod("default", &crate::support::app::pod("at-the-version"))
             .await;
-        app.create_pod("default", &crate::helpers::pod("after-it"))
+        app.create_pod("default", &crate::support::app::pod("after-it"))
             .await;
     };
     let (reply, ()) = tokio::join!(watch, writes);
@@ -313,19 +314,20 @@ async fn a_list_at_a_version_reached_within_the_wait_is_served() {
     let list = app.get(&path);
     let write = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        app.create_pod("default", &crate::helpers::pod("arrives"))
+        app.create_pod("default", &crate::support::app::pod("arrives"))
             .await
     };
     let (reply, _) = tokio::join!(list, write);
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    assert_eq!(crate::helpers::names(&reply.body), ["arrives"]);
+    assert_eq!(crate::support::app::names(&reply.body), ["arrives"]);
     assert_still_healthy(&app).await;
 }
 
 #[tokio::test]
 async fn malformed_resource_versions_are_bad_requests() {
     let app = spawn_app().await;
-    app.create_pod("default", &crate::helpers::pod("p")).await;
+    app.create_pod("default", &crate::support::app::pod("p"))
+        .await;
     for rv in [
         "abc",
         "-1",
@@ -364,7 +366,8 @@ async fn list_with_continue(app: &TestApp, path: &str, token: &str) -> Reply {
 async fn forged_continue_tokens_are_bad_requests() {
     let app = spawn_app().await;
     for name in ["a", "b"] {
-        app.create_pod("default", &crate::helpers::pod(name)).await;
+        app.create_pod("default", &crate::support::app::pod(name))
+            .await;
     }
     let rv = app.latest_rv().await;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -448,14 +451,15 @@ async fn forged_continue_tokens_are_bad_requests() {
     // The genuine token still works.
     let reply = list_with_continue(&app, "/api/v1/namespaces/default/pods", &genuine).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(crate::helpers::names(&reply.body), ["b"]);
+    assert_eq!(crate::support::app::names(&reply.body), ["b"]);
     assert_still_healthy(&app).await;
 }
 
 #[tokio::test]
 async fn forged_log_continue_tokens_are_bad_requests() {
     let app = spawn_app().await;
-    app.create_pod("default", &crate::helpers::pod("a")).await;
+    app.create_pod("default", &crate::support::app::pod("a"))
+        .await;
     for path in [
         "/apis/kubetrail.dev/v1alpha1/logentries",
         "/apis/kubetrail.dev/v1alpha1/namespaces/default/history/pods/a",
@@ -482,7 +486,8 @@ async fn forged_log_continue_tokens_are_bad_requests() {
 #[tokio::test]
 async fn a_continue_token_beyond_the_log_is_a_timeout() {
     let app = spawn_app().await;
-    app.create_pod("default", &crate::helpers::pod("a")).await;
+    app.create_pod("default", &crate::support::app::pod("a"))
+        .await;
     let beyond = app.latest_rv().await + 1_000_000;
     for exact in [false, true] {
         let mut forged = json!({"v": "kubetrail/v1", "rv": beyond, "ns": "default", "name": "a"});
@@ -501,7 +506,8 @@ async fn a_continue_token_beyond_the_log_is_a_timeout() {
 async fn huge_and_negative_limits_are_clamped_or_refused() {
     let app = spawn_app().await;
     for name in ["a", "b", "c"] {
-        app.create_pod("default", &crate::helpers::pod(name)).await;
+        app.create_pod("default", &crate::support::app::pod(name))
+            .await;
     }
     for limit in [
         "-1",
@@ -519,7 +525,7 @@ async fn huge_and_negative_limits_are_clamped_or_refused() {
             "limit={limit}: {}",
             reply.text
         );
-        assert_eq!(crate::helpers::names(&reply.body), ["a", "b", "c"]);
+        assert_eq!(crate::support::app::names(&reply.body), ["a", "b", "c"]);
     }
     for limit in ["99999999999999999999", "1.5", "ten"] {
         let reply = app
@@ -567,7 +573,8 @@ fn request_series(metrics: &str) -> usize {
 #[tokio::test]
 async fn made_up_subresources_and_paths_add_no_metric_series() {
     let app = spawn_app().await;
-    app.create_pod("default", &crate::helpers::pod("p")).await;
+    app.create_pod("default", &crate::support::app::pod("p"))
+        .await;
     let made_up = |i: usize| {
         [
             format!("/api/v1/namespaces/default/pods/p/made-up-{i}"),

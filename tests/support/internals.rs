@@ -1,0 +1,17 @@
+//! The crate paths tests reach directly, past the HTTP API: opening the database, rebuilding
+//! and snapshotting the projections, the history checks, the settings and the application.
+//! Every suite names them through here, so a path that moves is fixed in this one file.
+
+pub use kubetrail::config::Settings;
+pub use kubetrail::events::Command;
+pub use kubetrail::history::check;
+pub use kubetrail::history::cli::open_readers;
+pub use kubetrail::http::discovery::KUBERNETES_VERSION;
+pub use kubetrail::model::meta::format_time;
+pub use kubetrail::model::openapi;
+pub use kubetrail::projections::rebuild::rebuild;
+pub use kubetrail::projections::snapshot;
+pub use kubetrail::startup::{Application, open_database};
+pub use kubetrail::telemetry;
+pub use kubetrail::workers::cache::Snapshot;
+pub use kubetrail::workers::kubelet::docker::naming;
