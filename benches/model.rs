@@ -92,9 +92,22 @@ fn main() {
         namespace: "default".to_string(),
         object: pod_manifest(),
     };
-    // The live pod a later apply lands on: what the create stored.
-    let live = decide(None, &create, &ctx)
-        .expect("the create is decided")
+    decide(None, &create, &ctx).expect("the create is decided");
+    // The live pod the measured apply lands on: what a first `kubectl apply --server-side` of
+    // the manifest stored (so the second one, changing a label, conflicts with no one).
+    let first_apply = Command::Apply {
+        kind: ResourceKind::Pod,
+        namespace: "default".to_string(),
+        name: "web".to_string(),
+        config: pod_manifest(),
+        force: false,
+    };
+    let apply_ctx = DecideContext {
+        manager: "kubectl",
+        ..ctx
+    };
+    let live = decide(None, &first_apply, &apply_ctx)
+        .expect("the first apply is decided")
         .pop()
         .expect("one change")
         .object;
