@@ -1,4 +1,4 @@
-"""Schemathesis hooks for the runs against kubetrail's OpenAPI documents (tests/schemathesis.rs).
+"""Schemathesis hooks for the runs against kubetrail's OpenAPI documents (tests/e2e/schemathesis.rs).
 
 - A watch (or a followed log) is a stream that lasts until its timeout: one generated
   `watch=true` would hold a worker for as long as the server allows. Such requests get

@@ -1,0 +1,12 @@
+//! HTTP integration tests against a server in this process: one module per behaviour.
+
+mod controllers;
+mod discovery;
+mod errors;
+mod namespaces;
+mod objects;
+mod patching;
+mod rebuild;
+mod selectors;
+mod tables;
+mod watch;

@@ -1,0 +1,710 @@
+//! The Docker kubelet against the real Docker engine, driven with the real `kubectl`: each test
+//! starts the `kubetrail` binary (HTTPS, generated kubeconfig) with a Docker-backed node of its
+//! own name, so tests running side by side never touch each other's containers. Images are the
+//! local ones `scripts/images` builds (no registry is reachable). Every container a test's node
+//! made is removed when the test ends.
+
+use crate::support::binary::{Serve, Server, kubetrail};
+use crate::support::docker::{BUSYBOX, Cleanup, ECHO, docker, unique};
+use crate::support::kubectl::{Kubectl, kubectl_binary};
+use crate::support::wait;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The label the kubelet puts on everything it makes for its node.
+const NODE_LABEL: &str = "dev.kubetrail.node";
+
+/// Fields drop in this order: the server first, then what its node made, then the directories.
+struct Cluster {
+    server: Option<Server>,
+    /// Every container and volume this test's node made.
+    made: Cleanup,
+    kubectl: Kubectl,
+    node: String,
+    dir: TempDir,
+}
+
+/// Start `kubetrail serve` on `dir` with the Docker node `node`.
+fn serve(dir: &Path, node: &str) -> Server {
+    Serve::new(dir)
+        .args(&["--node-name", node])
+        .env_remove("KUBETRAIL_SIMULATED_NODES")
+        .start()
+}
+
+impl Cluster {
+    fn start(test: &str) -> Cluster {
+        let dir = tempfile::tempdir().expect("data dir");
+        let node = unique("dk", test);
+        let server = serve(dir.path(), &node);
+        let cluster = Cluster {
+            kubectl: Kubectl::new(&server.kubeconfig),
+            made: Cleanup::new(NODE_LABEL, &node),
+            server: Some(server),
+            node,
+            dir,
+        };
+        cluster.wait_for("the Docker node to be Ready", 60, || {
+            let out = cluster.kubectl(&["get", "node", &cluster.node, "--no-headers"]);
+            String::from_utf8_lossy(&out.stdout)
+                .contains(" Ready ")
+                .then_some(())
+        });
+        cluster
+    }
+
+    /// `kill -9` the server, then start it again on the same data directory.
+    fn kill_and_restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.kill_9();
+        }
+        let server = serve(self.dir.path(), &self.node);
+        self.kubectl.kubeconfig = server.kubeconfig.clone();
+        self.server = Some(server);
+    }
+
+    fn kubectl_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
+        self.kubectl
+            .output_with_input(args, input.map(str::as_bytes))
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl.output(args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        self.kubectl.ok_blocking(args)
+    }
+
+    fn apply(&self, manifest: &str) {
+        let out = self.kubectl_with_input(&["apply", "-f", "-"], Some(manifest));
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn jsonpath(&self, what: &[&str], path: &str) -> String {
+        let template = format!("jsonpath={path}");
+        let mut args = vec!["get"];
+        args.extend_from_slice(what);
+        args.extend_from_slice(&["-o", &template]);
+        String::from_utf8_lossy(&self.kubectl(&args).stdout).to_string()
+    }
+
+    /// Poll `check` every 200 ms until it returns `Some`, for at most `seconds`.
+    fn wait_for<T>(&self, what: &str, seconds: u64, check: impl FnMut() -> Option<T>) -> T {
+        wait::blocking(what, Duration::from_secs(seconds), check)
+    }
+
+    /// `kubectl get pod NAME --no-headers` columns: name, ready, status, restarts, age.
+    fn pod_row(&self, name: &str) -> Vec<String> {
+        let out = self.kubectl(&["get", "pod", name, "--no-headers"]);
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn wait_for_status(&self, pod: &str, ready: &str, status: &str, seconds: u64) -> Vec<String> {
+        self.wait_for(
+            &format!("pod {pod} to be {ready} {status}"),
+            seconds,
+            || {
+                let row = self.pod_row(pod);
+                (row.len() >= 3 && row[1] == ready && row[2] == status).then_some(row)
+            },
+        )
+    }
+
+    /// Ids of this node's containers that Docker runs (with `all`, stopped ones too), filtered
+    /// by more labels.
+    fn containers(&self, all: bool, labels: &[&str]) -> Vec<String> {
+        self.made.containers(all, labels)
+    }
+}
+
+#[test]
+fn the_pod_chapter_runs_a_real_container() {
+    let c = Cluster::start("pod");
+    c.ok(&["run", "echo", "--image", ECHO, "--port", "3000"]);
+    let first = c.pod_row("echo");
+    assert!(
+        ["ContainerCreating", "Running", "Pending"].contains(&first[2].as_str()),
+        "{first:?}"
+    );
+    c.wait_for_status("echo", "1/1", "Running", 60);
+    let uid = c.jsonpath(&["pod", "echo"], "{.metadata.uid}");
+    let uid_label = format!("io.kubernetes.pod.uid={uid}");
+    let app = c.containers(false, &[&uid_label, "io.kubernetes.container.name=echo"]);
+    assert_eq!(app.len(), 1, "one running container for the pod");
+    let status_id = c.jsonpath(
+        &["pod", "echo"],
+        "{.status.containerStatuses[0].containerID}",
+    );
+    assert_eq!(status_id, format!("docker://{}", app[0]));
+    // The pod's address is its sandbox's, and the container's hostname is the pod's name.
+    let ip = c.jsonpath(&["pod", "echo"], "{.status.podIP}");
+    let sandbox_ip = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &c.containers(false, &[&uid_label, "io.kubernetes.docker.type=podsandbox"])[0],
+    ]);
+    assert_eq!(ip, sandbox_ip.trim());
+    assert_eq!(docker(&["exec", &app[0], "hostname"]).trim(), "echo");
+
+    let describe = c.ok(&["describe", "pod", "echo"]);
+    assert!(
+        describe.contains(&format!("Node:             {}/127.0.0.1", c.node)),
+        "{describe}"
+    );
+    assert!(
+        describe.contains(&format!("IP:               {ip}")),
+        "{describe}"
+    );
+    for event in [
+        format!("Successfully assigned default/echo to {}", c.node),
+        format!("Container image \"{ECHO}\" already present on machine"),
+        "Created container echo".to_string(),
+        "Started container echo".to_string(),
+    ] {
+        assert!(
+            describe.contains(&event),
+            "describe lacks {event:?}:\n{describe}"
+        );
+    }
+    let node = c.ok(&["get", "node", &c.node, "-o", "wide", "--no-headers"]);
+    assert!(node.contains("docker://"), "{node}");
+
+    // Logs, a log that follows, and exec: non-interactive with its exit code, and a shell on a
+    // terminal (kubectl -it under `script`, which gives it a pseudo-terminal).
+    let logs = c.ok(&["logs", "echo"]);
+    assert!(logs.contains("echo server v1 listening on :3000"), "{logs}");
+    let mut follow = c
+        .kubectl
+        .command(&["logs", "-f", "echo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl logs -f");
+    let followed = follow.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(followed).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let first = lines_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a first line");
+    assert!(first.contains("listening on :3000"), "{first}");
+    let exec = c.kubectl(&[
+        "exec",
+        "echo",
+        "--",
+        "sh",
+        "-c",
+        "wget -qO- http://localhost:3000/; exit 3",
+    ]);
+    assert_eq!(
+        exec.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&exec.stdout), "echo v1\n");
+    assert!(String::from_utf8_lossy(&exec.stderr).contains("command terminated with exit code 3"));
+    let served = lines_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the request's log line");
+    assert!(served.contains("response:200"), "{served}");
+    let kubectl = kubectl_binary();
+    let mut shell = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{kubectl} exec -it echo -- sh"),
+            "/dev/null",
+        ])
+        .env("KUBECONFIG", &c.kubectl.kubeconfig)
+        .env("KUBECACHEDIR", c.kubectl.cache.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    {
+        let mut stdin = shell.stdin.take().expect("stdin");
+        std::thread::sleep(Duration::from_secs(2));
+        stdin.write_all(b"tty; echo $((6*7))x\n").expect("typed");
+        std::thread::sleep(Duration::from_secs(1));
+        stdin.write_all(b"exit\n").expect("typed");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let session = shell.wait_with_output().expect("the shell ended");
+    let screen = String::from_utf8_lossy(&session.stdout);
+    assert!(screen.contains("42x"), "{screen}");
+    assert!(
+        screen.contains("/dev/pts/"),
+        "the shell runs on a terminal: {screen}"
+    );
+
+    // Deletion is graceful and waits until Docker has nothing left of the pod.
+    let started = Instant::now();
+    c.ok(&["delete", "pod", "echo", "--grace-period", "2"]);
+    // `logs -f` ends when the container stops.
+    let ended = follow.wait().expect("logs -f ended");
+    assert!(ended.success());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "the grace period was honoured"
+    );
+    assert!(
+        c.containers(true, &[&uid_label]).is_empty(),
+        "every container of the pod is gone"
+    );
+}
+
+#[test]
+fn probes_restart_or_unready_as_kubernetes_does() {
+    let c = Cluster::start("probes");
+    c.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: liveness}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: app
+      image: {ECHO}
+      livenessProbe:
+        httpGet: {{path: /, port: 8080}}
+        periodSeconds: 1
+        failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: readiness}}
+spec:
+  containers:
+    - name: app
+      image: {ECHO}
+      readinessProbe:
+        httpGet: {{path: /not/exist, port: 3000}}
+        periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: healthy}}
+spec:
+  containers:
+    - name: app
+      image: {ECHO}
+      ports: [{{name: http, containerPort: 3000}}]
+      startupProbe:
+        tcpSocket: {{port: http}}
+        periodSeconds: 1
+      livenessProbe:
+        exec: {{command: [cat, /www/index.html]}}
+        periodSeconds: 1
+      readinessProbe:
+        httpGet: {{path: /, port: http, httpHeaders: [{{name: X-Probe, value: "1"}}]}}
+        periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: tcp-unready}}
+spec:
+  containers:
+    - name: app
+      image: {ECHO}
+      readinessProbe:
+        tcpSocket: {{port: 9999}}
+        periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: exec-unready}}
+spec:
+  containers:
+    - name: app
+      image: {ECHO}
+      readinessProbe:
+        exec: {{command: [cat, /no/such/file]}}
+        periodSeconds: 1
+"#
+    ));
+    c.wait_for_status("healthy", "1/1", "Running", 60);
+    let row = c.wait_for("liveness to crash-loop", 90, || {
+        let row = c.pod_row("liveness");
+        (row.len() >= 4 && row[2] == "CrashLoopBackOff").then_some(row)
+    });
+    assert!(row[3].parse::<u32>().is_ok_and(|r| r >= 1), "{row:?}");
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=liveness",
+    ]);
+    assert!(
+        events.contains("Liveness probe failed: HTTP probe failed")
+            || events.contains("Liveness probe failed: Get"),
+        "{events}"
+    );
+    assert!(
+        events.contains("Container app failed liveness probe, will be restarted"),
+        "{events}"
+    );
+
+    for pod in ["readiness", "tcp-unready", "exec-unready"] {
+        c.wait_for_status(pod, "0/1", "Running", 30);
+    }
+    // Unready for a while and never restarted.
+    std::thread::sleep(Duration::from_secs(3));
+    for pod in ["readiness", "tcp-unready", "exec-unready"] {
+        let row = c.pod_row(pod);
+        assert_eq!(
+            (row[1].as_str(), row[2].as_str(), row[3].as_str()),
+            ("0/1", "Running", "0"),
+            "{pod}"
+        );
+    }
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=readiness",
+    ]);
+    assert!(
+        events.contains("Readiness probe failed: HTTP probe failed with statuscode: 404"),
+        "{events}"
+    );
+    let row = c.pod_row("healthy");
+    assert_eq!((row[1].as_str(), row[3].as_str()), ("1/1", "0"));
+}
+
+#[test]
+fn containers_of_a_pod_share_localhost_and_volumes_and_exits_are_reported() {
+    let c = Cluster::start("shared");
+    c.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: pair}}
+spec:
+  volumes: [{{name: shared, emptyDir: {{}}}}]
+  containers:
+    - name: web
+      image: {ECHO}
+      readinessProbe:
+        exec: {{command: [cat, /data/hello]}}
+        periodSeconds: 1
+      volumeMounts: [{{name: shared, mountPath: /data}}]
+    - name: client
+      image: {BUSYBOX}
+      command: [sh, -c, "echo hi > /data/hello; sleep 3600"]
+      env:
+        - name: POD_NAME
+          valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}
+      readinessProbe:
+        exec: {{command: [sh, -c, "wget -qO- http://localhost:3000/ | grep -q v1 && [ \"$POD_NAME\" = pair ]"]}}
+        periodSeconds: 1
+      volumeMounts: [{{name: shared, mountPath: /data}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: done}}
+spec:
+  restartPolicy: Never
+  containers: [{{name: c, image: {BUSYBOX}, command: [sh, -c, "exit 0"]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: failed}}
+spec:
+  restartPolicy: Never
+  containers: [{{name: c, image: {BUSYBOX}, command: [sh, -c, "exit 3"]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: retried}}
+spec:
+  restartPolicy: OnFailure
+  containers: [{{name: c, image: {BUSYBOX}, command: [sh, -c, "exit 1"]}}]
+"#
+    ));
+    c.wait_for_status("pair", "2/2", "Running", 60);
+    c.wait_for_status("done", "0/1", "Completed", 60);
+    c.wait_for_status("failed", "0/1", "Error", 60);
+    assert_eq!(c.jsonpath(&["pod", "done"], "{.status.phase}"), "Succeeded");
+    assert_eq!(c.jsonpath(&["pod", "failed"], "{.status.phase}"), "Failed");
+    assert_eq!(
+        c.jsonpath(
+            &["pod", "failed"],
+            "{.status.containerStatuses[0].state.terminated.exitCode}"
+        ),
+        "3"
+    );
+    // A forced deletion removes the pod at once; the kubelet then removes its containers.
+    let uid = c.jsonpath(&["pod", "pair"], "{.metadata.uid}");
+    let uid_label = format!("io.kubernetes.pod.uid={uid}");
+    assert_eq!(c.containers(true, &[&uid_label]).len(), 3);
+    c.ok(&["delete", "pod", "pair", "--grace-period=0", "--force"]);
+    c.wait_for("the forced pod's containers to go", 30, || {
+        c.containers(true, &[&uid_label]).is_empty().then_some(())
+    });
+    c.wait_for("OnFailure to restart a failing container", 60, || {
+        let row = c.pod_row("retried");
+        (row.len() >= 4 && row[3] != "0").then_some(())
+    });
+}
+
+#[test]
+fn image_pull_policies_follow_kubernetes() {
+    let c = Cluster::start("images");
+    c.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: never}
+spec:
+  containers: [{name: c, image: "kubetrail.dev/absent:1", imagePullPolicy: Never}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unpullable}
+spec:
+  containers: [{name: c, image: "registry.invalid/nothing:1"}]
+"#,
+    );
+    c.wait_for_status("never", "0/1", "ErrImageNeverPull", 60);
+    c.wait_for_status("unpullable", "0/1", "ImagePullBackOff", 60);
+    let events = c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=unpullable",
+    ]);
+    assert!(
+        events.contains("Pulling image \"registry.invalid/nothing:1\""),
+        "{events}"
+    );
+    assert!(
+        events.contains("Failed to pull image \"registry.invalid/nothing:1\""),
+        "{events}"
+    );
+}
+
+#[test]
+fn a_replicaset_heals_with_real_containers() {
+    let c = Cluster::start("rs");
+    c.apply(&format!(
+        r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: echo-rs}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: echo}}}}
+  template:
+    metadata: {{labels: {{app: echo}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{{name: echo, image: {ECHO}}}]
+"#
+    ));
+    let echo = ["io.kubernetes.container.name=echo"];
+    let running = |n: usize| {
+        c.wait_for(&format!("{n} running echo containers"), 90, || {
+            let ready = c.jsonpath(&["rs", "echo-rs"], "{.status.readyReplicas}");
+            (c.containers(false, &echo).len() == n && ready == n.to_string()).then_some(())
+        })
+    };
+    running(3);
+    let victim = c.containers(false, &echo)[0].clone();
+    docker(&["rm", "-f", &victim]);
+    c.wait_for("the removed container to be replaced", 60, || {
+        let now = c.containers(false, &echo);
+        (now.len() == 3 && !now.contains(&victim)).then_some(())
+    });
+    c.ok(&["scale", "rs", "echo-rs", "--replicas", "5"]);
+    running(5);
+    c.ok(&["scale", "rs", "echo-rs", "--replicas", "1"]);
+    c.wait_for("one echo container", 90, || {
+        (c.containers(true, &echo).len() == 1).then_some(())
+    });
+    c.ok(&["delete", "rs", "echo-rs"]);
+    c.wait_for("every container gone", 90, || {
+        c.containers(true, &[]).is_empty().then_some(())
+    });
+}
+
+#[test]
+fn a_restarted_server_adopts_its_containers_and_docker_kills_restart_them() {
+    let mut c = Cluster::start("adopt");
+    c.apply(&format!(
+        r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: keep}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: keep}}}}
+  template:
+    metadata: {{labels: {{app: keep}}}}
+    spec:
+      containers: [{{name: app, image: {ECHO}}}]
+"#
+    ));
+    c.wait_for("two ready replicas", 90, || {
+        (c.jsonpath(&["rs", "keep"], "{.status.readyReplicas}") == "2").then_some(())
+    });
+    let mut before = c.containers(false, &[]);
+    before.sort();
+    assert_eq!(before.len(), 4, "two sandboxes and two containers");
+    c.kill_and_restart();
+    c.wait_for("the server to answer again", 30, || {
+        c.kubectl(&["get", "pods"]).status.success().then_some(())
+    });
+    // Give the new kubelet several passes: it must adopt, not duplicate or replace.
+    std::thread::sleep(Duration::from_secs(4));
+    let mut after = c.containers(false, &[]);
+    after.sort();
+    assert_eq!(before, after, "the same containers run after the restart");
+    assert_eq!(
+        c.containers(true, &[]).len(),
+        4,
+        "nothing was created beside them"
+    );
+
+    let pod = c.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=keep",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    let id = c.jsonpath(&["pod", &pod], "{.status.containerStatuses[0].containerID}");
+    docker(&["kill", id.trim_start_matches("docker://")]);
+    c.wait_for("the killed container to be restarted", 60, || {
+        let row = c.pod_row(&pod);
+        (row.len() >= 4 && row[1] == "1/1" && row[3].starts_with('1')).then_some(())
+    });
+    let last = c.jsonpath(
+        &["pod", &pod],
+        "{.status.containerStatuses[0].lastState.terminated.exitCode}",
+    );
+    assert_eq!(last, "137");
+    let previous = c.ok(&["logs", &pod, "--previous"]);
+    assert!(
+        previous.contains("echo server v1 listening on :3000"),
+        "{previous}"
+    );
+    let all = c.ok(&["logs", "-l", "app=keep"]);
+    assert_eq!(all.matches("listening on :3000").count(), 2, "{all}");
+}
+
+#[test]
+fn a_separate_kubelet_process_runs_a_node_and_reports_docker_down() {
+    let c = Cluster::start("kubelet");
+    let token = std::fs::read_to_string(c.dir.path().join("token")).expect("token");
+    let kubeconfig = std::fs::read_to_string(&c.kubectl.kubeconfig).expect("kubeconfig");
+    let server = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: ").map(str::to_string))
+        .expect("a server line");
+    let ca = c.dir.path().join("ca.crt");
+    let spawn = |node: &str, docker_host: Option<&str>| {
+        let mut command = kubetrail(&[
+            "kubelet",
+            "--server",
+            &server,
+            "--token",
+            token.trim(),
+            "--node-name",
+            node,
+        ]);
+        command
+            .arg("--certificate-authority")
+            .arg(&ca)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(host) = docker_host {
+            command.env("DOCKER_HOST", host);
+        }
+        command.spawn().expect("kubelet starts")
+    };
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    // A kubelet whose Docker socket is not there: NotReady with the reason, until it appears.
+    let down = format!("{}-down", c.node);
+    let socket_dir = tempfile::tempdir().expect("socket dir");
+    let socket = socket_dir.path().join("docker.sock");
+    let _down = Killed(spawn(&down, Some(&format!("unix://{}", socket.display()))));
+    c.wait_for("the node without Docker to be NotReady", 60, || {
+        let out = c.kubectl(&["get", "node", &down, "--no-headers"]);
+        String::from_utf8_lossy(&out.stdout)
+            .contains("NotReady")
+            .then_some(())
+    });
+    let message = c.jsonpath(
+        &["node", &down],
+        "{.status.conditions[?(@.type==\"Ready\")].message}",
+    );
+    assert!(
+        message.starts_with("container runtime is down"),
+        "{message}"
+    );
+    std::os::unix::fs::symlink("/var/run/docker.sock", &socket).expect("socket link");
+    c.wait_for("the node to recover once Docker answers", 60, || {
+        let out = c.kubectl(&["get", "node", &down, "--no-headers"]);
+        String::from_utf8_lossy(&out.stdout)
+            .contains(" Ready ")
+            .then_some(())
+    });
+
+    let second = format!("{}-b", c.node);
+    let _kubelet = Killed(spawn(&second, None));
+    c.wait_for("the second node to be Ready", 60, || {
+        let out = c.kubectl(&["get", "node", &second, "--no-headers"]);
+        String::from_utf8_lossy(&out.stdout)
+            .contains(" Ready ")
+            .then_some(())
+    });
+    c.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: there}}
+spec:
+  nodeName: {second}
+  terminationGracePeriodSeconds: 1
+  containers: [{{name: app, image: {ECHO}}}]
+"#
+    ));
+    c.wait_for_status("there", "1/1", "Running", 60);
+    let node_label = format!("label=dev.kubetrail.node={second}");
+    let ids = docker(&["ps", "-q", "--filter", &node_label]);
+    assert_eq!(
+        ids.lines().count(),
+        2,
+        "the sandbox and the container run on the second node"
+    );
+    c.ok(&["delete", "pod", "there"]);
+    assert!(
+        docker(&["ps", "-aq", "--filter", &node_label])
+            .trim()
+            .is_empty()
+    );
+}

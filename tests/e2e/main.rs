@@ -1,0 +1,20 @@
+//! Every end-to-end suite as a module of one test binary, so the crate and its dependencies
+//! link once: `cargo test --test e2e` runs them all, and a name filter runs one suite
+//! (`cargo test --test e2e -- kubectl::`). Tests share the process and the machine: fixtures
+//! come from `support` (one of each), which also gives a test the machine to itself where it
+//! needs it (`support::turn`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod crash;
+mod docker;
+mod faults;
+mod history;
+mod hostile;
+mod kubectl;
+mod openapi;
+mod remote;
+mod schemathesis;
+mod streams;

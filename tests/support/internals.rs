@@ -1,0 +1,16 @@
+//! The crate paths tests reach directly, past the HTTP API: the store (opening the database,
+//! rebuilding and snapshotting the projections), the history checks, the settings and the
+//! application. Every suite names them through here, so a path that moves is fixed in this one
+//! file.
+
+pub use kubetrail::app::config::Settings;
+pub use kubetrail::app::startup::Application;
+pub use kubetrail::app::telemetry;
+pub use kubetrail::events::Command;
+pub use kubetrail::history::check;
+pub use kubetrail::http::discovery::KUBERNETES_VERSION;
+pub use kubetrail::model::meta::format_time;
+pub use kubetrail::model::openapi;
+pub use kubetrail::store;
+pub use kubetrail::workers::cache::Snapshot;
+pub use kubetrail::workers::kubelet::docker::naming;

@@ -1,0 +1,112 @@
+//! The kubectl under test, run with one server's kubeconfig and a cache directory of its own.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use tempfile::TempDir;
+
+/// The kubectl under test: `$KUBECTL` (the test command sets it to kubectl 1.37 for a second
+/// run of the real-kubectl suites), else the one on PATH.
+pub fn kubectl_binary() -> String {
+    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
+}
+
+/// `tests/manifests/NAME` as a path argument.
+pub fn manifest(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/manifests")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// kubectl bound to a kubeconfig, with its own KUBECACHEDIR (removed when dropped).
+pub struct Kubectl {
+    pub kubeconfig: PathBuf,
+    pub cache: TempDir,
+}
+
+impl Kubectl {
+    pub fn new(kubeconfig: impl Into<PathBuf>) -> Kubectl {
+        Kubectl {
+            kubeconfig: kubeconfig.into(),
+            cache: tempfile::tempdir().expect("cache dir"),
+        }
+    }
+
+    /// A kubectl command with this kubeconfig and cache; the caller adds stdio.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(kubectl_binary());
+        command
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECACHEDIR", self.cache.path());
+        command
+    }
+
+    /// Run kubectl to its end (blocking), `input` on its stdin (none: an empty stdin).
+    pub fn output_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Output {
+        run_command(self.command(args), input.map(<[u8]>::to_vec))
+    }
+
+    /// Run kubectl to its end (blocking); its output.
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.output_with_input(args, None)
+    }
+
+    /// Blocking: run kubectl and require success; its stdout.
+    pub fn ok_blocking(&self, args: &[&str]) -> String {
+        succeeded(args, self.output(args))
+    }
+
+    /// Run kubectl off the async runtime's threads, `input` on its stdin; its output.
+    pub async fn run_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Output {
+        let command = self.command(args);
+        let input = input.map(<[u8]>::to_vec);
+        tokio::task::spawn_blocking(move || run_command(command, input))
+            .await
+            .expect("kubectl ran")
+    }
+
+    /// Run kubectl off the async runtime's threads; its output.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_with_input(args, None).await
+    }
+
+    /// Run kubectl and require success; its stdout.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        succeeded(args, self.run(args).await)
+    }
+}
+
+fn run_command(mut command: Command, input: Option<Vec<u8>>) -> Output {
+    let mut child = command
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl is on PATH (the test command installs it)");
+    if let Some(input) = input {
+        let mut pipe = child.stdin.take().expect("stdin");
+        // Written beside the reads, so a large input never waits on a full stdout pipe.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    child.wait_with_output().expect("kubectl ran")
+}
+
+/// `out`'s stdout, after asserting that kubectl succeeded.
+fn succeeded(args: &[&str], out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
