@@ -267,7 +267,7 @@ async fn flush(
         }
         let before = row.prev_seq.and_then(|_| previous.get(&row.name));
         let deleted = row.event_type == "Deleted";
-        let changes = kubetrail::history::diff::recorded_changes(before, &object, deleted);
+        let changes = kubetrail::model::diff::recorded_changes(before, &object, deleted);
         if deleted {
             previous.remove(&row.name);
         } else {

@@ -587,7 +587,7 @@ impl Decider {
                 .and_then(|p| meta::resource_version(p).parse::<i64>().ok());
             let uid = meta::uid(&object).to_string();
             let deleted = event_type == EventType::Deleted;
-            let recorded = crate::history::diff::recorded_changes(
+            let recorded = crate::model::diff::recorded_changes(
                 prev.as_deref().filter(|_| prev_seq.is_some()),
                 &object,
                 deleted,

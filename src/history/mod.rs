@@ -7,7 +7,6 @@
 //! I/O parts: `query`, `replay`, `cli`, which call the store (`store::Readers`); no SQL here.
 
 pub mod check;
-pub mod diff;
 pub mod openapi;
 pub mod query;
 pub mod render;

@@ -3,7 +3,7 @@
 //! diff from the object's previous version under each row. Colour only when asked (a terminal).
 //! Pure.
 
-use super::diff::{self, Change};
+use crate::model::diff::{self, Change};
 use super::query::LogEntry;
 use serde_json::Value;
 

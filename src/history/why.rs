@@ -3,7 +3,7 @@
 //! (each an entry and the version before it); this module folds runs of a worker's own status
 //! updates into one step, describes each step and names the origin.
 
-use super::diff::{self, Change};
+use crate::model::diff::{self, Change};
 use super::query::LogEntry;
 use serde_json::{Value, json};
 

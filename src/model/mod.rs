@@ -5,6 +5,7 @@
 pub mod admit;
 pub mod apply;
 pub mod defaults;
+pub mod diff;
 pub mod fields;
 pub mod filter;
 pub mod kinds;
