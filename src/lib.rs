@@ -2,15 +2,18 @@
 //! append-only SQLite event log.
 //!
 //! # Layout
+//! - `api`: names shared by the server, its workers and clients (actors); imports nothing.
 //! - `model`: kinds, defaulting, validation, selectors (pure).
 //! - `events`: commands, `decide`, the single-writer `EventLog` (the only code that appends).
 //! - `projections`: current state tables, reads, watches, rebuild.
 //! - `http`: the Kubernetes REST API on actix-web; `ApiError` → `Status`.
-//! - `workers`: reconcilers that follow the log and write through `EventLog::submit`.
+//! - `workers`: controllers (one `Controller` trait, one loop) and kubelets that follow the log
+//!   and write through `workers::Submit` (the `EventLog`, or a server's HTTP API).
 //! - `history`: debugging with the log: history, why, past states, replay, verify, checks.
 //! - `startup`, `config`, `datadir`, `tls`, `metrics`, `health`, `telemetry`, `shutdown`: wiring.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
 pub mod config;
 pub mod datadir;
 pub mod events;

@@ -367,7 +367,7 @@ pub struct VerifyArgs {
 pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
     if args.check_workers {
         let pool = open_readers(&args.data.data_dir).await?;
-        let report = super::check::check_workers(&pool, &super::check::Today).await?;
+        let report = super::check::check_workers(&pool, &super::check::today()).await?;
         match args.output {
             Output::Text => print(report.lines())?,
             Output::Json => print([report.to_json().to_string()])?,
