@@ -8,8 +8,8 @@
 use kubetrail::config::Settings;
 use kubetrail::events::Command;
 use kubetrail::history::check;
-use kubetrail::startup::Application;
 use kubetrail::model::ResourceKind;
+use kubetrail::startup::Application;
 use kubetrail::workers::cache::Snapshot;
 use kubetrail::workers::{Controller, Pass, Wake};
 use serde_json::{Value, json};
@@ -801,9 +801,7 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
             _ => c,
         })
         .collect();
-    let report = check::check_workers(&pool, &flipped)
-        .await
-        .expect("check");
+    let report = check::check_workers(&pool, &flipped).await.expect("check");
     assert_eq!(report.differences.len(), 1, "{:#?}", report.lines());
     let difference = &report.differences[0];
     assert_eq!(difference.actor, "replicaset-controller");

@@ -1,5 +1,5 @@
 //! Every actor the server writes as (the `actor` of each event it appends), defined once: the
-//! in-process controllers, the server itself, and kubelets (`kubelet/<node>`). `is_controller`
+//! in-process controllers, the server itself, and its kubelets (`kubelet/<node>`). `is_controller`
 //! tells these control loops from people; `history::why` follows causes back to a person with
 //! it, and `workers::controllers` registers exactly `CONTROLLERS`.
 
@@ -26,7 +26,8 @@ pub const CONTROLLERS: [&str; 5] = [
 /// The server itself: what it creates at start (the built-in namespaces).
 pub const SYSTEM: &str = "system:kubetrail";
 
-/// Kubelets write as `kubelet/<node>`, in process or through a server's HTTP API.
+/// A kubelet in the server's process writes as `kubelet/<node>`; one in another process sends
+/// the same name as its `User-Agent` (its events are recorded as the user it authenticates as).
 pub const KUBELET_PREFIX: &str = "kubelet/";
 
 /// The actor of the kubelet of `node`.

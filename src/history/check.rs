@@ -93,11 +93,19 @@ pub enum Decision {
         finalizers: Vec<String>,
     },
     /// Finalize an emptied namespace being deleted.
-    FinalizeNamespace { name: String },
+    FinalizeNamespace {
+        name: String,
+    },
     /// A node's Ready condition.
-    NodeReady { name: String, status: String },
+    NodeReady {
+        name: String,
+        status: String,
+    },
     /// A node's taints, `key[=value]:effect` each, in order.
-    NodeTaints { name: String, taints: Vec<String> },
+    NodeTaints {
+        name: String,
+        taints: Vec<String>,
+    },
 }
 
 /// `namespace/name`, or `name` alone for a cluster-scoped object.
@@ -693,8 +701,7 @@ pub async fn check_workers(
             }
             // One pass per controller and time on this state, shared by the groups that need
             // it (a pass covers the whole cluster).
-            let mut passes: HashMap<(usize, String), HashMap<i64, Vec<Decision>>> =
-                HashMap::new();
+            let mut passes: HashMap<(usize, String), HashMap<i64, Vec<Decision>>> = HashMap::new();
             for (index, p) in pending.iter_mut() {
                 let Some(time) = p.wants(entry.seq) else {
                     continue;
@@ -1008,8 +1015,16 @@ mod tests {
         orphan["metadata"]["ownerReferences"][0]["uid"] = json!("gone");
         let mut requested = orphan.clone();
         requested["metadata"]["deletionTimestamp"] = json!(NOW);
-        let deleted = recorded(&entry(8, &requested, "DeletionRequested", actors::GARBAGE_COLLECTOR));
-        assert_eq!(deleted.as_ref().map(ToString::to_string).as_deref(), Some("delete pod default/web-a"));
+        let deleted = recorded(&entry(
+            8,
+            &requested,
+            "DeletionRequested",
+            actors::GARBAGE_COLLECTOR,
+        ));
+        assert_eq!(
+            deleted.as_ref().map(ToString::to_string).as_deref(),
+            Some("delete pod default/web-a")
+        );
         let background = group_of(
             actors::GARBAGE_COLLECTOR,
             ("Pod", "default", "web-a"),
@@ -1020,7 +1035,13 @@ mod tests {
         let state = view(&[(ResourceKind::Pod, orphan)]);
         assert_eq!(
             evaluate(&background, &state, now, gc.as_ref()),
-            Some(background.writes.iter().map(|w| w.decision.clone()).collect())
+            Some(
+                background
+                    .writes
+                    .iter()
+                    .map(|w| w.decision.clone())
+                    .collect()
+            )
         );
 
         // A ReplicaSet deleted in the foreground: its pod is deleted first, then (once the pod
@@ -1081,11 +1102,19 @@ mod tests {
         };
         assert_eq!(difference.first_seq, 30);
         assert_eq!(
-            difference.recorded.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            difference
+                .recorded
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             ["delete replicaset default/web"]
         );
         assert_eq!(
-            difference.now.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            difference
+                .now
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             ["metadata of replicaset default/web: owners [], finalizers []"]
         );
     }
@@ -1109,8 +1138,8 @@ mod tests {
                 name: "team".into()
             })
         );
-        let removed_set = recorded(&entry(21, &set, "Deleted", actors::NAMESPACE_CONTROLLER))
-            .expect("a delete");
+        let removed_set =
+            recorded(&entry(21, &set, "Deleted", actors::NAMESPACE_CONTROLLER)).expect("a delete");
         assert_eq!(removed_set.to_string(), "delete replicaset team/web");
         let mut group = group_of(
             actors::NAMESPACE_CONTROLLER,
@@ -1179,7 +1208,11 @@ mod tests {
             unknown.into_iter().collect(),
         );
         let mut progress = Progress::new(status);
-        progress.step(30, &view(&[(ResourceKind::Node, node(30, "True", json!([])))]), controller.as_ref());
+        progress.step(
+            30,
+            &view(&[(ResourceKind::Node, node(30, "True", json!([])))]),
+            controller.as_ref(),
+        );
         assert_eq!(progress.finish(), Ok(()));
         // Unknown: the unreachable NoExecute taint, and the pod that does not tolerate it goes.
         let tainted = recorded(&entry(
@@ -1231,7 +1264,10 @@ mod tests {
         assert_eq!(
             evaluate(
                 &eviction,
-                &view(&[(ResourceKind::Node, tainted_node), (ResourceKind::Pod, on_node)]),
+                &view(&[
+                    (ResourceKind::Node, tainted_node),
+                    (ResourceKind::Pod, on_node)
+                ]),
                 now.parse().unwrap(),
                 controller.as_ref()
             ),
@@ -1248,7 +1284,9 @@ mod tests {
         };
         assert_eq!(
             report.lines(),
-            ["checked 3 recorded decisions of namespace-controller, default-scheduler, replicaset-controller, generic-garbage-collector and node-lifecycle-controller: 0 differ"]
+            [
+                "checked 3 recorded decisions of namespace-controller, default-scheduler, replicaset-controller, generic-garbage-collector and node-lifecycle-controller: 0 differ"
+            ]
         );
     }
 }

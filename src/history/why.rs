@@ -8,7 +8,6 @@ use super::query::LogEntry;
 use crate::api::actors::is_controller;
 use serde_json::{Value, json};
 
-
 /// One event of the chain and what it changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {

@@ -130,7 +130,10 @@ mod tests {
             .collect();
         assert_eq!(registered, actors::CONTROLLERS);
         for actor in registered {
-            assert!(actors::is_controller(actor), "{actor} would count as a person");
+            assert!(
+                actors::is_controller(actor),
+                "{actor} would count as a person"
+            );
         }
     }
 

@@ -12,7 +12,9 @@
 //! that made it act (`caused_by`). In the server's process `Submit` is the `EventLog` itself
 //! (the same `EventLog::submit` an HTTP request reaches); a kubelet in another process
 //! (`remote::Connection`) submits the equivalent REST calls to a server, which turns them into
-//! the same commands, its actor in `User-Agent` and its cause in `Kubetrail-Caused-By`.
+//! the same commands with the same cause (`Kubetrail-Caused-By`). Such a kubelet's events are
+//! recorded as the user its token authenticates; its actor name reaches the log only as the
+//! `User-Agent`.
 
 pub mod cache;
 pub mod controller;

@@ -8,11 +8,11 @@ use super::{
     NodeDescription, PAUSED_ANNOTATION, SIMULATED_ANNOTATION, heartbeat, node_object,
     running_status,
 };
+use crate::api::actors;
 use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
-use crate::api::actors;
 use crate::workers::cache::{Informer, Snapshot};
 use crate::workers::{Submit, run_commands, wait_for_change};
 use serde_json::{Value, json};

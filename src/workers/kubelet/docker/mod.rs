@@ -20,10 +20,10 @@ pub mod spec;
 pub mod sync;
 
 use super::{NodeDescription, heartbeat_with, node_object};
+use crate::api::actors;
 use crate::events::{Command, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
-use crate::api::actors;
 use crate::workers::cache::Informer;
 use crate::workers::record::{Reporter, Severity};
 use crate::workers::{Submit, run_commands};
