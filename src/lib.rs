@@ -2,19 +2,22 @@
 //! append-only SQLite event log.
 //!
 //! # Layout
+//! - `api`: names shared by the server, its workers and clients (actors); imports nothing.
 //! - `model`: kinds, defaulting, validation, selectors (pure).
 //! - `store`: the storage seam, the only module that speaks SQL or uses the database driver:
 //!   opening, appends, projection rows, log queries, rebuild, snapshots, checkpoints.
 //! - `events`: commands, `decide`, the single-writer `EventLog` (the only code that appends).
 //! - `projections`: the typed read API over the store (`ReadStore`) and watches.
 //! - `http`: the Kubernetes REST API on actix-web; `ApiError` → `Status`.
-//! - `workers`: reconcilers that follow the log and write through `EventLog::submit`.
+//! - `workers`: controllers (one `Controller` trait, one loop) and kubelets that follow the log
+//!   and write through `workers::Submit` (the `EventLog`, or a server's HTTP API).
 //! - `history`: debugging with the log: history, why, past states, replay, verify, checks.
 //! - `app`: the composition root (settings, TLS, tracing, startup); `cli`: the command line.
 //!   Nothing imports them but `cli` and `main.rs`.
 //! - `datadir`, `metrics`, `health`, `shutdown`: the process's shared plumbing.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod datadir;

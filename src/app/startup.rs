@@ -22,9 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The actor that writes what the server itself creates (built-in namespaces).
-pub const SYSTEM_ACTOR: &str = "system:kubetrail";
-
 /// Namespaces that exist from the start.
 pub const BUILTIN_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -273,7 +270,7 @@ async fn bootstrap_namespaces(log: &EventLog, store: &ReadStore) -> anyhow::Resu
             namespace: String::new(),
             object: json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
         };
-        log.submit(command, RequestMeta::worker(SYSTEM_ACTOR))
+        log.submit(command, RequestMeta::worker(crate::api::actors::SYSTEM))
             .await
             .with_context(|| format!("creating namespace {name}"))?;
     }

@@ -363,7 +363,7 @@ pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
     if args.check_workers {
         let pool = open_readers(&args.data.data_dir).await?;
         let report =
-            crate::history::check::check_workers(&pool, &crate::history::check::Today).await?;
+            crate::history::check::check_workers(&pool, &crate::history::check::today()).await?;
         match args.output {
             Output::Text => print(report.lines())?,
             Output::Json => print([report.to_json().to_string()])?,

@@ -1,19 +1,28 @@
-//! `kubetrail replay --check-workers`: re-run today's scheduler and ReplicaSet controller
-//! against the state each recorded decision saw, and report every decision that would now
-//! differ. A developer runs it after changing a reconciler.
+//! `kubetrail replay --check-workers`: re-run today's controllers (every one
+//! `workers::controllers` registers) against the states the recorded decisions saw, and report
+//! every decision that would now differ. A developer runs it after changing a reconciler.
 //!
-//! A *decision* is what one worker wrote because of one version of one object: the events of
-//! that actor with the same `caused_by` (the ReplicaSet's version for the ReplicaSet
-//! controller, the pod's for the scheduler), core/v1 Events left out (they are reports, with
-//! generated names and times). Which state the worker saw is not recorded, only that it was at
-//! least `caused_by` and before its first write. So a decision is *reproduced* when today's code,
-//! run on the state at some seq `v` in `[caused_by, first write - 1]` (at most `WINDOW` of them,
-//! newest first) in which the cause object still had the `caused_by` version, makes the same
-//! decisions; it is reported when no such state makes them. Generated pod names are compared by
-//! their `generateName`, ReplicaSet status by its counts, times not at all.
+//! A *decision* is what one controller wrote because of one version of one object: the events
+//! of that actor with the same `caused_by` (the ReplicaSet's version for the ReplicaSet
+//! controller, the pod's for the scheduler, the namespace's for the namespace controller, the
+//! node's for the node lifecycle controller, the owner's or the dependent's for the garbage
+//! collector), core/v1 Events left out (they are reports, with generated names and times).
+//! Which state the controller saw is not recorded, only that it was at least `caused_by` and
+//! before its first write. So a decision is *reproduced* when today's `Controller::reconcile`,
+//! run on the state at some seq `v` in `[caused_by, first write - 1]` (at most `WINDOW` of them)
+//! in which the cause object still had the `caused_by` version, makes the same writes with that
+//! cause; it is reported when no such state makes them. Generated pod names are compared by
+//! their `generateName`, ReplicaSet status by its counts, node status by its Ready condition,
+//! times not at all.
 //!
-//! The comparison is pure (`Decision`, `recorded`, `predicted`); `check_workers` reads the log
-//! once, in order, and evaluates each decision on the states of its window.
+//! One cause can take a controller several passes (a namespace is emptied, then finalized; a
+//! foreground owner's dependents are deleted, then its finalizer goes). A pass's writes are all
+//! committed before the controller's next pass reads, so the writes of one cause, in log order,
+//! are a run per pass: each run must be reproduced on a state between the previous run's last
+//! write and its own first one.
+//!
+//! The comparison is pure (`Decision`, `recorded`, `predicted`, `evaluate`); `check_workers`
+//! reads the log once, in order, and evaluates each decision on the states of its window.
 
 use super::HistoryError;
 use super::query::{self, LogEntry, LogFilter};
@@ -21,39 +30,21 @@ use crate::events::{Command, EventType, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::store::Readers;
 use crate::workers::cache::Snapshot;
-use crate::workers::record::Reporter;
-use crate::workers::{replicaset, scheduler};
+use crate::workers::{Controller, Pass, nodes};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// How many states before a decision's first write are tried.
+/// How many states before a run's first write are tried.
 pub const WINDOW: i64 = 64;
 
-/// The reconcile functions under test: today's code, or (in tests) a changed one.
-pub trait Reconcilers {
-    /// The ReplicaSet controller's commands for `rs`, given the pods in its namespace.
-    fn replicaset(&self, rs: &Value, pods: &[&Value], now: jiff::Timestamp) -> Vec<Command>;
-    /// The scheduler's commands for one pass over `snapshot`.
-    fn scheduler(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Vec<(Command, Option<i64>)>;
+/// The controllers as built into this binary. The node lifecycle controller gets the default
+/// timing: the grace period a server ran with is not in its log.
+pub fn today() -> Vec<Box<dyn Controller>> {
+    crate::workers::controllers(nodes::Timing::default())
 }
 
-/// The reconcilers as built into this binary.
-pub struct Today;
-
-impl Reconcilers for Today {
-    fn replicaset(&self, rs: &Value, pods: &[&Value], now: jiff::Timestamp) -> Vec<Command> {
-        let name = meta::name(rs).to_string();
-        let reporter = Reporter::new(replicaset::ACTOR, "");
-        replicaset::reconcile(rs, pods, &reporter, now, || format!("{name}-xxxxx"))
-    }
-
-    fn scheduler(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Vec<(Command, Option<i64>)> {
-        scheduler::reconcile(snapshot, &Reporter::new(scheduler::ACTOR, ""), now)
-    }
-}
-
-/// One write a worker decided, in a form that compares across runs.
+/// One write a controller decided, in a form that compares across runs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Decision {
     /// A pod stamped from a template; generated names compare by `generateName`.
@@ -65,7 +56,8 @@ pub enum Decision {
         namespace: String,
         name: String,
     },
-    /// Adopt (controller uid) or release (none) a pod.
+    /// Adopt (controller uid) or release (none) a pod; also any other change a controller
+    /// makes to a pod's metadata (the garbage collector's), compared by the pod's controller.
     SetController {
         namespace: String,
         name: String,
@@ -86,6 +78,44 @@ pub enum Decision {
         name: String,
         message: String,
     },
+    /// Delete an object other than a pod (`kind` as the log names it).
+    Delete {
+        kind: String,
+        namespace: String,
+        name: String,
+    },
+    /// Set the ownerReferences (owner uids, in order) and finalizers of an object other than a
+    /// pod: what the garbage collector changes.
+    Metadata {
+        kind: String,
+        namespace: String,
+        name: String,
+        owners: Vec<String>,
+        finalizers: Vec<String>,
+    },
+    /// Finalize an emptied namespace being deleted.
+    FinalizeNamespace {
+        name: String,
+    },
+    /// A node's Ready condition.
+    NodeReady {
+        name: String,
+        status: String,
+    },
+    /// A node's taints, `key[=value]:effect` each, in order.
+    NodeTaints {
+        name: String,
+        taints: Vec<String>,
+    },
+}
+
+/// `namespace/name`, or `name` alone for a cluster-scoped object.
+fn object_name(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
+    }
 }
 
 impl std::fmt::Display for Decision {
@@ -133,6 +163,35 @@ impl std::fmt::Display for Decision {
             } => {
                 write!(f, "pod {namespace}/{name} unschedulable: {message}")
             }
+            Decision::Delete {
+                kind,
+                namespace,
+                name,
+            } => write!(
+                f,
+                "delete {} {}",
+                kind.to_lowercase(),
+                object_name(namespace, name)
+            ),
+            Decision::Metadata {
+                kind,
+                namespace,
+                name,
+                owners,
+                finalizers,
+            } => write!(
+                f,
+                "metadata of {} {}: owners [{}], finalizers [{}]",
+                kind.to_lowercase(),
+                object_name(namespace, name),
+                owners.join(", "),
+                finalizers.join(", ")
+            ),
+            Decision::FinalizeNamespace { name } => write!(f, "finalize namespace {name}"),
+            Decision::NodeReady { name, status } => write!(f, "node {name} Ready={status}"),
+            Decision::NodeTaints { name, taints } => {
+                write!(f, "taints of node {name}: [{}]", taints.join(", "))
+            }
         }
     }
 }
@@ -173,41 +232,140 @@ fn unschedulable_message(pod: &Value) -> String {
         .to_string()
 }
 
+fn owner_uids(object: &Value) -> Vec<String> {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str())
+        .map(str::to_string)
+        .collect()
+}
+
+fn ready_status(node: &Value) -> String {
+    node.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn node_taints(node: &Value) -> Vec<String> {
+    node.pointer("/spec/taints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let key = t["key"].as_str().unwrap_or("");
+            let effect = t["effect"].as_str().unwrap_or("");
+            match t["value"].as_str().filter(|v| !v.is_empty()) {
+                Some(value) => format!("{key}={value}:{effect}"),
+                None => format!("{key}:{effect}"),
+            }
+        })
+        .collect()
+}
+
+/// The decision of an update of `part` that left `object` (`None` for reports).
+fn update_decision(
+    kind: ResourceKind,
+    namespace: &str,
+    name: &str,
+    object: &Value,
+    part: UpdatePart,
+) -> Option<Decision> {
+    let (namespace, name) = (namespace.to_string(), name.to_string());
+    match (kind, part) {
+        (ResourceKind::Event, _) => None,
+        (ResourceKind::Pod, UpdatePart::Main) => Some(Decision::SetController {
+            namespace,
+            name,
+            controller: controller_uid(object),
+        }),
+        (ResourceKind::Pod, UpdatePart::Status) => Some(Decision::Unschedulable {
+            namespace,
+            name,
+            message: unschedulable_message(object),
+        }),
+        (ResourceKind::ReplicaSet, UpdatePart::Status) => Some(Decision::ReplicaSetStatus {
+            namespace,
+            name,
+            counts: status_counts(object),
+        }),
+        (ResourceKind::Node, UpdatePart::Status) => Some(Decision::NodeReady {
+            name,
+            status: ready_status(object),
+        }),
+        (ResourceKind::Node, UpdatePart::Main) => Some(Decision::NodeTaints {
+            name,
+            taints: node_taints(object),
+        }),
+        (ResourceKind::Namespace, UpdatePart::Finalize) => {
+            Some(Decision::FinalizeNamespace { name })
+        }
+        (_, UpdatePart::Main) => Some(Decision::Metadata {
+            kind: kind.as_str().to_string(),
+            namespace,
+            name,
+            owners: owner_uids(object),
+            finalizers: meta::finalizers(object),
+        }),
+        _ => None,
+    }
+}
+
+/// The decision of deleting an object (`None` for reports).
+fn delete_decision(kind: ResourceKind, namespace: &str, name: &str) -> Option<Decision> {
+    let (namespace, name) = (namespace.to_string(), name.to_string());
+    match kind {
+        ResourceKind::Event => None,
+        ResourceKind::Pod => Some(Decision::DeletePod { namespace, name }),
+        _ => Some(Decision::Delete {
+            kind: kind.as_str().to_string(),
+            namespace,
+            name,
+        }),
+    }
+}
+
 /// The decision a recorded event shows (`None` for reports and anything else).
 pub fn recorded(entry: &LogEntry) -> Option<Decision> {
     let object: Value = serde_json::from_str(&entry.object).ok()?;
-    let namespace = entry.namespace.clone();
-    let name = entry.name.clone();
-    match (entry.kind.as_str(), entry.event_type.as_str()) {
-        ("Pod", "Created") => Some(Decision::CreatePod {
-            namespace,
+    let kind = ResourceKind::from_kind(&entry.kind)?;
+    let (namespace, name) = (entry.namespace.as_str(), entry.name.as_str());
+    // What an update of the main part records (a namespace's main update by a controller is
+    // its finalization).
+    let main = match kind {
+        ResourceKind::Namespace => UpdatePart::Finalize,
+        _ => UpdatePart::Main,
+    };
+    match entry.event_type.as_str() {
+        "Created" if kind == ResourceKind::Pod => Some(Decision::CreatePod {
+            namespace: namespace.to_string(),
             generate_name: meta::meta_str(&object, "generateName").to_string(),
         }),
-        ("Pod", "DeletionRequested" | "Deleted") => Some(Decision::DeletePod { namespace, name }),
-        ("Pod", "Updated") => Some(Decision::SetController {
-            namespace,
-            name,
-            controller: controller_uid(&object),
-        }),
-        ("Pod", "Bound") => Some(Decision::Bind {
-            namespace,
-            name,
+        "Bound" if kind == ResourceKind::Pod => Some(Decision::Bind {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
             node: object
                 .pointer("/spec/nodeName")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
         }),
-        ("Pod", "StatusUpdated") => Some(Decision::Unschedulable {
-            namespace,
-            name,
-            message: unschedulable_message(&object),
-        }),
-        ("ReplicaSet", "StatusUpdated") => Some(Decision::ReplicaSetStatus {
-            namespace,
-            name,
-            counts: status_counts(&object),
-        }),
+        "StatusUpdated" => update_decision(kind, namespace, name, &object, UpdatePart::Status),
+        "Updated" => update_decision(kind, namespace, name, &object, main),
+        // An update that removed the last finalizer of an object being deleted records its
+        // removal, with the updated object; a delete records the object as it was, and no
+        // controller deletes an object already being deleted.
+        "Deleted" if meta::deletion_timestamp(&object).is_some() => {
+            update_decision(kind, namespace, name, &object, main)
+        }
+        "DeletionRequested" | "Deleted" => delete_decision(kind, namespace, name),
         _ => None,
     }
 }
@@ -224,47 +382,18 @@ pub fn predicted(command: &Command) -> Option<Decision> {
             generate_name: meta::meta_str(object, "generateName").to_string(),
         }),
         Command::Delete {
-            kind: ResourceKind::Pod,
+            kind,
             namespace,
             name,
             ..
-        } => Some(Decision::DeletePod {
-            namespace: namespace.clone(),
-            name: name.clone(),
-        }),
+        } => delete_decision(*kind, namespace, name),
         Command::Update {
-            kind: ResourceKind::Pod,
+            kind,
             namespace,
             name,
             object,
-            part: UpdatePart::Main,
-        } => Some(Decision::SetController {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            controller: controller_uid(object),
-        }),
-        Command::Update {
-            kind: ResourceKind::Pod,
-            namespace,
-            name,
-            object,
-            part: UpdatePart::Status,
-        } => Some(Decision::Unschedulable {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            message: unschedulable_message(object),
-        }),
-        Command::Update {
-            kind: ResourceKind::ReplicaSet,
-            namespace,
-            name,
-            object,
-            part: UpdatePart::Status,
-        } => Some(Decision::ReplicaSetStatus {
-            namespace: namespace.clone(),
-            name: name.clone(),
-            counts: status_counts(object),
-        }),
+            part,
+        } => update_decision(*kind, namespace, name, object, *part),
         Command::Bind {
             namespace,
             name,
@@ -279,59 +408,183 @@ pub fn predicted(command: &Command) -> Option<Decision> {
     }
 }
 
-/// A recorded decision to check: a worker's writes caused by one object version.
+/// One recorded write (one request) of a group.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// Seq of its first and last event (a delete may append DeletionRequested then Deleted).
+    pub seq: i64,
+    pub last_seq: i64,
+    /// Time of its first event.
+    pub time: String,
+    pub decision: Decision,
+}
+
+/// A recorded decision to check: a controller's writes caused by one object version.
 #[derive(Debug, Clone)]
 pub struct Group {
     pub actor: String,
     pub caused_by: i64,
     /// The cause: (kind, namespace, name) of the event at `caused_by`.
     pub cause: (String, String, String),
-    /// Seq and time of the group's first write.
-    pub first_seq: i64,
-    pub first_time: String,
-    /// What was recorded, sorted; one decision per request.
-    pub recorded: Vec<Decision>,
+    /// What was recorded, oldest first; one write per request, at least one.
+    pub writes: Vec<Write>,
 }
 
-/// What today's code does on the state at one seq, for `group` (`None`: the cause object did
-/// not have the `caused_by` version there, so the worker cannot have acted on that state).
-pub fn evaluate(group: &Group, view: &Snapshot, code: &dyn Reconcilers) -> Option<Vec<Decision>> {
+/// Whether the cause object has the `caused_by` version in `view` (else the controller cannot
+/// have acted on that state).
+fn cause_holds(group: &Group, view: &Snapshot) -> bool {
     let (kind, namespace, name) = &group.cause;
-    let now: jiff::Timestamp = group.first_time.parse().ok()?;
-    let version = |object: &Value| meta::resource_version(object).parse::<i64>().ok();
-    let mut decisions: Vec<Decision> = match (group.actor.as_str(), kind.as_str()) {
-        (replicaset::ACTOR, "ReplicaSet") => {
-            let rs = view.get(ResourceKind::ReplicaSet, namespace, name)?;
-            if version(rs) != Some(group.caused_by) {
-                return None;
-            }
-            let pods: Vec<&Value> = view
-                .in_namespace(ResourceKind::Pod, namespace)
-                .map(|p| p.as_ref())
-                .collect();
-            code.replicaset(rs, &pods, now)
-                .iter()
-                .filter_map(predicted)
-                .collect()
+    ResourceKind::from_kind(kind)
+        .and_then(|kind| view.get(kind, namespace, name))
+        .and_then(|object| meta::resource_version(object).parse::<i64>().ok())
+        == Some(group.caused_by)
+}
+
+/// The decisions of one pass, by the seq that caused them, each list sorted.
+fn by_cause(pass: Pass) -> HashMap<i64, Vec<Decision>> {
+    let mut decisions: HashMap<i64, Vec<Decision>> = HashMap::new();
+    let commands = pass
+        .commands
+        .into_iter()
+        .chain(pass.slow_start.into_iter().flat_map(|group| group.commands));
+    for (command, cause) in commands {
+        if let (Some(cause), Some(decision)) = (cause, predicted(&command)) {
+            decisions.entry(cause).or_default().push(decision);
         }
-        (scheduler::ACTOR, "Pod") => {
-            let pod = view.get(ResourceKind::Pod, namespace, name)?;
-            if version(pod) != Some(group.caused_by) {
-                return None;
-            }
-            code.scheduler(view, now)
-                .iter()
-                .filter(|(c, _)| {
-                    let (k, ns, n) = c.target();
-                    k == ResourceKind::Pod && ns == namespace && n == name
-                })
-                .filter_map(|(c, _)| predicted(c))
-                .collect()
+    }
+    for list in decisions.values_mut() {
+        list.sort();
+    }
+    decisions
+}
+
+/// What `controller` decides on `view` at `now` because of the group's cause, sorted (`None`:
+/// the cause object did not have the `caused_by` version there).
+pub fn evaluate(
+    group: &Group,
+    view: &Snapshot,
+    now: jiff::Timestamp,
+    controller: &dyn Controller,
+) -> Option<Vec<Decision>> {
+    if !cause_holds(group, view) {
+        return None;
+    }
+    let mut decisions = by_cause(controller.reconcile(view, now));
+    Some(decisions.remove(&group.caused_by).unwrap_or_default())
+}
+
+/// Whether `writes` begin with one pass that decided exactly `decisions` (sorted): the next
+/// `decisions.len()` writes, committed in any order. An empty pass explains nothing.
+fn begins_with(writes: &[Write], decisions: &[Decision]) -> bool {
+    if decisions.is_empty() || decisions.len() > writes.len() {
+        return false;
+    }
+    let mut run: Vec<&Decision> = writes[..decisions.len()]
+        .iter()
+        .map(|w| &w.decision)
+        .collect();
+    run.sort();
+    run.into_iter().eq(decisions.iter())
+}
+
+/// How much of a group today's code has reproduced so far, as the states go by in log order.
+#[derive(Debug)]
+pub struct Progress {
+    pub group: Group,
+    /// The first write not yet reproduced.
+    next: usize,
+    /// The oldest state the run starting at `next` may have been decided on.
+    from: i64,
+    /// Whether some state of the current run's window had the cause's version.
+    valid: bool,
+    /// Today's decisions on the newest such state, for the report.
+    newest: Option<Vec<Decision>>,
+}
+
+impl Progress {
+    pub fn new(group: Group) -> Self {
+        let from = group
+            .writes
+            .first()
+            .map_or(group.caused_by, |w| group.caused_by.max(w.seq - WINDOW));
+        Progress {
+            group,
+            next: 0,
+            from,
+            valid: false,
+            newest: None,
         }
-        _ => return None,
-    };
-    decisions.sort();
-    Some(decisions)
+    }
+
+    /// Whether every write was reproduced.
+    pub fn done(&self) -> bool {
+        self.next >= self.group.writes.len()
+    }
+
+    /// The time of the run to reproduce next, if the state at `seq` is in its window.
+    pub fn wants(&self, seq: i64) -> Option<&str> {
+        let write = self.group.writes.get(self.next)?;
+        (seq >= self.from && seq < write.seq).then_some(write.time.as_str())
+    }
+
+    /// Today's decisions on a state of the window (`None`: the cause did not hold there). When
+    /// they are the next run's, the run is reproduced and the window moves past it.
+    pub fn observe(&mut self, decisions: Option<Vec<Decision>>) {
+        let Some(decisions) = decisions else {
+            return;
+        };
+        let rest = &self.group.writes[self.next..];
+        if begins_with(rest, &decisions) {
+            let last = rest[..decisions.len()]
+                .iter()
+                .map(|w| w.last_seq)
+                .max()
+                .unwrap_or(self.from);
+            self.next += decisions.len();
+            self.valid = false;
+            self.newest = None;
+            if let Some(write) = self.group.writes.get(self.next) {
+                self.from = last.max(write.seq - WINDOW);
+            }
+            return;
+        }
+        self.valid = true;
+        self.newest = Some(decisions);
+    }
+
+    /// Today's decisions on one state for this group (`None` when the state is outside the
+    /// current window or the cause did not hold), fed to `observe`.
+    pub fn step(&mut self, seq: i64, view: &Snapshot, controller: &dyn Controller) {
+        let Some(now) = self.wants(seq).and_then(|t| t.parse().ok()) else {
+            return;
+        };
+        let decisions = evaluate(&self.group, view, now, controller);
+        self.observe(decisions);
+    }
+
+    /// The outcome: `Ok(())` reproduced, `Err(None)` not comparable, `Err(Some(_))` a difference.
+    fn finish(self) -> Result<(), Option<Difference>> {
+        let Some(first) = self.group.writes.get(self.next) else {
+            return Ok(());
+        };
+        if self.next == 0 && !self.valid {
+            return Err(None);
+        }
+        let (kind, namespace, name) = &self.group.cause;
+        let mut recorded: Vec<Decision> = self.group.writes[self.next..]
+            .iter()
+            .map(|w| w.decision.clone())
+            .collect();
+        recorded.sort();
+        Err(Some(Difference {
+            actor: self.group.actor.clone(),
+            caused_by: self.group.caused_by,
+            cause: format!("{kind} {namespace}/{name}"),
+            first_seq: first.seq,
+            recorded,
+            now: self.newest.unwrap_or_default(),
+        }))
+    }
 }
 
 /// A decision today's code would not make.
@@ -340,7 +593,9 @@ pub struct Difference {
     pub actor: String,
     pub caused_by: i64,
     pub cause: String,
+    /// The first write of the run not reproduced.
     pub first_seq: i64,
+    /// That run's writes and every later one of the same cause.
     pub recorded: Vec<Decision>,
     /// What today's code does on the newest state of the window where the cause held.
     pub now: Vec<Decision>,
@@ -349,19 +604,29 @@ pub struct Difference {
 /// What `--check-workers` found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
+    /// The controllers whose decisions were checked.
+    pub actors: Vec<String>,
     pub checked: usize,
     /// Decisions for which no state of the window had the cause's version (not comparable).
     pub skipped: usize,
     pub differences: Vec<Difference>,
 }
 
+/// `a`, `a and b`, `a, b and c`.
+fn listed(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 impl Report {
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![format!(
-            "checked {} recorded decisions of {} and {}: {} differ{}",
+            "checked {} recorded decisions of {}: {} differ{}",
             self.checked,
-            scheduler::ACTOR,
-            replicaset::ACTOR,
+            listed(&self.actors),
             self.differences.len(),
             if self.skipped > 0 {
                 format!(
@@ -401,31 +666,22 @@ impl Report {
     }
 }
 
-/// Read the workers' recorded decisions and check each against `code`.
-pub async fn check_workers(pool: &Readers, code: &dyn Reconcilers) -> Result<Report, HistoryError> {
-    let groups = load_groups(pool).await?;
-    // For each group, the window of states to try, newest first.
-    struct Pending {
-        group: Group,
-        from: i64,
-        matched: bool,
-        /// Today's decisions on the newest valid state of the window, for the report.
-        newest: Option<Vec<Decision>>,
-        valid: bool,
+/// Read the recorded decisions of `controllers` and check each against their `reconcile`.
+pub async fn check_workers(
+    pool: &Readers,
+    controllers: &[Box<dyn Controller>],
+) -> Result<Report, HistoryError> {
+    let actors: Vec<&str> = controllers.iter().map(|c| c.actor()).collect();
+    let mut pending: Vec<(usize, Progress)> = Vec::new();
+    for group in load_groups(pool, &actors).await? {
+        if let Some(index) = actors.iter().position(|a| *a == group.actor) {
+            pending.push((index, Progress::new(group)));
+        }
     }
-    let mut pending: Vec<Pending> = groups
-        .into_iter()
-        .map(|group| Pending {
-            from: group.caused_by.max(group.first_seq - WINDOW),
-            group,
-            matched: false,
-            newest: None,
-            valid: false,
-        })
-        .collect();
     let last = pending
         .iter()
-        .map(|p| p.group.first_seq - 1)
+        .filter_map(|(_, p)| p.group.writes.last())
+        .map(|w| w.seq - 1)
         .max()
         .unwrap_or(0);
     let mut view = Snapshot::default();
@@ -444,51 +700,52 @@ pub async fn check_workers(pool: &Readers, code: &dyn Reconcilers) -> Result<Rep
                 let object: Value = entry.object_value()?;
                 view.apply(kind, event_type, Arc::new(object), entry.seq);
             }
-            for p in pending.iter_mut() {
-                if p.matched || entry.seq < p.from || entry.seq >= p.group.first_seq {
+            // One pass per controller and time on this state, shared by the groups that need
+            // it (a pass covers the whole cluster).
+            let mut passes: HashMap<(usize, String), HashMap<i64, Vec<Decision>>> = HashMap::new();
+            for (index, p) in pending.iter_mut() {
+                let Some(time) = p.wants(entry.seq) else {
+                    continue;
+                };
+                let Ok(now) = time.parse::<jiff::Timestamp>() else {
+                    continue;
+                };
+                if !cause_holds(&p.group, &view) {
                     continue;
                 }
-                if let Some(decisions) = evaluate(&p.group, &view, code) {
-                    p.valid = true;
-                    if decisions == p.group.recorded {
-                        p.matched = true;
-                    }
-                    p.newest = Some(decisions);
-                }
+                let decisions = passes
+                    .entry((*index, time.to_string()))
+                    .or_insert_with(|| by_cause(controllers[*index].reconcile(&view, now)))
+                    .get(&p.group.caused_by)
+                    .cloned()
+                    .unwrap_or_default();
+                p.observe(Some(decisions));
             }
             if after >= last {
                 break 'scan;
             }
         }
     }
-    let mut report = Report::default();
-    for p in pending {
+    let mut report = Report {
+        actors: actors.iter().map(|a| a.to_string()).collect(),
+        ..Report::default()
+    };
+    for (_, p) in pending {
         report.checked += 1;
-        if p.matched {
-            continue;
+        match p.finish() {
+            Ok(()) => {}
+            Err(None) => report.skipped += 1,
+            Err(Some(difference)) => report.differences.push(difference),
         }
-        if !p.valid {
-            report.skipped += 1;
-            continue;
-        }
-        let (kind, namespace, name) = &p.group.cause;
-        report.differences.push(Difference {
-            actor: p.group.actor,
-            caused_by: p.group.caused_by,
-            cause: format!("{kind} {namespace}/{name}"),
-            first_seq: p.group.first_seq,
-            recorded: p.group.recorded,
-            now: p.newest.unwrap_or_default(),
-        });
     }
     report.differences.sort_by_key(|d| d.first_seq);
     Ok(report)
 }
 
-/// The recorded decisions of the scheduler and the ReplicaSet controller, oldest first.
-async fn load_groups(pool: &Readers) -> Result<Vec<Group>, HistoryError> {
+/// The recorded decisions of `actors`, oldest first.
+async fn load_groups(pool: &Readers, actors: &[&str]) -> Result<Vec<Group>, HistoryError> {
     let mut by_cause: BTreeMap<(String, i64), Vec<LogEntry>> = BTreeMap::new();
-    for actor in [scheduler::ACTOR, replicaset::ACTOR] {
+    for actor in actors {
         let filter = LogFilter {
             actor: Some(actor.to_string()),
             ..Default::default()
@@ -515,38 +772,44 @@ async fn load_groups(pool: &Readers) -> Result<Vec<Group>, HistoryError> {
         let Some(cause) = query::entry(pool, caused_by).await? else {
             continue;
         };
-        let mut recorded_decisions: Vec<Decision> = Vec::new();
-        let mut seen_requests: Vec<&str> = Vec::new();
+        let mut writes: Vec<Write> = Vec::new();
+        let mut by_request: HashMap<&str, usize> = HashMap::new();
         for entry in &entries {
             // One decision per request: a delete may append DeletionRequested then Deleted.
-            if seen_requests.contains(&entry.request_id.as_str()) {
+            if let Some(&index) = by_request.get(entry.request_id.as_str()) {
+                writes[index].last_seq = writes[index].last_seq.max(entry.seq);
                 continue;
             }
             if let Some(decision) = recorded(entry) {
-                seen_requests.push(&entry.request_id);
-                recorded_decisions.push(decision);
+                by_request.insert(&entry.request_id, writes.len());
+                writes.push(Write {
+                    seq: entry.seq,
+                    last_seq: entry.seq,
+                    time: entry.time.clone(),
+                    decision,
+                });
             }
         }
-        recorded_decisions.sort();
-        let Some(first) = entries.first() else {
+        if writes.is_empty() {
             continue;
-        };
+        }
         groups.push(Group {
             actor,
             caused_by,
             cause: (cause.kind, cause.namespace, cause.name),
-            first_seq: first.seq,
-            first_time: first.time.clone(),
-            recorded: recorded_decisions,
+            writes,
         });
     }
-    groups.sort_by_key(|g| g.first_seq);
+    groups.sort_by_key(|g| g.writes.first().map_or(0, |w| w.seq));
     Ok(groups)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::actors;
+
+    const NOW: &str = "2026-01-01T00:00:00Z";
 
     fn rs(rv: i64, replicas: i64) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -574,15 +837,74 @@ mod tests {
         s
     }
 
-    fn group(recorded: Vec<Decision>) -> Group {
+    /// Today's controller that writes as `actor`, from the registry.
+    fn today_as(actor: &str) -> Box<dyn Controller> {
+        today()
+            .into_iter()
+            .find(|c| c.actor() == actor)
+            .expect("registered")
+    }
+
+    /// A group of `actor` caused by `cause` at `caused_by`, its writes one seq apart from
+    /// `caused_by + 1`, all at `time`.
+    fn group_of(
+        actor: &str,
+        (kind, namespace, name): (&str, &str, &str),
+        caused_by: i64,
+        time: &str,
+        decisions: Vec<Decision>,
+    ) -> Group {
+        let writes = (caused_by + 1..)
+            .zip(decisions)
+            .map(|(seq, decision)| Write {
+                seq,
+                last_seq: seq,
+                time: time.into(),
+                decision,
+            })
+            .collect();
         Group {
-            actor: replicaset::ACTOR.into(),
-            caused_by: 10,
-            cause: ("ReplicaSet".into(), "default".into(), "web".into()),
-            first_seq: 11,
-            first_time: "2026-01-01T00:00:00Z".into(),
-            recorded,
+            actor: actor.into(),
+            caused_by,
+            cause: (kind.into(), namespace.into(), name.into()),
+            writes,
         }
+    }
+
+    fn group(recorded: Vec<Decision>) -> Group {
+        group_of(
+            actors::REPLICASET_CONTROLLER,
+            ("ReplicaSet", "default", "web"),
+            10,
+            NOW,
+            recorded,
+        )
+    }
+
+    fn entry(seq: i64, object: &Value, event_type: &str, actor: &str) -> LogEntry {
+        LogEntry {
+            seq,
+            time: "t".into(),
+            api_version: object["apiVersion"].as_str().unwrap_or("v1").into(),
+            kind: object["kind"].as_str().unwrap_or("").into(),
+            namespace: meta::namespace(object).into(),
+            name: meta::name(object).into(),
+            uid: "u".into(),
+            event_type: event_type.into(),
+            event_version: 1,
+            prev_seq: None,
+            object: object.to_string(),
+            actor: actor.into(),
+            user_agent: None,
+            field_manager: None,
+            request_id: "r".into(),
+            caused_by: Some(10),
+        }
+    }
+
+    fn sorted(mut decisions: Vec<Decision>) -> Vec<Decision> {
+        decisions.sort();
+        decisions
     }
 
     #[test]
@@ -605,43 +927,367 @@ mod tests {
             },
         ];
         recorded.sort();
+        let controller = today_as(actors::REPLICASET_CONTROLLER);
+        let now = NOW.parse().unwrap();
         assert_eq!(
-            evaluate(&group(recorded.clone()), &state, &Today),
-            Some(recorded)
+            evaluate(&group(recorded.clone()), &state, now, controller.as_ref()),
+            Some(recorded.clone())
         );
+        let mut progress = Progress::new(group(recorded));
+        progress.step(10, &state, controller.as_ref());
+        assert!(progress.done());
+        assert_eq!(progress.finish(), Ok(()));
         // Another version of the cause: not a state the worker acted on.
         let moved = view(&[(ResourceKind::ReplicaSet, rs(12, 1))]);
-        assert_eq!(evaluate(&group(vec![]), &moved, &Today), None);
+        assert_eq!(
+            evaluate(&group(vec![]), &moved, now, controller.as_ref()),
+            None
+        );
     }
 
     #[test]
     fn recorded_events_and_commands_normalise_alike() {
         let mut created = pod("web-x7k2p", 20, "2026-01-01T00:00:00Z");
         created["metadata"]["generateName"] = json!("web-");
-        let entry = LogEntry {
-            seq: 20,
-            time: "t".into(),
-            api_version: "v1".into(),
-            kind: "Pod".into(),
-            namespace: "default".into(),
-            name: "web-x7k2p".into(),
-            uid: "u".into(),
-            event_type: "Created".into(),
-            event_version: 1,
-            prev_seq: None,
-            object: created.to_string(),
-            actor: replicaset::ACTOR.into(),
-            user_agent: None,
-            field_manager: None,
-            request_id: "r".into(),
-            caused_by: Some(10),
-        };
-        let commands = Today.replicaset(&rs(10, 1), &[], "2026-01-01T00:00:00Z".parse().unwrap());
-        let create = commands.iter().find_map(|c| match predicted(c) {
-            Some(d @ Decision::CreatePod { .. }) => Some(d),
-            _ => None,
-        });
+        let entry = entry(20, &created, "Created", actors::REPLICASET_CONTROLLER);
+        let controller = today_as(actors::REPLICASET_CONTROLLER);
+        let state = view(&[(ResourceKind::ReplicaSet, rs(10, 1))]);
+        let commands = evaluate(
+            &group(vec![]),
+            &state,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+            controller.as_ref(),
+        )
+        .expect("the cause holds");
+        let create = commands
+            .into_iter()
+            .find(|d| matches!(d, Decision::CreatePod { .. }));
         assert_eq!(recorded(&entry), create);
         assert_eq!(create.unwrap().to_string(), "create pod default/web-*");
+    }
+
+    #[test]
+    fn a_changed_decision_is_reported_with_what_todays_code_does() {
+        let state = view(&[
+            (ResourceKind::ReplicaSet, rs(10, 1)),
+            (ResourceKind::Pod, pod("web-old", 3, "2026-01-01T00:00:00Z")),
+            (ResourceKind::Pod, pod("web-new", 4, "2026-01-01T00:00:05Z")),
+        ]);
+        // Recorded: the older pod went (today's code deletes the newest).
+        let recorded = sorted(vec![
+            Decision::DeletePod {
+                namespace: "default".into(),
+                name: "web-old".into(),
+            },
+            Decision::ReplicaSetStatus {
+                namespace: "default".into(),
+                name: "web".into(),
+                counts: "replicas=2 fullyLabeled=2 ready=0 available=0 observedGeneration=1".into(),
+            },
+        ]);
+        let controller = today_as(actors::REPLICASET_CONTROLLER);
+        let mut progress = Progress::new(group(recorded.clone()));
+        progress.step(10, &state, controller.as_ref());
+        let Err(Some(difference)) = progress.finish() else {
+            panic!("a difference")
+        };
+        assert_eq!(difference.first_seq, 11);
+        assert_eq!(difference.recorded, recorded);
+        assert!(
+            difference
+                .now
+                .iter()
+                .any(|d| d.to_string() == "delete pod default/web-new"),
+            "{:?}",
+            difference.now
+        );
+        // No state of the window had the cause's version: not comparable.
+        let mut progress = Progress::new(group(recorded));
+        progress.step(10, &view(&[]), controller.as_ref());
+        assert_eq!(progress.finish(), Err(None));
+    }
+
+    #[test]
+    fn the_garbage_collector_deletes_an_orphan_and_finalizes_a_foreground_owner_in_two_passes() {
+        let gc = today_as(actors::GARBAGE_COLLECTOR);
+        let now = NOW.parse().unwrap();
+        // A pod whose only owner is gone is deleted in the background, caused by the pod.
+        let mut orphan = pod("web-a", 7, NOW);
+        orphan["metadata"]["ownerReferences"][0]["uid"] = json!("gone");
+        let mut requested = orphan.clone();
+        requested["metadata"]["deletionTimestamp"] = json!(NOW);
+        let deleted = recorded(&entry(
+            8,
+            &requested,
+            "DeletionRequested",
+            actors::GARBAGE_COLLECTOR,
+        ));
+        assert_eq!(
+            deleted.as_ref().map(ToString::to_string).as_deref(),
+            Some("delete pod default/web-a")
+        );
+        let background = group_of(
+            actors::GARBAGE_COLLECTOR,
+            ("Pod", "default", "web-a"),
+            7,
+            NOW,
+            deleted.into_iter().collect(),
+        );
+        let state = view(&[(ResourceKind::Pod, orphan)]);
+        assert_eq!(
+            evaluate(&background, &state, now, gc.as_ref()),
+            Some(
+                background
+                    .writes
+                    .iter()
+                    .map(|w| w.decision.clone())
+                    .collect()
+            )
+        );
+
+        // A ReplicaSet deleted in the foreground: its pod is deleted first, then (once the pod
+        // is gone, the owner's version unchanged) its finalizer is removed.
+        let mut owner = rs(10, 1);
+        owner["metadata"]["deletionTimestamp"] = json!(NOW);
+        owner["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
+        let dependent = pod("web-b", 9, NOW);
+        let mut removed = owner.clone();
+        removed["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("finalizers");
+        let finalized = recorded(&entry(30, &removed, "Deleted", actors::GARBAGE_COLLECTOR))
+            .expect("an update that removed the last finalizer");
+        assert_eq!(
+            finalized.to_string(),
+            "metadata of replicaset default/web: owners [], finalizers []"
+        );
+        let mut foreground = group_of(
+            actors::GARBAGE_COLLECTOR,
+            ("ReplicaSet", "default", "web"),
+            10,
+            NOW,
+            vec![
+                Decision::DeletePod {
+                    namespace: "default".into(),
+                    name: "web-b".into(),
+                },
+                finalized,
+            ],
+        );
+        foreground.writes[1].seq = 30;
+        foreground.writes[1].last_seq = 30;
+        let with_dependent = view(&[
+            (ResourceKind::ReplicaSet, owner.clone()),
+            (ResourceKind::Pod, dependent),
+        ]);
+        let without = view(&[(ResourceKind::ReplicaSet, owner)]);
+        let mut progress = Progress::new(foreground.clone());
+        progress.step(10, &with_dependent, gc.as_ref());
+        assert!(!progress.done(), "the first pass deletes the pod only");
+        progress.step(29, &without, gc.as_ref());
+        assert!(progress.done());
+        // A second pass recorded as something else is reported from its own first write, with
+        // what today's code does on the state before it.
+        let mut changed = foreground;
+        changed.writes[1].decision = Decision::Delete {
+            kind: "ReplicaSet".into(),
+            namespace: "default".into(),
+            name: "web".into(),
+        };
+        let mut progress = Progress::new(changed);
+        progress.step(10, &with_dependent, gc.as_ref());
+        progress.step(29, &without, gc.as_ref());
+        let Err(Some(difference)) = progress.finish() else {
+            panic!("a difference")
+        };
+        assert_eq!(difference.first_seq, 30);
+        assert_eq!(
+            difference
+                .recorded
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["delete replicaset default/web"]
+        );
+        assert_eq!(
+            difference
+                .now
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["metadata of replicaset default/web: owners [], finalizers []"]
+        );
+    }
+
+    #[test]
+    fn the_namespace_controller_empties_a_namespace_then_finalizes_it() {
+        let controller = today_as(actors::NAMESPACE_CONTROLLER);
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "team", "uid": "ns-uid", "resourceVersion": "20", "deletionTimestamp": NOW},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Terminating"}});
+        let mut web = pod("web-a", 15, NOW);
+        web["metadata"]["namespace"] = json!("team");
+        let mut set = rs(16, 1);
+        set["metadata"]["namespace"] = json!("team");
+        let mut gone = namespace.clone();
+        gone["spec"]["finalizers"] = json!([]);
+        let finalized = recorded(&entry(40, &gone, "Deleted", actors::NAMESPACE_CONTROLLER));
+        assert_eq!(
+            finalized,
+            Some(Decision::FinalizeNamespace {
+                name: "team".into()
+            })
+        );
+        let removed_set =
+            recorded(&entry(21, &set, "Deleted", actors::NAMESPACE_CONTROLLER)).expect("a delete");
+        assert_eq!(removed_set.to_string(), "delete replicaset team/web");
+        let mut group = group_of(
+            actors::NAMESPACE_CONTROLLER,
+            ("Namespace", "", "team"),
+            20,
+            NOW,
+            vec![
+                removed_set,
+                Decision::DeletePod {
+                    namespace: "team".into(),
+                    name: "web-a".into(),
+                },
+                Decision::FinalizeNamespace {
+                    name: "team".into(),
+                },
+            ],
+        );
+        group.writes[2].seq = 40;
+        group.writes[2].last_seq = 40;
+        let full = view(&[
+            (ResourceKind::Namespace, namespace.clone()),
+            (ResourceKind::Pod, web),
+            (ResourceKind::ReplicaSet, set),
+        ]);
+        let empty = view(&[(ResourceKind::Namespace, namespace)]);
+        assert_eq!(
+            evaluate(&group, &empty, NOW.parse().unwrap(), controller.as_ref()),
+            Some(vec![Decision::FinalizeNamespace {
+                name: "team".into()
+            }])
+        );
+        let mut progress = Progress::new(group);
+        progress.step(20, &full, controller.as_ref());
+        progress.step(39, &empty, controller.as_ref());
+        assert!(progress.done());
+        assert_eq!(progress.finish(), Ok(()));
+    }
+
+    #[test]
+    fn the_node_lifecycle_controller_marks_a_silent_node_unknown_then_taints_it() {
+        let controller = today_as(actors::NODE_LIFECYCLE_CONTROLLER);
+        let node = |rv: i64, status: &str, taints: Value| {
+            json!({"apiVersion": "v1", "kind": "Node",
+                   "metadata": {"name": "n1", "uid": "n1-uid", "resourceVersion": rv.to_string()},
+                   "spec": {"taints": taints},
+                   "status": {"conditions": [{"type": "Ready", "status": status,
+                                              "lastHeartbeatTime": "2026-01-01T00:09:00Z"}]}})
+        };
+        let now = "2026-01-01T00:10:00Z";
+        // Silent for a minute, past the default grace of 40 s: Ready becomes Unknown.
+        let unknown = recorded(&entry(
+            31,
+            &node(31, "Unknown", json!([])),
+            "StatusUpdated",
+            actors::NODE_LIFECYCLE_CONTROLLER,
+        ));
+        assert_eq!(
+            unknown.as_ref().map(ToString::to_string).as_deref(),
+            Some("node n1 Ready=Unknown")
+        );
+        let status = group_of(
+            actors::NODE_LIFECYCLE_CONTROLLER,
+            ("Node", "", "n1"),
+            30,
+            now,
+            unknown.into_iter().collect(),
+        );
+        let mut progress = Progress::new(status);
+        progress.step(
+            30,
+            &view(&[(ResourceKind::Node, node(30, "True", json!([])))]),
+            controller.as_ref(),
+        );
+        assert_eq!(progress.finish(), Ok(()));
+        // Unknown: the unreachable NoExecute taint, and the pod that does not tolerate it goes.
+        let tainted = recorded(&entry(
+            32,
+            &node(32, "Unknown", json!([{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": now}])),
+            "Updated",
+            actors::NODE_LIFECYCLE_CONTROLLER,
+        ))
+        .expect("a taint");
+        assert_eq!(
+            tainted.to_string(),
+            "taints of node n1: [node.kubernetes.io/unreachable:NoExecute]"
+        );
+        let taint = group_of(
+            actors::NODE_LIFECYCLE_CONTROLLER,
+            ("Node", "", "n1"),
+            31,
+            now,
+            vec![tainted],
+        );
+        let mut on_node = pod("web-a", 5, NOW);
+        on_node["metadata"]["ownerReferences"] = json!([]);
+        let mut progress = Progress::new(taint);
+        progress.step(
+            31,
+            &view(&[
+                (ResourceKind::Node, node(31, "Unknown", json!([]))),
+                (ResourceKind::Pod, on_node.clone()),
+            ]),
+            controller.as_ref(),
+        );
+        assert_eq!(progress.finish(), Ok(()), "the taint comes first, alone");
+        // The pod, which does not tolerate the taint, is evicted because of the tainted version.
+        let tainted_node = node(
+            32,
+            "Unknown",
+            json!([{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": now}]),
+        );
+        let eviction = group_of(
+            actors::NODE_LIFECYCLE_CONTROLLER,
+            ("Node", "", "n1"),
+            32,
+            now,
+            vec![Decision::DeletePod {
+                namespace: "default".into(),
+                name: "web-a".into(),
+            }],
+        );
+        assert_eq!(
+            evaluate(
+                &eviction,
+                &view(&[
+                    (ResourceKind::Node, tainted_node),
+                    (ResourceKind::Pod, on_node)
+                ]),
+                now.parse().unwrap(),
+                controller.as_ref()
+            ),
+            Some(eviction.writes.iter().map(|w| w.decision.clone()).collect())
+        );
+    }
+
+    #[test]
+    fn the_report_names_every_controller_checked() {
+        let report = Report {
+            actors: today().iter().map(|c| c.actor().to_string()).collect(),
+            checked: 3,
+            ..Report::default()
+        };
+        assert_eq!(
+            report.lines(),
+            [
+                "checked 3 recorded decisions of namespace-controller, default-scheduler, replicaset-controller, generic-garbage-collector and node-lifecycle-controller: 0 differ"
+            ]
+        );
     }
 }

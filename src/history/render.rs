@@ -3,8 +3,8 @@
 //! diff from the object's previous version under each row. Colour only when asked (a terminal).
 //! Pure.
 
-use crate::model::diff::{self, Change};
 use super::query::LogEntry;
+use crate::model::diff::{self, Change};
 use serde_json::Value;
 
 /// One history row: an entry and what it changed since the object's previous version.

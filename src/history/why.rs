@@ -3,22 +3,10 @@
 //! (each an entry and the version before it); this module folds runs of a worker's own status
 //! updates into one step, describes each step and names the origin.
 
-use crate::model::diff::{self, Change};
 use super::query::LogEntry;
+use crate::api::actors::is_controller;
+use crate::model::diff::{self, Change};
 use serde_json::{Value, json};
-
-/// Actors that are control loops of this server, not people.
-pub fn is_worker(actor: &str) -> bool {
-    matches!(
-        actor,
-        crate::workers::scheduler::ACTOR
-            | crate::workers::replicaset::ACTOR
-            | crate::workers::gc::ACTOR
-            | crate::workers::namespace::ACTOR
-            | crate::workers::nodes::ACTOR
-            | crate::app::startup::SYSTEM_ACTOR
-    ) || actor.starts_with("kubelet/")
-}
 
 /// One event of the chain and what it changed.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +48,7 @@ pub fn collapse(links: Vec<Link>) -> Vec<Step> {
             if a.event_type == "StatusUpdated"
                 && b.event_type == "StatusUpdated"
                 && a.actor == b.actor
-                && is_worker(&b.actor)
+                && is_controller(&b.actor)
                 && (a.kind.as_str(), a.namespace.as_str(), a.name.as_str())
                     == (b.kind.as_str(), b.namespace.as_str(), b.name.as_str())
             {
@@ -146,7 +134,7 @@ pub fn origin(steps: &[Step]) -> String {
         return "no such event".to_string();
     };
     let entry = &last.link.entry;
-    if is_worker(&entry.actor) {
+    if is_controller(&entry.actor) {
         format!(
             "origin: {} at resourceVersion {}, by {} with no recorded cause",
             entry.subject(),
@@ -177,7 +165,7 @@ pub fn to_json(links: &[Link]) -> Value {
         .collect();
     let origin = links.last().map(|l| {
         json!({"resourceVersion": l.entry.seq.to_string(), "actor": l.entry.actor,
-               "person": !is_worker(&l.entry.actor)})
+               "person": !is_controller(&l.entry.actor)})
     });
     json!({"apiVersion": super::query::API_VERSION, "kind": "Why", "chain": chain, "origin": origin})
 }

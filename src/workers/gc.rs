@@ -3,17 +3,16 @@
 //! dependents are gone; an owner held by `orphan` first has itself removed from its
 //! dependents' ownerReferences. `reconcile` is pure.
 
-use super::cache::{Informer, Snapshot};
-use super::run_controller_until_stopped;
-use crate::events::{Command, DeleteOptions, EventLog, Propagation, UpdatePart};
+use super::cache::Snapshot;
+use super::{Controller, Pass, Wake};
+use crate::api::actors;
+use crate::events::{Command, DeleteOptions, Propagation, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
-use crate::shutdown::Shutdown;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-pub const ACTOR: &str = "generic-garbage-collector";
 pub const FOREGROUND: &str = "foregroundDeletion";
 pub const ORPHAN: &str = "orphan";
 
@@ -174,20 +173,25 @@ fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<(Command, Option<i64>)> {
     reconcile(&objects)
 }
 
-pub async fn run_garbage_collector_until_stopped(
-    log: EventLog,
-    informer: Informer,
-    shutdown: Shutdown,
-) {
-    run_controller_until_stopped(
-        ACTOR,
-        log,
-        informer,
-        (Duration::from_secs(5), Snapshot::ownership_changes),
-        shutdown,
-        reconcile_snapshot,
-    )
-    .await;
+/// The garbage collector: woken by what can matter to ownership (deletions, objects being
+/// deleted, changed ownerReferences or finalizers), and a tick every 5 s.
+pub struct GarbageCollector;
+
+impl Controller for GarbageCollector {
+    fn actor(&self) -> &'static str {
+        actors::GARBAGE_COLLECTOR
+    }
+
+    fn wake(&self) -> Wake {
+        Wake {
+            tick: Duration::from_secs(5),
+            interest: Snapshot::ownership_changes,
+        }
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
+        reconcile_snapshot(snapshot).into()
+    }
 }
 
 #[cfg(test)]

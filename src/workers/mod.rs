@@ -1,9 +1,23 @@
-//! Workers: level-triggered reconcilers that follow the event log through the shared
-//! `cache::Informer` and write only through `EventLog::submit`, as named actors, recording the
-//! event that caused each write. A pass reads one snapshot, submits its commands, and waits for
-//! the cache to reflect them before the next pass, so no pass acts twice on the same state.
+//! Workers: the in-process controllers and the kubelets. Both follow the log through the
+//! shared `cache::Informer` and reconcile state, not events: a pass reads one snapshot, submits
+//! its commands, and waits for the cache to reflect them before the next pass, so no pass acts
+//! twice on the same state.
+//!
+//! Controllers (`controller::Controller`: namespace, scheduler, ReplicaSet, garbage collector,
+//! node lifecycle) are listed once in `controllers` and all run the one loop
+//! `run_controller_until_stopped`; kubelets (`kubelet`) keep loops of their own.
+//!
+//! Every worker writes through `Submit`, and only through it: `submit_command` with a
+//! `RequestMeta` naming the worker's actor (`api::actors`) and the seq of the object version
+//! that made it act (`caused_by`). In the server's process `Submit` is the `EventLog` itself
+//! (the same `EventLog::submit` an HTTP request reaches); a kubelet in another process
+//! (`remote::Connection`) submits the equivalent REST calls to a server, which turns them into
+//! the same commands with the same cause (`Kubetrail-Caused-By`). Such a kubelet's events are
+//! recorded as the user its token authenticates; its actor name reaches the log only as the
+//! `User-Agent`.
 
 pub mod cache;
+pub mod controller;
 pub mod gc;
 pub mod kubelet;
 pub mod namespace;
@@ -18,6 +32,9 @@ use crate::health::{Health, panic_message};
 use crate::projections::ReadStore;
 use crate::shutdown::Shutdown;
 use cache::Informer;
+pub use controller::{
+    Controller, Interest, Wake, any_change, controllers, run_controller_until_stopped,
+};
 use futures_util::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
@@ -27,17 +44,6 @@ use tokio::sync::watch;
 /// How many of one pass's commands are in flight at once (they share group commits). Enough to
 /// fill the batch being decided and the one being written (1,024 each), with some queued behind.
 const IN_FLIGHT: usize = 4096;
-
-/// What a controller reads: a mark of the snapshot that moves whenever something the
-/// controller decides from may have changed. A pass is skipped while the mark stands still
-/// (until `tick` has passed since the last one), so a controller that follows a few kinds does
-/// not re-read the whole cluster for every pod status.
-pub type Interest = fn(&cache::Snapshot) -> u64;
-
-/// Every change matters.
-pub fn any_change(snapshot: &cache::Snapshot) -> u64 {
-    snapshot.seq.max(0) as u64
-}
 
 /// What one pass of a controller submits: `commands` all at once, and `slow_start` groups
 /// (e.g. one ReplicaSet's pod creations) in batches of 1, 2, 4, ... as Kubernetes'
@@ -69,60 +75,6 @@ impl From<Vec<(Command, Option<i64>)>> for Pass {
     }
 }
 
-/// The loop every in-process controller runs as `actor`: a pass over the current snapshot,
-/// its writes, a wait until the informer reflects them, a rest in proportion to the pass, then
-/// a wait for the next change (or `tick`). A change that leaves `interest` where it was does
-/// not start a pass before `tick`.
-pub async fn run_controller_until_stopped<P>(
-    actor: &str,
-    log: EventLog,
-    informer: Informer,
-    (tick, interest): (Duration, Interest),
-    mut shutdown: Shutdown,
-    mut pass: impl FnMut(&cache::Snapshot) -> P,
-) where
-    P: Into<Pass>,
-{
-    let mut changes = informer.changes();
-    let mut seen: Option<u64> = None;
-    let mut accepted_groups = std::collections::HashSet::new();
-    let mut last_pass = std::time::Instant::now();
-    loop {
-        let started = std::time::Instant::now();
-        let commands = {
-            let snapshot = informer.read();
-            let mark = interest(&snapshot);
-            if seen == Some(mark) && last_pass.elapsed() < tick {
-                None
-            } else {
-                seen = Some(mark);
-                last_pass = started;
-                Some(pass(&snapshot).into())
-            }
-        };
-        let Some(Pass {
-            commands,
-            slow_start,
-        }) = commands
-        else {
-            if !wait_for_change(&mut changes, tick, &mut shutdown).await {
-                return;
-            }
-            continue;
-        };
-        let cost = started.elapsed();
-        let meta = || RequestMeta::worker(actor);
-        let last = run_commands(&log, commands, meta)
-            .await
-            .max(run_slow_start(&log, slow_start, &mut accepted_groups, meta).await);
-        informer.wait_for(last).await;
-        pace(cost).await;
-        if !wait_for_change(&mut changes, tick, &mut shutdown).await {
-            return;
-        }
-    }
-}
-
 /// Rest after a pass as long as it cost (at most 100 ms), so that in a large cluster under a
 /// burst of changes each loop folds many changes into one pass instead of re-reading everything
 /// for each (a pass over 10,000 pods costs milliseconds; thousands of changes arrive per
@@ -149,7 +101,8 @@ pub async fn wait_for_change(
     }
 }
 
-/// Where a worker's commands go: the event log in this process, or a server's HTTP API.
+/// Where a worker's commands go, the one way any worker writes: the `EventLog` in this
+/// process, or a server's HTTP API (`remote::Connection`) for a kubelet in another one.
 pub trait Submit: Send + Sync {
     /// Submit one command; on success, the seq of the last event it appended (0 if none).
     fn submit_command(
@@ -355,23 +308,17 @@ pub async fn spawn_workers(
         informer,
         shutdown,
     };
-    let mut tasks = vec![workers.spawn(
-        namespace::ACTOR,
-        namespace::run_namespace_controller_until_stopped,
-    )];
-    if settings.controllers {
-        let timing = settings.node_lifecycle;
-        tasks.extend([
-            workers.spawn(scheduler::ACTOR, scheduler::run_scheduler_until_stopped),
-            workers.spawn(
-                replicaset::ACTOR,
-                replicaset::run_replicaset_controller_until_stopped,
-            ),
-            workers.spawn(gc::ACTOR, gc::run_garbage_collector_until_stopped),
-            workers.spawn(nodes::ACTOR, move |log, informer, shutdown| {
-                nodes::run_node_lifecycle_until_stopped(log, informer, timing, shutdown)
+    let mut tasks = Vec::new();
+    for controller in controllers(settings.node_lifecycle) {
+        if !(settings.controllers || controller.always_runs()) {
+            continue;
+        }
+        let controller: Arc<dyn Controller> = Arc::from(controller);
+        tasks.push(
+            workers.spawn(controller.actor(), move |log, informer, shutdown| {
+                run_controller_until_stopped(controller.clone(), log, informer, shutdown)
             }),
-        ]);
+        );
     }
     let heartbeat = settings.node_lifecycle.heartbeat;
     if settings.simulated_nodes > 0 {

@@ -1,15 +1,13 @@
 //! The namespace controller: empties a namespace whose deletion was requested (deleting its
 //! pods, replicasets and events), then finalizes it so the log records its removal.
 
-use super::cache::{Informer, Snapshot};
-use super::run_controller_until_stopped;
-use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
+use super::cache::Snapshot;
+use super::{Controller, Pass, Wake};
+use crate::api::actors;
+use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::{ResourceKind, meta};
-use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-pub const ACTOR: &str = "namespace-controller";
 
 /// Kinds that live in a namespace, deleted when it goes.
 const CONTENTS: [ResourceKind; 3] = [
@@ -46,20 +44,28 @@ pub fn reconcile(namespace: &Value, contents: &[(ResourceKind, Value)]) -> Vec<C
         .collect()
 }
 
-pub async fn run_namespace_controller_until_stopped(
-    log: EventLog,
-    informer: Informer,
-    shutdown: Shutdown,
-) {
-    run_controller_until_stopped(
-        ACTOR,
-        log,
-        informer,
-        (Duration::from_secs(5), super::any_change),
-        shutdown,
-        reconcile_all,
-    )
-    .await;
+/// The namespace controller: every change wakes it, and a tick every 5 s.
+pub struct NamespaceController;
+
+impl Controller for NamespaceController {
+    fn actor(&self) -> &'static str {
+        actors::NAMESPACE_CONTROLLER
+    }
+
+    fn wake(&self) -> Wake {
+        Wake {
+            tick: Duration::from_secs(5),
+            interest: super::any_change,
+        }
+    }
+
+    fn always_runs(&self) -> bool {
+        true
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
+        reconcile_all(snapshot).into()
+    }
 }
 
 /// Commands for every namespace being deleted, each caused by the namespace's deletion.

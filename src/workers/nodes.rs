@@ -3,16 +3,15 @@
 //! node gets `not-ready`); pods on a NoExecute-tainted node are evicted once their toleration
 //! runs out, so their ReplicaSets replace them elsewhere. The taint goes when the node is back.
 
-use super::cache::{Informer, Snapshot};
-use super::run_controller_until_stopped;
-use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
+use super::cache::Snapshot;
+use super::{Controller, Pass, Wake};
+use crate::api::actors;
+use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
-use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-pub const ACTOR: &str = "node-lifecycle-controller";
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
 
@@ -219,18 +218,34 @@ fn reconcile_all(
     commands
 }
 
-pub async fn run_node_lifecycle_until_stopped(
-    log: EventLog,
-    informer: Informer,
+/// The node lifecycle controller with its heartbeat and grace periods.
+pub struct NodeLifecycleController {
     timing: Timing,
-    shutdown: Shutdown,
-) {
-    let tick = (timing.grace / 4).max(Duration::from_millis(100));
-    let pass = |snapshot: &Snapshot| reconcile_all(snapshot, timing, jiff::Timestamp::now());
-    // Node conditions and taints are decided from the nodes and the clock; pods on a node are
-    // looked at again on every tick.
-    let interest = |snapshot: &Snapshot| snapshot.changes_of(ResourceKind::Node);
-    run_controller_until_stopped(ACTOR, log, informer, (tick, interest), shutdown, pass).await;
+}
+
+impl NodeLifecycleController {
+    pub fn new(timing: Timing) -> Self {
+        NodeLifecycleController { timing }
+    }
+}
+
+impl Controller for NodeLifecycleController {
+    fn actor(&self) -> &'static str {
+        actors::NODE_LIFECYCLE_CONTROLLER
+    }
+
+    /// Node conditions and taints are decided from the nodes and the clock; pods on a node are
+    /// looked at again on every tick (a quarter of the grace period, at least 100 ms).
+    fn wake(&self) -> Wake {
+        Wake {
+            tick: (self.timing.grace / 4).max(Duration::from_millis(100)),
+            interest: |snapshot: &Snapshot| snapshot.changes_of(ResourceKind::Node),
+        }
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
+        reconcile_all(snapshot, self.timing, now).into()
+    }
 }
 
 #[cfg(test)]

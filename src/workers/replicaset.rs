@@ -4,20 +4,18 @@
 //! ownerReference), deletes surplus pods (unscheduled, then pending, then not ready, newest
 //! first), and keeps `status` current. `reconcile` is pure; the loop only feeds it snapshots.
 
-use super::cache::{Informer, Snapshot};
+use super::cache::Snapshot;
 use super::record::{Reporter, Severity};
-use super::{Pass, SlowStart, run_controller_until_stopped};
-use crate::events::{Command, DeleteOptions, EventLog, UpdatePart};
+use super::{Controller, Pass, SlowStart, Wake};
+use crate::api::actors;
+use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::selector::LabelSelector;
 use crate::model::{ResourceKind, meta};
-use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::time::Duration;
-
-pub const ACTOR: &str = "replicaset-controller";
 
 /// The most pods one pass creates or deletes for one ReplicaSet, as Kubernetes'
 /// `burstReplicas`: a ReplicaSet scaled to millions converges over many passes, each of
@@ -344,22 +342,41 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
     pass
 }
 
-pub async fn run_replicaset_controller_until_stopped(
-    log: EventLog,
-    informer: Informer,
-    shutdown: Shutdown,
-) {
-    let reporter = Reporter::new(ACTOR, "");
-    let pass = |snapshot: &Snapshot| reconcile_all(snapshot, &reporter, jiff::Timestamp::now());
-    run_controller_until_stopped(
-        ACTOR,
-        log,
-        informer,
-        (Duration::from_secs(2), super::any_change),
-        shutdown,
-        pass,
-    )
-    .await;
+/// The ReplicaSet controller: every change wakes it, and a tick every 2 s. Its reporter's rate
+/// limits last as long as it does.
+pub struct ReplicaSetController {
+    reporter: Reporter,
+}
+
+impl ReplicaSetController {
+    pub fn new() -> Self {
+        ReplicaSetController {
+            reporter: Reporter::new(actors::REPLICASET_CONTROLLER, ""),
+        }
+    }
+}
+
+impl Default for ReplicaSetController {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Controller for ReplicaSetController {
+    fn actor(&self) -> &'static str {
+        actors::REPLICASET_CONTROLLER
+    }
+
+    fn wake(&self) -> Wake {
+        Wake {
+            tick: Duration::from_secs(2),
+            interest: super::any_change,
+        }
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
+        reconcile_all(snapshot, &self.reporter, now)
+    }
 }
 
 #[cfg(test)]
@@ -388,7 +405,7 @@ mod tests {
         reconcile(
             rs,
             &refs,
-            &Reporter::new(ACTOR, ""),
+            &Reporter::new(actors::REPLICASET_CONTROLLER, ""),
             NOW.parse().unwrap(),
             || {
                 n += 1;

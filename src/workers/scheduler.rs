@@ -3,18 +3,16 @@
 //! for the pod's requests; spreads pods of one owner across nodes. A pod that fits nowhere gets
 //! `PodScheduled=False` and a `FailedScheduling` event, and is retried when anything changes.
 
-use super::cache::{Informer, Snapshot};
+use super::cache::Snapshot;
 use super::record::{Reporter, Severity};
-use super::run_controller_until_stopped;
-use crate::events::{Command, EventLog, UpdatePart};
+use super::{Controller, Pass, Wake};
+use crate::api::actors;
+use crate::events::{Command, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta, validation};
-use crate::shutdown::Shutdown;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-
-pub const ACTOR: &str = "default-scheduler";
 
 /// CPU (millicores) and memory (bytes) a pod asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -209,7 +207,8 @@ fn controller_uid(pod: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Whether the scheduler owns this pod now: unassigned, ours, not being deleted.
+/// Whether the scheduler owns this pod now: unassigned, ours (its `schedulerName`, defaulted
+/// to ours, is our actor name, as in Kubernetes), not being deleted.
 pub fn is_pending(pod: &Value) -> bool {
     let node = pod
         .at("/spec/nodeName")
@@ -218,8 +217,8 @@ pub fn is_pending(pod: &Value) -> bool {
     let scheduler = pod
         .at("/spec/schedulerName")
         .and_then(Value::as_str)
-        .unwrap_or(ACTOR);
-    node.is_empty() && scheduler == ACTOR && meta::deletion_timestamp(pod).is_none()
+        .unwrap_or(actors::SCHEDULER);
+    node.is_empty() && scheduler == actors::SCHEDULER && meta::deletion_timestamp(pod).is_none()
 }
 
 /// Count one more pod of `owner` (if any) on the node at `node` of `nodes`.
@@ -413,18 +412,41 @@ pub fn reconcile(
     commands
 }
 
-pub async fn run_scheduler_until_stopped(log: EventLog, informer: Informer, shutdown: Shutdown) {
-    let reporter = Reporter::new(ACTOR, "");
-    let pass = |snapshot: &Snapshot| reconcile(snapshot, &reporter, jiff::Timestamp::now());
-    run_controller_until_stopped(
-        ACTOR,
-        log,
-        informer,
-        (Duration::from_secs(5), super::any_change),
-        shutdown,
-        pass,
-    )
-    .await;
+/// The scheduler: every change wakes it, and a tick every 5 s. Its reporter's rate limits last
+/// as long as it does.
+pub struct Scheduler {
+    reporter: Reporter,
+}
+
+impl Scheduler {
+    pub fn new() -> Self {
+        Scheduler {
+            reporter: Reporter::new(actors::SCHEDULER, ""),
+        }
+    }
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Controller for Scheduler {
+    fn actor(&self) -> &'static str {
+        actors::SCHEDULER
+    }
+
+    fn wake(&self) -> Wake {
+        Wake {
+            tick: Duration::from_secs(5),
+            interest: super::any_change,
+        }
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
+        reconcile(snapshot, &self.reporter, now).into()
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 use crate::support::app::{TestApp, start_with_workers};
 use crate::support::binary::{Serve, run as kubetrail};
 use crate::support::http::answer;
-use crate::support::internals::check::{self, Reconcilers, Today};
-use crate::support::internals::{Command, Snapshot, store};
+use crate::support::internals::check;
+use crate::support::internals::{Command, Controller, Pass, ResourceKind, Snapshot, Wake, store};
 use crate::support::kubectl::Kubectl;
 use crate::support::wait::until;
 use serde_json::{Value, json};
@@ -84,58 +84,74 @@ fn state_of(pods: &Value, sets: &Value) -> Value {
     json!({"pods": pods["items"], "replicasets": sets["items"]})
 }
 
-/// The same reconcilers with one rule changed: a surplus pod is chosen among those today's
-/// code would keep (the deletion preference flipped).
-struct FlippedSurplus;
+/// Today's ReplicaSet controller with one rule changed: a surplus pod is chosen among those
+/// today's code would keep (the deletion preference flipped).
+struct FlippedSurplus(Box<dyn Controller>);
 
-impl Reconcilers for FlippedSurplus {
-    fn replicaset(&self, rs: &Value, pods: &[&Value], now: jiff::Timestamp) -> Vec<Command> {
-        let commands = Today.replicaset(rs, pods, now);
-        let deleted: Vec<String> = commands
-            .iter()
-            .filter_map(|c| match c {
-                Command::Delete { name, .. } => Some(name.clone()),
-                _ => None,
-            })
-            .collect();
-        if deleted.is_empty() {
-            return commands;
-        }
-        let uid = rs["metadata"]["uid"].clone();
-        let mut kept: Vec<String> = pods
-            .iter()
-            .filter(|p| {
-                p["metadata"]["ownerReferences"]
-                    .as_array()
-                    .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
-                    && p["metadata"]["deletionTimestamp"].is_null()
-            })
-            .map(|p| p["metadata"]["name"].as_str().unwrap_or("").to_string())
-            .filter(|n| !deleted.contains(n))
-            .collect();
-        kept.sort();
-        let mut flipped = kept.into_iter();
-        commands
-            .into_iter()
-            .map(|c| match c {
-                Command::Delete {
-                    kind,
-                    namespace,
-                    name,
-                    options,
-                } => Command::Delete {
-                    kind,
-                    namespace,
-                    name: flipped.next().unwrap_or(name),
-                    options,
-                },
-                other => other,
-            })
-            .collect()
+impl Controller for FlippedSurplus {
+    fn actor(&self) -> &'static str {
+        self.0.actor()
     }
 
-    fn scheduler(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Vec<(Command, Option<i64>)> {
-        Today.scheduler(snapshot, now)
+    fn wake(&self) -> Wake {
+        self.0.wake()
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
+        let mut pass = self.0.reconcile(snapshot, now);
+        for rs in snapshot.list(ResourceKind::ReplicaSet) {
+            let cause = rs["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|rv| rv.parse::<i64>().ok());
+            let namespace = rs["metadata"]["namespace"].as_str().unwrap_or("");
+            let pods: Vec<&Value> = snapshot
+                .in_namespace(ResourceKind::Pod, namespace)
+                .map(|p| p.as_ref())
+                .collect();
+            let commands: Vec<&mut Command> = pass
+                .commands
+                .iter_mut()
+                .filter(|(_, c)| *c == cause)
+                .map(|(command, _)| command)
+                .collect();
+            flip_surplus(rs, &pods, commands);
+        }
+        pass
+    }
+}
+
+/// Swap the names of the pods `commands` (one ReplicaSet's) delete for those it keeps.
+fn flip_surplus(rs: &Value, pods: &[&Value], commands: Vec<&mut Command>) {
+    let deleted: Vec<String> = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Delete { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    if deleted.is_empty() {
+        return;
+    }
+    let uid = rs["metadata"]["uid"].clone();
+    let mut kept: Vec<String> = pods
+        .iter()
+        .filter(|p| {
+            p["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
+                && p["metadata"]["deletionTimestamp"].is_null()
+        })
+        .map(|p| p["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .filter(|n| !deleted.contains(n))
+        .collect();
+    kept.sort();
+    let mut flipped = kept.into_iter();
+    for command in commands {
+        if let Command::Delete { name, .. } = command
+            && let Some(other) = flipped.next()
+        {
+            *name = other;
+        }
     }
 }
 
@@ -607,9 +623,14 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
     let pool = store::open_readers(&data_dir.join("state.db"))
         .await
         .expect("readers");
-    let report = check::check_workers(&pool, &FlippedSurplus)
-        .await
-        .expect("check");
+    let flipped: Vec<Box<dyn Controller>> = check::today()
+        .into_iter()
+        .map(|c| match c.actor() {
+            "replicaset-controller" => Box::new(FlippedSurplus(c)),
+            _ => c,
+        })
+        .collect();
+    let report = check::check_workers(&pool, &flipped).await.expect("check");
     assert_eq!(report.differences.len(), 1, "{:#?}", report.lines());
     let difference = &report.differences[0];
     assert_eq!(difference.actor, "replicaset-controller");

@@ -8,6 +8,7 @@ use super::{
     NodeDescription, PAUSED_ANNOTATION, SIMULATED_ANNOTATION, heartbeat, node_object,
     running_status,
 };
+use crate::api::actors;
 use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
@@ -206,7 +207,7 @@ pub async fn run_simulated_kubelets_until_stopped(
             let snapshot = informer.read();
             for (node, local) in &mut fleet {
                 let commands = reconcile(&snapshot, node, local, start_delay, heartbeat_every);
-                writes.push((format!("kubelet/{node}"), commands));
+                writes.push((actors::kubelet(node), commands));
             }
         }
         let mut last = 0;

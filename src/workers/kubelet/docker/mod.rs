@@ -20,6 +20,7 @@ pub mod spec;
 pub mod sync;
 
 use super::{NodeDescription, heartbeat_with, node_object};
+use crate::api::actors;
 use crate::events::{Command, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
@@ -558,7 +559,7 @@ async fn report_unreachable(submit: &dyn Submit, informer: &Informer, node: &str
         Some(current) => refresh(&current, Some(error)),
     };
     let last = run_commands(submit, vec![command], || {
-        RequestMeta::worker(&format!("kubelet/{node}"))
+        RequestMeta::worker(&actors::kubelet(node))
     })
     .await;
     informer.wait_for(last).await;
@@ -595,7 +596,7 @@ pub async fn run_docker_kubelet_until_stopped(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (messages, mut inbox) = mpsc::unbounded_channel();
     follow_docker_events(docker.clone(), node.clone(), messages.clone());
-    let actor = format!("kubelet/{node}");
+    let actor = actors::kubelet(&node);
     let mut kubelet = Kubelet {
         engine: Engine {
             docker,

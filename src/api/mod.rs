@@ -1,0 +1,2 @@
+//! Names shared by the server, its workers and its clients; imports nothing else from the crate.
+pub mod actors;

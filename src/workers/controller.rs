@@ -1,0 +1,169 @@
+//! The one shape of an in-process controller: a named actor, what wakes it, and a pure pass
+//! from an informer snapshot to commands (`Pass`), each carrying the seq that caused it.
+//! `controllers` lists every controller the server runs; `run_controller_until_stopped` is the
+//! one loop that runs any of them. Kubelets are not controllers of this shape (they also act on
+//! a runtime), but write through the same `Submit`.
+
+use super::cache::{Informer, Snapshot};
+use super::{Pass, gc, namespace, nodes, pace, replicaset, run_commands, run_slow_start};
+use super::{scheduler, wait_for_change};
+use crate::events::{EventLog, RequestMeta};
+use crate::shutdown::Shutdown;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a controller reads: a mark of the snapshot that moves whenever something the
+/// controller decides from may have changed. A pass is skipped while the mark stands still
+/// (until `tick` has passed since the last one), so a controller that follows a few kinds does
+/// not re-read the whole cluster for every pod status.
+pub type Interest = fn(&Snapshot) -> u64;
+
+/// Every change matters.
+pub fn any_change(snapshot: &Snapshot) -> u64 {
+    snapshot.seq.max(0) as u64
+}
+
+/// When a controller runs a pass: when `interest` moves, and at least every `tick` (for what
+/// changes with the clock alone, such as a node's heartbeat growing old).
+#[derive(Debug, Clone, Copy)]
+pub struct Wake {
+    pub tick: Duration,
+    pub interest: Interest,
+}
+
+/// A level-triggered controller: it reconciles state, not events, so a pass over any snapshot
+/// is safe to repeat. `reconcile` is the whole of its logic and is pure but for `now` (and
+/// generated names and the rate limit of its core/v1 Events), so `replay --check-workers` can
+/// run it on the states the log recorded.
+pub trait Controller: Send + Sync {
+    /// The actor it writes as (one of `api::actors::CONTROLLERS`); also its name in `/readyz`.
+    fn actor(&self) -> &'static str;
+
+    /// What wakes it.
+    fn wake(&self) -> Wake;
+
+    /// Whether it runs even when `WorkerSettings::controllers` is off (namespace deletion
+    /// depends on the namespace controller).
+    fn always_runs(&self) -> bool {
+        false
+    }
+
+    /// One pass over `snapshot` at `now`: the commands, each with the seq of the object version
+    /// that caused it.
+    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass;
+}
+
+/// Every controller the server runs, in the order it starts them; `timing` is the node
+/// lifecycle controller's. `history::check` replays the decisions of exactly these.
+pub fn controllers(timing: nodes::Timing) -> Vec<Box<dyn Controller>> {
+    vec![
+        Box::new(namespace::NamespaceController),
+        Box::new(scheduler::Scheduler::new()),
+        Box::new(replicaset::ReplicaSetController::new()),
+        Box::new(gc::GarbageCollector),
+        Box::new(nodes::NodeLifecycleController::new(timing)),
+    ]
+}
+
+/// The loop every in-process controller runs: a pass over the current snapshot, its writes
+/// (as the controller's actor), a wait until the informer reflects them, a rest in proportion
+/// to the pass, then a wait for the next change (or tick). A change that leaves the
+/// controller's interest where it was does not start a pass before the tick.
+pub async fn run_controller_until_stopped(
+    controller: Arc<dyn Controller>,
+    log: EventLog,
+    informer: Informer,
+    mut shutdown: Shutdown,
+) {
+    let actor = controller.actor();
+    let Wake { tick, interest } = controller.wake();
+    let mut changes = informer.changes();
+    let mut seen: Option<u64> = None;
+    let mut accepted_groups = std::collections::HashSet::new();
+    let mut last_pass = Instant::now();
+    loop {
+        let started = Instant::now();
+        let commands = {
+            let snapshot = informer.read();
+            let mark = interest(&snapshot);
+            if seen == Some(mark) && last_pass.elapsed() < tick {
+                None
+            } else {
+                seen = Some(mark);
+                last_pass = started;
+                Some(controller.reconcile(&snapshot, jiff::Timestamp::now()))
+            }
+        };
+        let Some(Pass {
+            commands,
+            slow_start,
+        }) = commands
+        else {
+            if !wait_for_change(&mut changes, tick, &mut shutdown).await {
+                return;
+            }
+            continue;
+        };
+        let cost = started.elapsed();
+        let meta = || RequestMeta::worker(actor);
+        let last = run_commands(&log, commands, meta)
+            .await
+            .max(run_slow_start(&log, slow_start, &mut accepted_groups, meta).await);
+        informer.wait_for(last).await;
+        pace(cost).await;
+        if !wait_for_change(&mut changes, tick, &mut shutdown).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::actors;
+
+    #[test]
+    fn the_registry_runs_exactly_the_controllers_api_names() {
+        let registered: Vec<&str> = controllers(nodes::Timing::default())
+            .iter()
+            .map(|c| c.actor())
+            .collect();
+        assert_eq!(registered, actors::CONTROLLERS);
+        for actor in registered {
+            assert!(
+                actors::is_controller(actor),
+                "{actor} would count as a person"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_namespace_controller_runs_with_controllers_off() {
+        let always: Vec<&str> = controllers(nodes::Timing::default())
+            .iter()
+            .filter(|c| c.always_runs())
+            .map(|c| c.actor())
+            .collect();
+        assert_eq!(always, [actors::NAMESPACE_CONTROLLER]);
+    }
+
+    #[test]
+    fn the_node_lifecycle_controller_ticks_within_its_grace_period() {
+        let timing = nodes::Timing {
+            heartbeat: Duration::from_secs(1),
+            grace: Duration::from_secs(4),
+        };
+        let registry = controllers(timing);
+        let node = registry
+            .iter()
+            .find(|c| c.actor() == actors::NODE_LIFECYCLE_CONTROLLER)
+            .expect("registered");
+        assert_eq!(node.wake().tick, Duration::from_secs(1));
+        let fast = nodes::Timing {
+            heartbeat: Duration::from_millis(10),
+            grace: Duration::from_millis(40),
+        };
+        let node = nodes::NodeLifecycleController::new(fast);
+        assert_eq!(node.wake().tick, Duration::from_millis(100));
+    }
+}
