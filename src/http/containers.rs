@@ -3,9 +3,9 @@
 //! labelled (`workers::kubelet::docker::naming`). The choice is pure; Docker is only listed.
 
 use super::error::ApiError;
+use crate::api::containers as naming;
 use crate::model::{ResourceKind, meta};
 use crate::projections::ReadStore;
-use crate::workers::kubelet::docker::naming;
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde_json::Value;

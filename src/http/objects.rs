@@ -200,7 +200,7 @@ impl Call {
             caused_by: self
                 .req
                 .headers()
-                .get(crate::workers::remote::CAUSED_BY_HEADER)
+                .get(crate::api::CAUSED_BY_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok()),
             dry_run,

@@ -16,9 +16,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The header that carries the seq of the event that made a worker act.
-pub const CAUSED_BY_HEADER: &str = "kubetrail-caused-by";
-
 /// An authenticated client of one server.
 pub struct Connection {
     client: reqwest::Client,
@@ -237,7 +234,7 @@ impl Submit for Connection {
                 .query(&query)
                 .body(body.to_string());
             if let Some(cause) = meta.caused_by {
-                request = request.header(CAUSED_BY_HEADER, cause.to_string());
+                request = request.header(crate::api::CAUSED_BY_HEADER, cause.to_string());
             }
             let response = request.send().await.map_err(|e| e.to_string())?;
             let status = response.status();

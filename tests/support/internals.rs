@@ -3,6 +3,7 @@
 //! application. Every suite names them through here, so a path that moves is fixed in this one
 //! file.
 
+pub use kubetrail::api::containers as naming;
 pub use kubetrail::app::config::Settings;
 pub use kubetrail::app::startup::Application;
 pub use kubetrail::app::telemetry;
@@ -14,5 +15,4 @@ pub use kubetrail::model::meta::format_time;
 pub use kubetrail::model::openapi;
 pub use kubetrail::store;
 pub use kubetrail::workers::cache::Snapshot;
-pub use kubetrail::workers::kubelet::docker::naming;
 pub use kubetrail::workers::{Controller, Pass, Wake};

@@ -9,11 +9,6 @@ use crate::model::meta;
 use crate::model::meta::Lookup as _;
 use serde_json::{Value, json};
 
-/// Annotation that marks a node as simulated.
-pub const SIMULATED_ANNOTATION: &str = "kubetrail.dev/simulated";
-/// Annotation that pauses a simulated node: it stops heartbeating and acting, like a dead node.
-pub const PAUSED_ANNOTATION: &str = "kubetrail.dev/paused";
-
 /// What a kubelet says about its node when it registers.
 #[derive(Debug, Clone)]
 pub struct NodeDescription {

@@ -4,11 +4,9 @@
 //! confirms pod deletions at once. Annotate the node
 //! `kubetrail.dev/paused=true` to make it behave like a dead node.
 
-use super::{
-    NodeDescription, PAUSED_ANNOTATION, SIMULATED_ANNOTATION, heartbeat, node_object,
-    running_status,
-};
+use super::{NodeDescription, heartbeat, node_object, running_status};
 use crate::api::actors;
+use crate::api::{PAUSED_ANNOTATION, SIMULATED_ANNOTATION};
 use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};

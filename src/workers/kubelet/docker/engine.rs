@@ -3,11 +3,11 @@
 //! kills — and its graceful termination, recording the Events Kubernetes' kubelet records
 //! (Pulling, Pulled, Created, Started, Killing, Failed).
 
-use super::naming;
 use super::observe::{ContainerRecord, PodRecords, Role, RunState};
 use super::pause;
 use super::spec::{self, Runtime};
 use super::sync::Action;
+use crate::api::containers as naming;
 use crate::events::{Command, DeleteOptions, RequestMeta};
 use crate::model::{ResourceKind, meta};
 use crate::workers::Submit;

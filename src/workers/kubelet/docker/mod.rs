@@ -12,7 +12,6 @@
 //! removes those of pods that are gone.
 
 pub mod engine;
-pub mod naming;
 pub mod observe;
 pub mod pause;
 pub mod probe;
@@ -21,6 +20,7 @@ pub mod sync;
 
 use super::{NodeDescription, heartbeat_with, node_object};
 use crate::api::actors;
+use crate::api::containers as naming;
 use crate::events::{Command, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;

@@ -3,7 +3,7 @@
 //! world; pod status is computed from them, so a restarted kubelet sees exactly what its
 //! predecessor left behind.
 
-use super::naming;
+use crate::api::containers as naming;
 use bollard::models::ContainerInspectResponse;
 use std::collections::HashMap;
 

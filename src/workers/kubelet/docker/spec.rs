@@ -3,8 +3,8 @@
 //! joined to it (command and args with Kubernetes' entrypoint rules, env with `fieldRef` and
 //! `$(VAR)` expansion, working dir, limits, mounts). Pure: the same pod gives the same requests.
 
-use super::naming;
 use super::pause;
+use crate::api::containers as naming;
 use crate::model::validation::parse_quantity;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use k8s_openapi::api::core::v1::{Container, EnvVar, Pod, Probe};
