@@ -6,7 +6,7 @@
 //! kubectl.
 
 use crate::support::app::{TestApp, start_with_workers};
-use crate::support::binary::{Serve, run as kubetrail};
+use crate::support::binary::{Serve, kubetrail as command, run as kubetrail};
 use crate::support::http::answer;
 use crate::support::internals::check;
 use crate::support::internals::{Command, Controller, Pass, ResourceKind, Snapshot, Wake, store};
@@ -771,8 +771,7 @@ async fn events_and_history_follow_new_writes() {
     let live = start_live(tempfile::tempdir().expect("dir"), 0).await;
     let data = live.dir.path().display().to_string();
     let spawn = |args: &[&str]| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-            .args(args)
+        let mut child = command(args)
             .args(["--data-dir", &data, "--follow", "-o", "json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -18,3 +18,4 @@ mod openapi;
 mod remote;
 mod schemathesis;
 mod streams;
+mod tidy;
