@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - `model`: kinds, defaulting, validation, selectors (pure).
+//! - `wire`: pure renderings of the model: Table printers, the OpenAPI documents.
 //! - `events`: commands, `decide`, the single-writer `EventLog` (the only code that appends).
 //! - `projections`: current state tables, reads, watches, rebuild.
 //! - `http`: the Kubernetes REST API on actix-web; `ApiError` → `Status`.
@@ -24,4 +25,5 @@ pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;
+pub mod wire;
 pub mod workers;

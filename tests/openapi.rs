@@ -4,8 +4,8 @@
 //! Refresh the snapshot after a deliberate change with `UPDATE_OPENAPI=1 cargo test --test openapi`.
 
 use kubetrail::config::Settings;
-use kubetrail::model::openapi::{self, GroupVersion};
 use kubetrail::startup::Application;
+use kubetrail::wire::openapi::{self, GroupVersion};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -9,7 +9,6 @@
 pub mod check;
 pub mod cli;
 pub mod diff;
-pub mod openapi;
 pub mod query;
 pub mod render;
 pub mod replay;
