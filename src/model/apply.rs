@@ -23,6 +23,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::{Map, Number, Value, json};
 
+use super::meta::Lookup as _;
+
 type Object = Map<String, Value>;
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -319,7 +321,7 @@ pub fn record_update_owned(
             None => old.map(decode_entries).unwrap_or_default(),
         },
     };
-    let is_create = old.is_none_or(|o| str_at(o, &["metadata", "uid"]).is_empty());
+    let is_create = old.is_none_or(|o| o.str_at("/metadata/uid").is_empty());
     if entries.is_empty() && !is_create {
         // skipNonAppliedManager: untracked objects stay untracked until the first apply.
         write_managed_fields(&mut result, &[]);
@@ -1630,7 +1632,7 @@ impl Entry {
 }
 
 fn managed_fields_of(obj: &Value) -> Option<&Vec<Value>> {
-    obj.get("metadata")?.get("managedFields")?.as_array()
+    obj.at("/metadata/managedFields")?.as_array()
 }
 
 /// `isResetManagedFields`: `[]` or `[{}]`.
@@ -1808,17 +1810,6 @@ fn conflict_error(entries: &[Entry], conflicts: &[(usize, Set)]) -> ApplyError {
 
 fn str_field<'a>(map: &'a Object, key: &str) -> &'a str {
     map.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = v;
-    for key in path {
-        match cur.get(key) {
-            Some(next) => cur = next,
-            None => return "",
-        }
-    }
-    cur.as_str().unwrap_or("")
 }
 
 fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {

@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
+use crate::model::meta::Lookup as _;
+
 // ---------------------------------------------------------------------------------------------
 // Column definitions
 // ---------------------------------------------------------------------------------------------
@@ -255,7 +257,7 @@ fn row_conditions(kind: &str, object: &Value) -> Option<Value> {
     if kind != "Pod" {
         return None;
     }
-    let (reason, message) = match str_at(object, &["status", "phase"]) {
+    let (reason, message) = match object.str_at("/status/phase") {
         "Succeeded" => ("Succeeded", "The pod has completed successfully."),
         "Failed" => ("Failed", "The pod failed."),
         _ => return None,
@@ -269,12 +271,12 @@ fn row_conditions(kind: &str, object: &Value) -> Option<Value> {
 }
 
 fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
-    let phase = str_at(pod, &["status", "phase"]);
-    let status_reason = str_at(pod, &["status", "reason"]);
-    let conditions = arr_at(pod, &["status", "conditions"]);
-    let init_specs = arr_at(pod, &["spec", "initContainers"]);
+    let phase = pod.str_at("/status/phase");
+    let status_reason = pod.str_at("/status/reason");
+    let conditions = pod.array_at("/status/conditions");
+    let init_specs = pod.array_at("/spec/initContainers");
 
-    let mut total_containers = arr_at(pod, &["spec", "containers"]).len();
+    let mut total_containers = pod.array_at("/spec/containers").len();
     let mut ready_containers = 0usize;
     let mut restarts: i64 = 0;
     let mut restartable_init_restarts: i64 = 0;
@@ -287,8 +289,8 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
         status_reason.to_string()
     };
     for condition in conditions {
-        if str_at(condition, &["type"]) == "PodScheduled"
-            && str_at(condition, &["reason"]) == "SchedulingGated"
+        if condition.str_at("/type") == "PodScheduled"
+            && condition.str_at("/reason") == "SchedulingGated"
         {
             reason = "SchedulingGated".to_string();
         }
@@ -297,56 +299,57 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
     // Sidecars: init containers with restartPolicy Always count towards READY's total.
     let mut restartable = BTreeSet::new();
     for init in init_specs {
-        if str_at(init, &["restartPolicy"]) == "Always" {
-            restartable.insert(str_at(init, &["name"]));
+        if init.str_at("/restartPolicy") == "Always" {
+            restartable.insert(init.str_at("/name"));
             total_containers += 1;
         }
     }
 
     let mut initializing = false;
-    for (i, status) in arr_at(pod, &["status", "initContainerStatuses"])
+    for (i, status) in pod
+        .array_at("/status/initContainerStatuses")
         .iter()
         .enumerate()
     {
-        let restart_count = int_at(status, &["restartCount"]).unwrap_or(0);
+        let restart_count = status.i64_at("/restartCount").unwrap_or(0);
         restarts += restart_count;
         let finished = last_finished_at(status);
         last_restart = later(last_restart, finished);
-        let is_restartable = restartable.contains(str_at(status, &["name"]));
+        let is_restartable = restartable.contains(status.str_at("/name"));
         if is_restartable {
             restartable_init_restarts += restart_count;
             last_restartable_init_restart = later(last_restartable_init_restart, finished);
         }
-        let terminated = obj_at(status, &["state", "terminated"]);
-        let waiting = obj_at(status, &["state", "waiting"]);
+        let terminated = status.object_at("/state/terminated");
+        let waiting = status.object_at("/state/waiting");
         if let Some(t) = terminated
-            && int_at(t, &["exitCode"]).unwrap_or(0) == 0
+            && t.i64_at("/exitCode").unwrap_or(0) == 0
         {
             continue;
         }
-        if is_restartable && bool_at(status, &["started"]) {
-            if bool_at(status, &["ready"]) {
+        if is_restartable && status.bool_at("/started") {
+            if status.bool_at("/ready") {
                 ready_containers += 1;
             }
             continue;
         }
         reason = if let Some(t) = terminated {
-            let terminated_reason = str_at(t, &["reason"]);
+            let terminated_reason = t.str_at("/reason");
             if !terminated_reason.is_empty() {
                 format!("Init:{terminated_reason}")
             } else {
-                let signal = int_at(t, &["signal"]).unwrap_or(0);
+                let signal = t.i64_at("/signal").unwrap_or(0);
                 if signal != 0 {
                     format!("Init:Signal:{signal}")
                 } else {
-                    format!("Init:ExitCode:{}", int_at(t, &["exitCode"]).unwrap_or(0))
+                    format!("Init:ExitCode:{}", t.i64_at("/exitCode").unwrap_or(0))
                 }
             }
         } else if let Some(w) = waiting
-            && !str_at(w, &["reason"]).is_empty()
-            && str_at(w, &["reason"]) != "PodInitializing"
+            && !w.str_at("/reason").is_empty()
+            && w.str_at("/reason") != "PodInitializing"
         {
-            format!("Init:{}", str_at(w, &["reason"]))
+            format!("Init:{}", w.str_at("/reason"))
         } else {
             format!("Init:{i}/{}", init_specs.len())
         };
@@ -358,29 +361,29 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
         restarts = restartable_init_restarts;
         last_restart = last_restartable_init_restart;
         let mut has_running = false;
-        for status in arr_at(pod, &["status", "containerStatuses"]).iter().rev() {
-            restarts += int_at(status, &["restartCount"]).unwrap_or(0);
+        for status in pod.array_at("/status/containerStatuses").iter().rev() {
+            restarts += status.i64_at("/restartCount").unwrap_or(0);
             last_restart = later(last_restart, last_finished_at(status));
-            let waiting_reason = obj_at(status, &["state", "waiting"])
-                .map(|w| str_at(w, &["reason"]))
+            let waiting_reason = status
+                .object_at("/state/waiting")
+                .map(|w| w.str_at("/reason"))
                 .unwrap_or("");
-            let terminated = obj_at(status, &["state", "terminated"]);
+            let terminated = status.object_at("/state/terminated");
             if !waiting_reason.is_empty() {
                 reason = waiting_reason.to_string();
             } else if let Some(t) = terminated {
-                let terminated_reason = str_at(t, &["reason"]);
+                let terminated_reason = t.str_at("/reason");
                 reason = if !terminated_reason.is_empty() {
                     terminated_reason.to_string()
                 } else {
-                    let signal = int_at(t, &["signal"]).unwrap_or(0);
+                    let signal = t.i64_at("/signal").unwrap_or(0);
                     if signal != 0 {
                         format!("Signal:{signal}")
                     } else {
-                        format!("ExitCode:{}", int_at(t, &["exitCode"]).unwrap_or(0))
+                        format!("ExitCode:{}", t.i64_at("/exitCode").unwrap_or(0))
                     }
                 };
-            } else if bool_at(status, &["ready"]) && obj_at(status, &["state", "running"]).is_some()
-            {
+            } else if status.bool_at("/ready") && status.object_at("/state/running").is_some() {
                 has_running = true;
                 ready_containers += 1;
             }
@@ -395,7 +398,7 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
         }
     }
 
-    if is_set(pod, &["metadata", "deletionTimestamp"]) {
+    if pod.is_set("/metadata/deletionTimestamp") {
         if status_reason == "NodeLost" {
             reason = "Unknown".to_string();
         } else if phase != "Succeeded" && phase != "Failed" {
@@ -409,47 +412,50 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
     };
 
     // The internal PodStatus only has podIPs; conversion from v1 makes podIP authoritative.
-    let pod_ip = match str_at(pod, &["status", "podIP"]) {
-        "" => arr_at(pod, &["status", "podIPs"])
+    let pod_ip = match pod.str_at("/status/podIP") {
+        "" => pod
+            .array_at("/status/podIPs")
             .first()
-            .map(|ip| str_at(ip, &["ip"]))
+            .map(|ip| ip.str_at("/ip"))
             .unwrap_or(""),
         ip => ip,
     };
 
-    let gates = arr_at(pod, &["spec", "readinessGates"]);
+    let gates = pod.array_at("/spec/readinessGates");
     let readiness_gates = if gates.is_empty() {
         "<none>".to_string()
     } else {
         let satisfied = gates
             .iter()
             .filter(|gate| {
-                let wanted = str_at(gate, &["conditionType"]);
+                let wanted = gate.str_at("/conditionType");
                 conditions
                     .iter()
-                    .find(|c| str_at(c, &["type"]) == wanted)
-                    .is_some_and(|c| str_at(c, &["status"]) == "True")
+                    .find(|c| c.str_at("/type") == wanted)
+                    .is_some_and(|c| c.str_at("/status") == "True")
             })
             .count();
         format!("{satisfied}/{}", gates.len())
     };
 
     vec![
-        Value::from(str_at(pod, &["metadata", "name"])),
+        Value::from(pod.str_at("/metadata/name")),
         Value::from(format!("{ready_containers}/{total_containers}")),
         Value::from(reason),
         Value::from(restarts_cell),
         Value::from(age(pod, now)),
         Value::from(or_none(pod_ip)),
-        Value::from(or_none(str_at(pod, &["spec", "nodeName"]))),
-        Value::from(or_none(str_at(pod, &["status", "nominatedNodeName"]))),
+        Value::from(or_none(pod.str_at("/spec/nodeName"))),
+        Value::from(or_none(pod.str_at("/status/nominatedNodeName"))),
         Value::from(readiness_gates),
     ]
 }
 
 /// `lastState.terminated.finishedAt` of a container status, when there is one.
 fn last_finished_at(status: &Value) -> Option<Timestamp> {
-    obj_at(status, &["lastState", "terminated"]).and_then(|t| time_at(t, &["finishedAt"]))
+    status
+        .object_at("/lastState/terminated")
+        .and_then(|t| time_at(t, "/finishedAt"))
 }
 
 fn later(current: Option<Timestamp>, candidate: Option<Timestamp>) -> Option<Timestamp> {
@@ -463,36 +469,35 @@ fn later(current: Option<Timestamp>, candidate: Option<Timestamp>) -> Option<Tim
 fn first_condition_true(conditions: &[Value], kind: &str) -> bool {
     conditions
         .iter()
-        .find(|c| str_at(c, &["type"]) == kind)
-        .is_some_and(|c| str_at(c, &["status"]) == "True")
+        .find(|c| c.str_at("/type") == kind)
+        .is_some_and(|c| c.str_at("/status") == "True")
 }
 
 /// Kubernetes' `hasPodReadyCondition`: any condition of that type with status True.
 fn any_condition_true(conditions: &[Value], kind: &str) -> bool {
     conditions
         .iter()
-        .any(|c| str_at(c, &["type"]) == kind && str_at(c, &["status"]) == "True")
+        .any(|c| c.str_at("/type") == kind && c.str_at("/status") == "True")
 }
 
 fn replica_set_cells(rs: &Value, now: Timestamp) -> Vec<Value> {
-    let (names, images) =
-        layout_containers(arr_at(rs, &["spec", "template", "spec", "containers"]));
+    let (names, images) = layout_containers(rs.array_at("/spec/template/spec/containers"));
     vec![
-        Value::from(str_at(rs, &["metadata", "name"])),
-        Value::from(int_at(rs, &["spec", "replicas"]).unwrap_or(1)),
-        Value::from(int_at(rs, &["status", "replicas"]).unwrap_or(0)),
-        Value::from(int_at(rs, &["status", "readyReplicas"]).unwrap_or(0)),
+        Value::from(rs.str_at("/metadata/name")),
+        Value::from(rs.i64_at("/spec/replicas").unwrap_or(1)),
+        Value::from(rs.i64_at("/status/replicas").unwrap_or(0)),
+        Value::from(rs.i64_at("/status/readyReplicas").unwrap_or(0)),
         Value::from(age(rs, now)),
         Value::from(names),
         Value::from(images),
-        Value::from(format_label_selector(at(rs, &["spec", "selector"]))),
+        Value::from(format_label_selector(rs.at("/spec/selector"))),
     ]
 }
 
 /// Container names and images of a pod template, each comma-joined.
 fn layout_containers(containers: &[Value]) -> (String, String) {
-    let names: Vec<&str> = containers.iter().map(|c| str_at(c, &["name"])).collect();
-    let images: Vec<&str> = containers.iter().map(|c| str_at(c, &["image"])).collect();
+    let names: Vec<&str> = containers.iter().map(|c| c.str_at("/name")).collect();
+    let images: Vec<&str> = containers.iter().map(|c| c.str_at("/image")).collect();
     (names.join(","), images.join(","))
 }
 
@@ -519,7 +524,7 @@ fn label_selector_string(selector: Option<&Value>) -> Option<String> {
     }
     if let Some(expressions) = selector.get("matchExpressions").filter(|e| !e.is_null()) {
         for expression in expressions.as_array()? {
-            let key = str_at(expression, &["key"]);
+            let key = expression.str_at("/key");
             let mut values = match expression.get("values") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(values) => values
@@ -529,7 +534,7 @@ fn label_selector_string(selector: Option<&Value>) -> Option<String> {
                     .collect::<Option<Vec<&str>>>()?,
             };
             values.sort_unstable();
-            let rendered = match str_at(expression, &["operator"]) {
+            let rendered = match expression.str_at("/operator") {
                 "In" | "NotIn" if values.is_empty() => return None,
                 "In" => format!("{key} in ({})", values.join(",")),
                 "NotIn" => format!("{key} notin ({})", values.join(",")),
@@ -548,20 +553,21 @@ fn label_selector_string(selector: Option<&Value>) -> Option<String> {
 
 fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
     // The last Ready condition wins, as with Kubernetes' condition map.
-    let ready = arr_at(node, &["status", "conditions"])
+    let ready = node
+        .array_at("/status/conditions")
         .iter()
-        .rfind(|c| str_at(c, &["type"]) == "Ready");
+        .rfind(|c| c.str_at("/type") == "Ready");
     let mut status = match ready {
-        Some(c) if str_at(c, &["status"]) == "True" => "Ready".to_string(),
+        Some(c) if c.str_at("/status") == "True" => "Ready".to_string(),
         Some(_) => "NotReady".to_string(),
         None => "Unknown".to_string(),
     };
-    if bool_at(node, &["spec", "unschedulable"]) {
+    if node.bool_at("/spec/unschedulable") {
         status.push_str(",SchedulingDisabled");
     }
 
     let mut roles = BTreeSet::new();
-    if let Some(labels) = at(node, &["metadata", "labels"]).and_then(Value::as_object) {
+    if let Some(labels) = node.at("/metadata/labels").and_then(Value::as_object) {
         for (key, value) in labels {
             if let Some(role) = key.strip_prefix("node-role.kubernetes.io/") {
                 if !role.is_empty() {
@@ -581,60 +587,60 @@ fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
     };
 
     let address = |kind: &str| {
-        arr_at(node, &["status", "addresses"])
+        node.array_at("/status/addresses")
             .iter()
-            .find(|a| str_at(a, &["type"]) == kind)
-            .map_or("<none>", |a| str_at(a, &["address"]))
+            .find(|a| a.str_at("/type") == kind)
+            .map_or("<none>", |a| a.str_at("/address"))
             .to_string()
     };
-    let info = |field: &str| match str_at(node, &["status", "nodeInfo", field]) {
+    let info = |path: &str| match node.str_at(path) {
         "" => "<unknown>".to_string(),
         value => value.to_string(),
     };
 
     vec![
-        Value::from(str_at(node, &["metadata", "name"])),
+        Value::from(node.str_at("/metadata/name")),
         Value::from(status),
         Value::from(roles),
         Value::from(age(node, now)),
-        Value::from(str_at(node, &["status", "nodeInfo", "kubeletVersion"])),
+        Value::from(node.str_at("/status/nodeInfo/kubeletVersion")),
         Value::from(address("InternalIP")),
         Value::from(address("ExternalIP")),
-        Value::from(info("osImage")),
-        Value::from(info("kernelVersion")),
-        Value::from(info("containerRuntimeVersion")),
+        Value::from(info("/status/nodeInfo/osImage")),
+        Value::from(info("/status/nodeInfo/kernelVersion")),
+        Value::from(info("/status/nodeInfo/containerRuntimeVersion")),
     ]
 }
 
 fn namespace_cells(ns: &Value, now: Timestamp) -> Vec<Value> {
     vec![
-        Value::from(str_at(ns, &["metadata", "name"])),
-        Value::from(str_at(ns, &["status", "phase"])),
+        Value::from(ns.str_at("/metadata/name")),
+        Value::from(ns.str_at("/status/phase")),
         Value::from(age(ns, now)),
     ]
 }
 
 fn event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
-    let first_timestamp = time_at(event, &["firstTimestamp"]);
+    let first_timestamp = time_at(event, "/firstTimestamp");
     let first_seen = match first_timestamp {
         Some(t) => since(Some(t), now),
-        None => since(time_at(event, &["eventTime"]), now),
+        None => since(time_at(event, "/eventTime"), now),
     };
-    let mut last_seen = match time_at(event, &["lastTimestamp"]) {
+    let mut last_seen = match time_at(event, "/lastTimestamp") {
         Some(t) => since(Some(t), now),
         None => first_seen.clone(),
     };
-    let mut count = int_at(event, &["count"]).unwrap_or(0);
-    if is_set(event, &["series"]) {
-        last_seen = since(time_at(event, &["series", "lastObservedTime"]), now);
-        count = int_at(event, &["series", "count"]).unwrap_or(0);
+    let mut count = event.i64_at("/count").unwrap_or(0);
+    if event.is_set("/series") {
+        last_seen = since(time_at(event, "/series/lastObservedTime"), now);
+        count = event.i64_at("/series/count").unwrap_or(0);
     } else if count == 0 {
         // Singleton events don't have a count set in the new API.
         count = 1;
     }
 
-    let involved_kind = str_at(event, &["involvedObject", "kind"]).to_lowercase();
-    let involved_name = str_at(event, &["involvedObject", "name"]);
+    let involved_kind = event.str_at("/involvedObject/kind").to_lowercase();
+    let involved_name = event.str_at("/involvedObject/name");
     let target = if involved_name.is_empty() {
         involved_kind
     } else {
@@ -642,12 +648,12 @@ fn event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
     };
 
     let component = first_non_empty(
-        str_at(event, &["source", "component"]),
-        str_at(event, &["reportingComponent"]),
+        event.str_at("/source/component"),
+        event.str_at("/reportingComponent"),
     );
     let instance = first_non_empty(
-        str_at(event, &["source", "host"]),
-        str_at(event, &["reportingInstance"]),
+        event.str_at("/source/host"),
+        event.str_at("/reportingInstance"),
     );
     let source = if instance.is_empty() {
         component.to_string()
@@ -657,15 +663,15 @@ fn event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
 
     vec![
         Value::from(last_seen),
-        Value::from(str_at(event, &["type"])),
-        Value::from(str_at(event, &["reason"])),
+        Value::from(event.str_at("/type")),
+        Value::from(event.str_at("/reason")),
         Value::from(target),
-        Value::from(str_at(event, &["involvedObject", "fieldPath"])),
+        Value::from(event.str_at("/involvedObject/fieldPath")),
         Value::from(source),
-        Value::from(str_at(event, &["message"]).trim()),
+        Value::from(event.str_at("/message").trim()),
         Value::from(first_seen),
         Value::from(count),
-        Value::from(str_at(event, &["metadata", "name"])),
+        Value::from(event.str_at("/metadata/name")),
     ]
 }
 
@@ -675,11 +681,11 @@ fn first_non_empty<'a>(a: &'a str, b: &'a str) -> &'a str {
 
 /// The apiserver's default table convertor: name and the creation time in RFC 3339 (UTC).
 fn generic_cells(object: &Value) -> Vec<Value> {
-    let created = time_at(object, &["metadata", "creationTimestamp"])
+    let created = time_at(object, "/metadata/creationTimestamp")
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string());
     vec![
-        Value::from(str_at(object, &["metadata", "name"])),
+        Value::from(object.str_at("/metadata/name")),
         Value::from(created),
     ]
 }
@@ -857,52 +863,16 @@ fn since(t: Option<Timestamp>, now: Timestamp) -> String {
 }
 
 fn age(object: &Value, now: Timestamp) -> String {
-    since(time_at(object, &["metadata", "creationTimestamp"]), now)
+    since(time_at(object, "/metadata/creationTimestamp"), now)
 }
 
 /// Go's zero `time.Time` (0001-01-01T00:00:00Z), which Kubernetes treats as unset.
 const GO_ZERO_TIME_SECONDS: i64 = -62_135_596_800;
 
 /// An RFC 3339 timestamp at `path`; `None` when missing, null, unparsable or Go's zero time.
-fn time_at(v: &Value, path: &[&str]) -> Option<Timestamp> {
-    let t: Timestamp = at(v, path)?.as_str()?.parse().ok()?;
+fn time_at(v: &Value, path: &str) -> Option<Timestamp> {
+    let t: Timestamp = v.at(path)?.as_str()?.parse().ok()?;
     (t.as_second() != GO_ZERO_TIME_SECONDS || t.subsec_nanosecond() != 0).then_some(t)
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON access (missing = Go zero value)
-// ---------------------------------------------------------------------------------------------
-
-fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, key| v.get(key))
-}
-
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    at(v, path).and_then(Value::as_str).unwrap_or("")
-}
-
-fn int_at(v: &Value, path: &[&str]) -> Option<i64> {
-    at(v, path).and_then(Value::as_i64)
-}
-
-fn bool_at(v: &Value, path: &[&str]) -> bool {
-    at(v, path).and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn arr_at<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
-    at(v, path)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-/// A JSON object at `path` (Go: a non-nil pointer to a struct).
-fn obj_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    at(v, path).filter(|v| v.is_object())
-}
-
-/// Present and not null (Go: a non-nil pointer).
-fn is_set(v: &Value, path: &[&str]) -> bool {
-    at(v, path).is_some_and(|v| !v.is_null())
 }
 
 fn or_none(s: &str) -> &str {
