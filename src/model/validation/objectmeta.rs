@@ -45,11 +45,7 @@ fn parse_group_version(api_version: &str) -> Option<(String, String)> {
     }
 }
 
-fn validate_owner_references(
-    refs: Option<&Vec<OwnerReference>>,
-    p: &P,
-    errs: &mut Errs,
-) {
+fn validate_owner_references(refs: Option<&Vec<OwnerReference>>, p: &P, errs: &mut Errs) {
     let Some(refs) = refs else { return };
     let mut first_controller: Option<String> = None;
     for r in refs {
@@ -104,11 +100,7 @@ fn validate_owner_references(
     }
 }
 
-fn validate_finalizers_generic(
-    finalizers: Option<&Vec<String>>,
-    p: &P,
-    errs: &mut Errs,
-) {
+fn validate_finalizers_generic(finalizers: Option<&Vec<String>>, p: &P, errs: &mut Errs) {
     let Some(list) = finalizers else { return };
     for f in list {
         qualified_name(f, p, errs);
