@@ -6,6 +6,7 @@
 //! - `model`: kinds, defaulting, validation, selectors (pure).
 //! - `store`: the storage seam, the only module that speaks SQL or uses the database driver:
 //!   opening, appends, projection rows, log queries, rebuild, snapshots, checkpoints.
+//! - `wire`: pure renderings of the model: Table printers, the OpenAPI documents.
 //! - `events`: commands, `decide`, the single-writer `EventLog` (the only code that appends).
 //! - `projections`: the typed read API over the store (`ReadStore`) and watches.
 //! - `http`: the Kubernetes REST API on actix-web; `ApiError` → `Status`.
@@ -30,4 +31,5 @@ pub mod model;
 pub mod projections;
 pub mod shutdown;
 pub mod store;
+pub mod wire;
 pub mod workers;

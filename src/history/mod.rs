@@ -7,11 +7,9 @@
 //! I/O parts: `query`, `replay`, `cli`, which call the store (`store::Readers`); no SQL here.
 
 pub mod check;
-pub mod openapi;
 pub mod query;
 pub mod render;
 pub mod replay;
-
 pub mod verify;
 pub mod why;
 

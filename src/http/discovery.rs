@@ -75,7 +75,7 @@ fn aggregated(group: &str) -> Value {
     if !group.is_empty() {
         // `/apis` also lists the log's own group.
         items.push(json!({"metadata": {"name": super::history::group_json()["name"], "creationTimestamp": null},
-                          "versions": [{"version": crate::history::openapi::VERSION,
+                          "versions": [{"version": crate::wire::openapi::kubetrail::VERSION,
                                         "resources": super::history::discovery_resources(),
                                         "freshness": "Current"}]}));
     }

@@ -1,9 +1,9 @@
 //! `/openapi/v3` (the index kubectl reads before validating or explaining), the per
 //! group-version documents with kube-openapi's caching rules, and a Swagger UI over them.
-//! The documents themselves come from `model::openapi`; this module only serves them.
+//! The documents themselves come from `wire::openapi`; this module only serves them.
 
 use super::error::ApiError;
-use crate::model::openapi::{self, Documents};
+use crate::wire::openapi::{self, Documents};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, CacheControl, CacheDirective, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};

@@ -2,6 +2,7 @@
 //! following the field label conversions kube-apiserver registers per kind.
 
 use super::ResourceKind;
+use super::meta::Lookup as _;
 use serde_json::Value;
 
 /// The field labels a kind supports in `fieldSelector`.
@@ -60,18 +61,10 @@ pub fn field_value(kind: ResourceKind, object: &Value, field: &str) -> String {
         return pointer_string(object, "/status/podIPs/0/ip");
     }
     if kind == ResourceKind::Pod && field == "spec.hostNetwork" {
-        let on = object
-            .pointer("/spec/hostNetwork")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        return on.to_string();
+        return object.bool_at("/spec/hostNetwork").to_string();
     }
     if kind == ResourceKind::Node && field == "spec.unschedulable" {
-        let on = object
-            .pointer("/spec/unschedulable")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        return on.to_string();
+        return object.bool_at("/spec/unschedulable").to_string();
     }
     let pointer = format!("/{}", field.replace('.', "/"));
     pointer_string(object, &pointer)

@@ -4,11 +4,48 @@
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// `Value::pointer` for the literal paths read on every controller pass. `pointer` unescapes
-/// each token into a new `String`, two allocations per segment per object; these paths carry
-/// no `~` escapes, so their tokens are looked up as they are.
+/// The one JSON-path lookup of the crate: `Value::pointer` for the literal paths read on every
+/// controller pass, every printed row and every apply. `pointer` unescapes each token into a
+/// new `String`, two allocations per segment per object; these paths carry no `~` escapes, so
+/// their tokens are looked up as they are.
+///
+/// The typed readers treat a missing field, or one of another type, as Go's zero value (`""`,
+/// `false`, an empty list), which is how Kubernetes' printers and field managers read
+/// unset fields.
 pub trait Lookup {
     fn at(&self, path: &str) -> Option<&Value>;
+
+    /// The string at `path`, or "".
+    fn str_at(&self, path: &str) -> &str {
+        self.at(path).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The integer at `path`, if there is one.
+    fn i64_at(&self, path: &str) -> Option<i64> {
+        self.at(path).and_then(Value::as_i64)
+    }
+
+    /// The boolean at `path`, or false.
+    fn bool_at(&self, path: &str) -> bool {
+        self.at(path).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// The array at `path`, or an empty slice.
+    fn array_at(&self, path: &str) -> &[Value] {
+        self.at(path)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The JSON object at `path` (Go: a non-nil pointer to a struct).
+    fn object_at(&self, path: &str) -> Option<&Value> {
+        self.at(path).filter(|v| v.is_object())
+    }
+
+    /// Present and not null (Go: a non-nil pointer).
+    fn is_set(&self, path: &str) -> bool {
+        self.at(path).is_some_and(|v| !v.is_null())
+    }
 }
 
 impl Lookup for Value {

@@ -10,8 +10,6 @@ pub mod fields;
 pub mod filter;
 pub mod kinds;
 pub mod meta;
-pub mod openapi;
-pub mod printers;
 pub mod selector;
 pub mod strategic;
 pub mod validation;

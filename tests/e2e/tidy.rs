@@ -248,7 +248,11 @@ fn every_module_of_src_is_a_layer_and_imports_only_the_layers_below_it() {
             }
         }
     }
-    assert!(wrong.is_empty(), "layers pointing the wrong way:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "layers pointing the wrong way:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -269,7 +273,11 @@ fn only_store_names_sqlx_or_writes_sql() {
             }
         }
     }
-    assert!(wrong.is_empty(), "SQL outside src/store/:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "SQL outside src/store/:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// Statement openings that only SQL has.
@@ -290,8 +298,17 @@ fn the_pure_layers_do_no_io() {
     // model and wire are pure functions of their arguments; decide is pure too (its clock and
     // uids arrive in DecideContext).
     let io = [
-        "tokio", "actix", "bollard", "reqwest", "std::fs", "std::net", "std::process",
-        "SystemTime", "Instant::now", "Timestamp::now", "rand::",
+        "tokio",
+        "actix",
+        "bollard",
+        "reqwest",
+        "std::fs",
+        "std::net",
+        "std::process",
+        "SystemTime",
+        "Instant::now",
+        "Timestamp::now",
+        "rand::",
     ];
     let mut files: Vec<String> = rust_files("src/model");
     files.extend(rust_files("src/wire"));
@@ -306,7 +323,11 @@ fn the_pure_layers_do_no_io() {
             }
         }
     }
-    assert!(wrong.is_empty(), "I/O in a pure layer:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "I/O in a pure layer:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// The string constants `src/api/actors.rs` defines: (name, value).
@@ -346,7 +367,11 @@ fn each_actor_name_is_defined_once() {
             }
         }
     }
-    assert!(wrong.is_empty(), "actor names spelled out of src/api/actors.rs:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "actor names spelled out of src/api/actors.rs:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -384,7 +409,9 @@ fn each_controller_is_registered_with_its_actor_and_checked() {
 /// The paths ARCHITECTURE.md's codemap names, folders ending in `/`.
 fn codemap_paths() -> Vec<String> {
     let text = read("ARCHITECTURE.md");
-    let start = text.find("## Codemap").expect("ARCHITECTURE.md has a codemap");
+    let start = text
+        .find("## Codemap")
+        .expect("ARCHITECTURE.md has a codemap");
     let block = &text[start..];
     let open = block.find("```").expect("codemap block") + 3;
     let close = open + block[open..].find("```").expect("codemap block ends");
@@ -445,7 +472,11 @@ fn the_codemap_matches_the_tree() {
             }
         }
     }
-    assert!(wrong.is_empty(), "ARCHITECTURE.md's codemap and the tree differ:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "ARCHITECTURE.md's codemap and the tree differ:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// `fn` and `struct` names a file defines at any depth.
@@ -480,7 +511,9 @@ fn each_test_fixture_is_defined_once() {
         }
     }
     // Names too generic to mean a fixture.
-    for generic in ["new", "drop", "fmt", "from", "start", "stop", "get", "run", "wait"] {
+    for generic in [
+        "new", "drop", "fmt", "from", "start", "stop", "get", "run", "wait",
+    ] {
         shared.remove(generic);
     }
     let mut wrong = Vec::new();
@@ -491,8 +524,14 @@ fn each_test_fixture_is_defined_once() {
             }
         }
         if file != "tests/e2e/tidy.rs" && read(&file).contains("CARGO_BIN_EXE_kubetrail") {
-            wrong.push(format!("{file} starts the binary itself (use support::binary)"));
+            wrong.push(format!(
+                "{file} starts the binary itself (use support::binary)"
+            ));
         }
     }
-    assert!(wrong.is_empty(), "fixtures defined twice:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "fixtures defined twice:\n{}",
+        wrong.join("\n")
+    );
 }

@@ -12,7 +12,7 @@ pub use kubetrail::history::check;
 pub use kubetrail::http::discovery::KUBERNETES_VERSION;
 pub use kubetrail::model::ResourceKind;
 pub use kubetrail::model::meta::format_time;
-pub use kubetrail::model::openapi;
 pub use kubetrail::store;
+pub use kubetrail::wire::openapi;
 pub use kubetrail::workers::cache::Snapshot;
 pub use kubetrail::workers::{Controller, Pass, Wake};

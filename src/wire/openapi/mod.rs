@@ -4,8 +4,8 @@
 //! patch strategies and merge keys, list and map types), and every operation the router serves.
 //! Pure: built once from the kind table, serialized deterministically and hashed; no HTTP.
 
-use super::kinds::{ResourceKind, Subresource};
-use super::strategic::{self, FieldStrategy};
+use crate::model::kinds::{ResourceKind, Subresource};
+use crate::model::strategic::{self, FieldStrategy};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::{Binding, Event, Namespace, Node, Pod};
@@ -17,6 +17,8 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
+
+pub mod kubetrail;
 
 /// `info.version` of every document: the Kubernetes version `/version` reports.
 pub const KUBERNETES_VERSION: &str = "v1.32.4";
@@ -89,7 +91,7 @@ pub const GROUP_VERSIONS: [GroupVersion; 4] = [
         path: "apis/autoscaling/v1",
         url: "/openapi/v3/apis/autoscaling/v1",
     },
-    // The log's own group: its document is written in `history::openapi`.
+    // The log's own group: its document is written in `kubetrail`.
     GroupVersion {
         group: "kubetrail.dev",
         version: "v1alpha1",
@@ -203,9 +205,7 @@ pub fn generate() -> Vec<(GroupVersion, Value)> {
     GROUP_VERSIONS
         .into_iter()
         .map(|gv| match gv.group {
-            crate::history::openapi::GROUP => {
-                (gv, crate::history::openapi::document(KUBERNETES_VERSION))
-            }
+            kubetrail::GROUP => (gv, kubetrail::document(KUBERNETES_VERSION)),
             _ => (gv, schemas.document(gv)),
         })
         .collect()
@@ -416,7 +416,7 @@ impl Schemas {
         ] {
             let all = GROUP_VERSIONS
                 .iter()
-                .filter(|gv| gv.group != crate::history::openapi::GROUP)
+                .filter(|gv| gv.group != kubetrail::GROUP)
                 .map(|gv| gvk(gv.group, gv.version, kind))
                 .collect();
             marks.push((name.clone(), all));

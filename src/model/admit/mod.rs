@@ -9,6 +9,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod known_fields;
+
 /// Why an object was not admitted.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AdmitError {
@@ -160,7 +162,21 @@ pub fn typed<T: DeserializeOwned>(object: &Value) -> Option<T> {
 /// Fields in `raw` that `kind`'s type does not define, as Kubernetes names them in strict
 /// decoding errors (`spec.containers[0].imagee`), in document order. Explicit nulls are not
 /// unknown. Empty when `raw` does not decode at all (that is reported as a decode error).
+///
+/// The object is admitted (decoded, defaulted, validated) once, by `decide`; this check does
+/// not decode it. It walks `raw` against the kind's schema, which finds every field the type
+/// does not define without building the typed object, and only a body that has such fields is
+/// decoded here, to name them exactly as the decoder would (and to report none when the body
+/// does not decode at all).
 pub fn unknown_fields(kind: ResourceKind, raw: &Value) -> Vec<String> {
+    if !known_fields::may_have_unknown(kind, raw) {
+        return Vec::new();
+    }
+    unknown_fields_decoded(kind, raw)
+}
+
+/// `unknown_fields` by decoding `raw` and comparing it with the typed object's encoding.
+fn unknown_fields_decoded(kind: ResourceKind, raw: &Value) -> Vec<String> {
     let known = match kind {
         ResourceKind::Pod => reencode::<Pod>(raw),
         ResourceKind::ReplicaSet => reencode::<ReplicaSet>(raw),

@@ -1,7 +1,7 @@
 //! The OpenAPI v3 document of the log's own API group, `kubetrail.dev/v1alpha1`: `logentries`
 //! (the log, with filters, and a watch of new entries), `history` and `why` of one object.
 //! Pure, written by hand (these are not Kubernetes kinds, so k8s-openapi has no schemas for
-//! them); served and snapshotted with the Kubernetes documents by `model::openapi`.
+//! them); served and snapshotted with the Kubernetes documents by `wire::openapi`.
 
 use serde_json::{Value, json};
 

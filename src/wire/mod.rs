@@ -1,0 +1,6 @@
+//! Pure renderings of the model for clients: the server-side Table printers `kubectl get`
+//! shows, and the OpenAPI v3 documents `kubectl explain` and validation read. Built from
+//! `model` alone; no I/O, no HTTP types (the handlers in `http` serve what these build).
+
+pub mod openapi;
+pub mod printers;
