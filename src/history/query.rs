@@ -8,7 +8,6 @@ use crate::store::Readers;
 use serde_json::{Value, json};
 
 /// The apiVersion of the log's own API group.
-pub const API_VERSION: &str = "kubetrail.dev/v1alpha1";
 
 /// One event as the log recorded it: the store's event row, with what `history` makes of it.
 pub use crate::store::EventRow as LogEntry;
@@ -45,7 +44,7 @@ impl LogEntry {
     /// The entry as the API serves it: a `LogEntry` object of `kubetrail.dev/v1alpha1`.
     pub fn to_json(&self, include_object: bool) -> Value {
         let mut entry = json!({
-            "apiVersion": API_VERSION,
+            "apiVersion": crate::api::GROUP_VERSION,
             "kind": "LogEntry",
             "metadata": {"name": self.seq.to_string(), "resourceVersion": self.seq.to_string()},
             "time": self.time,

@@ -167,7 +167,7 @@ pub fn to_json(links: &[Link]) -> Value {
         json!({"resourceVersion": l.entry.seq.to_string(), "actor": l.entry.actor,
                "person": !is_controller(&l.entry.actor)})
     });
-    json!({"apiVersion": super::query::API_VERSION, "kind": "Why", "chain": chain, "origin": origin})
+    json!({"apiVersion": crate::api::GROUP_VERSION, "kind": "Why", "chain": chain, "origin": origin})
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ fn aggregated(group: &str) -> Value {
     if !group.is_empty() {
         // `/apis` also lists the log's own group.
         items.push(json!({"metadata": {"name": super::history::group_json()["name"], "creationTimestamp": null},
-                          "versions": [{"version": crate::wire::openapi::kubetrail::VERSION,
+                          "versions": [{"version": crate::api::VERSION,
                                         "resources": super::history::discovery_resources(),
                                         "freshness": "Current"}]}));
     }

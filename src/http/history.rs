@@ -6,9 +6,9 @@
 use super::error::ApiError;
 use super::params::Query;
 use super::{AppState, RequestVerb};
-use crate::history::query::{self, API_VERSION, LogFilter};
+use crate::api::{GROUP, GROUP_VERSION as API_VERSION, VERSION};
+use crate::history::query::{self, LogFilter};
 use crate::history::{self as log_history, render, why};
-use crate::wire::openapi::kubetrail::{GROUP, VERSION};
 use actix_web::body::SizedStream;
 use actix_web::http::Method;
 use actix_web::web::Bytes;

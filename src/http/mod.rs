@@ -19,6 +19,7 @@ pub mod target;
 pub mod watch;
 pub mod yaml;
 
+use crate::api::{GROUP, GROUP_VERSION};
 use crate::events::EventLog;
 use crate::metrics::Metrics;
 use crate::projections::ReadStore;
@@ -125,17 +126,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis/apps", web::get().to(apps_group))
         .route("/apis/apps/v1", web::get().to(apps_resources))
         .route("/apis/apps/v1/", web::get().to(apps_resources))
-        .route("/apis/kubetrail.dev", web::get().to(history::group))
+        .route(&format!("/apis/{GROUP}"), web::get().to(history::group))
         .route(
-            "/apis/kubetrail.dev/v1alpha1",
+            &format!("/apis/{GROUP_VERSION}"),
             web::get().to(history::resources),
         )
         .route(
-            "/apis/kubetrail.dev/v1alpha1/",
+            &format!("/apis/{GROUP_VERSION}/"),
             web::get().to(history::resources),
         )
         .route(
-            "/apis/kubetrail.dev/v1alpha1/{tail:.+}",
+            &format!("/apis/{GROUP_VERSION}/{{tail:.+}}"),
             web::route().to(history::serve),
         )
         .route("/api/v1/{tail:.+}", web::route().to(objects::core_api))

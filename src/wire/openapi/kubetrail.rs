@@ -3,10 +3,8 @@
 //! Pure, written by hand (these are not Kubernetes kinds, so k8s-openapi has no schemas for
 //! them); served and snapshotted with the Kubernetes documents by `wire::openapi`.
 
+use crate::api::{GROUP, VERSION};
 use serde_json::{Value, json};
-
-pub const GROUP: &str = "kubetrail.dev";
-pub const VERSION: &str = "v1alpha1";
 
 fn param(name: &str, location: &str, description: &str, schema: Value) -> Value {
     let mut p = json!({"name": name, "in": location, "description": description, "schema": schema});

@@ -93,8 +93,8 @@ pub const GROUP_VERSIONS: [GroupVersion; 4] = [
     },
     // The log's own group: its document is written in `kubetrail`.
     GroupVersion {
-        group: "kubetrail.dev",
-        version: "v1alpha1",
+        group: crate::api::GROUP,
+        version: crate::api::VERSION,
         path: "apis/kubetrail.dev/v1alpha1",
         url: "/openapi/v3/apis/kubetrail.dev/v1alpha1",
     },
@@ -205,7 +205,7 @@ pub fn generate() -> Vec<(GroupVersion, Value)> {
     GROUP_VERSIONS
         .into_iter()
         .map(|gv| match gv.group {
-            kubetrail::GROUP => (gv, kubetrail::document(KUBERNETES_VERSION)),
+            crate::api::GROUP => (gv, kubetrail::document(KUBERNETES_VERSION)),
             _ => (gv, schemas.document(gv)),
         })
         .collect()
@@ -416,7 +416,7 @@ impl Schemas {
         ] {
             let all = GROUP_VERSIONS
                 .iter()
-                .filter(|gv| gv.group != kubetrail::GROUP)
+                .filter(|gv| gv.group != crate::api::GROUP)
                 .map(|gv| gvk(gv.group, gv.version, kind))
                 .collect();
             marks.push((name.clone(), all));
