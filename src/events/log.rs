@@ -765,12 +765,22 @@ fn name_generated(command: &mut Command) -> bool {
     true
 }
 
+/// Five random characters from the alphabet kube-apiserver uses for generated names.
+pub fn random_name_suffix() -> String {
+    use rand::RngExt;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
 /// Name `object` after its `generateName` and a random suffix.
 fn generate_name(object: &mut Value) {
     let candidate = format!(
         "{}{}",
         meta::meta_str(object, "generateName"),
-        meta::random_name_suffix()
+        random_name_suffix()
     );
     meta::set_meta(object, "name", json!(candidate));
 }

@@ -148,7 +148,7 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
     set_if_empty(&mut spec.restart_policy, "Always");
     spec.security_context.get_or_insert_with(Default::default);
     spec.termination_grace_period_seconds.get_or_insert(30);
-    set_if_empty(&mut spec.scheduler_name, "default-scheduler");
+    set_if_empty(&mut spec.scheduler_name, crate::api::actors::SCHEDULER);
     for c in spec
         .containers
         .iter_mut()

@@ -218,16 +218,6 @@ pub fn set_status_condition(object: &mut Value, condition: Value) {
     }
 }
 
-/// Five characters from the alphabet kube-apiserver uses for generated names.
-pub fn random_name_suffix() -> String {
-    use rand::RngExt;
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut rng = rand::rng();
-    (0..5)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

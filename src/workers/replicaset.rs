@@ -321,7 +321,7 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
             .unwrap_or(&[]);
         let cause = meta::resource_version(rs).parse().ok();
         let rs_name = meta::name(rs).to_string();
-        let new_name = || format!("{rs_name}-{}", meta::random_name_suffix());
+        let new_name = || format!("{rs_name}-{}", crate::events::random_name_suffix());
         let mut creations = Vec::new();
         for command in reconcile(rs, pods, reporter, now, new_name) {
             match command {
