@@ -241,7 +241,9 @@ fn test_only_files() -> BTreeSet<String> {
         let lines: Vec<&str> = code.lines().map(str::trim).collect();
         for pair in lines.windows(2) {
             if pair[0] == "#[cfg(test)]"
-                && let Some(name) = pair[1].strip_prefix("mod ").and_then(|r| r.strip_suffix(';'))
+                && let Some(name) = pair[1]
+                    .strip_prefix("mod ")
+                    .and_then(|r| r.strip_suffix(';'))
             {
                 files.insert(format!("{dir}/{name}.rs"));
                 files.insert(format!("{dir}/{name}/mod.rs"));
@@ -514,8 +516,14 @@ fn the_codemap_matches_the_tree() {
 
 /// What only a shared fixture of `tests/support` may do: (marker in the code, the fixture).
 const FIXTURE_MARKERS: &[(&str, &str)] = &[
-    ("CARGO_BIN_EXE_kubetrail", "support::binary starts the binary"),
-    ("export KUBECONFIG=", "support::binary reads what the binary prints"),
+    (
+        "CARGO_BIN_EXE_kubetrail",
+        "support::binary starts the binary",
+    ),
+    (
+        "export KUBECONFIG=",
+        "support::binary reads what the binary prints",
+    ),
     ("fn kubectl_binary", "support::kubectl finds kubectl"),
     ("\"KUBECTL\"", "support::kubectl reads KUBECTL"),
     ("fn eventually", "support::wait polls"),
@@ -546,7 +554,114 @@ fn each_test_fixture_is_defined_once() {
             .into_iter()
             .filter(|f| code_of(&read(f)).contains(marker))
             .collect();
-        assert!(homes.len() <= 1, "{marker} in more than one support file: {homes:?}");
+        assert!(
+            homes.len() <= 1,
+            "{marker} in more than one support file: {homes:?}"
+        );
     }
-    assert!(wrong.is_empty(), "fixtures outside tests/support:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "fixtures outside tests/support:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Whether `name` (a `cargo test` path as ARCHITECTURE.md writes it) is a test function or a
+/// test module of the tree.
+fn names_a_test(name: &str) -> bool {
+    let segments: Vec<&str> = name.split("::").collect();
+    let (base, rest) = match segments.split_first() {
+        Some((&"e2e", rest)) => ("tests/e2e", rest.to_vec()),
+        Some((&"tidy", rest)) => ("tests/e2e/tidy", rest.to_vec()),
+        _ => ("src", segments.clone()),
+    };
+    let module_file = |parts: &[&str]| {
+        let path = format!("{base}/{}", parts.join("/"));
+        root().join(format!("{path}.rs")).exists() || root().join(format!("{path}/mod.rs")).exists()
+    };
+    if rest.is_empty() {
+        return root().join(format!("{base}.rs")).exists();
+    }
+    if module_file(&rest) {
+        return true;
+    }
+    // A function: its module's file (a `tests` segment may be the inline test module)
+    // defines it.
+    let Some((function, module)) = rest.split_last() else {
+        return false;
+    };
+    let module: Vec<&str> = module.iter().copied().filter(|s| *s != "tests").collect();
+    let mut candidates = Vec::new();
+    if module.is_empty() {
+        candidates.push(format!("{base}.rs"));
+    } else {
+        let path = format!("{base}/{}", module.join("/"));
+        candidates.push(format!("{path}.rs"));
+        candidates.push(format!("{path}/mod.rs"));
+        candidates.push(format!("{path}/tests.rs"));
+    }
+    candidates.iter().any(|file| {
+        std::fs::read_to_string(root().join(file))
+            .is_ok_and(|text| text.contains(&format!("fn {function}(")))
+    })
+}
+
+#[test]
+fn each_invariant_names_a_test_that_exists() {
+    let text = read("ARCHITECTURE.md");
+    let invariants = &text[text
+        .find("## Invariants")
+        .expect("ARCHITECTURE.md has invariants")..];
+    let mut bullets = Vec::new();
+    for line in invariants.lines() {
+        if line.starts_with("- ") {
+            bullets.push(line.to_string());
+        } else if line.starts_with("  ")
+            && let Some(last) = bullets.last_mut()
+        {
+            last.push(' ');
+            last.push_str(line.trim());
+        }
+    }
+    assert!(
+        bullets.len() >= 20,
+        "the invariants are bullets: {}",
+        bullets.len()
+    );
+    let mut wrong = Vec::new();
+    for bullet in &bullets {
+        let Some((_, tests)) = bullet.rsplit_once(" — ") else {
+            wrong.push(format!("names no test: {bullet}"));
+            continue;
+        };
+        let names: Vec<&str> = tests.split('`').skip(1).step_by(2).collect();
+        if names.is_empty() {
+            wrong.push(format!("names no test: {bullet}"));
+        }
+        for name in names {
+            if !names_a_test(name) {
+                wrong.push(format!("no such test: {name}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "ARCHITECTURE.md's invariants and the tests differ:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_checks_see_what_they_look_for() {
+    let code = "use crate::{events::{Command, EventLog}, model};\nuse super::x;\nfn f() { crate::store::open(); my_crate::y(); }\n";
+    let named: Vec<String> = crate_modules_named(code).into_iter().collect();
+    assert_eq!(named, ["events", "model", "store"]);
+    assert_eq!(module_of("src/http/objects.rs"), "http");
+    assert_eq!(module_of("src/metrics.rs"), "metrics");
+    assert!(shipped_code_of("a\n#[cfg(test)]\nmod tests { use crate::http; }").trim() == "a");
+    assert!(code_of("let u = \"http://x\"; // crate::http").contains("http://x"));
+    assert!(!code_of("x(); // crate::http").contains("crate::http"));
+    assert!(names_a_test("tidy::the_codemap_matches_the_tree"));
+    assert!(names_a_test("e2e::api::watch"));
+    assert!(!names_a_test("e2e::api::no_such_test_anywhere"));
 }

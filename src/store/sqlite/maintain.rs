@@ -151,7 +151,7 @@ async fn replay(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
     // Applying every event in order leaves, for each object, its newest event unless that
     // deleted it: write those rows, exactly as the writer writes them (uid from the object,
     // `node_name` = a pod's non-empty string `spec.nodeName`, as `store::node_name_of`);
-    // the store's tests and tests/api/rebuild.rs hold the rebuilt rows byte-identical to the
+    // the store's tests and tests/e2e/api/rebuild.rs hold the rebuilt rows byte-identical to the
     // ones the writer maintained.
     let kinds: Vec<String> = ResourceKind::ALL
         .iter()
