@@ -7,8 +7,6 @@ use crate::model::{ResourceKind, meta};
 use crate::store::Readers;
 use serde_json::{Value, json};
 
-/// The apiVersion of the log's own API group.
-
 /// One event as the log recorded it: the store's event row, with what `history` makes of it.
 pub use crate::store::EventRow as LogEntry;
 pub use crate::store::{LogFilter, RecordedPage};
