@@ -217,24 +217,7 @@ mod tests {
         event_type: &str,
         actor: &str,
     ) -> LogEntry {
-        LogEntry {
-            seq,
-            time: format!("2026-01-01T00:00:{seq:02}.000000000Z"),
-            api_version: "v1".into(),
-            kind: kind.into(),
-            namespace: "default".into(),
-            name: name.into(),
-            uid: format!("uid-{name}"),
-            event_type: event_type.into(),
-            event_version: 1,
-            prev_seq: None,
-            object: "{}".into(),
-            actor: actor.into(),
-            user_agent: None,
-            field_manager: None,
-            request_id: "r".into(),
-            caused_by: None,
-        }
+        LogEntry::example(seq, kind, name, event_type, actor)
     }
 
     #[test]

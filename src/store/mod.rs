@@ -64,6 +64,32 @@ pub struct EventRow<S = String> {
     pub caused_by: Option<i64>,
 }
 
+#[cfg(test)]
+impl EventRow {
+    /// A row for unit tests: `actor` wrote `event_type` of `kind` `default/name` at `seq`,
+    /// with an empty object and no cause.
+    pub fn example(seq: i64, kind: &str, name: &str, event_type: &str, actor: &str) -> EventRow {
+        EventRow {
+            seq,
+            time: format!("2026-01-01T00:00:{seq:02}.000000000Z"),
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: "default".into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            event_type: event_type.into(),
+            event_version: 1,
+            prev_seq: None,
+            object: "{}".into(),
+            actor: actor.into(),
+            user_agent: None,
+            field_manager: None,
+            request_id: "r".into(),
+            caused_by: None,
+        }
+    }
+}
+
 /// An event to append: its row and the changes it made (the readable diff from the object's
 /// previous version, JSON text), recorded with it.
 #[derive(Debug, Clone)]

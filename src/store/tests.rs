@@ -591,24 +591,7 @@ fn the_deleted_event_type_is_the_events_one() {
 }
 
 fn entry(seq: i64, kind: &str, name: &str, event_type: &str, actor: &str) -> EventRow {
-    EventRow {
-        seq,
-        time: format!("2026-01-01T00:00:{seq:02}.000000000Z"),
-        api_version: "v1".into(),
-        kind: kind.into(),
-        namespace: "default".into(),
-        name: name.into(),
-        uid: format!("uid-{name}"),
-        event_type: event_type.into(),
-        event_version: 1,
-        prev_seq: None,
-        object: "{}".into(),
-        actor: actor.into(),
-        user_agent: None,
-        field_manager: None,
-        request_id: "r".into(),
-        caused_by: None,
-    }
+    EventRow::example(seq, kind, name, event_type, actor)
 }
 
 #[test]

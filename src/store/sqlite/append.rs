@@ -42,11 +42,7 @@ impl Writer {
             Ok::<(), sqlx::Error>(())
         }
         .await;
-        if let Err(e) = written {
-            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
-            return Err(e.into());
-        }
-        Ok(())
+        rolled_back_on_error(&mut self.conn, written).await
     }
 
     /// Append `events` alone, in one transaction, leaving the projections behind the log
@@ -62,11 +58,7 @@ impl Writer {
             Ok::<(), sqlx::Error>(())
         }
         .await;
-        if let Err(e) = written {
-            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
-            return Err(e.into());
-        }
-        Ok(())
+        rolled_back_on_error(&mut self.conn, written).await
     }
 
     /// Make every append of an event about an object named `name` fail, as a full disk
@@ -178,5 +170,18 @@ pub(super) async fn record_applied(
         .bind(seq)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// A transaction's outcome: when it failed part-way, roll it back so the connection is ready
+/// for the next one, and give the error.
+async fn rolled_back_on_error(
+    conn: &mut SqliteConnection,
+    written: Result<(), sqlx::Error>,
+) -> Result<(), StoreError> {
+    if let Err(e) = written {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(e.into());
+    }
     Ok(())
 }
