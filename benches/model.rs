@@ -1,4 +1,5 @@
-//! Micro-benchmark of the pure model, without I/O: `decide` of a pod create, admission of a pod
+//! Micro-benchmark of the pure model, without I/O: `decide` of a pod create, the
+//! unknown-fields check of a pod body (what http runs before submitting), admission of a pod
 //! (`model::admit`: decode, default, validate, encode) and a server-side apply of a pod
 //! manifest onto the live pod (`model::apply`). Each runs in a loop bounded by time and by
 //! count, and prints iterations per second. `cargo bench --bench model` (add `-- --quick` for
@@ -8,7 +9,7 @@
 use kubetrail::events::Command;
 use kubetrail::events::decide::{DecideContext, decide};
 use kubetrail::model::ResourceKind;
-use kubetrail::model::admit::{Admission, admit};
+use kubetrail::model::admit::{Admission, admit, unknown_fields};
 use kubetrail::model::apply::apply;
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -121,6 +122,15 @@ fn main() {
         measure("decide: create a pod", budget, max, || {
             black_box(decide(None, black_box(&create), &ctx).ok());
         }),
+        // What http checks before submitting: the body's fields the kind does not define.
+        measure(
+            "model::admit::unknown_fields: a pod body",
+            budget,
+            max,
+            || {
+                black_box(unknown_fields(ResourceKind::Pod, black_box(&manifest)));
+            },
+        ),
         // `admit` consumes its object: the clone is part of each iteration.
         measure("model::admit: a pod (create)", budget, max, || {
             black_box(
