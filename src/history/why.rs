@@ -182,24 +182,10 @@ mod tests {
         actor: &str,
         cause: Option<i64>,
     ) -> Link {
-        let mut entry = LogEntry {
-            seq,
-            time: "2026-01-01T00:00:00.000000000Z".into(),
-            api_version: "v1".into(),
-            kind: kind.into(),
-            namespace: "default".into(),
-            name: name.into(),
-            uid: "u".into(),
-            event_type: event_type.into(),
-            event_version: 1,
-            prev_seq: None,
-            object: "{}".into(),
-            actor: actor.into(),
-            user_agent: None,
-            field_manager: None,
-            request_id: "r".into(),
-            caused_by: cause,
-        };
+        let mut entry = LogEntry::example(seq, kind, name, event_type, actor);
+        // One instant for the whole chain, as the rendered origin shows it.
+        entry.time = "2026-01-01T00:00:00.000000000Z".into();
+        entry.caused_by = cause;
         if actor == "kubetrail-admin" {
             entry.user_agent = Some("kubectl/v1.32.4 (linux/amd64) kubernetes/abc".into());
             entry.field_manager = Some("kubectl-scale".into());

@@ -8,4 +8,4 @@ pub mod store;
 pub mod watch;
 
 pub use crate::store::{ListPage, ListQuery, ObjectKey, StoredObject};
-pub use store::ReadStore;
+pub use store::{ReadStore, Replayed};

@@ -13,6 +13,16 @@ pub struct ReadStore {
     readers: Readers,
 }
 
+/// A log row as the read side replays it (watches, the workers' informer): the stored row,
+/// its kind and event type parsed.
+pub struct Replayed {
+    pub row: EventRow,
+    pub kind: ResourceKind,
+    pub event_type: EventType,
+    /// The object's state before this event (JSON), where the read asked for it.
+    pub previous: Option<String>,
+}
+
 impl ReadStore {
     pub fn new(readers: Readers) -> Self {
         ReadStore { readers }
@@ -56,41 +66,42 @@ impl ReadStore {
     }
 
     /// Log rows of `kind` after `seq` (optionally in one namespace), oldest first, each with
-    /// its event type and the object's previous state (JSON), as a watch replays them.
+    /// the object's previous state (JSON), as a watch replays them.
     pub async fn events_after(
         &self,
         kind: ResourceKind,
         namespace: Option<&str>,
         seq: i64,
         limit: i64,
-    ) -> Result<Vec<(EventRow, EventType, Option<String>)>, StoreError> {
+    ) -> Result<Vec<Replayed>, StoreError> {
         let rows = self
             .readers
             .events_after(kind, namespace, seq, limit)
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(row, prev)| {
-                let event_type = EventType::parse(&row.event_type).unwrap_or(EventType::Updated);
-                (row, event_type, prev)
+            .map(|(row, previous)| Replayed {
+                kind,
+                event_type: EventType::parse(&row.event_type).unwrap_or(EventType::Updated),
+                row,
+                previous,
             })
             .collect())
     }
 
-    /// Log rows of every kind after `seq`, oldest first: (seq, kind, event type, object JSON);
-    /// rows of kinds or event types this server does not know are skipped.
-    pub async fn log_after(
-        &self,
-        seq: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, ResourceKind, EventType, String)>, StoreError> {
+    /// Log rows of every kind after `seq`, oldest first; rows of kinds or event types this
+    /// server does not know are skipped.
+    pub async fn log_after(&self, seq: i64, limit: i64) -> Result<Vec<Replayed>, StoreError> {
         let rows = self.readers.log_after(seq, limit).await?;
         Ok(rows
             .into_iter()
             .filter_map(|row| {
-                let kind = ResourceKind::from_kind(&row.kind)?;
-                let event_type = EventType::parse(&row.event_type)?;
-                Some((row.seq, kind, event_type, row.object))
+                Some(Replayed {
+                    kind: ResourceKind::from_kind(&row.kind)?,
+                    event_type: EventType::parse(&row.event_type)?,
+                    row,
+                    previous: None,
+                })
             })
             .collect())
     }

@@ -5,7 +5,7 @@
 //! most `BUFFER_BYTES` of unsent events; one whose client takes nothing for a heartbeat period
 //! while that buffer is full is ended, as is every watch at its deadline, read or not.
 
-use super::ReadStore;
+use super::{ReadStore, Replayed};
 use crate::events::{EventEnvelope, EventLog, EventType};
 use crate::metrics::Metrics;
 use crate::model::ResourceKind;
@@ -265,7 +265,13 @@ async fn run(
             .events_after(request.kind, namespace, cursor, REPLAY_PAGE)
             .await?;
         let count = rows.len() as i64;
-        for (row, event_type, prev_json) in rows {
+        for Replayed {
+            row,
+            event_type,
+            previous: prev_json,
+            ..
+        } in rows
+        {
             cursor = row.seq;
             let object: Value =
                 serde_json::from_str(&row.object).map_err(crate::events::StoreError::Corrupt)?;

@@ -6,7 +6,7 @@
 use crate::events::{EventLog, EventType, StoreError};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
-use crate::projections::{ListQuery, ReadStore};
+use crate::projections::{ListQuery, ReadStore, Replayed};
 use crate::shutdown::Shutdown;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -262,9 +262,15 @@ async fn catch_up(snapshot: &mut Snapshot, store: &ReadStore) -> Result<(), Stor
         if rows.is_empty() {
             return Ok(());
         }
-        for (seq, kind, event_type, json) in rows {
-            let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
-            snapshot.apply(kind, event_type, Arc::new(object), seq);
+        for Replayed {
+            row,
+            kind,
+            event_type,
+            ..
+        } in rows
+        {
+            let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
+            snapshot.apply(kind, event_type, Arc::new(object), row.seq);
         }
     }
 }
@@ -338,9 +344,15 @@ async fn resync(state: &RwLock<Snapshot>, store: &ReadStore) -> Result<(), Store
             return Ok(());
         }
         let mut parsed = Vec::with_capacity(rows.len());
-        for (seq, kind, event_type, json) in rows {
-            let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
-            parsed.push((seq, kind, event_type, object));
+        for Replayed {
+            row,
+            kind,
+            event_type,
+            ..
+        } in rows
+        {
+            let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
+            parsed.push((row.seq, kind, event_type, object));
         }
         let mut snapshot = state.write().unwrap_or_else(|p| p.into_inner());
         for (seq, kind, event_type, object) in parsed {
