@@ -260,15 +260,7 @@ pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
         None => crate::history::history_page(&pool, kind, &namespace, &name, 0, i64::MAX).await?,
     };
     if rows.is_empty() && !args.follow {
-        return Err(HistoryError::NotFound(format!(
-            "the log has no events of {} \"{name}\"{}",
-            kind.qualified_resource(),
-            if namespace.is_empty() {
-                String::new()
-            } else {
-                format!(" in namespace \"{namespace}\"")
-            }
-        )));
+        return Err(HistoryError::no_events_of(kind, &namespace, &name));
     }
     let emit = |rows: &[render::HistoryRow]| match args.output {
         Output::Text => print(rows.iter().flat_map(|r| render::history_lines(r, style))),

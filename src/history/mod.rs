@@ -34,6 +34,21 @@ pub enum HistoryError {
     Io(String),
 }
 
+impl HistoryError {
+    /// The log holds nothing about the object `kind` `namespace`/`name`.
+    pub fn no_events_of(kind: ResourceKind, namespace: &str, name: &str) -> Self {
+        let scope = if namespace.is_empty() {
+            String::new()
+        } else {
+            format!(" in namespace \"{namespace}\"")
+        };
+        HistoryError::NotFound(format!(
+            "the log has no events of {} \"{name}\"{scope}",
+            kind.qualified_resource()
+        ))
+    }
+}
+
 impl From<StoreError> for HistoryError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -104,15 +119,7 @@ pub async fn creation_of(
     };
     let newest = query::newest_entries(pool, &filter, 1).await?;
     let Some(newest) = newest.into_iter().next() else {
-        return Err(HistoryError::NotFound(format!(
-            "the log has no events of {} \"{name}\"{}",
-            kind.qualified_resource(),
-            if namespace.is_empty() {
-                String::new()
-            } else {
-                format!(" in namespace \"{namespace}\"")
-            }
-        )));
+        return Err(HistoryError::no_events_of(kind, namespace, name));
     };
     let by_uid = query::LogFilter {
         uid: Some(newest.uid.clone()),
