@@ -1,20 +1,15 @@
 //! Which fields each kind's type defines, from k8s-openapi's schemas (the same generated
 //! definitions its serde impls follow), so that a request body can be checked for fields its
-//! kind does not define without decoding it. Pure; the schemas are generated once.
+//! kind does not define without decoding it. Pure; the schemas (`model::schemas`) are
+//! generated once.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
-use schemars::JsonSchema;
-use schemars::generate::{SchemaGenerator, SchemaSettings};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::model::ResourceKind;
-
-/// Where a `$ref` points inside the generated definitions.
-const REF_PREFIX: &str = "#/components/schemas/";
+use crate::model::schemas::{self, REF_PREFIX};
 
 /// The definitions of every admitted kind's type and of everything they hold.
 struct Schemas {
@@ -23,32 +18,19 @@ struct Schemas {
 }
 
 static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| {
-    let mut generator = SchemaSettings::openapi3()
-        .with(|s| s.meta_schema = None)
-        .into_generator();
+    let mut generator = schemas::generator();
     let roots = ResourceKind::ALL
         .into_iter()
-        .map(|kind| (kind, root_of(kind, &mut generator)))
+        .map(|kind| {
+            let name = schemas::register(kind, &mut generator);
+            (kind, json!({ "$ref": format!("{REF_PREFIX}{name}") }))
+        })
         .collect();
     Schemas {
         definitions: generator.take_definitions(true),
         roots,
     }
 });
-
-/// The reference to `kind`'s type. Exhaustive, so a new kind does not compile without one.
-fn root_of(kind: ResourceKind, generator: &mut SchemaGenerator) -> Value {
-    fn reference<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
-        generator.subschema_for::<T>().to_value()
-    }
-    match kind {
-        ResourceKind::Pod => reference::<Pod>(generator),
-        ResourceKind::ReplicaSet => reference::<ReplicaSet>(generator),
-        ResourceKind::Node => reference::<Node>(generator),
-        ResourceKind::Namespace => reference::<Namespace>(generator),
-        ResourceKind::Event => reference::<Event>(generator),
-    }
-}
 
 /// Whether `raw` holds a non-null field that `kind`'s type does not define. Never false when
 /// the decoder would find one: it follows the same definitions. It may be true for a body the
@@ -124,7 +106,6 @@ impl Schemas {
 mod tests {
     use super::super::unknown_fields_decoded;
     use super::*;
-    use serde_json::json;
 
     /// An object that sets every field `schema` defines (down to a depth), with values the
     /// decoder accepts.

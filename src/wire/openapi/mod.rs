@@ -5,15 +5,14 @@
 //! Pure: built once from the kind table, serialized deterministically and hashed; no HTTP.
 
 use crate::model::kinds::{ResourceKind, Subresource};
+use crate::model::schemas::{self, REF_PREFIX as SCHEMAS, name_of};
 use crate::model::strategic::{self, FieldStrategy};
-use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::autoscaling::v1::Scale;
-use k8s_openapi::api::core::v1::{Binding, Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Binding, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     APIResourceList, DeleteOptions, ListMeta, Patch, Status, WatchEvent,
 };
-use schemars::generate::{SchemaGenerator, SchemaSettings};
-use schemars::{JsonSchema, Schema};
+use schemars::generate::SchemaGenerator;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -22,9 +21,6 @@ pub mod kubetrail;
 
 /// `info.version` of every document: the Kubernetes version `/version` reports.
 pub const KUBERNETES_VERSION: &str = "v1.32.4";
-
-/// Where schemas live inside a document; every `$ref` starts with this.
-const SCHEMAS: &str = "#/components/schemas/";
 
 /// A group-version with a document of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,16 +235,14 @@ struct Schemas {
 
 impl Schemas {
     fn generate() -> Schemas {
-        let mut generator = SchemaSettings::openapi3()
-            .with(|s| s.meta_schema = None)
-            .into_generator();
+        let mut generator = schemas::generator();
         let mut kinds: Vec<KindSchema> = ResourceKind::ALL
             .into_iter()
             .map(|kind| KindSchema {
                 group: kind.group(),
                 version: kind.version(),
                 kind: kind.as_str(),
-                name: resource_schema(kind, &mut generator),
+                name: schemas::register(kind, &mut generator),
             })
             .collect();
         for kind in ResourceKind::ALL {
@@ -939,18 +933,6 @@ fn subresource_group_version(
     }
 }
 
-/// Register a served kind's type and return its schema name. Exhaustive, so a new kind in the
-/// table does not compile until it has a schema.
-fn resource_schema(kind: ResourceKind, generator: &mut SchemaGenerator) -> String {
-    match kind {
-        ResourceKind::Namespace => name_of::<Namespace>(generator),
-        ResourceKind::Node => name_of::<Node>(generator),
-        ResourceKind::Pod => name_of::<Pod>(generator),
-        ResourceKind::ReplicaSet => name_of::<ReplicaSet>(generator),
-        ResourceKind::Event => name_of::<Event>(generator),
-    }
-}
-
 /// The type of a subresource body that is not a served kind.
 fn body_schema(group: &str, kind: &str, generator: &mut SchemaGenerator) -> Option<String> {
     match (group, kind) {
@@ -958,11 +940,6 @@ fn body_schema(group: &str, kind: &str, generator: &mut SchemaGenerator) -> Opti
         ("autoscaling", "Scale") => Some(name_of::<Scale>(generator)),
         _ => None,
     }
-}
-
-fn name_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> String {
-    let _: Schema = generator.subschema_for::<T>();
-    T::schema_name().into_owned()
 }
 
 /// `io.k8s.api.core.v1.Pod` → `io.k8s.api.core.v1.PodList`.
