@@ -118,6 +118,11 @@ fn crate_modules_named(code: &str) -> BTreeSet<String> {
     named
 }
 
+/// Fail naming every place in `wrong`, under `what`, unless there are none.
+fn assert_none(what: &str, wrong: Vec<String>) {
+    assert!(wrong.is_empty(), "{what}:\n{}", wrong.join("\n"));
+}
+
 /// The top-level module a file of `src/` belongs to (`src/http/objects.rs` -> `http`).
 fn module_of(path: &str) -> String {
     let rest = path.strip_prefix("src/").unwrap_or(path);
@@ -275,16 +280,11 @@ fn every_module_of_src_is_a_layer_and_imports_only_the_layers_below_it() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "layers pointing the wrong way:\n{}",
-        wrong.join("\n")
-    );
+    assert_none("layers pointing the wrong way", wrong);
 }
 
 #[test]
 fn only_store_names_sqlx_or_writes_sql() {
-    let sql = regex_lite_sql();
     let mut wrong = Vec::new();
     for file in rust_files("src") {
         if file.starts_with("src/store/") {
@@ -294,31 +294,25 @@ fn only_store_names_sqlx_or_writes_sql() {
         if code.contains("sqlx") {
             wrong.push(format!("{file}: names sqlx"));
         }
-        for statement in &sql {
+        for statement in SQL_STATEMENTS {
             if code.contains(statement) {
                 wrong.push(format!("{file}: SQL `{statement}`"));
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "SQL outside src/store/:\n{}",
-        wrong.join("\n")
-    );
+    assert_none("SQL outside src/store/", wrong);
 }
 
 /// Statement openings that only SQL has.
-fn regex_lite_sql() -> Vec<&'static str> {
-    vec![
-        "INSERT INTO",
-        "SELECT ",
-        "DELETE FROM",
-        "UPDATE objects",
-        "UPDATE events",
-        "CREATE TABLE",
-        "PRAGMA",
-    ]
-}
+const SQL_STATEMENTS: &[&str] = &[
+    "INSERT INTO",
+    "SELECT ",
+    "DELETE FROM",
+    "UPDATE objects",
+    "UPDATE events",
+    "CREATE TABLE",
+    "PRAGMA",
+];
 
 #[test]
 fn the_pure_layers_do_no_io() {
@@ -352,11 +346,7 @@ fn the_pure_layers_do_no_io() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "I/O in a pure layer:\n{}",
-        wrong.join("\n")
-    );
+    assert_none("I/O in a pure layer", wrong);
 }
 
 /// The string constants `src/api/actors.rs` defines: (name, value).
@@ -396,11 +386,7 @@ fn each_actor_name_is_defined_once() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "actor names spelled out of src/api/actors.rs:\n{}",
-        wrong.join("\n")
-    );
+    assert_none("actor names spelled out of src/api/actors.rs", wrong);
 }
 
 #[test]
@@ -507,11 +493,7 @@ fn the_codemap_matches_the_tree() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "ARCHITECTURE.md's codemap and the tree differ:\n{}",
-        wrong.join("\n")
-    );
+    assert_none("ARCHITECTURE.md's codemap and the tree differ", wrong);
 }
 
 /// What only a shared fixture of `tests/support` may do: (marker in the code, the fixture).
@@ -559,11 +541,7 @@ fn each_test_fixture_is_defined_once() {
             "{marker} in more than one support file: {homes:?}"
         );
     }
-    assert!(
-        wrong.is_empty(),
-        "fixtures outside tests/support:\n{}",
-        wrong.join("\n")
-    );
+    assert_none("fixtures outside tests/support", wrong);
 }
 
 /// Whether `name` (a `cargo test` path as ARCHITECTURE.md writes it) is a test function or a
@@ -644,11 +622,7 @@ fn each_invariant_names_a_test_that_exists() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "ARCHITECTURE.md's invariants and the tests differ:\n{}",
-        wrong.join("\n")
-    );
+    assert_none("ARCHITECTURE.md's invariants and the tests differ", wrong);
 }
 
 #[test]
