@@ -30,7 +30,7 @@ use crate::events::{Command, EventType, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::store::Readers;
 use crate::workers::cache::Snapshot;
-use crate::workers::{Controller, Pass, nodes};
+use crate::workers::{Controller, Pass, gc, nodes, replicaset};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -196,15 +196,6 @@ impl std::fmt::Display for Decision {
     }
 }
 
-fn controller_uid(pod: &Value) -> Option<String> {
-    pod.pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|r| r["controller"] == true)
-        .and_then(|r| r["uid"].as_str())
-        .map(str::to_string)
-}
-
 fn status_counts(rs: &Value) -> String {
     let count = |field: &str| {
         rs.pointer(&format!("/status/{field}"))
@@ -230,17 +221,6 @@ fn unschedulable_message(pod: &Value) -> String {
         .and_then(|c| c["message"].as_str())
         .unwrap_or("")
         .to_string()
-}
-
-fn owner_uids(object: &Value) -> Vec<String> {
-    object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["uid"].as_str())
-        .map(str::to_string)
-        .collect()
 }
 
 fn ready_status(node: &Value) -> String {
@@ -284,7 +264,9 @@ fn update_decision(
         (ResourceKind::Pod, UpdatePart::Main) => Some(Decision::SetController {
             namespace,
             name,
-            controller: controller_uid(object),
+            controller: replicaset::controller_of(object)
+                .and_then(|r| r["uid"].as_str())
+                .map(str::to_string),
         }),
         (ResourceKind::Pod, UpdatePart::Status) => Some(Decision::Unschedulable {
             namespace,
@@ -311,7 +293,10 @@ fn update_decision(
             kind: kind.as_str().to_string(),
             namespace,
             name,
-            owners: owner_uids(object),
+            owners: gc::owner_uids(object)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             finalizers: meta::finalizers(object),
         }),
         _ => None,

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub const FOREGROUND: &str = "foregroundDeletion";
 pub const ORPHAN: &str = "orphan";
 
-fn owner_uids(object: &Value) -> Vec<&str> {
+pub(crate) fn owner_uids(object: &Value) -> Vec<&str> {
     object
         .at("/metadata/ownerReferences")
         .and_then(Value::as_array)

@@ -22,7 +22,7 @@ use std::time::Duration;
 /// bounded size, instead of building every missing pod at once.
 pub const BURST_REPLICAS: usize = 500;
 
-fn controller_of(pod: &Value) -> Option<&Value> {
+pub(crate) fn controller_of(pod: &Value) -> Option<&Value> {
     pod.at("/metadata/ownerReferences")
         .and_then(Value::as_array)?
         .iter()
