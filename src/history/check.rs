@@ -32,7 +32,7 @@ use crate::store::Readers;
 use crate::workers::cache::Snapshot;
 use crate::workers::{Controller, Pass, gc, nodes, replicaset};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// How many states before a run's first write are tried.
@@ -752,9 +752,13 @@ async fn load_groups(pool: &Readers, actors: &[&str]) -> Result<Vec<Group>, Hist
             }
         }
     }
+    let seqs: BTreeSet<i64> = by_cause.keys().map(|(_, seq)| *seq).collect();
+    let seqs: Vec<i64> = seqs.into_iter().collect();
+    let causes = query::entries_without_objects_at(pool, &seqs).await?;
     let mut groups = Vec::new();
     for ((actor, caused_by), entries) in by_cause {
-        let Some(cause) = query::entry(pool, caused_by).await? else {
+        // A cause may be shared by several actors' groups.
+        let Some(cause) = causes.get(&caused_by) else {
             continue;
         };
         let mut writes: Vec<Write> = Vec::new();
@@ -781,7 +785,11 @@ async fn load_groups(pool: &Readers, actors: &[&str]) -> Result<Vec<Group>, Hist
         groups.push(Group {
             actor,
             caused_by,
-            cause: (cause.kind, cause.namespace, cause.name),
+            cause: (
+                cause.kind.clone(),
+                cause.namespace.clone(),
+                cause.name.clone(),
+            ),
             writes,
         });
     }

@@ -6,6 +6,7 @@ use super::HistoryError;
 use crate::model::{ResourceKind, meta};
 use crate::store::Readers;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// One event as the log recorded it: the store's event row, with what `history` makes of it.
 pub use crate::store::EventRow as LogEntry;
@@ -158,6 +159,14 @@ pub async fn newest_entries(
 /// One entry by its seq.
 pub async fn entry(pool: &Readers, seq: i64) -> Result<Option<LogEntry>, HistoryError> {
     Ok(pool.entry(seq).await?)
+}
+
+/// The entries at `seqs` that exist, without their objects, by seq.
+pub async fn entries_without_objects_at(
+    pool: &Readers,
+    seqs: &[i64],
+) -> Result<HashMap<i64, LogEntry>, HistoryError> {
+    Ok(pool.entries_without_objects_at(seqs).await?)
 }
 
 /// Every event of the object `kind` `namespace`/`name`, oldest first, across deletions and

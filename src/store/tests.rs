@@ -646,3 +646,42 @@ fn the_where_clause_and_matches_agree() {
     }
     assert_eq!(sqlite::where_clause(&LogFilter::default()).0, "");
 }
+
+#[tokio::test]
+async fn entries_at_many_seqs_are_read_together_without_their_objects() {
+    let mut log = Log::new().await;
+    busy(&mut log).await;
+    let seqs: Vec<i64> = (1..=8).chain([42]).collect();
+    let found = log
+        .readers
+        .entries_without_objects_at(&seqs)
+        .await
+        .expect("entries");
+    assert_eq!(found.len(), 8, "seq 42 is not in the log");
+    for seq in 1..=8 {
+        let one = log
+            .readers
+            .entry(seq)
+            .await
+            .expect("entry")
+            .expect("exists");
+        let many = &found[&seq];
+        assert_eq!(many.object, "{}");
+        assert_eq!(
+            (
+                &many.kind,
+                &many.namespace,
+                &many.name,
+                &many.event_type,
+                &many.actor
+            ),
+            (
+                &one.kind,
+                &one.namespace,
+                &one.name,
+                &one.event_type,
+                &one.actor
+            )
+        );
+    }
+}

@@ -12,6 +12,7 @@ use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use std::collections::HashMap;
 
 /// A value bound into a filter's SQL.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +85,8 @@ fn rows(rows: &[SqliteRow]) -> Result<Vec<EventRow>, StoreError> {
         .collect::<Result<_, _>>()?)
 }
 
+/// Seqs bound in one `IN (...)` list: far below SQLite's limit of 32,766 variables.
+const SEQS_PER_STATEMENT: usize = 500;
 impl Readers {
     /// The newest seq in the log (0 when empty).
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
@@ -151,6 +154,31 @@ impl Readers {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(|r| event_row(r, 0)).transpose()?)
+    }
+
+    /// The entries at `seqs` that exist, without their objects (read as `{}`), by seq: a few
+    /// statements for any number of seqs instead of one each.
+    pub async fn entries_without_objects_at(
+        &self,
+        seqs: &[i64],
+    ) -> Result<HashMap<i64, EventRow>, StoreError> {
+        let mut found = HashMap::with_capacity(seqs.len());
+        for chunk in seqs.chunks(SEQS_PER_STATEMENT) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT {} FROM events WHERE seq IN ({placeholders})",
+                Columns::WithoutObject.select()
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for seq in chunk {
+                query = query.bind(seq);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let entry = event_row(&row, 0)?;
+                found.insert(entry.seq, entry);
+            }
+        }
+        Ok(found)
     }
 
     /// One page of an object's history (after seq `after`), assembled inside SQLite from each
