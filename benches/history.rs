@@ -295,6 +295,7 @@ async fn flush(
                 field_manager: None,
                 request_id,
                 caused_by: None,
+                causes: None,
             },
             changes,
         })

@@ -1,6 +1,7 @@
 //! Commands: what a client or a worker asks the store to do. Imperative, validated by `decide`.
 
 use crate::model::ResourceKind;
+pub use crate::store::Cause;
 use serde_json::Value;
 
 /// Which part of an object an update may change.
@@ -139,6 +140,9 @@ pub struct RequestMeta {
     pub request_id: String,
     /// The event whose observation made a worker submit this command.
     pub caused_by: Option<i64>,
+    /// Every cause, with what about each mattered; the first is `caused_by`'s (`because`
+    /// keeps the two together). Empty when the request named none but `caused_by`.
+    pub causes: Vec<Cause>,
     /// `dryRun=All`: decide and answer, append nothing.
     pub dry_run: bool,
 }
@@ -158,6 +162,13 @@ impl RequestMeta {
             Some(program) if !program.is_empty() => program.to_string(),
             _ => self.actor.clone(),
         }
+    }
+
+    /// Record `causes` (the first is the primary one, `caused_by`).
+    pub fn because(mut self, causes: Vec<Cause>) -> Self {
+        self.caused_by = causes.first().map(|c| c.seq);
+        self.causes = causes;
+        self
     }
 
     pub fn worker(name: &str) -> Self {

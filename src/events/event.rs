@@ -78,4 +78,6 @@ pub struct EventEnvelope {
     pub field_manager: Option<String>,
     pub request_id: String,
     pub caused_by: Option<i64>,
+    /// `Cause::list_json` of the request's causes, when it named any.
+    pub causes: Option<Arc<str>>,
 }

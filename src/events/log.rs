@@ -12,7 +12,7 @@
 //! state that never committed: the committer refuses them too, and the decider starts again
 //! from what is committed.
 
-use super::command::{Command, RequestMeta};
+use super::command::{Cause, Command, RequestMeta};
 use super::decide::{Change, DecideContext, decide};
 use super::error::{CommandError, StoreError, SubmitError};
 use super::event::{EVENT_VERSION, EventEnvelope, EventType};
@@ -250,6 +250,7 @@ impl StagedEvent {
                 field_manager: e.field_manager.as_deref(),
                 request_id: &e.request_id,
                 caused_by: e.caused_by,
+                causes: e.causes.as_deref(),
             },
             changes: &self.changes,
         }
@@ -577,6 +578,8 @@ impl Decider {
             serialized.push((change.event_type, object, object_json));
         }
         let time = meta::format_log_time(now);
+        let causes: Option<Arc<str>> =
+            (!meta_in.causes.is_empty()).then(|| Cause::list_json(&meta_in.causes).into());
         let mut prev = current;
         let mut envelopes = Vec::with_capacity(serialized.len());
         let mut last_object = Arc::new(Value::Null);
@@ -614,6 +617,7 @@ impl Decider {
                 field_manager: meta_in.field_manager.clone(),
                 request_id: meta_in.request_id.clone(),
                 caused_by: meta_in.caused_by,
+                causes: causes.clone(),
             });
             staged.record(
                 key.clone(),

@@ -11,7 +11,7 @@ pub mod error;
 pub mod event;
 pub mod log;
 
-pub use command::{Command, DeleteOptions, Propagation, RequestMeta, UpdatePart};
+pub use command::{Cause, Command, DeleteOptions, Propagation, RequestMeta, UpdatePart};
 pub use error::{CommandError, StoreError, SubmitError};
 pub use event::{EventEnvelope, EventType};
 pub use log::{EventLog, Submitted, random_name_suffix};

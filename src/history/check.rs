@@ -2,18 +2,20 @@
 //! `workers::controllers` registers) against the states the recorded decisions saw, and report
 //! every decision that would now differ. A developer runs it after changing a reconciler.
 //!
-//! A *decision* is what one controller wrote because of one version of one object: the events
-//! of that actor with the same `caused_by` (the ReplicaSet's version for the ReplicaSet
-//! controller, the pod's for the scheduler, the namespace's for the namespace controller, the
-//! node's for the node lifecycle controller, the owner's or the dependent's for the garbage
-//! collector), core/v1 Events left out (they are reports, with generated names and times).
-//! Which state the controller saw is not recorded, only that it was at least `caused_by` and
-//! before its first write. So a decision is *reproduced* when today's `Controller::reconcile`,
-//! run on the state at some seq `v` in `[caused_by, first write - 1]` (at most `WINDOW` of them)
-//! in which the cause object still had the `caused_by` version, makes the same writes with that
-//! cause; it is reported when no such state makes them. Generated pod names are compared by
-//! their `generateName`, ReplicaSet status by its counts, node status by its Ready condition,
-//! times not at all.
+//! A *decision* is what one controller wrote because of one cause: the events of that actor
+//! with the same `caused_by`, the primary cause each controller names (the newest input that
+//! made its decision differ: a pod's deletion for the ReplicaSet controller, an owner's
+//! deletion for the garbage collector, a pod's creation or a node's change for the scheduler,
+//! a namespace's deletion request, a node's last heartbeat or its taint), core/v1 Events left
+//! out (they are reports, with generated names and times). Which state the controller saw is
+//! not recorded, only that it was at least `caused_by` and before its first write. So a
+//! decision is *reproduced* when today's `Controller::reconcile`, run on the state at some seq
+//! `v` in `[caused_by, first write - 1]` (at most `WINDOW` of them), makes the same writes and
+//! names the same primary cause for them; it is reported when some state of the window has
+//! today's code name that cause for other writes, and not comparable when none does (the
+//! controller saw a state outside the window, or a server started from its projections named
+//! a coarser cause). Generated pod names are compared by their `generateName`, ReplicaSet
+//! status by its counts, node status by its Ready condition, times not at all.
 //!
 //! One cause can take a controller several passes (a namespace is emptied, then finalized; a
 //! foreground owner's dependents are deleted, then its finalizer goes). A pass's writes are all
@@ -415,14 +417,9 @@ pub struct Group {
     pub writes: Vec<Write>,
 }
 
-/// Whether the cause object has the `caused_by` version in `view` (else the controller cannot
-/// have acted on that state).
+/// Whether `view` has seen the cause (else the controller cannot have acted on it).
 fn cause_holds(group: &Group, view: &Snapshot) -> bool {
-    let (kind, namespace, name) = &group.cause;
-    ResourceKind::from_kind(kind)
-        .and_then(|kind| view.get(kind, namespace, name))
-        .and_then(|object| meta::resource_version(object).parse::<i64>().ok())
-        == Some(group.caused_by)
+    view.seq >= group.caused_by
 }
 
 /// The decisions of one pass, by the seq that caused them, each list sorted.
@@ -432,9 +429,9 @@ fn by_cause(pass: Pass) -> HashMap<i64, Vec<Decision>> {
         .commands
         .into_iter()
         .chain(pass.slow_start.into_iter().flat_map(|group| group.commands));
-    for (command, cause) in commands {
-        if let (Some(cause), Some(decision)) = (cause, predicted(&command)) {
-            decisions.entry(cause).or_default().push(decision);
+    for (command, causes) in commands {
+        if let (Some(cause), Some(decision)) = (causes.first(), predicted(&command)) {
+            decisions.entry(cause.seq).or_default().push(decision);
         }
     }
     for list in decisions.values_mut() {
@@ -444,7 +441,8 @@ fn by_cause(pass: Pass) -> HashMap<i64, Vec<Decision>> {
 }
 
 /// What `controller` decides on `view` at `now` because of the group's cause, sorted (`None`:
-/// the cause object did not have the `caused_by` version there).
+/// the view is before the cause, or today's code names it as the cause of nothing there, so
+/// the controller did not act on this state for it).
 pub fn evaluate(
     group: &Group,
     view: &Snapshot,
@@ -455,7 +453,7 @@ pub fn evaluate(
         return None;
     }
     let mut decisions = by_cause(controller.reconcile(view, now));
-    Some(decisions.remove(&group.caused_by).unwrap_or_default())
+    decisions.remove(&group.caused_by)
 }
 
 /// Whether `writes` begin with one pass that decided exactly `decisions` (sorted): the next
@@ -615,7 +613,7 @@ impl Report {
             self.differences.len(),
             if self.skipped > 0 {
                 format!(
-                    ", {} not comparable (their cause changed before they acted)",
+                    ", {} not comparable (today's code names another cause on every state they may have seen)",
                     self.skipped
                 )
             } else {
@@ -702,9 +700,8 @@ pub async fn check_workers(
                     .entry((*index, time.to_string()))
                     .or_insert_with(|| by_cause(controllers[*index].reconcile(&view, now)))
                     .get(&p.group.caused_by)
-                    .cloned()
-                    .unwrap_or_default();
-                p.observe(Some(decisions));
+                    .cloned();
+                p.observe(decisions);
             }
             if after >= last {
                 break 'scan;
@@ -892,6 +889,7 @@ mod tests {
             field_manager: None,
             request_id: "r".into(),
             caused_by: Some(10),
+            causes: None,
         }
     }
 

@@ -157,5 +157,20 @@ pub async fn why_chain(pool: &Readers, seq: i64) -> Result<Vec<why::Link>, Histo
         next = entry.caused_by.filter(|c| *c < entry.seq);
         links.push(why::Link::new(entry, before.as_ref()));
     }
+    // Name the other causes each link recorded (their events, without objects).
+    let named: Vec<i64> = links
+        .iter()
+        .flat_map(|l| l.causes.iter().map(|(c, _)| c.seq))
+        .collect::<std::collections::BTreeSet<i64>>()
+        .into_iter()
+        .collect();
+    if !named.is_empty() {
+        let found = query::entries_without_objects_at(pool, &named).await?;
+        for link in &mut links {
+            for (cause, entry) in &mut link.causes {
+                *entry = found.get(&cause.seq).cloned();
+            }
+        }
+    }
     Ok(links)
 }

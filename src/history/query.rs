@@ -70,6 +70,11 @@ impl LogEntry {
                 entry[field] = json!(value);
             }
         }
+        if let Some(causes) = self.causes.as_deref()
+            && let Ok(causes) = serde_json::from_str::<Value>(causes)
+        {
+            entry["causes"] = causes;
+        }
         if include_object {
             entry["object"] = serde_json::from_str(&self.object).unwrap_or(Value::Null);
         }

@@ -171,6 +171,7 @@ mod tests {
             field_manager: None,
             request_id: "r".into(),
             caused_by: None,
+            causes: None,
         }
     }
 

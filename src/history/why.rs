@@ -4,6 +4,7 @@
 //! updates into one step, describes each step and names the origin.
 
 use super::query::LogEntry;
+use crate::store::Cause;
 use crate::api::actors::is_controller;
 use crate::model::diff::{self, Change};
 use serde_json::{Value, json};
@@ -13,6 +14,9 @@ use serde_json::{Value, json};
 pub struct Link {
     pub entry: LogEntry,
     pub changes: Vec<Change>,
+    /// Every cause the event recorded, the primary (the next link) first, each with the event
+    /// it names when the log has it (without its object).
+    pub causes: Vec<(Cause, Option<LogEntry>)>,
 }
 
 impl Link {
@@ -24,7 +28,35 @@ impl Link {
             (_, Some(before)) => diff::diff(before, &after),
             (_, None) => vec![],
         };
-        Link { entry, changes }
+        let causes = entry
+            .causes
+            .as_deref()
+            .and_then(Cause::parse_list)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c, None))
+            .collect();
+        Link {
+            entry,
+            changes,
+            causes,
+        }
+    }
+
+    /// What about the event's primary cause mattered, when it was recorded.
+    pub fn reason(&self) -> Option<&str> {
+        self.causes
+            .first()
+            .filter(|(c, _)| Some(c.seq) == self.entry.caused_by)
+            .map(|(c, _)| c.reason.as_str())
+    }
+
+    /// The causes besides the primary one.
+    pub fn others(&self) -> &[(Cause, Option<LogEntry>)] {
+        match self.causes.first() {
+            Some((c, _)) if Some(c.seq) == self.entry.caused_by => &self.causes[1..],
+            _ => &self.causes,
+        }
     }
 }
 
@@ -98,10 +130,16 @@ fn gist(changes: &[Change]) -> String {
     parts.join("; ")
 }
 
-/// The explanation as text lines, the event asked about first.
+/// The explanation as text lines, the event asked about first: each cause on the line after
+/// its effect, with what about it mattered and the other causes the effect recorded.
 pub fn render(steps: &[Step]) -> Vec<String> {
     let mut lines = Vec::new();
     for (i, step) in steps.iter().enumerate() {
+        if let Some(effect) = i.checked_sub(1).and_then(|e| steps.get(e)) {
+            if let Some(reason) = effect.link.reason() {
+                lines.push(format!("  <- because {reason}:"));
+            }
+        }
         let entry = &step.link.entry;
         let lead = if i == 0 { "" } else { "<- because " };
         let mut line = format!(
@@ -122,7 +160,28 @@ pub fn render(steps: &[Step]) -> Vec<String> {
         if !changed.is_empty() {
             line.push_str(&format!(": {changed}"));
         }
-        lines.push(format!("{}{line}", "  ".repeat(i.min(1))));
+        let explained = i
+            .checked_sub(1)
+            .and_then(|e| steps.get(e))
+            .is_some_and(|effect| effect.link.reason().is_some());
+        if explained {
+            lines.push(format!("       {}", line.trim_start_matches("<- because ")));
+        } else {
+            lines.push(format!("{}{line}", "  ".repeat(i.min(1))));
+        }
+        for (cause, entry) in step.link.others() {
+            let at = match entry {
+                Some(entry) => format!(
+                    "{} at resourceVersion {}: {} by {}",
+                    entry.subject(),
+                    entry.seq,
+                    entry.event_type,
+                    entry.actor
+                ),
+                None => format!("resourceVersion {}", cause.seq),
+            };
+            lines.push(format!("     also because {}: {at}", cause.reason));
+        }
     }
     lines.push(origin(steps));
     lines
@@ -160,6 +219,25 @@ pub fn to_json(links: &[Link]) -> Value {
         .map(|link| {
             let mut entry = link.entry.to_json(false);
             entry["changes"] = Value::Array(link.changes.iter().map(Change::to_json).collect());
+            let causes: Vec<Value> = link
+                .causes
+                .iter()
+                .map(|(cause, named)| {
+                    let mut c = json!({"resourceVersion": cause.seq.to_string(),
+                                       "reason": cause.reason});
+                    if let Some(named) = named {
+                        c["involvedObject"] = json!({"kind": named.kind,
+                            "namespace": named.namespace, "name": named.name});
+                        c["type"] = json!(named.event_type);
+                        c["actor"] = json!(named.actor);
+                        c["time"] = json!(named.time);
+                    }
+                    c
+                })
+                .collect();
+            if !causes.is_empty() {
+                entry["causes"] = Value::Array(causes);
+            }
             entry
         })
         .collect();
@@ -193,6 +271,7 @@ mod tests {
         Link {
             entry,
             changes: vec![],
+            causes: vec![],
         }
     }
 

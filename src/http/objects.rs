@@ -9,7 +9,7 @@ use super::params::{self, Continue, FieldValidation, ListOptions, Query};
 use super::protobuf;
 use super::target::{self, Target};
 use super::{AppState, Caller, RequestVerb, Warnings};
-use crate::events::{Command, CommandError, RequestMeta, SubmitError, UpdatePart};
+use crate::events::{Cause, Command, CommandError, RequestMeta, SubmitError, UpdatePart};
 use crate::model::admit;
 use crate::model::selector::LabelSelector;
 use crate::model::strategic;
@@ -204,12 +204,47 @@ impl Call {
                 .get(crate::api::CAUSED_BY_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok()),
+            causes: Vec::new(),
             dry_run,
         }
     }
 
     fn write_meta(&self) -> Result<RequestMeta, ApiError> {
-        Ok(self.request_meta(params::dry_run(&self.query.all("dryRun"))?))
+        let meta = self.request_meta(params::dry_run(&self.query.all("dryRun"))?);
+        match self.req.headers().get(crate::api::CAUSES_HEADER) {
+            None => Ok(meta),
+            Some(value) => {
+                let causes = value
+                    .to_str()
+                    .ok()
+                    .and_then(Cause::parse_list)
+                    .filter(|list| {
+                        !list.is_empty()
+                            && list.len() <= crate::api::MAX_CAUSES
+                            && list.iter().all(|c| {
+                                c.seq > 0 && c.reason.len() <= crate::api::MAX_CAUSE_REASON
+                            })
+                    })
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "the {} header must be a JSON array of 1 to {} \
+                             {{\"resourceVersion\": \"<seq>\", \"reason\": \"<at most {} \
+                             characters>\"}}",
+                            crate::api::CAUSES_HEADER,
+                            crate::api::MAX_CAUSES,
+                            crate::api::MAX_CAUSE_REASON
+                        ))
+                    })?;
+                if meta.caused_by.is_some_and(|seq| Some(seq) != causes.first().map(|c| c.seq)) {
+                    return Err(ApiError::bad_request(format!(
+                        "the {} header must name the first of the {} header's causes",
+                        crate::api::CAUSED_BY_HEADER,
+                        crate::api::CAUSES_HEADER
+                    )));
+                }
+                Ok(meta.because(causes))
+            }
+        }
     }
 
     async fn submit(&self, command: Command, meta: RequestMeta) -> Result<Value, ApiError> {

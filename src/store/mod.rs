@@ -62,6 +62,67 @@ pub struct EventRow<S = String> {
     pub field_manager: Option<S>,
     pub request_id: S,
     pub caused_by: Option<i64>,
+    /// Every cause the request named, with what about each mattered ([`Cause::list_json`]):
+    /// the first is `caused_by`'s. `None` when it named none.
+    pub causes: Option<S>,
+}
+
+/// One cause of an event: the event (`seq`) whose observation made a worker act, and what
+/// about it mattered (`0 of 1 pods`, `liveness probe failed 3/3`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub seq: i64,
+    pub reason: String,
+}
+
+impl Cause {
+    /// A cause; a reason longer than `api::MAX_CAUSE_REASON` is cut there.
+    pub fn new(seq: i64, reason: impl Into<String>) -> Cause {
+        let mut reason = reason.into();
+        if reason.len() > crate::api::MAX_CAUSE_REASON {
+            let mut end = crate::api::MAX_CAUSE_REASON;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+        }
+        Cause { seq, reason }
+    }
+
+    /// The list as stored and served: `[{"resourceVersion": "80", "reason": "..."}]`, ASCII
+    /// only (anything else escaped), so it also travels in an HTTP header as it is.
+    pub fn list_json(causes: &[Cause]) -> String {
+        let list: Vec<Value> = causes
+            .iter()
+            .map(|c| serde_json::json!({"resourceVersion": c.seq.to_string(), "reason": c.reason}))
+            .collect();
+        let text = Value::Array(list).to_string();
+        let mut ascii = String::with_capacity(text.len());
+        for c in text.chars() {
+            if c.is_ascii() {
+                ascii.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    ascii.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+        ascii
+    }
+
+    /// The list `list_json` wrote; `None` when `text` is not one.
+    pub fn parse_list(text: &str) -> Option<Vec<Cause>> {
+        let list: Vec<Value> = serde_json::from_str(text).ok()?;
+        list.iter()
+            .map(|c| {
+                Some(Cause {
+                    seq: c.get("resourceVersion")?.as_str()?.parse().ok()?,
+                    reason: c.get("reason")?.as_str()?.to_string(),
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +147,7 @@ impl EventRow {
             field_manager: None,
             request_id: "r".into(),
             caused_by: None,
+            causes: None,
         }
     }
 }

@@ -72,6 +72,7 @@ impl Log {
                         field_manager: None,
                         request_id: "r",
                         caused_by: None,
+                        causes: None,
                     },
                     changes: "[]",
                 },
@@ -492,6 +493,7 @@ async fn last_seq_follows_the_appends() {
             field_manager: None,
             request_id: "r",
             caused_by: Some(2),
+            causes: None,
         },
         changes: "[]",
     };
@@ -521,6 +523,7 @@ async fn last_seq_follows_the_appends() {
             field_manager: None,
             request_id: "r".into(),
             caused_by: Some(2),
+            causes: None,
         }
     );
     log.writer.rebuild().await.expect("rebuild");

@@ -2,6 +2,14 @@
 //! snapshot, then the log after it, then the envelopes published after each commit). Workers
 //! read consistent snapshots from it and wait on it to catch up with their own writes, so a
 //! reconcile never acts twice on state it has already changed.
+//!
+//! Besides each object's current state, a snapshot keeps what a controller needs to name the
+//! true cause of a decision: when each aspect of an object last changed (`Marks`: its spec,
+//! labels, owners, deletion, phase, readiness), and the objects that recently left an owner
+//! (`Gone`: deleted, or released from its ownerReferences), a bounded number of them. Both are
+//! folded from the events alone, so `replay --check-workers`, which folds the log from its
+//! start, sees the same ones. A snapshot loaded from the projections (at start-up) knows only
+//! each object's current version: its marks all start there.
 
 use crate::events::{EventLog, EventType, StoreError};
 use crate::model::meta::Lookup as _;
@@ -9,17 +17,163 @@ use crate::model::{ResourceKind, meta};
 use crate::projections::{ListQuery, ReadStore, Replayed};
 use crate::shutdown::Shutdown;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::{broadcast, watch};
 
 type Key = (String, String);
 
+/// How many departures (`Gone`) a snapshot keeps: enough for every controller to see the ones
+/// since its last pass, bounded so a long log does not grow the cache.
+pub const GONE_KEPT: usize = 4096;
+
+/// The seq at which each aspect of an object last changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Its creation (of this incarnation: the uid's first event).
+    pub created: i64,
+    /// `spec` (for a pod also its binding, `spec.nodeName`).
+    pub spec: i64,
+    pub labels: i64,
+    /// `metadata.ownerReferences`.
+    pub owners: i64,
+    /// When `metadata.deletionTimestamp` appeared, while it stands.
+    pub deletion: Option<i64>,
+    /// `status.phase`.
+    pub phase: i64,
+    /// The `Ready` condition's status.
+    pub ready: i64,
+}
+
+impl Marks {
+    /// The marks of an object first seen at `seq`.
+    pub fn first(object: &Value, seq: i64) -> Marks {
+        Marks {
+            created: seq,
+            spec: seq,
+            labels: seq,
+            owners: seq,
+            deletion: meta::deletion_timestamp(object).map(|_| seq),
+            phase: seq,
+            ready: seq,
+        }
+    }
+
+    /// The marks after `before` became `after` at `seq`.
+    fn advance(self, before: &Value, after: &Value, seq: i64) -> Marks {
+        if meta::uid(before) != meta::uid(after) {
+            return Marks::first(after, seq);
+        }
+        let moved = |path: &str, mark: i64| {
+            if before.at(path) == after.at(path) {
+                mark
+            } else {
+                seq
+            }
+        };
+        Marks {
+            created: self.created,
+            spec: moved("/spec", self.spec),
+            labels: moved("/metadata/labels", self.labels),
+            owners: moved("/metadata/ownerReferences", self.owners),
+            deletion: match meta::deletion_timestamp(after) {
+                Some(_) => self.deletion.or(Some(seq)),
+                None => None,
+            },
+            phase: moved("/status/phase", self.phase),
+            ready: if ready_status(before) == ready_status(after) {
+                self.ready
+            } else {
+                seq
+            },
+        }
+    }
+}
+
+/// The status of an object's `Ready` condition (pods, nodes).
+pub fn ready_status(object: &Value) -> Option<&str> {
+    object
+        .at("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .and_then(|c| c["status"].as_str())
+}
+
+/// An object that left its owners: deleted, or released (its ownerReferences no longer name
+/// them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gone {
+    pub seq: i64,
+    pub kind: ResourceKind,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// The owners it left (uids).
+    pub owners: Vec<String>,
+    /// Deleted (else released).
+    pub deleted: bool,
+    /// When its deletion was asked for, when it went through one (graceful) before going.
+    pub deletion_requested: Option<i64>,
+}
+
+/// The recent departures, oldest first, by owner and by uid (deletions only).
+#[derive(Debug, Default)]
+struct Departures {
+    all: VecDeque<Arc<Gone>>,
+    by_owner: HashMap<String, VecDeque<Arc<Gone>>>,
+    deleted: HashMap<String, Arc<Gone>>,
+}
+
+impl Departures {
+    fn push(&mut self, gone: Gone) {
+        let gone = Arc::new(gone);
+        for owner in &gone.owners {
+            self.by_owner
+                .entry(owner.clone())
+                .or_default()
+                .push_back(gone.clone());
+        }
+        if gone.deleted {
+            self.deleted.insert(gone.uid.clone(), gone.clone());
+        }
+        self.all.push_back(gone);
+        while self.all.len() > GONE_KEPT {
+            let Some(oldest) = self.all.pop_front() else {
+                break;
+            };
+            for owner in &oldest.owners {
+                if let Some(list) = self.by_owner.get_mut(owner) {
+                    list.pop_front();
+                    if list.is_empty() {
+                        self.by_owner.remove(owner);
+                    }
+                }
+            }
+            if self
+                .deleted
+                .get(&oldest.uid)
+                .is_some_and(|g| g.seq == oldest.seq)
+            {
+                self.deleted.remove(&oldest.uid);
+            }
+        }
+    }
+}
+
+/// An object with its marks.
+#[derive(Debug, Clone)]
+struct Entry {
+    object: Arc<Value>,
+    marks: Marks,
+}
+
 /// The cluster as of `seq`.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub seq: i64,
-    objects: HashMap<ResourceKind, BTreeMap<Key, Arc<Value>>>,
+    objects: HashMap<ResourceKind, BTreeMap<Key, Entry>>,
+    departures: Departures,
     /// Pods by `spec.nodeName`, for node agents.
     pods_by_node: HashMap<String, BTreeSet<Key>>,
     /// Events applied per kind, so a worker that cares about a few kinds can tell whether
@@ -32,13 +186,49 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn list(&self, kind: ResourceKind) -> impl Iterator<Item = &Arc<Value>> {
-        self.objects.get(&kind).into_iter().flat_map(|m| m.values())
+        self.objects
+            .get(&kind)
+            .into_iter()
+            .flat_map(|m| m.values().map(|e| &e.object))
     }
 
     pub fn get(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Arc<Value>> {
+        self.entry(kind, namespace, name).map(|e| &e.object)
+    }
+
+    fn entry(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Entry> {
         self.objects
             .get(&kind)?
             .get(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// When the aspects of an object last changed.
+    pub fn marks(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<Marks> {
+        self.entry(kind, namespace, name).map(|e| e.marks)
+    }
+
+    /// The marks of `object` (of `kind`), as this snapshot holds it: its current version's
+    /// seq for every aspect when the snapshot does not hold that version.
+    pub fn marks_of(&self, kind: ResourceKind, object: &Value) -> Marks {
+        let at = version(object);
+        match self.entry(kind, meta::namespace(object), meta::name(object)) {
+            Some(entry) if version(&entry.object) == at => entry.marks,
+            _ => Marks::first(object, at),
+        }
+    }
+
+    /// The objects that recently left the owner `uid` (deleted or released), oldest first.
+    pub fn gone_from(&self, uid: &str) -> impl DoubleEndedIterator<Item = &Gone> {
+        self.departures
+            .by_owner
+            .get(uid)
+            .into_iter()
+            .flat_map(|list| list.iter().map(Arc::as_ref))
+    }
+
+    /// The deletion of the object with `uid`, when it was recent.
+    pub fn deletion_of(&self, uid: &str) -> Option<&Gone> {
+        self.departures.deleted.get(uid).map(Arc::as_ref)
     }
 
     pub fn in_namespace<'a>(
@@ -58,7 +248,9 @@ impl Snapshot {
         let Some(pods) = self.objects.get(&ResourceKind::Pod) else {
             return vec![];
         };
-        keys.iter().filter_map(|k| pods.get(k)).collect()
+        keys.iter()
+            .filter_map(|k| pods.get(k).map(|e| &e.object))
+            .collect()
     }
 
     /// Replace every object of `kind` (after a relist), as of `seq`.
@@ -104,17 +296,26 @@ impl Snapshot {
             meta::name(&object).to_string(),
         );
         let objects = self.objects.entry(kind).or_default();
-        if let Some(existing) = objects.get(&key)
-            && version(existing) >= seq
+        let before = objects.get(&key);
+        if let Some(existing) = before
+            && version(&existing.object) >= seq
         {
             return;
         }
         *self.changes_by_kind.entry(kind).or_default() += 1;
-        if matters_to_ownership(event_type, objects.get(&key).map(Arc::as_ref), &object) {
+        if matters_to_ownership(event_type, before.map(|e| e.object.as_ref()), &object) {
             self.ownership_changes += 1;
         }
+        let marks = match before {
+            Some(entry) => entry.marks.advance(&entry.object, &object, seq),
+            None => Marks::first(&object, seq),
+        };
+        if let Some(gone) = departure(kind, event_type, before, &object, seq) {
+            self.departures.push(gone);
+        }
+        let objects = self.objects.entry(kind).or_default();
         if kind == ResourceKind::Pod {
-            if let Some(old_node) = objects.get(&key).and_then(|o| node_of(o))
+            if let Some(old_node) = objects.get(&key).and_then(|e| node_of(&e.object))
                 && let Some(keys) = self.pods_by_node.get_mut(old_node)
             {
                 keys.remove(&key);
@@ -131,9 +332,51 @@ impl Snapshot {
         if event_type == EventType::Deleted {
             objects.remove(&key);
         } else {
-            objects.insert(key, object);
+            objects.insert(key, Entry { object, marks });
         }
     }
+}
+
+/// The departure an event makes, if any: a deletion (from every owner the object had), or
+/// owners dropped from its ownerReferences.
+fn departure(
+    kind: ResourceKind,
+    event_type: EventType,
+    before: Option<&Entry>,
+    after: &Value,
+    seq: i64,
+) -> Option<Gone> {
+    let owners_of = |o: &Value| -> Vec<String> {
+        o.at("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["uid"].as_str().map(str::to_string))
+            .collect()
+    };
+    let gone = |owners: Vec<String>, deleted: bool| Gone {
+        seq,
+        kind,
+        namespace: meta::namespace(after).to_string(),
+        name: meta::name(after).to_string(),
+        uid: meta::uid(after).to_string(),
+        owners,
+        deleted,
+        deletion_requested: before.and_then(|e| e.marks.deletion),
+    };
+    if event_type == EventType::Deleted {
+        return Some(gone(owners_of(after), true));
+    }
+    let before = before?;
+    if meta::uid(&before.object) != meta::uid(after) {
+        return None;
+    }
+    let now = owners_of(after);
+    let left: Vec<String> = owners_of(&before.object)
+        .into_iter()
+        .filter(|o| !now.contains(o))
+        .collect();
+    (!left.is_empty()).then(|| gone(left, false))
 }
 
 /// Whether an event can change what follows ownerReferences: a deletion, an object marked

@@ -4,7 +4,8 @@
 //! dependents' ownerReferences. `reconcile` is pure.
 
 use super::cache::Snapshot;
-use super::{Controller, Pass, Wake};
+use super::causes::{self, Input};
+use super::{Caused, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, Propagation, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -69,8 +70,15 @@ pub fn retain_in(object: &mut Value, field: &str, keep: impl Fn(&Value) -> bool)
 /// Every object of the kinds that take part in ownership, with its kind.
 pub type Objects<'a> = Vec<(ResourceKind, &'a Value)>;
 
-/// The garbage collector's commands for the whole cluster.
-pub fn reconcile(objects: &Objects<'_>) -> Vec<(Command, Option<i64>)> {
+/// `Kind name`.
+fn subject(kind: ResourceKind, object: &Value) -> String {
+    format!("{} {}", kind.as_str(), meta::name(object))
+}
+
+/// The garbage collector's commands for the whole cluster, each with its causes: an owner
+/// being deleted (its deletion request), or owners gone (their deletions, as far as
+/// `snapshot` still knows them).
+pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
     let live: HashMap<&str, (ResourceKind, &Value)> = objects
         .iter()
         .map(|(k, o)| (meta::uid(o), (*k, *o)))
@@ -81,7 +89,16 @@ pub fn reconcile(objects: &Objects<'_>) -> Vec<(Command, Option<i64>)> {
             dependents.entry(uid).or_default().push((*kind, object));
         }
     }
-    let cause = |o: &Value| meta::resource_version(o).parse().ok();
+    let being_deleted = |kind: ResourceKind, owner: &Value, policy: &str, outcome: String| {
+        let marks = snapshot.marks_of(kind, owner);
+        causes::only(
+            marks.deletion.unwrap_or(marks.created),
+            format!(
+                "{} is being deleted with propagationPolicy={policy}: {outcome}",
+                subject(kind, owner)
+            ),
+        )
+    };
     let mut commands = Vec::new();
     // Owners waiting on their dependents.
     for (kind, owner) in objects {
@@ -93,28 +110,38 @@ pub fn reconcile(objects: &Objects<'_>) -> Vec<(Command, Option<i64>)> {
         let deps = dependents.get(uid).map(Vec::as_slice).unwrap_or(&[]);
         if finalizers.iter().any(|f| f == ORPHAN) {
             if deps.is_empty() {
-                commands.push((
-                    update(*kind, without_finalizer(owner, ORPHAN)),
-                    cause(owner),
-                ));
+                let because =
+                    being_deleted(*kind, owner, "Orphan", "no dependents left".to_string());
+                commands.push((update(*kind, without_finalizer(owner, ORPHAN)), because));
             } else {
                 let gone: HashSet<&str> = [uid].into();
                 for (dep_kind, dep) in deps {
-                    commands.push((update(*dep_kind, without_owner(dep, &gone)), cause(owner)));
+                    let because = being_deleted(
+                        *kind,
+                        owner,
+                        "Orphan",
+                        format!("{} orphaned", subject(*dep_kind, dep)),
+                    );
+                    commands.push((update(*dep_kind, without_owner(dep, &gone)), because));
                 }
             }
         } else if finalizers.iter().any(|f| f == FOREGROUND) {
             if deps.is_empty() {
-                commands.push((
-                    update(*kind, without_finalizer(owner, FOREGROUND)),
-                    cause(owner),
-                ));
+                let because =
+                    being_deleted(*kind, owner, "Foreground", "no dependents left".to_string());
+                commands.push((update(*kind, without_finalizer(owner, FOREGROUND)), because));
             } else {
                 for (dep_kind, dep) in deps {
                     if meta::deletion_timestamp(dep).is_none() {
+                        let because = being_deleted(
+                            *kind,
+                            owner,
+                            "Foreground",
+                            format!("{} deleted first", subject(*dep_kind, dep)),
+                        );
                         commands.push((
                             delete(*dep_kind, dep, Some(Propagation::Foreground)),
-                            cause(owner),
+                            because,
                         ));
                     }
                 }
@@ -135,18 +162,53 @@ pub fn reconcile(objects: &Objects<'_>) -> Vec<(Command, Option<i64>)> {
         if missing.is_empty() {
             continue;
         }
+        let mut inputs: Vec<Input> = object
+            .at("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|r| r["uid"].as_str().is_some_and(|uid| missing.contains(uid)))
+            .map(|r| {
+                let owner = format!(
+                    "{} {}",
+                    r["kind"].as_str().unwrap_or("owner"),
+                    r["name"].as_str().unwrap_or("")
+                );
+                match r["uid"].as_str().and_then(|uid| snapshot.deletion_of(uid)) {
+                    Some(gone) => Input::new(
+                        gone.deletion_requested.unwrap_or(gone.seq),
+                        format!("{owner} deleted"),
+                    ),
+                    None => Input::new(0, owner),
+                }
+            })
+            .collect();
+        if inputs.iter().all(|i| i.seq == 0) {
+            // The owner's deletion is older than the snapshot remembers: the dependent's own
+            // version is what shows its owner missing.
+            let marks = snapshot.marks_of(*kind, object);
+            inputs.push(Input::new(
+                marks.owners,
+                format!("{} names owners that do not exist", subject(*kind, object)),
+            ));
+        }
         if missing.len() == owners.len() {
             if meta::deletion_timestamp(object).is_none() {
+                let because = causes::newest_first(
+                    inputs,
+                    &format!("{} has no owner left", subject(*kind, object)),
+                );
                 commands.push((
                     delete(*kind, object, Some(Propagation::Background)),
-                    cause(object),
+                    because,
                 ));
             }
         } else {
-            commands.push((
-                update(*kind, without_owner(object, &missing)),
-                cause(object),
-            ));
+            let because = causes::newest_first(
+                inputs,
+                &format!("{} loses the owners that are gone", subject(*kind, object)),
+            );
+            commands.push((update(*kind, without_owner(object, &missing)), because));
         }
     }
     commands
@@ -165,12 +227,12 @@ fn delete(kind: ResourceKind, object: &Value, propagation: Option<Propagation>) 
     }
 }
 
-fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<(Command, Option<i64>)> {
+fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<Caused> {
     let objects: Objects<'_> = [ResourceKind::ReplicaSet, ResourceKind::Pod]
         .into_iter()
         .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
         .collect();
-    reconcile(&objects)
+    reconcile(&objects, snapshot)
 }
 
 /// The garbage collector: woken by what can matter to ownership (deletions, objects being
@@ -213,7 +275,7 @@ mod tests {
                             "ownerReferences": [{"uid": "rs-1", "controller": true, "kind": "ReplicaSet", "name": "web"}]}})
     }
 
-    fn describe(commands: &[(Command, Option<i64>)]) -> Vec<String> {
+    fn describe(commands: &[Caused]) -> Vec<String> {
         commands
             .iter()
             .map(|(c, _)| match c {
@@ -232,10 +294,10 @@ mod tests {
     fn background_deletes_dependents_of_a_gone_owner() {
         let (a, b) = (pod("a"), pod("b"));
         let objects: Objects = vec![(ResourceKind::Pod, &a), (ResourceKind::Pod, &b)];
-        assert_eq!(describe(&reconcile(&objects)), ["delete a", "delete b"]);
+        assert_eq!(describe(&reconcile(&objects, &Snapshot::default())), ["delete a", "delete b"]);
         let owner = rs(None);
         let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner), (ResourceKind::Pod, &a)];
-        assert!(reconcile(&objects).is_empty());
+        assert!(reconcile(&objects, &Snapshot::default()).is_empty());
     }
 
     #[test]
@@ -243,10 +305,10 @@ mod tests {
         let owner = rs(Some(FOREGROUND));
         let a = pod("a");
         let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner), (ResourceKind::Pod, &a)];
-        assert_eq!(describe(&reconcile(&objects)), ["delete a"]);
+        assert_eq!(describe(&reconcile(&objects, &Snapshot::default())), ["delete a"]);
         let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner)];
         assert_eq!(
-            describe(&reconcile(&objects)),
+            describe(&reconcile(&objects, &Snapshot::default())),
             ["update web finalizers=0 owners=0"]
         );
     }
@@ -257,12 +319,12 @@ mod tests {
         let a = pod("a");
         let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner), (ResourceKind::Pod, &a)];
         assert_eq!(
-            describe(&reconcile(&objects)),
+            describe(&reconcile(&objects, &Snapshot::default())),
             ["update a finalizers=0 owners=0"]
         );
         let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner)];
         assert_eq!(
-            describe(&reconcile(&objects)),
+            describe(&reconcile(&objects, &Snapshot::default())),
             ["update web finalizers=0 owners=0"]
         );
     }

@@ -17,6 +17,7 @@
 //! `User-Agent`.
 
 pub mod cache;
+pub mod causes;
 pub mod controller;
 pub mod gc;
 pub mod kubelet;
@@ -27,6 +28,7 @@ pub mod remote;
 pub mod replicaset;
 pub mod scheduler;
 
+pub use crate::events::Cause;
 use crate::events::{Command, EventLog, RequestMeta};
 use crate::health::{Health, panic_message};
 use crate::projections::ReadStore;
@@ -45,13 +47,16 @@ use tokio::sync::watch;
 /// fill the batch being decided and the one being written (1,024 each), with some queued behind.
 const IN_FLIGHT: usize = 4096;
 
+/// A command and its causes, the primary one first (`RequestMeta::because`).
+pub type Caused = (Command, Vec<Cause>);
+
 /// What one pass of a controller submits: `commands` all at once, and `slow_start` groups
 /// (e.g. one ReplicaSet's pod creations) in batches of 1, 2, 4, ... as Kubernetes'
 /// `slowStartBatch`: a group stops at the first batch with a refusal, so a request that
 /// fails for every pod (a quota, a bad template) costs one pod, not hundreds.
 #[derive(Debug, Default)]
 pub struct Pass {
-    pub commands: Vec<(Command, Option<i64>)>,
+    pub commands: Vec<Caused>,
     pub slow_start: Vec<SlowStart>,
 }
 
@@ -63,11 +68,11 @@ pub struct SlowStart {
     /// a request that fails for every pod, would have shown there. One refusal, and the
     /// group starts from a batch of one again.
     pub key: String,
-    pub commands: Vec<(Command, Option<i64>)>,
+    pub commands: Vec<Caused>,
 }
 
-impl From<Vec<(Command, Option<i64>)>> for Pass {
-    fn from(commands: Vec<(Command, Option<i64>)>) -> Self {
+impl From<Vec<Caused>> for Pass {
+    fn from(commands: Vec<Caused>) -> Self {
         Pass {
             commands,
             slow_start: Vec::new(),
@@ -132,13 +137,11 @@ impl Submit for EventLog {
 /// logged, not retried. Returns the highest seq appended (0 when nothing was).
 pub async fn run_commands<S: Submit + ?Sized>(
     sink: &S,
-    commands: Vec<(Command, Option<i64>)>,
+    commands: Vec<Caused>,
     meta: impl Fn() -> RequestMeta,
 ) -> i64 {
-    let submissions = commands.into_iter().map(|(command, cause)| {
-        let mut request = meta();
-        request.caused_by = cause;
-        sink.submit_command(command, request)
+    let submissions = commands.into_iter().map(|(command, causes)| {
+        sink.submit_command(command, meta().because(causes))
     });
     let results: Vec<_> = futures_util::stream::iter(submissions)
         .buffer_unordered(IN_FLIGHT)
@@ -167,7 +170,7 @@ pub async fn run_slow_start<S: Submit + ?Sized>(
 ) -> i64 {
     struct Running {
         key: String,
-        commands: std::vec::IntoIter<(Command, Option<i64>)>,
+        commands: std::vec::IntoIter<Caused>,
         batch: usize,
         refused: bool,
     }
@@ -198,9 +201,8 @@ pub async fn run_slow_start<S: Submit + ?Sized>(
             );
             group.batch = group.batch.saturating_mul(2);
         }
-        let submissions = wave.into_iter().map(|(index, (command, cause))| {
-            let mut request = meta();
-            request.caused_by = cause;
+        let submissions = wave.into_iter().map(|(index, (command, causes))| {
+            let request = meta().because(causes);
             async move { (index, sink.submit_command(command, request).await) }
         });
         let results: Vec<_> = futures_util::stream::iter(submissions)
@@ -411,7 +413,7 @@ mod tests {
         }
     }
 
-    fn creations(prefix: &str, n: usize) -> Vec<(Command, Option<i64>)> {
+    fn creations(prefix: &str, n: usize) -> Vec<Caused> {
         (0..n)
             .map(|i| {
                 let object = json!({"metadata": {"name": format!("{prefix}-{i}")}});
@@ -420,7 +422,7 @@ mod tests {
                     namespace: "default".into(),
                     object,
                 };
-                (command, None)
+                (command, Vec::new())
             })
             .collect()
     }

@@ -2,7 +2,8 @@
 //! pods, replicasets and events), then finalizes it so the log records its removal.
 
 use super::cache::Snapshot;
-use super::{Controller, Pass, Wake};
+use super::causes;
+use super::{Caused, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::{ResourceKind, meta};
@@ -69,7 +70,7 @@ impl Controller for NamespaceController {
 }
 
 /// Commands for every namespace being deleted, each caused by the namespace's deletion.
-fn reconcile_all(snapshot: &Snapshot) -> Vec<(Command, Option<i64>)> {
+fn reconcile_all(snapshot: &Snapshot) -> Vec<Caused> {
     let mut commands = Vec::new();
     for namespace in snapshot.list(ResourceKind::Namespace) {
         if meta::deletion_timestamp(namespace).is_none() {
@@ -84,12 +85,24 @@ fn reconcile_all(snapshot: &Snapshot) -> Vec<(Command, Option<i64>)> {
                     .map(move |o| (*kind, o.as_ref().clone()))
             })
             .collect();
-        let cause = meta::resource_version(namespace).parse().ok();
-        commands.extend(
-            reconcile(namespace, &contents)
-                .into_iter()
-                .map(|c| (c, cause)),
-        );
+        let marks = snapshot.marks_of(ResourceKind::Namespace, namespace);
+        let asked = marks.deletion.unwrap_or(marks.created);
+        let remaining = contents.len();
+        for command in reconcile(namespace, &contents) {
+            let outcome = match &command {
+                Command::Delete { kind, name, .. } => {
+                    format!("{} {name} is in it", kind.as_str())
+                }
+                _ => "it is empty".to_string(),
+            };
+            let because = causes::only(
+                asked,
+                format!(
+                    "namespace {name} is being deleted ({remaining} objects left): {outcome}"
+                ),
+            );
+            commands.push((command, because));
+        }
     }
     commands
 }

@@ -4,7 +4,8 @@
 //! runs out, so their ReplicaSets replace them elsewhere. The taint goes when the node is back.
 
 use super::cache::Snapshot;
-use super::{Controller, Pass, Wake};
+use super::causes::{self, Input};
+use super::{Cause, Caused, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -195,11 +196,79 @@ fn toleration_seconds(pod: &Value, taint: &Value) -> Tolerated {
     result
 }
 
-fn reconcile_all(
+/// The causes of a command for `node`: its last heartbeat for the Ready condition, the Ready
+/// condition's change for the taints, the taint for an eviction (and the pod, for its
+/// tolerations).
+fn causes_for(
+    command: &Command,
+    node: &Value,
     snapshot: &Snapshot,
     timing: Timing,
     now: jiff::Timestamp,
-) -> Vec<(Command, Option<i64>)> {
+) -> Vec<Cause> {
+    let name = meta::name(node);
+    let marks = snapshot.marks_of(ResourceKind::Node, node);
+    let heartbeat = meta::resource_version(node).parse().unwrap_or(0);
+    match command {
+        Command::Update {
+            part: UpdatePart::Status,
+            ..
+        } => {
+            let since = ready_condition(node)
+                .and_then(|c| time_of(&c["lastHeartbeatTime"]))
+                .map(|t| now.duration_since(t).as_secs())
+                .unwrap_or(0);
+            causes::only(
+                heartbeat,
+                format!(
+                    "node {name} sent no heartbeat for {since}s (grace {}s): Ready=Unknown",
+                    timing.grace.as_secs()
+                ),
+            )
+        }
+        Command::Update { object, .. } => {
+            let status = super::cache::ready_status(node).unwrap_or("Unknown");
+            let taints: Vec<String> = taints(object)
+                .iter()
+                .filter_map(|t| t["key"].as_str().map(str::to_string))
+                .collect();
+            causes::only(
+                marks.ready,
+                format!(
+                    "node {name} Ready={status}: taints [{}]",
+                    taints.join(", ")
+                ),
+            )
+        }
+        Command::Delete {
+            namespace,
+            name: pod,
+            ..
+        } => {
+            let keys: Vec<String> = taints(node)
+                .iter()
+                .filter(|t| t["effect"] == "NoExecute")
+                .filter_map(|t| t["key"].as_str().map(str::to_string))
+                .collect();
+            let pod_spec = snapshot
+                .marks(ResourceKind::Pod, namespace, pod)
+                .map_or(0, |m| m.spec);
+            causes::newest_first(
+                vec![
+                    Input::new(
+                        marks.spec,
+                        format!("node {name} tainted {}:NoExecute", keys.join(", ")),
+                    ),
+                    Input::new(pod_spec, format!("pod {pod} does not tolerate it")),
+                ],
+                &format!("pod {pod} evicted"),
+            )
+        }
+        _ => causes::only(heartbeat, format!("node {name}")),
+    }
+}
+
+fn reconcile_all(snapshot: &Snapshot, timing: Timing, now: jiff::Timestamp) -> Vec<Caused> {
     let mut commands = Vec::new();
     for node in snapshot.list(ResourceKind::Node) {
         let name = meta::name(node);
@@ -208,12 +277,10 @@ fn reconcile_all(
             .into_iter()
             .map(|p| p.as_ref())
             .collect();
-        let cause = meta::resource_version(node).parse().ok();
-        commands.extend(
-            reconcile(node, &pods, timing, now)
-                .into_iter()
-                .map(|c| (c, cause)),
-        );
+        for command in reconcile(node, &pods, timing, now) {
+            let because = causes_for(&command, node, snapshot, timing, now);
+            commands.push((command, because));
+        }
     }
     commands
 }

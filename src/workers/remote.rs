@@ -5,7 +5,7 @@
 
 use super::Submit;
 use super::cache::{Informer, Snapshot};
-use crate::events::{Command, Propagation, RequestMeta, UpdatePart};
+use crate::events::{Cause, Command, Propagation, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use anyhow::Context;
 use base64::Engine;
@@ -235,6 +235,10 @@ impl Submit for Connection {
                 .body(body.to_string());
             if let Some(cause) = meta.caused_by {
                 request = request.header(crate::api::CAUSED_BY_HEADER, cause.to_string());
+            }
+            if !meta.causes.is_empty() {
+                let causes = &meta.causes[..meta.causes.len().min(crate::api::MAX_CAUSES)];
+                request = request.header(crate::api::CAUSES_HEADER, Cause::list_json(causes));
             }
             let response = request.send().await.map_err(|e| e.to_string())?;
             let status = response.status();

@@ -6,7 +6,8 @@
 
 use super::cache::Snapshot;
 use super::record::{Reporter, Severity};
-use super::{Controller, Pass, SlowStart, Wake};
+use super::causes::{self, Input};
+use super::{Cause, Controller, Pass, SlowStart, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -303,8 +304,131 @@ fn status_update(rs: &Value, claimed: &[&Value], now: jiff::Timestamp) -> Option
     })
 }
 
-/// One pass over every ReplicaSet, each command caused by the ReplicaSet's current version.
-/// Each ReplicaSet's pod creations form a slow-start group of their own.
+/// The causes of what one pass does for one ReplicaSet, by what the command changes.
+struct Causes {
+    /// Creating pods (too few), with their SuccessfulCreate events.
+    shortfall: Vec<Cause>,
+    /// Deleting pods (too many), with their SuccessfulDelete events.
+    surplus: Vec<Cause>,
+    status: Vec<Cause>,
+}
+
+fn selector_text(rs: &Value) -> String {
+    rs.at("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// What made the ReplicaSet's count and status what they are: its spec, the pods it claims
+/// (created, adopted, being deleted, finished, ready or not) and the pods that recently left
+/// it (deleted or released), each at the event that last changed it.
+fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
+    let uid = meta::uid(rs);
+    let selector = rs
+        .at("/spec/selector")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .and_then(|s| LabelSelector::from_label_selector(&s).ok());
+    let claimed: Vec<&Value> = pods
+        .iter()
+        .copied()
+        .filter(|p| controller_of(p).is_some_and(|o| o["uid"] == uid))
+        .filter(|p| selector.as_ref().is_some_and(|s| s.matches_object(p)))
+        .collect();
+    let active = claimed.iter().filter(|p| is_active(p)).count();
+    let desired = rs.at("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0);
+    let desired = usize::try_from(desired).unwrap_or(usize::MAX);
+    let rs_marks = snapshot.marks_of(ResourceKind::ReplicaSet, rs);
+    let wants = Input::new(
+        rs_marks.spec,
+        format!("ReplicaSet {} wants {}", meta::name(rs), plural(desired, "pod")),
+    );
+    let mut shortfall = vec![wants.clone()];
+    let mut surplus = vec![wants.clone()];
+    let mut status = vec![Input::new(rs_marks.spec, format!("spec of ReplicaSet {}", meta::name(rs)))];
+    let mut newest_creation = 0;
+    // Pods that stopped counting: being deleted, finished, deleted, released.
+    let mut lost = Vec::new();
+    for pod in &claimed {
+        let name = meta::name(pod);
+        let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+        newest_creation = newest_creation.max(marks.created);
+        if let Some(deletion) = marks.deletion {
+            lost.push(Input::new(deletion, format!("pod {name} is being deleted")));
+            status.push(Input::new(deletion, format!("pod {name} is being deleted")));
+        } else if is_terminal(pod) {
+            let phase = pod.at("/status/phase").and_then(Value::as_str).unwrap_or("");
+            lost.push(Input::new(marks.phase, format!("pod {name} {phase}")));
+        }
+        if marks.owners > marks.created {
+            surplus.push(Input::new(marks.owners, format!("pod {name} adopted")));
+        }
+        status.push(Input::new(marks.created, format!("pod {name} created")));
+        status.push(Input::new(marks.phase, format!("pod {name} phase changed")));
+        let ready = super::cache::ready_status(pod).unwrap_or("Unknown");
+        status.push(Input::new(marks.ready, format!("pod {name} Ready={ready}")));
+    }
+    for gone in snapshot.gone_from(uid) {
+        let (seq, what) = if gone.deleted {
+            match gone.deletion_requested {
+                Some(asked) => (asked, format!("pod {} deleted", gone.name)),
+                None => (gone.seq, format!("pod {} deleted", gone.name)),
+            }
+        } else {
+            (gone.seq, format!("pod {} released", gone.name))
+        };
+        status.push(Input::new(seq, what.clone()));
+        lost.push(Input::new(seq, what));
+    }
+    // A loss that a later creation made up for is no cause of a shortfall now.
+    shortfall.extend(lost.into_iter().filter(|l| l.seq > newest_creation));
+    let count = format!("{active} of {}", plural(desired, "pod"));
+    Causes {
+        shortfall: causes::newest_first(shortfall, &count),
+        surplus: causes::newest_first(surplus, &count),
+        status: causes::newest_first(status, &format!("{active} active")),
+    }
+}
+
+/// The causes of adopting or releasing `pod`: what made it match or stop matching the
+/// selector (its labels, its creation, its owners) and the ReplicaSet's spec.
+fn ownership_causes(rs: &Value, pod: &Value, snapshot: &Snapshot, adopt: bool) -> Vec<Cause> {
+    let name = meta::name(pod);
+    let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+    let rs_spec = snapshot.marks_of(ResourceKind::ReplicaSet, rs).spec;
+    let selector = selector_text(rs);
+    let outcome = if adopt {
+        format!("matches selector {selector} and has no controller")
+    } else {
+        format!("no longer matches selector {selector}")
+    };
+    causes::newest_first(
+        vec![
+            Input::new(marks.labels, format!("labels of pod {name}")),
+            Input::new(marks.created, format!("pod {name} created")),
+            Input::new(marks.owners, format!("owners of pod {name}")),
+            Input::new(rs_spec, format!("selector of ReplicaSet {}", meta::name(rs))),
+        ],
+        &outcome,
+    )
+}
+
+/// One pass over every ReplicaSet, each command with its causes (`causes_of`). Each
+/// ReplicaSet's pod creations form a slow-start group of their own.
 fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp) -> Pass {
     let mut pods_by_namespace: HashMap<&str, Vec<&Value>> = HashMap::new();
     for pod in snapshot.list(ResourceKind::Pod) {
@@ -319,17 +443,48 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
             .get(meta::namespace(rs))
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let cause = meta::resource_version(rs).parse().ok();
         let rs_name = meta::name(rs).to_string();
         let new_name = || format!("{rs_name}-{}", crate::events::random_name_suffix());
+        let commands = reconcile(rs, pods, reporter, now, new_name);
+        if commands.is_empty() {
+            continue;
+        }
+        let why = causes_of(rs, pods, snapshot);
         let mut creations = Vec::new();
-        for command in reconcile(rs, pods, reporter, now, new_name) {
+        // A report takes the causes of the decision it reports, the one before it.
+        let mut last = Vec::new();
+        for command in commands {
+            let because = match &command {
+                Command::Create {
+                    kind: ResourceKind::Pod,
+                    ..
+                } => why.shortfall.clone(),
+                Command::Delete { .. } => why.surplus.clone(),
+                Command::Update {
+                    part: UpdatePart::Status,
+                    ..
+                } => why.status.clone(),
+                Command::Update {
+                    kind: ResourceKind::Pod,
+                    object,
+                    name,
+                    ..
+                } => {
+                    let adopt = controller_of(object).is_some();
+                    match pods.iter().find(|p| meta::name(p) == name) {
+                        Some(pod) => ownership_causes(rs, pod, snapshot, adopt),
+                        None => why.status.clone(),
+                    }
+                }
+                _ => last.clone(),
+            };
+            last = because.clone();
             match command {
                 Command::Create {
                     kind: ResourceKind::Pod,
                     ..
-                } => creations.push((command, cause)),
-                other => pass.commands.push((other, cause)),
+                } => creations.push((command, because)),
+                other => pass.commands.push((other, because)),
             }
         }
         if !creations.is_empty() {

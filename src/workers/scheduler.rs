@@ -5,7 +5,8 @@
 
 use super::cache::Snapshot;
 use super::record::{Reporter, Severity};
-use super::{Controller, Pass, Wake};
+use super::causes::{self, Input};
+use super::{Cause, Caused, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -311,12 +312,33 @@ pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<
     decisions
 }
 
+/// The causes of binding `pod` to `node`: the pod's creation; for a pod that waited as
+/// unschedulable, also the change of the node that made it fit (its creation, readiness or
+/// taints), which is then the newest.
+fn bind_causes(snapshot: &Snapshot, pod: &Value, node: &str) -> Vec<Cause> {
+    let name = meta::name(pod);
+    let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+    let mut inputs = vec![Input::new(marks.created, format!("pod {name} created"))];
+    let waited = pod
+        .at("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "PodScheduled" && c["status"] == "False");
+    if waited && let Some(node_marks) = snapshot.marks(ResourceKind::Node, "", node) {
+        let ready = snapshot
+            .get(ResourceKind::Node, "", node)
+            .and_then(|n| super::cache::ready_status(n))
+            .unwrap_or("Unknown");
+        inputs.push(Input::new(node_marks.created, format!("node {node} registered")));
+        inputs.push(Input::new(node_marks.ready, format!("node {node} Ready={ready}")));
+        inputs.push(Input::new(node_marks.spec, format!("spec of node {node} (taints)")));
+    }
+    causes::newest_first(inputs, &format!("pod {name} fits node {node}"))
+}
+
 /// The commands for one scheduling pass over `snapshot`.
-pub fn reconcile(
-    snapshot: &Snapshot,
-    reporter: &Reporter,
-    now: jiff::Timestamp,
-) -> Vec<(Command, Option<i64>)> {
+pub fn reconcile(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp) -> Vec<Caused> {
     let mut pending: Vec<&Value> = snapshot
         .list(ResourceKind::Pod)
         .map(|p| p.as_ref())
@@ -337,12 +359,12 @@ pub fn reconcile(
         .collect();
     let mut commands = Vec::new();
     for (pod, decision) in pending.iter().zip(schedule(&pending, &nodes, &placed)) {
-        let cause = meta::resource_version(pod).parse().ok();
         let namespace = meta::namespace(pod).to_string();
         let name = meta::name(pod).to_string();
         match decision {
             Decision::Bind { node } => {
                 let message = format!("Successfully assigned {namespace}/{name} to {node}");
+                let cause = bind_causes(snapshot, pod, &node);
                 commands.push((
                     Command::Bind {
                         namespace,
@@ -350,7 +372,7 @@ pub fn reconcile(
                         node,
                         uid: Some(meta::uid(pod).to_string()),
                     },
-                    cause,
+                    cause.clone(),
                 ));
                 commands.push((
                     reporter.event(
@@ -378,6 +400,11 @@ pub fn reconcile(
                 if already {
                     continue;
                 }
+                let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+                let cause = causes::only(
+                    marks.created,
+                    format!("pod {name} waits for a node: {message}"),
+                );
                 let mut updated = (*pod).clone();
                 meta::set_status_condition(
                     &mut updated,
@@ -393,7 +420,7 @@ pub fn reconcile(
                         object: updated,
                         part: UpdatePart::Status,
                     },
-                    cause,
+                    cause.clone(),
                 ));
                 commands.push((
                     reporter.event(

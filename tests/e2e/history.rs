@@ -100,18 +100,26 @@ impl Controller for FlippedSurplus {
     fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
         let mut pass = self.0.reconcile(snapshot, now);
         for rs in snapshot.list(ResourceKind::ReplicaSet) {
-            let cause = rs["metadata"]["resourceVersion"]
-                .as_str()
-                .and_then(|rv| rv.parse::<i64>().ok());
             let namespace = rs["metadata"]["namespace"].as_str().unwrap_or("");
             let pods: Vec<&Value> = snapshot
                 .in_namespace(ResourceKind::Pod, namespace)
                 .map(|p| p.as_ref())
                 .collect();
+            // This ReplicaSet's deletions: of the pods it controls.
+            let owned = |name: &str| {
+                pods.iter().any(|p| {
+                    p["metadata"]["name"] == name
+                        && p["metadata"]["ownerReferences"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|r| r["controller"] == true && r["uid"] == rs["metadata"]["uid"])
+                })
+            };
             let commands: Vec<&mut Command> = pass
                 .commands
                 .iter_mut()
-                .filter(|(_, c)| *c == cause)
+                .filter(|(c, _)| matches!(c, Command::Delete { name, .. } if owned(name)))
                 .map(|(command, _)| command)
                 .collect();
             flip_surplus(rs, &pods, commands);

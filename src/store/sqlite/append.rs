@@ -9,7 +9,7 @@ use crate::store::{NewEvent, ObjectKey, ProjectedRow, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::sync::LazyLock;
 
-/// Event rows per statement: 17 bound values a row, 64 rows stay far below SQLite's limit of
+/// Event rows per statement: 18 bound values a row, 64 rows stay far below SQLite's limit of
 /// 32,766 variables.
 const EVENT_ROWS_PER_STATEMENT: usize = 64;
 
@@ -113,6 +113,7 @@ async fn insert_events(
                 .push_bind(e.field_manager)
                 .push_bind(e.request_id)
                 .push_bind(e.caused_by)
+                .push_bind(e.causes)
                 .push_bind(event.changes);
         });
         query.build().execute(&mut *conn).await?;

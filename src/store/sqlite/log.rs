@@ -3,7 +3,7 @@
 //! the rows a watch or the informer replays, and `verify`'s scan of the log beside the
 //! projections. Every row comes back as an `EventRow`, read with the one column list.
 
-use super::{Columns, Readers, event_row};
+use super::{COLUMNS, Columns, Readers, event_row};
 use crate::model::ResourceKind;
 use crate::store::{
     DELETED, EventRow, ListPage, ListQuery, LogFilter, ProjectedRow, RecordedPage, StoreError,
@@ -338,7 +338,7 @@ impl Readers {
         let found = q.bind(limit).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(found.len());
         for r in &found {
-            out.push((event_row(r, 0)?, r.try_get(16)?));
+            out.push((event_row(r, 0)?, r.try_get(COLUMNS.len())?));
         }
         Ok(out)
     }

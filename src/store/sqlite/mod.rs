@@ -68,7 +68,7 @@ async fn last_seq<'e>(executor: impl sqlx::SqliteExecutor<'e>) -> Result<i64, sq
 /// The columns of an `events` row, in `EventRow` order, each with what stands in for it in a
 /// read that does not need it (`Columns::State`). Every statement on `events` takes its list
 /// from here; the append adds `changes`.
-const COLUMNS: [(&str, &str); 16] = [
+const COLUMNS: [(&str, &str); 17] = [
     ("seq", "seq"),
     ("time", "''"),
     ("api_version", "''"),
@@ -85,6 +85,7 @@ const COLUMNS: [(&str, &str); 16] = [
     ("field_manager", "NULL"),
     ("request_id", "''"),
     ("caused_by", "NULL"),
+    ("causes", "NULL"),
 ];
 
 /// Which columns of an event row a read fills.
@@ -141,6 +142,7 @@ fn event_row(row: &sqlx::sqlite::SqliteRow, at: usize) -> Result<super::EventRow
         field_manager: row.try_get(at + 13)?,
         request_id: row.try_get(at + 14)?,
         caused_by: row.try_get(at + 15)?,
+        causes: row.try_get(at + 16)?,
     })
 }
 

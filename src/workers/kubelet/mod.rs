@@ -115,6 +115,63 @@ pub fn heartbeat_with(node: &Value, now: &str, runtime_down: Option<&str>) -> Va
     next
 }
 
+/// What a pod status write changes, in words, for its cause's reason: the phase, and per
+/// container a start, an exit (with its code), a restart, readiness, a waiting reason.
+pub fn status_change(before: Option<&Value>, after: &Value) -> String {
+    let null = Value::Null;
+    let before = before.unwrap_or(&null);
+    let mut parts = Vec::new();
+    let phase = |s: &Value| s["phase"].as_str().unwrap_or("").to_string();
+    if phase(before) != phase(after) && !phase(after).is_empty() {
+        parts.push(format!("phase {}", phase(after)));
+    }
+    let containers = |s: &Value| -> Vec<Value> {
+        ["initContainerStatuses", "containerStatuses"]
+            .iter()
+            .flat_map(|field| s[*field].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    let old = containers(before);
+    for c in containers(after) {
+        let name = c["name"].as_str().unwrap_or("");
+        let was = old.iter().find(|o| o["name"] == c["name"]).unwrap_or(&null);
+        let restarts = c["restartCount"].as_i64().unwrap_or(0);
+        if restarts > was["restartCount"].as_i64().unwrap_or(0) {
+            let last = &c["lastState"]["terminated"];
+            let exit = match last["exitCode"].as_i64() {
+                Some(code) => format!(
+                    " after it exited with code {code} ({})",
+                    last["reason"].as_str().unwrap_or("Error")
+                ),
+                None => String::new(),
+            };
+            parts.push(format!("container {name} restarted{exit} (restart {restarts})"));
+        } else if c["state"]["terminated"].is_object() && !was["state"]["terminated"].is_object() {
+            let t = &c["state"]["terminated"];
+            parts.push(format!(
+                "container {name} exited with code {} ({})",
+                t["exitCode"].as_i64().unwrap_or(0),
+                t["reason"].as_str().unwrap_or("")
+            ));
+        } else if c["state"]["running"].is_object() && !was["state"]["running"].is_object() {
+            parts.push(format!("container {name} running"));
+        }
+        let waiting = c["state"]["waiting"]["reason"].as_str();
+        if waiting.is_some() && waiting != was["state"]["waiting"]["reason"].as_str() {
+            parts.push(format!("container {name} waiting: {}", waiting.unwrap_or("")));
+        }
+        if c["ready"] != was["ready"] && c["ready"].is_boolean() {
+            let ready = if c["ready"] == true { "ready" } else { "not ready" };
+            parts.push(format!("container {name} {ready}"));
+        }
+    }
+    if parts.is_empty() {
+        "status refreshed".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
 /// The status of a pod whose containers all run and are ready.
 pub fn running_status(pod: &Value, host_ip: &str, pod_ip: &str, runtime: &str, now: &str) -> Value {
     let scheduled_at = pod

@@ -12,7 +12,8 @@ use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use crate::workers::cache::{Informer, Snapshot};
-use crate::workers::{Submit, run_commands, wait_for_change};
+use crate::workers::causes;
+use crate::workers::{Caused, Submit, run_commands, wait_for_change};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,7 +76,7 @@ pub fn reconcile(
     local: &mut Local,
     start_delay: Duration,
     heartbeat_every: Duration,
-) -> Vec<(Command, Option<i64>)> {
+) -> Vec<Caused> {
     let now = meta::format_time(jiff::Timestamp::now());
     let mut commands = Vec::new();
     let Some(object) = snapshot.get(ResourceKind::Node, "", node) else {
@@ -85,12 +86,15 @@ pub fn reconcile(
                 namespace: String::new(),
                 object: node_object(&description(node), &now),
             },
-            None,
+            Vec::new(),
         ));
         local.last_heartbeat = Some(Instant::now());
         return commands;
     };
-    let cause = meta::resource_version(object).parse().ok();
+    let heartbeat_cause = causes::only(
+        meta::resource_version(object).parse().unwrap_or(0),
+        format!("node {node}'s last status: heartbeat due"),
+    );
     if meta::string_map(object, "annotations")
         .get(PAUSED_ANNOTATION)
         .map(String::as_str)
@@ -117,7 +121,7 @@ pub fn reconcile(
                 object: heartbeat(object, &now),
                 part: UpdatePart::Status,
             },
-            cause,
+            heartbeat_cause,
         ));
         local.last_heartbeat = Some(Instant::now());
     }
@@ -129,8 +133,13 @@ pub fn reconcile(
         .retain(|uid, _| here.contains(uid.as_str()));
     for pod in pods {
         let uid = meta::uid(pod).to_string();
-        let cause = meta::resource_version(pod).parse().ok();
-        if meta::deletion_timestamp(pod).is_some() {
+        let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+        let name = meta::name(pod);
+        if let Some(asked) = marks.deletion {
+            let cause = causes::only(
+                asked,
+                format!("pod {name} is being deleted: nothing runs, deletion confirmed"),
+            );
             // Nothing runs, so nothing needs stopping: confirm the deletion.
             commands.push((
                 Command::Delete {
@@ -158,6 +167,10 @@ pub fn reconcile(
         if seen.elapsed() < start_delay {
             continue;
         }
+        let cause = causes::only(
+            marks.spec,
+            format!("pod {name} bound to {node}: started (simulated)"),
+        );
         let mut updated = pod.as_ref().clone();
         updated["status"] = running_status(
             pod,

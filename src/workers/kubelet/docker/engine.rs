@@ -10,7 +10,8 @@ use super::sync::Action;
 use crate::api::containers as naming;
 use crate::events::{Command, DeleteOptions, RequestMeta};
 use crate::model::{ResourceKind, meta};
-use crate::workers::Submit;
+use crate::workers::causes;
+use crate::workers::{Cause, Submit};
 use crate::workers::record::{Reporter, Severity};
 use bollard::Docker;
 use bollard::models::{ContainerSummaryStateEnum, VolumeCreateRequest};
@@ -60,20 +61,39 @@ pub struct Recorder {
     pub submit: Arc<dyn Submit>,
     pub reporter: Reporter,
     pub actor: String,
-    queue: tokio::sync::mpsc::UnboundedSender<(Command, Option<i64>)>,
+    queue: tokio::sync::mpsc::UnboundedSender<Note>,
+    /// The newest Event recorded about each pod (by uid): its seq and `Reason: message`, a
+    /// cause of the status write that follows it (a liveness kill, a back-off).
+    latest: Arc<std::sync::Mutex<HashMap<String, (i64, String)>>>,
+}
+
+/// An Event to record about a pod, with its causes.
+struct Note {
+    command: Command,
+    causes: Vec<Cause>,
+    pod_uid: String,
+    text: String,
 }
 
 impl Recorder {
     pub fn new(submit: Arc<dyn Submit>, reporter: Reporter, actor: String) -> Self {
-        let (queue, mut pending) = tokio::sync::mpsc::unbounded_channel::<(Command, Option<i64>)>();
+        let (queue, mut pending) = tokio::sync::mpsc::unbounded_channel::<Note>();
         let sink = submit.clone();
         let writer = actor.clone();
+        let latest: Arc<std::sync::Mutex<HashMap<String, (i64, String)>>> = Arc::default();
+        let recorded = latest.clone();
         tokio::spawn(async move {
-            while let Some((command, cause)) = pending.recv().await {
-                let mut request = RequestMeta::worker(&writer);
-                request.caused_by = cause;
-                if let Err(e) = sink.submit_command(command, request).await {
-                    tracing::debug!(error = %e, "kubelet event refused");
+            while let Some(note) = pending.recv().await {
+                let request = RequestMeta::worker(&writer).because(note.causes);
+                match sink.submit_command(note.command, request).await {
+                    Ok(seq) if seq > 0 => {
+                        recorded
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(note.pod_uid, (seq, note.text));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "kubelet event refused"),
                 }
             }
         });
@@ -82,7 +102,25 @@ impl Recorder {
             reporter,
             actor,
             queue,
+            latest,
         }
+    }
+
+    /// The newest Event recorded about the pod `uid`: its seq and `Reason: message`.
+    pub fn latest_note(&self, uid: &str) -> Option<(i64, String)> {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uid)
+            .cloned()
+    }
+
+    /// Forget the Events of pods not in `present`.
+    pub fn forget_notes_except(&self, present: &std::collections::HashSet<String>) {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|uid, _| present.contains(uid));
     }
 
     pub fn note(&self, pod: &Value, severity: Severity, reason: &str, message: &str) {
@@ -93,9 +131,17 @@ impl Recorder {
         let command = self
             .reporter
             .event(ResourceKind::Pod, pod, severity, reason, message, now);
-        let _ = self
-            .queue
-            .send((command, meta::resource_version(pod).parse().ok()));
+        let text = format!("{reason}: {message}");
+        let causes = causes::only(
+            meta::resource_version(pod).parse().unwrap_or(0),
+            format!("pod {}: {text}", meta::name(pod)),
+        );
+        let _ = self.queue.send(Note {
+            command,
+            causes,
+            pod_uid: meta::uid(pod).to_string(),
+            text,
+        });
     }
 }
 
@@ -603,6 +649,7 @@ impl Engine {
         pod_json: &Value,
         records: &[ContainerRecord],
         grace: i64,
+        asked: i64,
         recorder: &Recorder,
     ) {
         let running: Vec<&ContainerRecord> = records
@@ -629,8 +676,14 @@ impl Engine {
                 ..Default::default()
             },
         };
-        let mut request = RequestMeta::worker(&recorder.actor);
-        request.caused_by = meta::resource_version(pod_json).parse().ok();
+        let request = RequestMeta::worker(&recorder.actor).because(causes::only(
+            asked,
+            format!(
+                "pod {} is being deleted: {} containers stopped, deletion confirmed",
+                meta::name(pod_json),
+                running.len()
+            ),
+        ));
         if let Err(e) = recorder.submit.submit_command(command, request).await {
             tracing::debug!(error = %e, "confirming a pod deletion was refused");
         }

@@ -24,9 +24,10 @@ use crate::api::containers as naming;
 use crate::events::{Command, RequestMeta, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
-use crate::workers::cache::Informer;
+use crate::workers::cache::{Informer, Marks};
+use crate::workers::causes::{self, Input};
 use crate::workers::record::{Reporter, Severity};
-use crate::workers::{Submit, run_commands};
+use crate::workers::{Caused, Submit, run_commands};
 use bollard::Docker;
 use bollard::query_parameters::EventsOptionsBuilder;
 use engine::{Engine, InspectCache, Outcome, Recorder};
@@ -301,7 +302,7 @@ impl Kubelet {
         node: Option<Arc<Value>>,
         runtime_error: Option<&str>,
         heartbeat_every: Duration,
-    ) -> Option<(Command, Option<i64>)> {
+    ) -> Option<Caused> {
         let Some(node) = node else {
             let description = describe(Some(&self.engine.docker), &self.node).await;
             self.last_heartbeat = Some(Instant::now());
@@ -373,11 +374,22 @@ impl Kubelet {
         heartbeat_every: Duration,
     ) -> i64 {
         let now = jiff::Timestamp::now();
-        let (node, pods): (Option<Arc<Value>>, Vec<Arc<Value>>) = {
+        let (node, pods, marks): (Option<Arc<Value>>, Vec<Arc<Value>>, HashMap<String, Marks>) = {
             let snapshot = informer.read();
+            let pods: Vec<Arc<Value>> = snapshot.pods_on(&self.node).into_iter().cloned().collect();
+            let marks = pods
+                .iter()
+                .map(|p| {
+                    (
+                        meta::uid(p).to_string(),
+                        snapshot.marks_of(ResourceKind::Pod, p),
+                    )
+                })
+                .collect();
             (
                 snapshot.get(ResourceKind::Node, "", &self.node).cloned(),
-                snapshot.pods_on(&self.node).into_iter().cloned().collect(),
+                pods,
+                marks,
             )
         };
         self.pods = pods
@@ -392,7 +404,7 @@ impl Kubelet {
         {
             tracing::warn!(node = %self.node, %error, "the container runtime is down");
         }
-        let mut commands: Vec<(Command, Option<i64>)> = Vec::new();
+        let mut commands: Vec<Caused> = Vec::new();
         commands.extend(
             self.node_command(node, runtime_error.as_deref(), heartbeat_every)
                 .await,
@@ -400,7 +412,7 @@ impl Kubelet {
         self.last_runtime_error = runtime_error;
         if let Ok(records) = observed {
             let observed = Observed::new(records);
-            self.sync_pods(&pods, &observed, now, &mut commands);
+            self.sync_pods(&pods, &marks, &observed, now, &mut commands);
         }
         run_commands(submit, commands, || {
             RequestMeta::worker(&self.recorder.actor)
@@ -411,9 +423,10 @@ impl Kubelet {
     fn sync_pods(
         &mut self,
         pods: &[Arc<Value>],
+        marks: &HashMap<String, Marks>,
         observed: &Observed,
         now: jiff::Timestamp,
-        commands: &mut Vec<(Command, Option<i64>)>,
+        commands: &mut Vec<Caused>,
     ) {
         let running: std::collections::HashSet<&str> = observed
             .by_pod
@@ -431,6 +444,7 @@ impl Kubelet {
         });
         let present: std::collections::HashSet<String> = self.pods.keys().cloned().collect();
         self.memory.retain(|uid, _| present.contains(uid));
+        self.recorder.forget_notes_except(&present);
         for pod_json in pods {
             let uid = meta::uid(pod_json).to_string();
             if self.busy.contains_key(&uid) {
@@ -440,8 +454,11 @@ impl Kubelet {
             if let Some(memory) = self.memory.get(&uid) {
                 memory.mark_failed_starts(&mut records);
             }
-            let cause = meta::resource_version(pod_json).parse().ok();
-            if meta::deletion_timestamp(pod_json).is_some() {
+            let pod_marks = marks
+                .get(&uid)
+                .copied()
+                .unwrap_or_else(|| Marks::first(pod_json, 0));
+            if let Some(asked) = pod_marks.deletion {
                 let grace = pod_json
                     .pointer("/metadata/deletionGracePeriodSeconds")
                     .and_then(Value::as_i64)
@@ -449,7 +466,7 @@ impl Kubelet {
                 let pod_json = pod_json.clone();
                 self.spawn(uid, move |engine, recorder| async move {
                     engine
-                        .terminate(&pod_json, &records, grace, &recorder)
+                        .terminate(&pod_json, &records, grace, asked, &recorder)
                         .await;
                     vec![]
                 });
@@ -469,9 +486,23 @@ impl Kubelet {
             let memory = self.memory.entry(uid.clone()).or_default();
             let (actions, notes) = sync::plan(&pod, &sorted, memory, now);
             let status = sync::status(&pod, &sorted, memory, HOST_IP, now);
+            let version: i64 = meta::resource_version(pod_json).parse().unwrap_or(0);
+            let mut inputs = vec![Input::new(
+                pod_marks.spec,
+                format!("pod {} bound to {}", meta::name(pod_json), self.node),
+            )];
+            if let Some((seq, text)) = self.recorder.latest_note(&uid)
+                && seq > version
+            {
+                inputs.push(Input::new(seq, text));
+            }
             if let Ok(status) = serde_json::to_value(&status)
                 && pod_json.get("status") != Some(&status)
             {
+                let cause = causes::newest_first(
+                    inputs,
+                    &super::status_change(pod_json.get("status"), &status),
+                );
                 let mut updated = pod_json.as_ref().clone();
                 updated["status"] = status;
                 commands.push((
@@ -495,7 +526,11 @@ impl Kubelet {
                         &note.message,
                         now,
                     );
-                    commands.push((event, cause));
+                    let because = causes::only(
+                        version,
+                        format!("pod {}: {}: {}", meta::name(pod_json), note.reason, note.message),
+                    );
+                    commands.push((event, because));
                 }
             }
             self.ensure_probers(&pod, &uid, &sorted, now);
@@ -526,7 +561,7 @@ impl Kubelet {
 }
 
 /// The write that registers the node `description` says, ready unless the runtime is down.
-fn register(description: &NodeDescription, runtime_error: Option<&str>) -> (Command, Option<i64>) {
+fn register(description: &NodeDescription, runtime_error: Option<&str>) -> Caused {
     let now = meta::format_time(jiff::Timestamp::now());
     let mut object = node_object(description, &now);
     object["status"]["conditions"] = super::conditions(&now, &now, runtime_error);
@@ -535,11 +570,11 @@ fn register(description: &NodeDescription, runtime_error: Option<&str>) -> (Comm
         namespace: String::new(),
         object,
     };
-    (command, None)
+    (command, Vec::new())
 }
 
 /// The write that refreshes `node`'s heartbeat, ready unless the runtime is down.
-fn refresh(node: &Value, runtime_error: Option<&str>) -> (Command, Option<i64>) {
+fn refresh(node: &Value, runtime_error: Option<&str>) -> Caused {
     let now = meta::format_time(jiff::Timestamp::now());
     let command = Command::Update {
         kind: ResourceKind::Node,
@@ -548,7 +583,14 @@ fn refresh(node: &Value, runtime_error: Option<&str>) -> (Command, Option<i64>) 
         object: heartbeat_with(node, &now, runtime_error),
         part: UpdatePart::Status,
     };
-    (command, meta::resource_version(node).parse().ok())
+    let reason = match runtime_error {
+        Some(error) => format!("node {}'s last status: the runtime is down: {error}", meta::name(node)),
+        None => format!("node {}'s last status: heartbeat due", meta::name(node)),
+    };
+    (
+        command,
+        causes::only(meta::resource_version(node).parse().unwrap_or(0), reason),
+    )
 }
 
 /// Register `node`, or refresh it, as not ready because Docker cannot be reached.
