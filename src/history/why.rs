@@ -4,9 +4,9 @@
 //! updates into one step, describes each step and names the origin.
 
 use super::query::LogEntry;
-use crate::store::Cause;
 use crate::api::actors::is_controller;
 use crate::model::diff::{self, Change};
+use crate::store::Cause;
 use serde_json::{Value, json};
 
 /// One event of the chain and what it changed.
@@ -131,15 +131,10 @@ fn gist(changes: &[Change]) -> String {
 }
 
 /// The explanation as text lines, the event asked about first: each cause on the line after
-/// its effect, with what about it mattered and the other causes the effect recorded.
+/// its effect, then what about it mattered, then the other causes the effect recorded.
 pub fn render(steps: &[Step]) -> Vec<String> {
     let mut lines = Vec::new();
     for (i, step) in steps.iter().enumerate() {
-        if let Some(effect) = i.checked_sub(1).and_then(|e| steps.get(e)) {
-            if let Some(reason) = effect.link.reason() {
-                lines.push(format!("  <- because {reason}:"));
-            }
-        }
         let entry = &step.link.entry;
         let lead = if i == 0 { "" } else { "<- because " };
         let mut line = format!(
@@ -160,14 +155,13 @@ pub fn render(steps: &[Step]) -> Vec<String> {
         if !changed.is_empty() {
             line.push_str(&format!(": {changed}"));
         }
-        let explained = i
+        lines.push(format!("{}{line}", "  ".repeat(i.min(1))));
+        if let Some(reason) = i
             .checked_sub(1)
             .and_then(|e| steps.get(e))
-            .is_some_and(|effect| effect.link.reason().is_some());
-        if explained {
-            lines.push(format!("       {}", line.trim_start_matches("<- because ")));
-        } else {
-            lines.push(format!("{}{line}", "  ".repeat(i.min(1))));
+            .and_then(|effect| effect.link.reason())
+        {
+            lines.push(format!("     what mattered: {reason}"));
         }
         for (cause, entry) in step.link.others() {
             let at = match entry {

@@ -235,7 +235,10 @@ impl Call {
                             crate::api::MAX_CAUSE_REASON
                         ))
                     })?;
-                if meta.caused_by.is_some_and(|seq| Some(seq) != causes.first().map(|c| c.seq)) {
+                if meta
+                    .caused_by
+                    .is_some_and(|seq| Some(seq) != causes.first().map(|c| c.seq))
+                {
                     return Err(ApiError::bad_request(format!(
                         "the {} header must name the first of the {} header's causes",
                         crate::api::CAUSED_BY_HEADER,

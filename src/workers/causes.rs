@@ -79,7 +79,9 @@ mod tests {
 
     #[test]
     fn causes_are_bounded() {
-        let inputs = (1..100).map(|i| Input::new(i, format!("input {i}"))).collect();
+        let inputs = (1..100)
+            .map(|i| Input::new(i, format!("input {i}")))
+            .collect();
         let causes = newest_first(inputs, "");
         assert_eq!(causes.len(), MAX_CAUSES);
         assert_eq!(causes[0], Cause::new(99, "input 99"));

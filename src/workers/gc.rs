@@ -294,7 +294,10 @@ mod tests {
     fn background_deletes_dependents_of_a_gone_owner() {
         let (a, b) = (pod("a"), pod("b"));
         let objects: Objects = vec![(ResourceKind::Pod, &a), (ResourceKind::Pod, &b)];
-        assert_eq!(describe(&reconcile(&objects, &Snapshot::default())), ["delete a", "delete b"]);
+        assert_eq!(
+            describe(&reconcile(&objects, &Snapshot::default())),
+            ["delete a", "delete b"]
+        );
         let owner = rs(None);
         let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner), (ResourceKind::Pod, &a)];
         assert!(reconcile(&objects, &Snapshot::default()).is_empty());
@@ -305,7 +308,10 @@ mod tests {
         let owner = rs(Some(FOREGROUND));
         let a = pod("a");
         let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner), (ResourceKind::Pod, &a)];
-        assert_eq!(describe(&reconcile(&objects, &Snapshot::default())), ["delete a"]);
+        assert_eq!(
+            describe(&reconcile(&objects, &Snapshot::default())),
+            ["delete a"]
+        );
         let objects: Objects = vec![(ResourceKind::ReplicaSet, &owner)];
         assert_eq!(
             describe(&reconcile(&objects, &Snapshot::default())),

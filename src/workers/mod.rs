@@ -140,9 +140,9 @@ pub async fn run_commands<S: Submit + ?Sized>(
     commands: Vec<Caused>,
     meta: impl Fn() -> RequestMeta,
 ) -> i64 {
-    let submissions = commands.into_iter().map(|(command, causes)| {
-        sink.submit_command(command, meta().because(causes))
-    });
+    let submissions = commands
+        .into_iter()
+        .map(|(command, causes)| sink.submit_command(command, meta().because(causes)));
     let results: Vec<_> = futures_util::stream::iter(submissions)
         .buffer_unordered(IN_FLIGHT)
         .collect()

@@ -97,9 +97,7 @@ fn reconcile_all(snapshot: &Snapshot) -> Vec<Caused> {
             };
             let because = causes::only(
                 asked,
-                format!(
-                    "namespace {name} is being deleted ({remaining} objects left): {outcome}"
-                ),
+                format!("namespace {name} is being deleted ({remaining} objects left): {outcome}"),
             );
             commands.push((command, because));
         }

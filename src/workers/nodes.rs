@@ -234,10 +234,7 @@ fn causes_for(
                 .collect();
             causes::only(
                 marks.ready,
-                format!(
-                    "node {name} Ready={status}: taints [{}]",
-                    taints.join(", ")
-                ),
+                format!("node {name} Ready={status}: taints [{}]", taints.join(", ")),
             )
         }
         Command::Delete {

@@ -5,8 +5,8 @@
 //! first), and keeps `status` current. `reconcile` is pure; the loop only feeds it snapshots.
 
 use super::cache::Snapshot;
-use super::record::{Reporter, Severity};
 use super::causes::{self, Input};
+use super::record::{Reporter, Severity};
 use super::{Cause, Controller, Pass, SlowStart, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
@@ -349,17 +349,34 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
         .filter(|p| controller_of(p).is_some_and(|o| o["uid"] == uid))
         .filter(|p| selector.as_ref().is_some_and(|s| s.matches_object(p)))
         .collect();
-    let active = claimed.iter().filter(|p| is_active(p)).count();
-    let desired = rs.at("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0);
+    // Active pods it claims, counting the orphans this pass adopts.
+    let adoptable = pods
+        .iter()
+        .filter(|p| controller_of(p).is_none() && is_active(p))
+        .filter(|p| selector.as_ref().is_some_and(|s| s.matches_object(p)))
+        .count();
+    let active = claimed.iter().filter(|p| is_active(p)).count() + adoptable;
+    let desired = rs
+        .at("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(0);
     let desired = usize::try_from(desired).unwrap_or(usize::MAX);
     let rs_marks = snapshot.marks_of(ResourceKind::ReplicaSet, rs);
     let wants = Input::new(
         rs_marks.spec,
-        format!("ReplicaSet {} wants {}", meta::name(rs), plural(desired, "pod")),
+        format!(
+            "ReplicaSet {} wants {}",
+            meta::name(rs),
+            plural(desired, "pod")
+        ),
     );
     let mut shortfall = vec![wants.clone()];
     let mut surplus = vec![wants.clone()];
-    let mut status = vec![Input::new(rs_marks.spec, format!("spec of ReplicaSet {}", meta::name(rs)))];
+    let mut status = vec![Input::new(
+        rs_marks.spec,
+        format!("spec of ReplicaSet {}", meta::name(rs)),
+    )];
     let mut newest_creation = 0;
     // Pods that stopped counting: being deleted, finished, deleted, released.
     let mut lost = Vec::new();
@@ -371,7 +388,10 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
             lost.push(Input::new(deletion, format!("pod {name} is being deleted")));
             status.push(Input::new(deletion, format!("pod {name} is being deleted")));
         } else if is_terminal(pod) {
-            let phase = pod.at("/status/phase").and_then(Value::as_str).unwrap_or("");
+            let phase = pod
+                .at("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             lost.push(Input::new(marks.phase, format!("pod {name} {phase}")));
         }
         if marks.owners > marks.created {
@@ -381,6 +401,23 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
         status.push(Input::new(marks.phase, format!("pod {name} phase changed")));
         let ready = super::cache::ready_status(pod).unwrap_or("Unknown");
         status.push(Input::new(marks.ready, format!("pod {name} Ready={ready}")));
+    }
+    // Pods this pass releases (their labels stopped matching) or adopts (orphans that match):
+    // the same pass creates or deletes for them, before either shows in the snapshot.
+    for pod in pods {
+        let owner = controller_of(pod).map(|o| &o["uid"]);
+        let matches = selector.as_ref().is_some_and(|s| s.matches_object(pod));
+        let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+        let name = meta::name(pod);
+        if owner.is_some_and(|o| o == uid) && !matches && meta::deletion_timestamp(pod).is_none() {
+            let what = format!("labels of pod {name} no longer match");
+            lost.push(Input::new(marks.labels, what.clone()));
+            status.push(Input::new(marks.labels, what));
+        } else if owner.is_none() && matches && is_active(pod) {
+            let what = format!("pod {name} matches and has no controller");
+            surplus.push(Input::new(marks.labels.max(marks.owners), what.clone()));
+            status.push(Input::new(marks.labels.max(marks.owners), what));
+        }
     }
     for gone in snapshot.gone_from(uid) {
         let (seq, what) = if gone.deleted {
@@ -396,10 +433,15 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
     }
     // A loss that a later creation made up for is no cause of a shortfall now.
     shortfall.extend(lost.into_iter().filter(|l| l.seq > newest_creation));
-    let count = format!("{active} of {}", plural(desired, "pod"));
+    let short = format!("{active} of {}", plural(desired, "pod"));
+    let over = format!(
+        "{} where {desired} {} wanted",
+        plural(active, "pod"),
+        if desired == 1 { "is" } else { "are" }
+    );
     Causes {
-        shortfall: causes::newest_first(shortfall, &count),
-        surplus: causes::newest_first(surplus, &count),
+        shortfall: causes::newest_first(shortfall, &short),
+        surplus: causes::newest_first(surplus, &over),
         status: causes::newest_first(status, &format!("{active} active")),
     }
 }
@@ -421,7 +463,10 @@ fn ownership_causes(rs: &Value, pod: &Value, snapshot: &Snapshot, adopt: bool) -
             Input::new(marks.labels, format!("labels of pod {name}")),
             Input::new(marks.created, format!("pod {name} created")),
             Input::new(marks.owners, format!("owners of pod {name}")),
-            Input::new(rs_spec, format!("selector of ReplicaSet {}", meta::name(rs))),
+            Input::new(
+                rs_spec,
+                format!("selector of ReplicaSet {}", meta::name(rs)),
+            ),
         ],
         &outcome,
     )

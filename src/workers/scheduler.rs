@@ -4,8 +4,8 @@
 //! `PodScheduled=False` and a `FailedScheduling` event, and is retried when anything changes.
 
 use super::cache::Snapshot;
-use super::record::{Reporter, Severity};
 use super::causes::{self, Input};
+use super::record::{Reporter, Severity};
 use super::{Cause, Caused, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, UpdatePart};
@@ -330,9 +330,18 @@ fn bind_causes(snapshot: &Snapshot, pod: &Value, node: &str) -> Vec<Cause> {
             .get(ResourceKind::Node, "", node)
             .and_then(|n| super::cache::ready_status(n))
             .unwrap_or("Unknown");
-        inputs.push(Input::new(node_marks.created, format!("node {node} registered")));
-        inputs.push(Input::new(node_marks.ready, format!("node {node} Ready={ready}")));
-        inputs.push(Input::new(node_marks.spec, format!("spec of node {node} (taints)")));
+        inputs.push(Input::new(
+            node_marks.created,
+            format!("node {node} registered"),
+        ));
+        inputs.push(Input::new(
+            node_marks.ready,
+            format!("node {node} Ready={ready}"),
+        ));
+        inputs.push(Input::new(
+            node_marks.spec,
+            format!("spec of node {node} (taints)"),
+        ));
     }
     causes::newest_first(inputs, &format!("pod {name} fits node {node}"))
 }

@@ -145,7 +145,9 @@ pub fn status_change(before: Option<&Value>, after: &Value) -> String {
                 ),
                 None => String::new(),
             };
-            parts.push(format!("container {name} restarted{exit} (restart {restarts})"));
+            parts.push(format!(
+                "container {name} restarted{exit} (restart {restarts})"
+            ));
         } else if c["state"]["terminated"].is_object() && !was["state"]["terminated"].is_object() {
             let t = &c["state"]["terminated"];
             parts.push(format!(
@@ -158,10 +160,17 @@ pub fn status_change(before: Option<&Value>, after: &Value) -> String {
         }
         let waiting = c["state"]["waiting"]["reason"].as_str();
         if waiting.is_some() && waiting != was["state"]["waiting"]["reason"].as_str() {
-            parts.push(format!("container {name} waiting: {}", waiting.unwrap_or("")));
+            parts.push(format!(
+                "container {name} waiting: {}",
+                waiting.unwrap_or("")
+            ));
         }
         if c["ready"] != was["ready"] && c["ready"].is_boolean() {
-            let ready = if c["ready"] == true { "ready" } else { "not ready" };
+            let ready = if c["ready"] == true {
+                "ready"
+            } else {
+                "not ready"
+            };
             parts.push(format!("container {name} {ready}"));
         }
     }

@@ -11,8 +11,8 @@ use crate::api::containers as naming;
 use crate::events::{Command, DeleteOptions, RequestMeta};
 use crate::model::{ResourceKind, meta};
 use crate::workers::causes;
-use crate::workers::{Cause, Submit};
 use crate::workers::record::{Reporter, Severity};
+use crate::workers::{Cause, Submit};
 use bollard::Docker;
 use bollard::models::{ContainerSummaryStateEnum, VolumeCreateRequest};
 use bollard::query_parameters::{

@@ -528,7 +528,12 @@ impl Kubelet {
                     );
                     let because = causes::only(
                         version,
-                        format!("pod {}: {}: {}", meta::name(pod_json), note.reason, note.message),
+                        format!(
+                            "pod {}: {}: {}",
+                            meta::name(pod_json),
+                            note.reason,
+                            note.message
+                        ),
                     );
                     commands.push((event, because));
                 }
@@ -584,7 +589,10 @@ fn refresh(node: &Value, runtime_error: Option<&str>) -> Caused {
         part: UpdatePart::Status,
     };
     let reason = match runtime_error {
-        Some(error) => format!("node {}'s last status: the runtime is down: {error}", meta::name(node)),
+        Some(error) => format!(
+            "node {}'s last status: the runtime is down: {error}",
+            meta::name(node)
+        ),
         None => format!("node {}'s last status: heartbeat due", meta::name(node)),
     };
     (
