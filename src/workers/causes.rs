@@ -24,11 +24,12 @@ impl Input {
 }
 
 /// The causes of a decision read from `inputs`: the newest first, its reason the input and
-/// `outcome` (`0 of 1 pods`), then the others, newest first, one per seq, at most
-/// `api::MAX_CAUSES` in all. Inputs without a seq (0: not known) are left out.
+/// `outcome` (`0 of 1 pods`), then the others, newest first, one per seq (the first listed of
+/// those with the same seq: list the telling ones first), at most `api::MAX_CAUSES` in all.
+/// Inputs without a seq (0: not known) are left out.
 pub fn newest_first(mut inputs: Vec<Input>, outcome: &str) -> Vec<Cause> {
     inputs.retain(|i| i.seq > 0);
-    inputs.sort_by(|a, b| b.seq.cmp(&a.seq).then_with(|| a.what.cmp(&b.what)));
+    inputs.sort_by(|a, b| b.seq.cmp(&a.seq));
     inputs.dedup_by_key(|i| i.seq);
     inputs
         .into_iter()

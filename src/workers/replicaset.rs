@@ -398,9 +398,12 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
             surplus.push(Input::new(marks.owners, format!("pod {name} adopted")));
         }
         status.push(Input::new(marks.created, format!("pod {name} created")));
-        status.push(Input::new(marks.phase, format!("pod {name} phase changed")));
-        let ready = super::cache::ready_status(pod).unwrap_or("Unknown");
-        status.push(Input::new(marks.ready, format!("pod {name} Ready={ready}")));
+        if let Some(ready) = super::cache::ready_status(pod) {
+            status.push(Input::new(marks.ready, format!("pod {name} Ready={ready}")));
+        }
+        if let Some(phase) = pod.at("/status/phase").and_then(Value::as_str) {
+            status.push(Input::new(marks.phase, format!("pod {name} {phase}")));
+        }
     }
     // Pods this pass releases (their labels stopped matching) or adopts (orphans that match):
     // the same pass creates or deletes for them, before either shows in the snapshot.

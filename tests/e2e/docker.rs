@@ -708,3 +708,147 @@ spec:
             .is_empty()
     );
 }
+
+/// The `why` of the first status write of `pod` (in `default`) that shows a restart: the
+/// chain as `Kind name: Type by actor` lines, and the JSON.
+fn why_of_restart(c: &Cluster, pod: &str) -> (Vec<String>, serde_json::Value) {
+    let raw = c.ok(&[
+        "get",
+        "--raw",
+        &format!(
+            "/apis/kubetrail.dev/v1alpha1/logentries?kind=Pod&namespace=default&name={pod}&type=StatusUpdated"
+        ),
+    ]);
+    let entries: serde_json::Value = serde_json::from_str(&raw).expect("log entries");
+    let restart = entries["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| {
+            e["object"]["status"]["containerStatuses"][0]["restartCount"]
+                .as_i64()
+                .is_some_and(|n| n >= 1)
+        })
+        .unwrap_or_else(|| panic!("no status write of {pod} shows a restart: {raw}"));
+    let seq = restart["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("");
+    let raw = c.ok(&[
+        "get",
+        "--raw",
+        &format!(
+            "/apis/kubetrail.dev/v1alpha1/namespaces/default/why/pods/{pod}?resourceVersion={seq}"
+        ),
+    ]);
+    let why: serde_json::Value = serde_json::from_str(&raw).expect("why");
+    let links = why["chain"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            format!(
+                "{} {}: {} by {}",
+                l["involvedObject"]["kind"].as_str().unwrap_or(""),
+                l["involvedObject"]["name"].as_str().unwrap_or(""),
+                l["type"].as_str().unwrap_or(""),
+                l["actor"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    (links, why)
+}
+
+#[test]
+fn why_names_the_probe_failure_or_the_exit_behind_a_restart() {
+    let c = Cluster::start("why");
+    c.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: liveness}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: app
+      image: {ECHO}
+      livenessProbe:
+        httpGet: {{path: /, port: 8080}}
+        periodSeconds: 1
+        failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: crash}}
+spec:
+  containers:
+    - name: app
+      image: {BUSYBOX}
+      command: [sh, -c, "sleep 1; exit 3"]
+"#
+    ));
+    for pod in ["liveness", "crash"] {
+        c.wait_for(&format!("{pod} to restart"), 90, || {
+            let row = c.pod_row(pod);
+            (row.len() >= 4 && row[3].parse::<u32>().is_ok_and(|r| r >= 1)).then_some(())
+        });
+    }
+    let kubelet = format!("kubelet/{}", c.node);
+    let explained = |why: &serde_json::Value| {
+        why["explanation"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    // Liveness failure -> kill -> restart: the kill the kubelet recorded is the cause, and the
+    // chain goes on through the binding to the person's request.
+    let (links, why) = why_of_restart(&c, "liveness");
+    let text = explained(&why);
+    assert_eq!(
+        links.first().map(String::as_str),
+        Some(format!("Pod liveness: StatusUpdated by {kubelet}").as_str()),
+        "{text}"
+    );
+    let reason = why["chain"][0]["causes"][0]["reason"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        reason.starts_with("Killing: Container app failed liveness probe, will be restarted")
+            && reason.contains("container app restarted after it exited with code"),
+        "{text}"
+    );
+    assert!(links[1].starts_with("Event liveness."), "{text}");
+    assert!(
+        links.contains(&"Pod liveness: Bound by default-scheduler".to_string()),
+        "{text}"
+    );
+    assert_eq!(
+        links.last().map(String::as_str),
+        Some("Pod liveness: Created by kubetrail-admin"),
+        "{text}"
+    );
+    assert_eq!(why["origin"]["person"], true, "{text}");
+
+    // The container exits -> restart: the exit code, on the spec the kubelet runs.
+    let (links, why) = why_of_restart(&c, "crash");
+    let text = explained(&why);
+    let reason = why["chain"][0]["causes"][0]["reason"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        reason.contains("container app restarted after it exited with code 3"),
+        "{text}"
+    );
+    assert_eq!(
+        links,
+        [
+            format!("Pod crash: StatusUpdated by {kubelet}"),
+            "Pod crash: Bound by default-scheduler".to_string(),
+            "Pod crash: Created by kubetrail-admin".to_string(),
+        ],
+        "{text}"
+    );
+}

@@ -342,11 +342,25 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
         .filter(|r| r["actor"] == "replicaset-controller")
     {
         assert_eq!(row["type"], "StatusUpdated", "{row}");
+        // Caused by what changed its counts: a pod of the set or the set itself, earlier, with
+        // what about it mattered.
         let cause: i64 = row["causedBy"].as_str().unwrap().parse().unwrap();
-        assert!(
-            seqs.contains(&cause),
-            "caused by an earlier version of the set: {row}"
+        let seq: i64 = row["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(cause < seq, "caused by an earlier event: {row}");
+        assert_eq!(
+            row["causes"][0]["resourceVersion"], row["causedBy"],
+            "{row}"
         );
+        let reason = row["causes"][0]["reason"].as_str().unwrap_or("");
+        assert!(
+            reason.contains("pod echo-rs-") || reason.starts_with("spec of ReplicaSet echo-rs"),
+            "{row}"
+        );
+        assert!(reason.ends_with(" active"), "{row}");
     }
     let scaled: Vec<&Value> = rows.iter().filter(|r| r["type"] == "Scaled").collect();
     assert_eq!(
@@ -486,9 +500,13 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
         )) && lines[1].ends_with("): metadata.generation: 1 -> 2; spec.replicas: 2 -> 3"),
         "{text}"
     );
+    assert_eq!(
+        lines[2], "     what mattered: ReplicaSet echo-rs wants 3 pods: 2 of 3 pods",
+        "{text}"
+    );
     assert!(
-        lines[2].starts_with(&format!("origin: a request by {ADMIN} with kubectl/"))
-            && lines[2].contains(&format!(" at resourceVersion {scaled_up} (")),
+        lines[3].starts_with(&format!("origin: a request by {ADMIN} with kubectl/"))
+            && lines[3].contains(&format!(" at resourceVersion {scaled_up} (")),
         "{text}"
     );
     let (status, why) = get(

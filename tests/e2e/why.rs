@@ -6,6 +6,7 @@
 //! `docker::`.)
 
 use crate::support::app::*;
+use crate::support::binary::run as kubetrail;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -566,4 +567,76 @@ async fn why_names_the_true_cause_in_every_scenario() {
     gc_cascade(&app).await;
     namespace_deletion(&app).await;
     node_paused(&app).await;
+    // Today's controllers make every recorded decision, for the causes they recorded.
+    let dir = app.stop().await;
+    let data = dir.path().display().to_string();
+    let (code, out, err) = kubetrail(&["replay", "--check-workers", "--data-dir", &data]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": 0 differ"), "{out}");
+    println!("{out}");
+}
+
+#[tokio::test]
+async fn a_remote_worker_names_its_causes_in_a_header_and_a_bad_one_is_refused() {
+    let app = spawn_app().await;
+    let created = app.create_pod("default", &pod("first")).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let cause = rv(&created.body);
+    let causes = json!([{"resourceVersion": cause.to_string(), "reason": "pod first created: 1 of 2 pods \u{2713}"}]);
+    // The header is ASCII: what is not is escaped in the JSON.
+    let header = causes.to_string().replace('\u{2713}', "\\u2713");
+    let reply = app
+        .send(
+            app.request(reqwest::Method::POST, "/api/v1/namespaces/default/pods")
+                .header("Kubetrail-Caused-By", cause.to_string())
+                .header("Kubetrail-Causes", header)
+                .json(&pod("second")),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let recorded = entries(&app, "kind=Pod&name=second").await;
+    assert_eq!(recorded[0]["causedBy"], cause.to_string());
+    assert_eq!(recorded[0]["causes"], causes);
+
+    for (bad, why) in [
+        ("not json", "must be a JSON array"),
+        ("[]", "must be a JSON array"),
+        (
+            r#"[{"resourceVersion": "x", "reason": "r"}]"#,
+            "must be a JSON array",
+        ),
+        (
+            r#"[{"resourceVersion": "1", "reason": "r"}]"#,
+            "must name the first",
+        ),
+    ] {
+        let reply = app
+            .send(
+                app.request(reqwest::Method::POST, "/api/v1/namespaces/default/pods")
+                    .header("Kubetrail-Caused-By", cause.to_string())
+                    .header("Kubetrail-Causes", bad)
+                    .json(&pod("third")),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.text);
+        assert_eq!(reply.body["kind"], "Status", "{}", reply.text);
+        assert!(
+            reply.body["message"].as_str().unwrap_or("").contains(why),
+            "{bad}: {}",
+            reply.text
+        );
+    }
+    let too_many: Vec<Value> = (1..=17)
+        .map(|i| json!({"resourceVersion": i.to_string(), "reason": "r"}))
+        .collect();
+    let reply = app
+        .send(
+            app.request(reqwest::Method::POST, "/api/v1/namespaces/default/pods")
+                .header("Kubetrail-Causes", Value::Array(too_many).to_string())
+                .json(&pod("third")),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    let third = app.get("/api/v1/namespaces/default/pods/third").await;
+    assert_eq!(third.status, 404, "a refused request changes nothing");
 }

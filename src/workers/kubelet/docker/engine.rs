@@ -62,8 +62,9 @@ pub struct Recorder {
     pub reporter: Reporter,
     pub actor: String,
     queue: tokio::sync::mpsc::UnboundedSender<Note>,
-    /// The newest Event recorded about each pod (by uid): its seq and `Reason: message`, a
-    /// cause of the status write that follows it (a liveness kill, a back-off).
+    /// The newest failure an Event recorded about each pod (by uid; `Killing`, or a warning
+    /// such as `Unhealthy`): its seq and `Reason: message`, a cause of the status writes that
+    /// follow it until one has shown its outcome (`consume_note`).
     latest: Arc<std::sync::Mutex<HashMap<String, (i64, String)>>>,
 }
 
@@ -73,6 +74,8 @@ struct Note {
     causes: Vec<Cause>,
     pod_uid: String,
     text: String,
+    /// Whether it reports a failure that later status writes follow from.
+    failure: bool,
 }
 
 impl Recorder {
@@ -86,7 +89,7 @@ impl Recorder {
             while let Some(note) = pending.recv().await {
                 let request = RequestMeta::worker(&writer).because(note.causes);
                 match sink.submit_command(note.command, request).await {
-                    Ok(seq) if seq > 0 => {
+                    Ok(seq) if seq > 0 && note.failure => {
                         recorded
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -106,13 +109,22 @@ impl Recorder {
         }
     }
 
-    /// The newest Event recorded about the pod `uid`: its seq and `Reason: message`.
+    /// The newest failure recorded about the pod `uid` and not yet consumed: its seq and
+    /// `Reason: message`.
     pub fn latest_note(&self, uid: &str) -> Option<(i64, String)> {
         self.latest
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(uid)
             .cloned()
+    }
+
+    /// A status write showed the outcome of the failure at `seq`: it causes no later one.
+    pub fn consume_note(&self, uid: &str, seq: i64) {
+        let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        if latest.get(uid).is_some_and(|(at, _)| *at == seq) {
+            latest.remove(uid);
+        }
     }
 
     /// Forget the Events of pods not in `present`.
@@ -141,6 +153,7 @@ impl Recorder {
             causes,
             pod_uid: meta::uid(pod).to_string(),
             text,
+            failure: severity == Severity::Warning || reason == "Killing",
         });
     }
 }

@@ -487,18 +487,35 @@ impl Kubelet {
             let (actions, notes) = sync::plan(&pod, &sorted, memory, now);
             let status = sync::status(&pod, &sorted, memory, HOST_IP, now);
             let version: i64 = meta::resource_version(pod_json).parse().unwrap_or(0);
-            let mut inputs = vec![Input::new(
-                pod_marks.spec,
-                format!("pod {} bound to {}", meta::name(pod_json), self.node),
-            )];
-            if let Some((seq, text)) = self.recorder.latest_note(&uid)
-                && seq > version
-            {
-                inputs.push(Input::new(seq, text));
-            }
             if let Ok(status) = serde_json::to_value(&status)
                 && pod_json.get("status") != Some(&status)
             {
+                let mut inputs = vec![Input::new(
+                    pod_marks.spec,
+                    format!("pod {} bound to {}", meta::name(pod_json), self.node),
+                )];
+                let failure = self
+                    .recorder
+                    .latest_note(&uid)
+                    .filter(|(seq, _)| *seq > pod_marks.spec);
+                if let Some((seq, text)) = &failure {
+                    inputs.push(Input::new(*seq, text.clone()));
+                    // A kill shows its outcome when the container has restarted (or the pod
+                    // finished); any other failure in the first write after it.
+                    let restarts = |s: Option<&Value>| -> i64 {
+                        s.and_then(|s| s["containerStatuses"].as_array())
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|c| c["restartCount"].as_i64())
+                            .sum()
+                    };
+                    let shown = !text.starts_with("Killing")
+                        || restarts(Some(&status)) > restarts(pod_json.get("status"))
+                        || matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
+                    if shown {
+                        self.recorder.consume_note(&uid, *seq);
+                    }
+                }
                 let cause = causes::newest_first(
                     inputs,
                     &super::status_change(pod_json.get("status"), &status),
