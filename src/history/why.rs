@@ -163,7 +163,23 @@ pub fn render(steps: &[Step]) -> Vec<String> {
         {
             lines.push(format!("     what mattered: {reason}"));
         }
-        for (cause, entry) in step.link.others() {
+        // The effect's other causes, after its primary one.
+        if let Some(effect) = i.checked_sub(1).and_then(|e| steps.get(e)) {
+            lines.extend(also(&effect.link));
+        }
+    }
+    if let Some(last) = steps.last() {
+        lines.extend(also(&last.link));
+    }
+    lines.push(origin(steps));
+    lines
+}
+
+/// A link's causes besides its primary one, a line each.
+fn also(link: &Link) -> Vec<String> {
+    link.others()
+        .iter()
+        .map(|(cause, entry)| {
             let at = match entry {
                 Some(entry) => format!(
                     "{} at resourceVersion {}: {} by {}",
@@ -174,11 +190,9 @@ pub fn render(steps: &[Step]) -> Vec<String> {
                 ),
                 None => format!("resourceVersion {}", cause.seq),
             };
-            lines.push(format!("     also because {}: {at}", cause.reason));
-        }
-    }
-    lines.push(origin(steps));
-    lines
+            format!("     also because {} ({at})", cause.reason)
+        })
+        .collect()
 }
 
 /// Where the chain ends, in words.
@@ -341,5 +355,55 @@ mod tests {
             "origin: Namespace default at resourceVersion 3, by system:kubetrail with no recorded cause"
         );
         assert_eq!(to_json(&[created])["origin"]["person"], false);
+    }
+
+    #[test]
+    fn a_healed_pod_names_the_deletion_with_what_mattered_and_the_other_causes() {
+        let mut created = link(
+            22,
+            "Pod",
+            "echo-rs-gf9kz",
+            "Created",
+            "replicaset-controller",
+            Some(18),
+        );
+        let mut spec = LogEntry::example(7, "ReplicaSet", "echo-rs", "Created", "kubetrail-admin");
+        spec.time = "2026-01-01T00:00:00.000000000Z".into();
+        created.causes = vec![
+            (
+                Cause::new(18, "pod echo-rs-v2hrm is being deleted: 0 of 1 pod"),
+                None,
+            ),
+            (Cause::new(7, "ReplicaSet echo-rs wants 1 pod"), Some(spec)),
+        ];
+        let mut deleted = link(
+            18,
+            "Pod",
+            "echo-rs-v2hrm",
+            "DeletionRequested",
+            "kubetrail-admin",
+            None,
+        );
+        deleted.entry.field_manager = None;
+        let steps = collapse(vec![created.clone(), deleted]);
+        assert_eq!(
+            render(&steps),
+            [
+                "Pod default/echo-rs-gf9kz at resourceVersion 22: Created by replicaset-controller",
+                "  <- because Pod default/echo-rs-v2hrm at resourceVersion 18: DeletionRequested by kubetrail-admin (kubectl/v1.32.4)",
+                "     what mattered: pod echo-rs-v2hrm is being deleted: 0 of 1 pod",
+                "     also because ReplicaSet echo-rs wants 1 pod (ReplicaSet default/echo-rs at resourceVersion 7: Created by kubetrail-admin)",
+                "origin: a request by kubetrail-admin with kubectl/v1.32.4 at resourceVersion 18 (2026-01-01T00:00:00.000000000Z)",
+            ]
+        );
+        let json = to_json(&[created]);
+        assert_eq!(
+            json["chain"][0]["causes"][0]["reason"],
+            "pod echo-rs-v2hrm is being deleted: 0 of 1 pod"
+        );
+        assert_eq!(
+            json["chain"][0]["causes"][1]["involvedObject"]["name"],
+            "echo-rs"
+        );
     }
 }

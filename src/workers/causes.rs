@@ -29,7 +29,7 @@ impl Input {
 /// Inputs without a seq (0: not known) are left out.
 pub fn newest_first(mut inputs: Vec<Input>, outcome: &str) -> Vec<Cause> {
     inputs.retain(|i| i.seq > 0);
-    inputs.sort_by(|a, b| b.seq.cmp(&a.seq));
+    inputs.sort_by_key(|i| std::cmp::Reverse(i.seq));
     inputs.dedup_by_key(|i| i.seq);
     inputs
         .into_iter()

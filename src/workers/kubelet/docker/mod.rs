@@ -374,10 +374,10 @@ impl Kubelet {
         heartbeat_every: Duration,
     ) -> i64 {
         let now = jiff::Timestamp::now();
-        let (node, pods, marks): (Option<Arc<Value>>, Vec<Arc<Value>>, HashMap<String, Marks>) = {
+        let (node, pods, marks) = {
             let snapshot = informer.read();
             let pods: Vec<Arc<Value>> = snapshot.pods_on(&self.node).into_iter().cloned().collect();
-            let marks = pods
+            let marks: HashMap<String, Marks> = pods
                 .iter()
                 .map(|p| {
                     (
