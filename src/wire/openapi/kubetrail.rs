@@ -128,7 +128,8 @@ fn schemas() -> Value {
         "userAgent": {"type": "string"},
         "fieldManager": {"type": "string"},
         "requestID": {"type": "string"},
-        "causedBy": {"type": "string", "description": "for worker writes: the resourceVersion of the event that made the worker act"},
+        "causedBy": {"type": "string", "description": "for worker writes: the resourceVersion of the event that made the worker act (the newest input that made its decision differ)"},
+        "causes": {"type": "array", "description": "for worker writes: every cause, the one causedBy names first, each with what about it mattered", "items": schema_ref("dev.kubetrail.v1alpha1.Cause")},
         "object": {"type": "object", "description": "the object after the event (its last state for Deleted)"},
         "changes": {"type": "array", "description": "history and why only: what changed since the object's previous version", "items": schema_ref("dev.kubetrail.v1alpha1.Change")},
     });
@@ -150,6 +151,18 @@ fn schemas() -> Value {
             "description": "A new log entry, one JSON object per line.", "type": "object", "required": ["type", "object"],
             "properties": {"type": {"type": "string", "description": "ADDED, or ERROR with a Status"},
                            "object": schema_ref("dev.kubetrail.v1alpha1.LogEntry")},
+        },
+        "dev.kubetrail.v1alpha1.Cause": {
+            "description": "One cause of an event, with what about it mattered.", "type": "object", "required": ["resourceVersion", "reason"],
+            "properties": {
+                "resourceVersion": {"type": "string", "description": "the event that is the cause"},
+                "reason": {"type": "string", "description": "what about it mattered (0 of 1 pods, liveness probe failed)"},
+                "involvedObject": {"type": "object", "description": "why only: the object the cause is about", "properties": {
+                    "kind": {"type": "string"}, "namespace": {"type": "string"}, "name": {"type": "string"}}},
+                "type": {"type": "string", "description": "why only: the cause's event type"},
+                "actor": {"type": "string", "description": "why only: who wrote the cause"},
+                "time": {"type": "string", "description": "why only: when the cause was appended"},
+            },
         },
         "dev.kubetrail.v1alpha1.Change": {
             "description": "A leaf added, removed or changed between two versions of an object.", "type": "object",
