@@ -436,6 +436,10 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
     }
     // A loss that a later creation made up for is no cause of a shortfall now.
     shortfall.extend(lost.into_iter().filter(|l| l.seq > newest_creation));
+    let ready = claimed
+        .iter()
+        .filter(|p| is_active(p) && ready_since(p).is_some())
+        .count();
     let short = format!("{active} of {}", plural(desired, "pod"));
     let over = format!(
         "{} where {desired} {} wanted",
@@ -445,7 +449,7 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
     Causes {
         shortfall: causes::newest_first(shortfall, &short),
         surplus: causes::newest_first(surplus, &over),
-        status: causes::newest_first(status, &format!("{active} active")),
+        status: causes::newest_first(status, &format!("{active} active, {ready} ready")),
     }
 }
 

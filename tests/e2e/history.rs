@@ -360,7 +360,10 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
             reason.contains("pod echo-rs-") || reason.starts_with("spec of ReplicaSet echo-rs"),
             "{row}"
         );
-        assert!(reason.ends_with(" active"), "{row}");
+        assert!(
+            reason.contains(" active, ") && reason.ends_with(" ready"),
+            "{row}"
+        );
     }
     let scaled: Vec<&Value> = rows.iter().filter(|r| r["type"] == "Scaled").collect();
     assert_eq!(
