@@ -19,3 +19,4 @@ mod remote;
 mod schemathesis;
 mod streams;
 mod tidy;
+mod ui;
