@@ -782,12 +782,12 @@ async function sliderView(main, namespace, rvParam, signal) {
       if (ticket !== asked) return;
       const entry = entries.items[0];
       const time = entry ? entry.time : new Date().toISOString();
-      moment.replaceChildren(entry
+      moment.replaceChildren(...(entry
         ? [`resourceVersion ${at} \u00b7 ${clock(entry.time)} \u00b7 `,
           h('a', { href: objectHash(entry.involvedObject.kind, entry.involvedObject.namespace, entry.involvedObject.name, at) },
             `${entry.involvedObject.kind} ${entry.involvedObject.name} ${entry.type}`),
           ' by ', actorPill(entry.actor)]
-        : `resourceVersion ${at}`);
+        : [`resourceVersion ${at}`]));
       result.replaceChildren(
         h('h2', {}, `Pods in ${namespace}`),
         table('pods-at', ['NAME', 'READY', 'STATUS', 'RESTARTS', 'NODE', 'AGE'],
