@@ -107,6 +107,7 @@ impl Application {
             },
             read_only: read_only.clone(),
             cors,
+            ui: http::ui::Sessions::new(),
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;

@@ -1,9 +1,11 @@
 //! The `kubetrail` command line: `serve` runs the API server and its workers; `kubelet` runs a
 //! node against a server; `rebuild` replays the log into fresh projections; `events`,
-//! `history`, `why`, `replay`, `verify` and `snapshot` debug with the log (`history`). The top
-//! of the layers: it parses arguments and calls into `app` and the library; nothing imports it.
+//! `history`, `why`, `replay`, `verify` and `snapshot` debug with the log (`history`); `ui`
+//! prints a login link for the timeline UI. The top of the layers: it parses arguments and
+//! calls into `app` and the library; nothing imports it.
 
 mod history;
+mod ui;
 
 use crate::app::config::Settings;
 use crate::app::startup::Application;
@@ -113,6 +115,8 @@ enum Commands {
     Verify(history::VerifyArgs),
     /// Snapshot the projections, so a rebuild replays only the events after it.
     Snapshot(history::DataDir),
+    /// Print a link that logs a browser in to the timeline UI (`/ui/`) of a running server.
+    Ui(ui::UiArgs),
 }
 
 // A multi-threaded runtime: the event-log writer, the informer and the controllers must not
@@ -246,6 +250,7 @@ pub async fn run() -> anyhow::Result<()> {
             }
         }
         Commands::Snapshot(args) => history::snapshot(args).await?,
+        Commands::Ui(args) => ui::ui(args).await?,
     }
     Ok(())
 }

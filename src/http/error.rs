@@ -40,6 +40,16 @@ impl ApiError {
         Self::status(401, "Unauthorized", "Unauthorized")
     }
 
+    /// A UI login link whose code is used, expired or unknown.
+    pub fn login_refused() -> Self {
+        Self::status(
+            401,
+            "Unauthorized",
+            "this login link does not work any more: each link works once, within 60 seconds. \
+             Run `kubetrail ui` again and open the new link it prints.",
+        )
+    }
+
     /// A request from a browser origin that `--cors-allowed-origins` does not allow.
     pub fn origin_forbidden(origin: &str) -> Self {
         Self::status(

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod params;
 pub mod protobuf;
 pub mod target;
+pub mod ui;
 pub mod watch;
 pub mod yaml;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub read_only: Option<String>,
     /// The browser origins allowed to call the API.
     pub cors: cors::Origins,
+    /// The timeline UI's login codes and browser sessions.
+    pub ui: ui::Sessions,
 }
 
 /// Who is calling, set by the authentication middleware.
@@ -112,6 +115,7 @@ pub const ADMIN_USER: &str = "kubetrail-admin";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     openapi::configure(cfg);
+    ui::configure(cfg);
     cfg.route("/healthz", web::get().to(health))
         .route("/livez", web::get().to(health))
         .route("/readyz", web::get().to(ready))
@@ -233,7 +237,7 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/livez" | "/readyz")
+    matches!(path, "/healthz" | "/livez" | "/readyz") || ui::is_public(path)
 }
 
 /// The host (and port) a request was sent to: HTTP/2's `:authority`, else `Host`. Never the
@@ -260,7 +264,7 @@ fn is_authenticated(req: &ServiceRequest, token: &str) -> bool {
 }
 
 /// Refuse a request from another origin, answer an allowed origin's preflight, authenticate
-/// the bearer token, refuse a write body of an unknown media type, tag the request with its
+/// the bearer token (or, for a GET, the UI's session cookie), refuse a write body of an unknown media type, tag the request with its
 /// caller and an audit id, and record the request's count and latency.
 pub async fn authenticate_and_measure(
     req: ServiceRequest,
@@ -297,6 +301,7 @@ pub async fn authenticate_and_measure(
         if let Some(token) = &state.token
             && !is_public(req.path())
             && !is_authenticated(&req, token)
+            && !ui::session_reads(&req, &state.ui)
         {
             return refused(req, ApiError::unauthorized(), allowed_origin.as_deref());
         }

@@ -19,4 +19,5 @@ mod remote;
 mod schemathesis;
 mod streams;
 mod tidy;
+mod ui;
 mod why;
