@@ -2,10 +2,10 @@
 //! kubeconfig the server wrote (server URL, CA, token), asks the server for a one-time login
 //! code with the token, and prints the link; the token itself never reaches the browser.
 
+use crate::workers::remote::{Connection, KubeconfigTarget, read_kubeconfig};
 use anyhow::{Context, bail};
-use base64::Engine;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(clap::Args)]
@@ -18,72 +18,16 @@ pub struct UiArgs {
     kubeconfig: Option<PathBuf>,
 }
 
-/// Server URL, CA certificate (PEM) and bearer token of a kubeconfig's current context.
-struct Target {
-    server: String,
-    ca_pem: Option<String>,
-    token: Option<String>,
-}
-
-fn read_kubeconfig(path: &Path) -> anyhow::Result<Target> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "no kubeconfig at {}: the server writes it when it starts; start it with \
-             `kubetrail serve` (or pass --data-dir / --kubeconfig)",
-            path.display()
-        ),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let config: Value = yaml_serde::from_str(&text)
-        .with_context(|| format!("parsing the kubeconfig {}", path.display()))?;
-    let current = config["current-context"].as_str().unwrap_or("");
-    let named = |list: &str, name: &str| {
-        config[list]
-            .as_array()
-            .and_then(|l| l.iter().find(|e| e["name"] == name))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let context = named("contexts", current);
-    let cluster = named(
-        "clusters",
-        context["context"]["cluster"].as_str().unwrap_or(""),
-    );
-    let user = named("users", context["context"]["user"].as_str().unwrap_or(""));
-    let server = cluster["cluster"]["server"]
-        .as_str()
-        .with_context(|| format!("the kubeconfig {} names no server", path.display()))?
-        .trim_end_matches('/')
-        .to_string();
-    let ca_pem = cluster["cluster"]["certificate-authority-data"]
-        .as_str()
-        .map(|b64| base64::engine::general_purpose::STANDARD.decode(b64))
-        .transpose()
-        .context("decoding certificate-authority-data")?
-        .map(String::from_utf8)
-        .transpose()
-        .context("certificate-authority-data is not PEM text")?;
-    let token = user["user"]["token"].as_str().map(str::to_string);
-    Ok(Target {
-        server,
-        ca_pem,
-        token,
-    })
-}
-
 /// Ask the server for a login code: the path of the link that uses it.
-async fn login_path(target: &Target, token: &str) -> anyhow::Result<String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
-    if let Some(pem) = &target.ca_pem {
-        builder = builder.tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes())?]);
-    }
-    let client = builder.build()?;
-    let url = format!("{}/ui/login-codes", target.server);
-    let response = client
-        .post(&url)
-        .bearer_auth(token)
+async fn login_path(target: &KubeconfigTarget) -> anyhow::Result<String> {
+    let connection = Connection::new(
+        &target.server,
+        target.token.clone(),
+        target.ca_pem.as_deref(),
+    )?;
+    let response = connection
+        .request(reqwest::Method::POST, "/ui/login-codes")
+        .timeout(Duration::from_secs(10))
         .json(&serde_json::json!({}))
         .send()
         .await
@@ -122,12 +66,12 @@ pub async fn ui(args: UiArgs) -> anyhow::Result<()> {
         .kubeconfig
         .unwrap_or_else(|| args.data_dir.join("kubeconfig"));
     let target = read_kubeconfig(&path)?;
-    let Some(token) = &target.token else {
+    if target.token.is_none() {
         println!("The timeline UI (this server needs no login):");
         println!("  {}/ui/", target.server);
         return Ok(());
-    };
-    let link = format!("{}{}", target.server, login_path(&target, token).await?);
+    }
+    let link = format!("{}{}", target.server, login_path(&target).await?);
     println!(
         "Open this link in a browser on this machine within 60 seconds; it logs the browser in \
          to the timeline UI (once: run `kubetrail ui` again for another browser):"

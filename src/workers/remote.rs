@@ -23,6 +23,63 @@ pub struct Connection {
     token: Option<String>,
 }
 
+/// What the current context of a kubeconfig names: the server's URL (without a trailing
+/// slash), its CA certificate (PEM) and the bearer token.
+#[derive(Debug, Clone)]
+pub struct KubeconfigTarget {
+    pub server: String,
+    pub ca_pem: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Read the current context of the kubeconfig at `path`.
+pub fn read_kubeconfig(path: &std::path::Path) -> anyhow::Result<KubeconfigTarget> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "no kubeconfig at {}: the server writes it when it starts; start it with \
+             `kubetrail serve` (or name another data directory or kubeconfig)",
+            path.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let config: Value = yaml_serde::from_str(&text)
+        .with_context(|| format!("parsing the kubeconfig {}", path.display()))?;
+    let current = config["current-context"].as_str().unwrap_or("");
+    let named = |list: &str, name: &str| {
+        config[list]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let context = named("contexts", current);
+    let cluster = named(
+        "clusters",
+        context["context"]["cluster"].as_str().unwrap_or(""),
+    );
+    let user = named("users", context["context"]["user"].as_str().unwrap_or(""));
+    let server = cluster["cluster"]["server"]
+        .as_str()
+        .with_context(|| format!("the kubeconfig {} names no server", path.display()))?
+        .trim_end_matches('/')
+        .to_string();
+    let ca_pem = cluster["cluster"]["certificate-authority-data"]
+        .as_str()
+        .map(|b64| base64::engine::general_purpose::STANDARD.decode(b64))
+        .transpose()
+        .context("decoding certificate-authority-data")?
+        .map(String::from_utf8)
+        .transpose()
+        .context("certificate-authority-data is not PEM text")?;
+    let token = user["user"]["token"].as_str().map(str::to_string);
+    Ok(KubeconfigTarget {
+        server,
+        ca_pem,
+        token,
+    })
+}
+
 impl Connection {
     /// Connect to `server` (https with `ca_pem` and `token`, or plain http).
     pub fn new(server: &str, token: Option<String>, ca_pem: Option<&str>) -> anyhow::Result<Self> {
@@ -40,38 +97,17 @@ impl Connection {
 
     /// Connect with the current context of a kubeconfig file (server, CA data, token).
     pub fn from_kubeconfig(path: &std::path::Path) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let config: Value = yaml_serde::from_str(&text).context("parsing the kubeconfig")?;
-        let current = config["current-context"].as_str().unwrap_or("");
-        let named = |list: &str, name: &str| {
-            config[list]
-                .as_array()
-                .and_then(|l| l.iter().find(|e| e["name"] == name))
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
-        let context = named("contexts", current);
-        let cluster = named(
-            "clusters",
-            context["context"]["cluster"].as_str().unwrap_or(""),
-        );
-        let user = named("users", context["context"]["user"].as_str().unwrap_or(""));
-        let server = cluster["cluster"]["server"]
-            .as_str()
-            .context("the kubeconfig names no server")?;
-        let ca = cluster["cluster"]["certificate-authority-data"]
-            .as_str()
-            .map(|b64| base64::engine::general_purpose::STANDARD.decode(b64))
-            .transpose()
-            .context("decoding certificate-authority-data")?
-            .map(String::from_utf8)
-            .transpose()?;
-        let token = user["user"]["token"].as_str().map(str::to_string);
-        Self::new(server, token, ca.as_deref())
+        let target = read_kubeconfig(path)?;
+        Self::new(&target.server, target.token, target.ca_pem.as_deref())
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    /// The server's URL, without a trailing slash.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// A request to `path` on the server, with the token when there is one.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let builder = self
             .client
             .request(method, format!("{}{path}", self.server));

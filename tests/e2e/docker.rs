@@ -6,6 +6,7 @@
 
 use crate::support::binary::{Serve, Server, kubetrail};
 use crate::support::docker::{BUSYBOX, Cleanup, ECHO, docker, unique};
+use crate::support::http::why_links;
 use crate::support::kubectl::{Kubectl, kubectl_binary};
 use crate::support::wait;
 use std::io::{BufRead, BufReader, Write};
@@ -741,20 +742,7 @@ fn why_of_restart(c: &Cluster, pod: &str) -> (Vec<String>, serde_json::Value) {
         ),
     ]);
     let why: serde_json::Value = serde_json::from_str(&raw).expect("why");
-    let links = why["chain"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|l| {
-            format!(
-                "{} {}: {} by {}",
-                l["involvedObject"]["kind"].as_str().unwrap_or(""),
-                l["involvedObject"]["name"].as_str().unwrap_or(""),
-                l["type"].as_str().unwrap_or(""),
-                l["actor"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let links = why_links(&why);
     (links, why)
 }
 

@@ -7,6 +7,7 @@
 
 use crate::support::app::*;
 use crate::support::binary::run as kubetrail;
+use crate::support::http::why_links;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -44,6 +45,19 @@ async fn namespace(app: &TestApp, name: &str) {
         )
         .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
+}
+
+/// A namespace `ns` with a ReplicaSet `name` of `replicas` running pods: their names.
+async fn replicaset_in(app: &TestApp, ns: &str, name: &str, replicas: usize) -> Vec<String> {
+    namespace(app, ns).await;
+    let created = app
+        .post(
+            &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
+            &rs_of(name, replicas as i64),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    running(app, ns, &format!("app={name}"), replicas).await
 }
 
 async fn pods(app: &TestApp, ns: &str, selector: &str) -> Vec<Value> {
@@ -166,20 +180,7 @@ async fn why(
         ))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    let links = reply.body["chain"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|l| {
-            format!(
-                "{} {}: {} by {}",
-                l["involvedObject"]["kind"].as_str().unwrap_or(""),
-                l["involvedObject"]["name"].as_str().unwrap_or(""),
-                l["type"].as_str().unwrap_or(""),
-                l["actor"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let links = why_links(&reply.body);
     (links, reply.body)
 }
 
@@ -233,13 +234,7 @@ async fn created_after(app: &TestApp, ns: &str, after: i64) -> (String, i64) {
 
 async fn scale_up(app: &TestApp) {
     let ns = "scale-up";
-    namespace(app, ns).await;
-    app.post(
-        &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
-        &rs_of("web", 1),
-    )
-    .await;
-    running(app, ns, "app=web", 1).await;
+    replicaset_in(app, ns, "web", 1).await;
     let scaled = app
         .patch(
             &format!("/apis/apps/v1/namespaces/{ns}/replicasets/web/scale"),
@@ -274,13 +269,7 @@ async fn scale_up(app: &TestApp) {
 
 async fn scale_down(app: &TestApp) {
     let ns = "scale-down";
-    namespace(app, ns).await;
-    app.post(
-        &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
-        &rs_of("web", 2),
-    )
-    .await;
-    running(app, ns, "app=web", 2).await;
+    replicaset_in(app, ns, "web", 2).await;
     app.patch(
         &format!("/apis/apps/v1/namespaces/{ns}/replicasets/web"),
         "application/merge-patch+json",
@@ -314,13 +303,7 @@ async fn scale_down(app: &TestApp) {
 
 async fn delete_a_pod(app: &TestApp) {
     let ns = "heal";
-    namespace(app, ns).await;
-    app.post(
-        &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
-        &rs_of("echo-rs", 1),
-    )
-    .await;
-    let victim = running(app, ns, "app=echo-rs", 1).await.remove(0);
+    let victim = replicaset_in(app, ns, "echo-rs", 1).await.remove(0);
     let deleted = app
         .delete(&format!("/api/v1/namespaces/{ns}/pods/{victim}"), None)
         .await;
@@ -355,13 +338,7 @@ async fn delete_a_pod(app: &TestApp) {
 
 async fn relabel_out_and_back(app: &TestApp) {
     let ns = "relabel";
-    namespace(app, ns).await;
-    app.post(
-        &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
-        &rs_of("web", 1),
-    )
-    .await;
-    let pod = running(app, ns, "app=web", 1).await.remove(0);
+    let pod = replicaset_in(app, ns, "web", 1).await.remove(0);
     let out = app
         .patch(
             &format!("/api/v1/namespaces/{ns}/pods/{pod}"),
@@ -423,13 +400,7 @@ async fn relabel_out_and_back(app: &TestApp) {
 
 async fn gc_cascade(app: &TestApp) {
     let ns = "cascade";
-    namespace(app, ns).await;
-    app.post(
-        &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
-        &rs_of("web", 2),
-    )
-    .await;
-    let names = running(app, ns, "app=web", 2).await;
+    let names = replicaset_in(app, ns, "web", 2).await;
     let deleted = app
         .delete(
             &format!("/apis/apps/v1/namespaces/{ns}/replicasets/web"),
@@ -464,13 +435,7 @@ async fn gc_cascade(app: &TestApp) {
 
 async fn namespace_deletion(app: &TestApp) {
     let ns = "gone";
-    namespace(app, ns).await;
-    app.post(
-        &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
-        &rs_of("web", 1),
-    )
-    .await;
-    running(app, ns, "app=web", 1).await;
+    replicaset_in(app, ns, "web", 1).await;
     let deleted = app.delete(&format!("/api/v1/namespaces/{ns}"), None).await;
     assert!(deleted.status.is_success(), "{}", deleted.text);
     let deletion = first_after(
@@ -499,13 +464,7 @@ async fn namespace_deletion(app: &TestApp) {
 
 async fn node_paused(app: &TestApp) {
     let ns = "node-down";
-    namespace(app, ns).await;
-    app.post(
-        &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
-        &rs_of("web", 2),
-    )
-    .await;
-    running(app, ns, "app=web", 2).await;
+    replicaset_in(app, ns, "web", 2).await;
     let placed = pods(app, ns, "app=web").await;
     let dead = placed[0]["spec"]["nodeName"]
         .as_str()

@@ -1,5 +1,5 @@
 //! HTTP helpers several suites share: a client that trusts a data directory's CA, its token,
-//! a request's status and JSON body, an object's resourceVersion.
+//! a request's status and JSON body, an object's resourceVersion, a `why` chain in brief.
 
 use serde_json::Value;
 use std::path::Path;
@@ -34,4 +34,22 @@ pub fn resource_version(object: &Value) -> i64 {
         .as_str()
         .and_then(|rv| rv.parse().ok())
         .unwrap_or_else(|| panic!("a resourceVersion in {object}"))
+}
+
+/// The links of a `Why` body, each as `Kind name: Type by actor`, the event asked about first.
+pub fn why_links(why: &Value) -> Vec<String> {
+    why["chain"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            format!(
+                "{} {}: {} by {}",
+                l["involvedObject"]["kind"].as_str().unwrap_or(""),
+                l["involvedObject"]["name"].as_str().unwrap_or(""),
+                l["type"].as_str().unwrap_or(""),
+                l["actor"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
 }
