@@ -368,7 +368,9 @@ fn departure(
         return Some(gone(owners_of(after), true));
     }
     let before = before?;
-    if meta::uid(&before.object) != meta::uid(after) {
+    if meta::uid(&before.object) != meta::uid(after)
+        || before.object.at("/metadata/ownerReferences") == after.at("/metadata/ownerReferences")
+    {
         return None;
     }
     let now = owners_of(after);
@@ -601,5 +603,111 @@ async fn resync(state: &RwLock<Snapshot>, store: &ReadStore) -> Result<(), Store
         for (seq, kind, event_type, object) in parsed {
             snapshot.apply(kind, event_type, Arc::new(object), seq);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(rv: i64, labels: Value, owner: Option<&str>, deleting: bool) -> Arc<Value> {
+        let mut pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "u1",
+                                          "resourceVersion": rv.to_string(), "labels": labels},
+                             "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
+        if let Some(owner) = owner {
+            pod["metadata"]["ownerReferences"] = json!([{"uid": owner, "controller": true}]);
+        }
+        if deleting {
+            pod["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        }
+        Arc::new(pod)
+    }
+
+    #[test]
+    fn marks_move_only_with_their_aspect_and_departures_name_the_owner_left() {
+        let mut s = Snapshot::default();
+        s.apply(
+            ResourceKind::Pod,
+            EventType::Created,
+            pod(3, json!({"app": "a"}), Some("rs"), false),
+            3,
+        );
+        s.apply(
+            ResourceKind::Pod,
+            EventType::StatusUpdated,
+            pod(5, json!({"app": "a"}), Some("rs"), false),
+            5,
+        );
+        let marks = s.marks(ResourceKind::Pod, "default", "p").expect("held");
+        assert_eq!(
+            (marks.created, marks.labels, marks.owners, marks.deletion),
+            (3, 3, 3, None)
+        );
+        // Relabelled, then released by its owner.
+        s.apply(
+            ResourceKind::Pod,
+            EventType::Updated,
+            pod(7, json!({"app": "b"}), Some("rs"), false),
+            7,
+        );
+        s.apply(
+            ResourceKind::Pod,
+            EventType::Updated,
+            pod(8, json!({"app": "b"}), None, false),
+            8,
+        );
+        let marks = s.marks(ResourceKind::Pod, "default", "p").expect("held");
+        assert_eq!((marks.labels, marks.owners), (7, 8));
+        let gone: Vec<(i64, bool)> = s.gone_from("rs").map(|g| (g.seq, g.deleted)).collect();
+        assert_eq!(gone, [(8, false)]);
+        // Deleted gracefully: the request is remembered with the deletion.
+        s.apply(
+            ResourceKind::Pod,
+            EventType::Updated,
+            pod(9, json!({"app": "b"}), Some("rs2"), false),
+            9,
+        );
+        s.apply(
+            ResourceKind::Pod,
+            EventType::DeletionRequested,
+            pod(10, json!({"app": "b"}), Some("rs2"), true),
+            10,
+        );
+        s.apply(
+            ResourceKind::Pod,
+            EventType::StatusUpdated,
+            pod(11, json!({"app": "b"}), Some("rs2"), true),
+            11,
+        );
+        assert_eq!(
+            s.marks(ResourceKind::Pod, "default", "p")
+                .expect("held")
+                .deletion,
+            Some(10)
+        );
+        s.apply(
+            ResourceKind::Pod,
+            EventType::Deleted,
+            pod(12, json!({"app": "b"}), Some("rs2"), true),
+            12,
+        );
+        let deleted = s.deletion_of("u1").expect("remembered");
+        assert_eq!((deleted.seq, deleted.deletion_requested), (12, Some(10)));
+        assert_eq!(s.gone_from("rs2").count(), 1);
+    }
+
+    #[test]
+    fn departures_are_bounded() {
+        let mut s = Snapshot::default();
+        for i in 0..(GONE_KEPT as i64 + 10) {
+            let mut p = pod(i + 1, json!({}), Some("rs"), false).as_ref().clone();
+            p["metadata"]["name"] = json!(format!("p{i}"));
+            p["metadata"]["uid"] = json!(format!("u{i}"));
+            s.apply(ResourceKind::Pod, EventType::Deleted, Arc::new(p), i + 1);
+        }
+        assert_eq!(s.gone_from("rs").count(), GONE_KEPT);
+        assert!(s.deletion_of("u0").is_none());
+        assert!(s.deletion_of(&format!("u{}", GONE_KEPT + 9)).is_some());
     }
 }
