@@ -450,3 +450,74 @@ async fn the_page_in_a_real_browser() {
         crate::support::binary::tail(&log)
     );
 }
+
+/// Stops the `kubectl proxy` this test started when the test ends, however it ends.
+struct Proxy(std::process::Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_page_and_its_reads_work_through_kubectl_proxy() {
+    let app = spawn_app().await;
+    let created = app
+        .create_pod("default", &crate::support::app::pod("through-proxy"))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let mut child = app
+        .kubectl
+        .command(&["proxy", "--port=0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl proxy starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let proxy = Proxy(child);
+    // "Starting to serve on 127.0.0.1:PORT"
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+    })
+    .await
+    .expect("joined")
+    .expect("kubectl proxy says where it serves");
+    let address = line.trim().rsplit(' ').next().unwrap_or("").to_string();
+    assert!(address.starts_with("127.0.0.1:"), "{line}");
+    let client = reqwest::Client::new();
+    let base = format!("http://{address}");
+    let page = client
+        .get(format!("{base}/ui/"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap_or_default().contains("app.js"));
+    for asset in ["/ui/app.js", "/ui/app.css", "/ui/actors.json"] {
+        let reply = client
+            .get(format!("{base}{asset}"))
+            .send()
+            .await
+            .expect(asset);
+        assert_eq!(reply.status(), 200, "{asset}");
+    }
+    // The page's reads, with URLs relative to it, reach the API through the proxy.
+    let log: Value = client
+        .get(format!(
+            "{base}/ui/../apis/kubetrail.dev/v1alpha1/logentries?kind=Pod&name=through-proxy"
+        ))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        log["items"][0]["involvedObject"]["name"], "through-proxy",
+        "{log}"
+    );
+    drop(proxy);
+}
