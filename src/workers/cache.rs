@@ -8,8 +8,9 @@
 //! labels, owners, deletion, phase, readiness), and the objects that recently left an owner
 //! (`Gone`: deleted, or released from its ownerReferences), a bounded number of them. Both are
 //! folded from the events alone, so `replay --check-workers`, which folds the log from its
-//! start, sees the same ones. A snapshot loaded from the projections (at start-up) knows only
-//! each object's current version: its marks all start there.
+//! start, sees the same ones. A snapshot loaded at start-up lists the projections and folds only
+//! the newest `RECENT_EVENTS` events for marks and departures: an object older than those has
+//! its unchanged aspects marked at the oldest of its events among them (or its current version).
 
 use crate::events::{EventLog, EventType, StoreError};
 use crate::model::meta::Lookup as _;
@@ -268,6 +269,25 @@ impl Snapshot {
         self.seq = self.seq.max(seq);
     }
 
+    /// Take the marks `recent` (the newest events folded) knows of the objects this snapshot
+    /// holds at the same version, and its departures. An object whose whole history is among
+    /// those events gets the marks a fold of the whole log gives.
+    fn learn_from(&mut self, recent: Snapshot) {
+        for (kind, objects) in &mut self.objects {
+            let Some(known) = recent.objects.get(kind) else {
+                continue;
+            };
+            for (key, entry) in objects.iter_mut() {
+                if let Some(learnt) = known.get(key)
+                    && version(&learnt.object) == version(&entry.object)
+                {
+                    entry.marks = learnt.marks;
+                }
+            }
+        }
+        self.departures = recent.departures;
+    }
+
     /// How many events of `kind` this snapshot has applied (a change counter, not a size).
     pub fn changes_of(&self, kind: ResourceKind) -> u64 {
         self.changes_by_kind.get(&kind).copied().unwrap_or(0)
@@ -495,10 +515,44 @@ async fn load(store: &ReadStore) -> Result<Snapshot, StoreError> {
             snapshot.apply(kind, EventType::Updated, Arc::new(object), seq);
         }
     }
+    snapshot.learn_from(recent(store, start).await?);
     // Lists read one snapshot each; replaying the log after the start settles any difference.
     snapshot.seq = start;
     catch_up(&mut snapshot, store).await?;
     Ok(snapshot)
+}
+
+/// How many of the newest events before start-up `load` folds to learn the marks of the
+/// objects they touched and the recent departures: the projections give only each object's
+/// current version, and replaying the whole log would make start-up grow with the history.
+pub const RECENT_EVENTS: i64 = 20_000;
+
+/// The last `RECENT_EVENTS` events up to `start`, folded into a snapshot of their own.
+async fn recent(store: &ReadStore, start: i64) -> Result<Snapshot, StoreError> {
+    let mut recent = Snapshot {
+        seq: (start - RECENT_EVENTS).max(0),
+        ..Snapshot::default()
+    };
+    while recent.seq < start {
+        let rows = store.log_after(recent.seq, 1000).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for Replayed {
+            row,
+            kind,
+            event_type,
+            ..
+        } in rows
+        {
+            if row.seq > start {
+                return Ok(recent);
+            }
+            let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
+            recent.apply(kind, event_type, Arc::new(object), row.seq);
+        }
+    }
+    Ok(recent)
 }
 
 async fn catch_up(snapshot: &mut Snapshot, store: &ReadStore) -> Result<(), StoreError> {
