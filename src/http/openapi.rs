@@ -15,13 +15,13 @@ const JSON: &str = "application/json";
 /// How long a hashed document may be cached: kube-openapi says a year.
 const IMMUTABLE_FOR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
-/// Register `/openapi/v3`, `/openapi/v3/<group-version>`, `/openapi/v2` (404, as kubetrail
-/// serves no v2 document) and the Swagger UI at `/swagger-ui/`.
+/// Register `/openapi/v3`, `/openapi/v3/<group-version>`, `/openapi/v2` (JSON, or gnostic's
+/// protobuf) and the Swagger UI at `/swagger-ui/`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi/v3", web::get().to(index))
         .route("/openapi/v3/", web::get().to(index))
         .route("/openapi/v3/{path:.+}", web::get().to(group_version))
-        .route("/openapi/v2", web::get().to(not_found))
+        .route("/openapi/v2", web::get().to(swagger))
         .route("/swagger-ui", web::get().to(swagger_ui_redirect))
         .service(SwaggerUi::new("/swagger-ui/{_:.*}").config(swagger_ui_config()));
 }
@@ -147,8 +147,68 @@ fn accepts_json(media: &str) -> bool {
     !refused && matches!(media_type.as_str(), JSON | "application/*" | "*/*")
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::path_not_found())
+/// The media type of gnostic's protobuf form of the v2 document (and the older spelling
+/// client-go also sends).
+const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+const V2_PROTOBUF_OLD: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// `GET /openapi/v2`: the Swagger 2.0 document of every group, as JSON or, for a client that
+/// prefers it (kubectl before 1.27 asks for nothing else), as gnostic's protobuf; an ETag per
+/// encoding, revalidated on each use.
+async fn swagger(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let docs = documents()?;
+    let accept: Vec<String> = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let protobuf = accept.iter().find_map(|media| {
+        let mut parts = media.split(';').map(str::trim);
+        let media_type = parts.next().unwrap_or("").to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (!refused && (media_type == V2_PROTOBUF || media_type == V2_PROTOBUF_OLD))
+            .then_some(media_type)
+    });
+    let mut response = HttpResponse::Ok();
+    response.insert_header(CacheControl(vec![
+        CacheDirective::NoCache,
+        CacheDirective::Private,
+    ]));
+    // The first acceptable form in the client's order: protobuf when it comes before JSON.
+    let json_first = accept.iter().position(|m| accepts_json(m));
+    let protobuf_first = accept.iter().position(|m| {
+        Some(
+            m.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase(),
+        ) == protobuf
+    });
+    match (protobuf_first, json_first) {
+        (Some(p), j) if j.is_none_or(|j| p < j) => {
+            let mut answer = respond(&req, response, &docs.v2.protobuf_hash, &docs.v2.protobuf);
+            if answer.status() == StatusCode::OK {
+                // The spelling without `@`, which `mime` parsers accept (kube-openapi's too).
+                answer.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static(V2_PROTOBUF_OLD),
+                );
+            }
+            Ok(answer)
+        }
+        _ => {
+            accept_json(&req)?;
+            Ok(respond(&req, response, &docs.v2.json_hash, &docs.v2.json))
+        }
+    }
 }
 
 async fn swagger_ui_redirect() -> HttpResponse {

@@ -17,7 +17,9 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
+pub mod gnostic;
 pub mod kubetrail;
+pub mod v2;
 
 /// `info.version` of every document: the Kubernetes version `/version` reports.
 pub const KUBERNETES_VERSION: &str = "v1.32.4";
@@ -112,10 +114,22 @@ impl Document {
     }
 }
 
-/// Every document plus the `/openapi/v3` index that points at them.
+/// The Swagger 2.0 document `/openapi/v2` serves, in both of its encodings, each with its
+/// hash (the ETag).
+#[derive(Debug, Clone)]
+pub struct SwaggerDocument {
+    pub json: Vec<u8>,
+    pub json_hash: String,
+    /// gnostic's `openapi.v2.Document`.
+    pub protobuf: Vec<u8>,
+    pub protobuf_hash: String,
+}
+
+/// Every document plus the `/openapi/v3` index that points at them, and the v2 document.
 #[derive(Debug, Clone)]
 pub struct Documents {
     pub documents: Vec<Document>,
+    pub v2: SwaggerDocument,
     /// `{"paths":{"api/v1":{"serverRelativeURL":"/openapi/v3/api/v1?hash=…"},…}}`
     pub index: Vec<u8>,
     /// Hash of `index`, for its ETag.
@@ -139,7 +153,17 @@ pub fn documents() -> Result<&'static Documents, &'static str> {
 fn build() -> Result<Documents, String> {
     let mut documents = Vec::new();
     let mut paths = Map::new();
-    for (group_version, document) in generate() {
+    let generated = generate();
+    let swagger = sorted(&v2::swagger(&generated));
+    let v2_json = encode(&swagger).map_err(|e| format!("encoding the v2 document: {e}"))?;
+    let v2_protobuf = gnostic::document(&swagger);
+    let v2 = SwaggerDocument {
+        json_hash: hash(&v2_json),
+        json: v2_json,
+        protobuf_hash: hash(&v2_protobuf),
+        protobuf: v2_protobuf,
+    };
+    for (group_version, document) in generated {
         let json =
             encode(&document).map_err(|e| format!("encoding {}: {e}", group_version.path))?;
         let document = Document {
@@ -159,6 +183,7 @@ fn build() -> Result<Documents, String> {
         index_hash: hash(&index),
         index,
         documents,
+        v2,
     })
 }
 
