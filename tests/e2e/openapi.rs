@@ -1,5 +1,6 @@
-//! The OpenAPI v3 documents: the committed snapshot under `openapi/`, what kubectl looks for in
-//! them, how they are served over HTTP, and the real kubectl validating and explaining with them.
+//! The OpenAPI v3 documents and the v2 document: the committed snapshot under `openapi/`, what
+//! kubectl looks for in them, how they are served over HTTP, and the real kubectl validating and
+//! explaining with them.
 //!
 //! Refresh the snapshot after a deliberate change with `UPDATE_OPENAPI=1 cargo test --test e2e -- openapi::`.
 
@@ -28,9 +29,18 @@ fn pretty(document: &Value) -> String {
 fn the_committed_snapshot_is_current() {
     let update = std::env::var_os("UPDATE_OPENAPI").is_some();
     let mut stale = Vec::new();
-    for (gv, document) in openapi::generate() {
-        let path = snapshot_path(gv);
-        let fresh = pretty(&document);
+    let generated = openapi::generate();
+    let v2 = (
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("openapi")
+            .join("v2.json"),
+        pretty(&openapi::v2::swagger(&generated)),
+    );
+    let snapshots = generated
+        .iter()
+        .map(|(gv, document)| (snapshot_path(*gv), pretty(document)))
+        .chain([v2]);
+    for (path, fresh) in snapshots {
         if update {
             std::fs::create_dir_all(path.parent().expect("parent")).expect("openapi/");
             std::fs::write(&path, &fresh).expect("write snapshot");
@@ -411,6 +421,8 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
     let status: Value = protobuf.json().await.expect("status");
     assert_eq!(status["reason"], "NotAcceptable");
 
+    // v2: gnostic's protobuf for a client that asks only for it (kubectl before 1.27), JSON
+    // otherwise, each with an ETag the client can revalidate.
     let v2 = s
         .request(reqwest::Method::GET, "/openapi/v2")
         .header(
@@ -420,9 +432,39 @@ async fn the_index_and_documents_are_served_with_kube_openapi_caching() {
         .send()
         .await
         .expect("v2");
-    assert_eq!(v2.status(), StatusCode::NOT_FOUND);
-    let status: Value = v2.json().await.expect("status");
-    assert_eq!(status["kind"], "Status");
+    assert_eq!(v2.status(), StatusCode::OK);
+    assert_eq!(
+        v2.headers()["content-type"],
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    );
+    let etag = v2.headers()["etag"].to_str().expect("etag").to_string();
+    let served = openapi::documents().expect("documents");
+    assert_eq!(
+        v2.bytes().await.expect("body").as_ref(),
+        served.v2.protobuf.as_slice()
+    );
+    let again = s
+        .request(reqwest::Method::GET, "/openapi/v2")
+        .header(
+            "Accept",
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        )
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("v2 again");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let json_v2 = s
+        .request(reqwest::Method::GET, "/openapi/v2")
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("v2 json");
+    assert_eq!(json_v2.status(), StatusCode::OK);
+    assert_ne!(json_v2.headers()["etag"].to_str().expect("etag"), etag);
+    let document: Value = json_v2.json().await.expect("json");
+    assert_eq!(document["swagger"], "2.0");
+    assert!(document["definitions"]["io.k8s.api.apps.v1.ReplicaSet"].is_object());
 
     // Like kube-apiserver, the documents need credentials.
     let anonymous = s
