@@ -14,6 +14,7 @@ mod faults;
 mod history;
 mod hostile;
 mod kubectl;
+mod kubectl_120;
 mod openapi;
 mod remote;
 mod schemathesis;

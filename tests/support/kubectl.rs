@@ -11,6 +11,17 @@ pub fn kubectl_binary() -> String {
     std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
 }
 
+/// kubectl 1.20 (`$KUBETRAIL_KUBECTL_120`): Debian's `kubernetes-client`, which the test
+/// command unpacks beside the others; it reads OpenAPI v2 only (gnostic protobuf).
+pub fn kubectl_120_binary() -> String {
+    std::env::var("KUBETRAIL_KUBECTL_120").unwrap_or_else(|_| {
+        panic!(
+            "KUBETRAIL_KUBECTL_120 is unset: it names kubectl 1.20. scripts/test unpacks Debian's \
+             kubernetes-client (apt-get download kubernetes-client && dpkg -x) and sets it"
+        )
+    })
+}
+
 /// `tests/manifests/NAME` as a path argument.
 pub fn manifest(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,19 +35,32 @@ pub fn manifest(name: &str) -> String {
 pub struct Kubectl {
     pub kubeconfig: PathBuf,
     pub cache: TempDir,
+    /// The kubectl binary it runs.
+    pub binary: String,
 }
 
 impl Kubectl {
+    /// The kubectl under test (`kubectl_binary`).
     pub fn new(kubeconfig: impl Into<PathBuf>) -> Kubectl {
+        Kubectl::with_binary(kubeconfig, kubectl_binary())
+    }
+
+    /// Another kubectl binary (`kubectl_120_binary`) with the same kubeconfig.
+    pub fn with_binary(kubeconfig: impl Into<PathBuf>, binary: String) -> Kubectl {
         Kubectl {
             kubeconfig: kubeconfig.into(),
             cache: tempfile::tempdir().expect("cache dir"),
+            binary,
         }
     }
 
     /// A kubectl command with this kubeconfig and cache; the caller adds stdio.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(kubectl_binary());
+        let mut command = Command::new(&self.binary);
+        if self.binary != kubectl_binary() {
+            // Older kubectl reads no KUBECACHEDIR.
+            command.arg(format!("--cache-dir={}", self.cache.path().display()));
+        }
         command
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
