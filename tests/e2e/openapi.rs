@@ -634,3 +634,211 @@ async fn kubectl_validates_and_explains_with_the_documents() {
     }
     s.stop().await;
 }
+
+/// A message gnostic's schema decoded, in Swagger 2.0's JSON terms: named lists as maps,
+/// vendor extensions merged into their object, `oneof` wrappers as their one value, `Any` as
+/// its YAML's value, one-element `type` and `items` lists as their element.
+fn gnostic_to_swagger(message: &prost_reflect::DynamicMessage) -> Value {
+    use prost_reflect::ReflectMessage as _;
+    use prost_reflect::Value as Field;
+    let descriptor = message.descriptor();
+    let name = descriptor.name();
+    let field = |m: &prost_reflect::DynamicMessage, f: &str| -> Option<Field> {
+        let fd = m.descriptor().get_field_by_name(f)?;
+        m.has_field(&fd).then(|| m.get_field(&fd).into_owned())
+    };
+    let convert = |value: &Field| -> Value {
+        match value {
+            Field::String(s) => json!(s),
+            Field::Bool(b) => json!(b),
+            Field::I64(n) => json!(*n as f64),
+            Field::F64(n) => json!(n),
+            Field::Message(m) => gnostic_to_swagger(m),
+            Field::List(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        Field::String(s) => json!(s),
+                        Field::Message(m) => gnostic_to_swagger(m),
+                        other => json!(format!("{other:?}")),
+                    })
+                    .collect(),
+            ),
+            other => json!(format!("{other:?}")),
+        }
+    };
+    // A list of `Named*` messages as a map.
+    let named = |value: Option<Field>| -> serde_json::Map<String, Value> {
+        let mut map = serde_json::Map::new();
+        if let Some(Field::List(items)) = value {
+            for item in items {
+                if let Field::Message(entry) = item {
+                    let key = match field(&entry, "name") {
+                        Some(Field::String(s)) => s,
+                        _ => String::new(),
+                    };
+                    let value = field(&entry, "value")
+                        .map(|v| convert(&v))
+                        .unwrap_or(json!({}));
+                    map.insert(key, value);
+                }
+            }
+        }
+        map
+    };
+    match name {
+        "Any" => {
+            let yaml = match field(message, "yaml") {
+                Some(Field::String(s)) => s,
+                _ => String::new(),
+            };
+            return numbers_as_f64(yaml_serde::from_str(&yaml).unwrap_or(Value::Null));
+        }
+        "TypeItem" | "ItemsItem" | "StringArray" => {
+            let list = descriptor
+                .fields()
+                .next()
+                .and_then(|f| field(message, f.name()))
+                .map(|v| convert(&v))
+                .unwrap_or(json!([]));
+            return match (name, list) {
+                ("StringArray", list) => list,
+                (_, Value::Array(items)) if items.len() == 1 => items[0].clone(),
+                (_, other) => other,
+            };
+        }
+        _ => {}
+    }
+    if descriptor.oneofs().any(|o| o.name() == "oneof") {
+        return message
+            .fields()
+            .next()
+            .map(|(_, v)| convert(v))
+            .unwrap_or(Value::Null);
+    }
+    let mut out = serde_json::Map::new();
+    for (fd, value) in message.fields() {
+        let key = fd.name();
+        match key {
+            "vendor_extension" => out.extend(named(Some(value.clone()))),
+            "additional_properties" | "path" | "response_code"
+                if matches!(value, Field::List(_)) =>
+            {
+                out.extend(named(Some(value.clone())))
+            }
+            _ => {
+                let json_key = if key == "_ref" {
+                    "$ref".to_string()
+                } else {
+                    let mut parts = key.split('_');
+                    let mut k = parts.next().unwrap_or("").to_string();
+                    for part in parts {
+                        let mut chars = part.chars();
+                        if let Some(first) = chars.next() {
+                            k.push(first.to_ascii_uppercase());
+                            k.push_str(chars.as_str());
+                        }
+                    }
+                    k
+                };
+                out.insert(json_key, convert(value));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// Every JSON number as an f64 (protobuf keeps integers and doubles apart, JSON does not).
+fn numbers_as_f64(value: Value) -> Value {
+    match value {
+        Value::Number(n) => json!(n.as_f64().unwrap_or(0.0)),
+        Value::Array(items) => Value::Array(items.into_iter().map(numbers_as_f64).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, numbers_as_f64(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The JSON document as proto3 keeps it: no false, zero, empty string or empty list outside
+/// the values gnostic holds as YAML (defaults, examples, enums, extensions).
+fn as_proto3_keeps_it(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter_map(|(k, v)| {
+                    // Security requirements map names to scope lists, empty ones included.
+                    if k == "default"
+                        || k == "example"
+                        || k == "enum"
+                        || k == "security"
+                        || k.starts_with("x-")
+                    {
+                        return Some((k, numbers_as_f64(v)));
+                    }
+                    let empty = matches!(&v, Value::Bool(false) | Value::Null)
+                        || v.as_f64() == Some(0.0)
+                        || v.as_str() == Some("")
+                        || v.as_array().is_some_and(Vec::is_empty);
+                    (!empty).then(|| (k, as_proto3_keeps_it(v)))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(as_proto3_keeps_it).collect()),
+        Value::Number(n) => json!(n.as_f64().unwrap_or(0.0)),
+        other => other,
+    }
+}
+
+/// The first place two JSON values differ, as a path.
+fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys()) {
+                match (x.get(key), y.get(key)) {
+                    (Some(u), Some(v)) => {
+                        if let Some(d) = first_difference(u, v, &format!("{at}/{key}")) {
+                            return Some(d);
+                        }
+                    }
+                    (u, v) => return Some(format!("{at}/{key}: {u:?} vs {v:?}")),
+                }
+            }
+            None
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (u, v))| first_difference(u, v, &format!("{at}/{i}"))),
+        _ => (a != b).then(|| format!("{at}: {a} vs {b}")),
+    }
+}
+
+#[test]
+fn the_protobuf_v2_document_decodes_with_gnostics_schema_to_the_json_one() {
+    // tests/proto/OpenAPIv2.proto is gnostic's schema of the document, as client-go's
+    // OpenAPI v2 client and kubectl before 1.27 decode it.
+    let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/proto");
+    let files = protox::compile(["OpenAPIv2.proto"], [proto]).expect("gnostic's schema compiles");
+    let pool = prost_reflect::DescriptorPool::from_file_descriptor_set(files).expect("pool");
+    let document = pool
+        .get_message_by_name("openapi.v2.Document")
+        .expect("openapi.v2.Document");
+    let served = openapi::documents().expect("documents");
+    let decoded = prost_reflect::DynamicMessage::decode(document, served.v2.protobuf.as_slice())
+        .expect("the protobuf answer decodes as openapi.v2.Document");
+    let from_protobuf = gnostic_to_swagger(&decoded);
+    let json: Value = serde_json::from_slice(&served.v2.json).expect("the JSON answer");
+    let expected = as_proto3_keeps_it(json);
+    assert!(
+        expected["definitions"]
+            .as_object()
+            .is_some_and(|d| d.len() > 100)
+    );
+    if let Some(difference) = first_difference(&from_protobuf, &expected, "") {
+        panic!("the protobuf and JSON answers differ at {difference}");
+    }
+}
