@@ -11,6 +11,7 @@ mod api;
 mod crash;
 mod docker;
 mod faults;
+mod helm;
 mod history;
 mod hostile;
 mod kubectl;
