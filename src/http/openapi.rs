@@ -136,7 +136,8 @@ fn accept_json(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-fn accepts_json(media: &str) -> bool {
+/// The media type of one `Accept` entry, lowercased, unless the entry refuses it (`q=0`).
+fn wanted(media: &str) -> Option<String> {
     let mut parts = media.split(';').map(str::trim);
     let media_type = parts.next().unwrap_or("").to_ascii_lowercase();
     let refused = parts.any(|p| {
@@ -144,7 +145,15 @@ fn accepts_json(media: &str) -> bool {
             .and_then(|q| q.parse::<f32>().ok())
             .is_some_and(|q| q <= 0.0)
     });
-    !refused && matches!(media_type.as_str(), JSON | "application/*" | "*/*")
+    (!refused).then_some(media_type)
+}
+
+fn accepts_json(media: &str) -> bool {
+    wanted(media).is_some_and(|m| matches!(m.as_str(), JSON | "application/*" | "*/*"))
+}
+
+fn accepts_v2_protobuf(media: &str) -> bool {
+    wanted(media).is_some_and(|m| m == V2_PROTOBUF || m == V2_PROTOBUF_OLD)
 }
 
 /// The media type of gnostic's protobuf form of the v2 document (and the older spelling
@@ -165,17 +174,6 @@ async fn swagger(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .collect();
-    let protobuf = accept.iter().find_map(|media| {
-        let mut parts = media.split(';').map(str::trim);
-        let media_type = parts.next().unwrap_or("").to_ascii_lowercase();
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
-        (!refused && (media_type == V2_PROTOBUF || media_type == V2_PROTOBUF_OLD))
-            .then_some(media_type)
-    });
     let mut response = HttpResponse::Ok();
     response.insert_header(CacheControl(vec![
         CacheDirective::NoCache,
@@ -183,15 +181,7 @@ async fn swagger(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     ]));
     // The first acceptable form in the client's order: protobuf when it comes before JSON.
     let json_first = accept.iter().position(|m| accepts_json(m));
-    let protobuf_first = accept.iter().position(|m| {
-        Some(
-            m.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase(),
-        ) == protobuf
-    });
+    let protobuf_first = accept.iter().position(|m| accepts_v2_protobuf(m));
     match (protobuf_first, json_first) {
         (Some(p), j) if j.is_none_or(|j| p < j) => {
             let mut answer = respond(&req, response, &docs.v2.protobuf_hash, &docs.v2.protobuf);
