@@ -32,7 +32,7 @@ use crate::events::{Command, EventType, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::store::Readers;
 use crate::workers::cache::Snapshot;
-use crate::workers::{Controller, Pass, gc, nodes, replicaset};
+use crate::workers::{Controller, Pass, cache, nodes, replicaset};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -225,17 +225,6 @@ fn unschedulable_message(pod: &Value) -> String {
         .to_string()
 }
 
-fn ready_status(node: &Value) -> String {
-    node.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "Ready")
-        .and_then(|c| c["status"].as_str())
-        .unwrap_or("")
-        .to_string()
-}
-
 fn node_taints(node: &Value) -> Vec<String> {
     node.pointer("/spec/taints")
         .and_then(Value::as_array)
@@ -282,7 +271,7 @@ fn update_decision(
         }),
         (ResourceKind::Node, UpdatePart::Status) => Some(Decision::NodeReady {
             name,
-            status: ready_status(object),
+            status: cache::ready_status(object).unwrap_or("").to_string(),
         }),
         (ResourceKind::Node, UpdatePart::Main) => Some(Decision::NodeTaints {
             name,
@@ -295,7 +284,7 @@ fn update_decision(
             kind: kind.as_str().to_string(),
             namespace,
             name,
-            owners: gc::owner_uids(object)
+            owners: meta::owner_uids(object)
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
@@ -693,9 +682,6 @@ pub async fn check_workers(
                 let Ok(now) = time.parse::<jiff::Timestamp>() else {
                     continue;
                 };
-                if !cause_holds(&p.group, &view) {
-                    continue;
-                }
                 let decisions = passes
                     .entry((*index, time.to_string()))
                     .or_insert_with(|| by_cause(controllers[*index].reconcile(&view, now)))

@@ -141,6 +141,18 @@ pub fn labels(object: &Value) -> BTreeMap<String, String> {
     string_map(object, "labels")
 }
 
+/// The uids `metadata.ownerReferences` names, in order.
+pub fn owner_uids(object: &Value) -> Vec<&str> {
+    object
+        .get("metadata")
+        .and_then(|m| m.get("ownerReferences"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str())
+        .collect()
+}
+
 pub fn finalizers(object: &Value) -> Vec<String> {
     object
         .get("metadata")

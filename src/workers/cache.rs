@@ -366,14 +366,6 @@ fn departure(
     after: &Value,
     seq: i64,
 ) -> Option<Gone> {
-    let owners_of = |o: &Value| -> Vec<String> {
-        o.at("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["uid"].as_str().map(str::to_string))
-            .collect()
-    };
     let gone = |owners: Vec<String>, deleted: bool| Gone {
         seq,
         kind,
@@ -385,7 +377,8 @@ fn departure(
         deletion_requested: before.and_then(|e| e.marks.deletion),
     };
     if event_type == EventType::Deleted {
-        return Some(gone(owners_of(after), true));
+        let owners = meta::owner_uids(after).into_iter().map(str::to_string);
+        return Some(gone(owners.collect(), true));
     }
     let before = before?;
     if meta::uid(&before.object) != meta::uid(after)
@@ -393,10 +386,11 @@ fn departure(
     {
         return None;
     }
-    let now = owners_of(after);
-    let left: Vec<String> = owners_of(&before.object)
+    let now = meta::owner_uids(after);
+    let left: Vec<String> = meta::owner_uids(&before.object)
         .into_iter()
         .filter(|o| !now.contains(o))
+        .map(str::to_string)
         .collect();
     (!left.is_empty()).then(|| gone(left, false))
 }
@@ -533,30 +527,22 @@ async fn recent(store: &ReadStore, start: i64) -> Result<Snapshot, StoreError> {
         seq: (start - RECENT_EVENTS).max(0),
         ..Snapshot::default()
     };
-    while recent.seq < start {
-        let rows = store.log_after(recent.seq, 1000).await?;
-        if rows.is_empty() {
-            break;
-        }
-        for Replayed {
-            row,
-            kind,
-            event_type,
-            ..
-        } in rows
-        {
-            if row.seq > start {
-                return Ok(recent);
-            }
-            let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
-            recent.apply(kind, event_type, Arc::new(object), row.seq);
-        }
-    }
+    fold_log(&mut recent, store, start).await?;
     Ok(recent)
 }
 
+/// Apply the log after the snapshot's seq, up to the end.
 async fn catch_up(snapshot: &mut Snapshot, store: &ReadStore) -> Result<(), StoreError> {
-    loop {
+    fold_log(snapshot, store, i64::MAX).await
+}
+
+/// Apply the log's events after the snapshot's seq and up to `until`, a page at a time.
+async fn fold_log(
+    snapshot: &mut Snapshot,
+    store: &ReadStore,
+    until: i64,
+) -> Result<(), StoreError> {
+    while snapshot.seq < until {
         let rows = store.log_after(snapshot.seq, 1000).await?;
         if rows.is_empty() {
             return Ok(());
@@ -568,10 +554,14 @@ async fn catch_up(snapshot: &mut Snapshot, store: &ReadStore) -> Result<(), Stor
             ..
         } in rows
         {
+            if row.seq > until {
+                return Ok(());
+            }
             let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
             snapshot.apply(kind, event_type, Arc::new(object), row.seq);
         }
     }
+    Ok(())
 }
 
 /// The informer's name in `Health` and in the panic count. It runs supervised: after a

@@ -17,16 +17,6 @@ use std::time::Duration;
 pub const FOREGROUND: &str = "foregroundDeletion";
 pub const ORPHAN: &str = "orphan";
 
-pub(crate) fn owner_uids(object: &Value) -> Vec<&str> {
-    object
-        .at("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["uid"].as_str())
-        .collect()
-}
-
 fn update(kind: ResourceKind, object: Value) -> Command {
     Command::Update {
         kind,
@@ -85,7 +75,7 @@ pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
         .collect();
     let mut dependents: HashMap<&str, Vec<(ResourceKind, &Value)>> = HashMap::new();
     for (kind, object) in objects {
-        for uid in owner_uids(object) {
+        for uid in meta::owner_uids(object) {
             dependents.entry(uid).or_default().push((*kind, object));
         }
     }
@@ -150,7 +140,7 @@ pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
     }
     // Dependents whose owners are gone.
     for (kind, object) in objects {
-        let owners = owner_uids(object);
+        let owners = meta::owner_uids(object);
         if owners.is_empty() {
             continue;
         }
@@ -162,30 +152,28 @@ pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
         if missing.is_empty() {
             continue;
         }
+        // The deletions of the missing owners that the snapshot still remembers.
         let mut inputs: Vec<Input> = object
             .at("/metadata/ownerReferences")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter(|r| r["uid"].as_str().is_some_and(|uid| missing.contains(uid)))
-            .map(|r| {
-                let owner = format!(
-                    "{} {}",
-                    r["kind"].as_str().unwrap_or("owner"),
-                    r["name"].as_str().unwrap_or("")
-                );
-                match r["uid"].as_str().and_then(|uid| snapshot.deletion_of(uid)) {
-                    Some(gone) => Input::new(
-                        gone.deletion_requested.unwrap_or(gone.seq),
-                        format!("{owner} deleted"),
+            .filter_map(|r| {
+                let uid = r["uid"].as_str().filter(|uid| missing.contains(uid))?;
+                let gone = snapshot.deletion_of(uid)?;
+                Some(Input::new(
+                    gone.deletion_requested.unwrap_or(gone.seq),
+                    format!(
+                        "{} {} deleted",
+                        r["kind"].as_str().unwrap_or("owner"),
+                        r["name"].as_str().unwrap_or("")
                     ),
-                    None => Input::new(0, owner),
-                }
+                ))
             })
             .collect();
-        if inputs.iter().all(|i| i.seq == 0) {
-            // The owner's deletion is older than the snapshot remembers: the dependent's own
-            // version is what shows its owner missing.
+        if inputs.is_empty() {
+            // The owners' deletions are older than the snapshot remembers: the dependent's own
+            // version is what shows its owners missing.
             let marks = snapshot.marks_of(*kind, object);
             inputs.push(Input::new(
                 marks.owners,
@@ -283,7 +271,7 @@ mod tests {
                 Command::Update { name, object, .. } => format!(
                     "update {name} finalizers={} owners={}",
                     meta::finalizers(object).len(),
-                    owner_uids(object).len()
+                    meta::owner_uids(object).len()
                 ),
                 other => format!("{other:?}"),
             })

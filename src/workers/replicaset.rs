@@ -133,12 +133,7 @@ pub fn reconcile(
     if meta::deletion_timestamp(rs).is_some() {
         return commands;
     }
-    let selector = rs
-        .at("/spec/selector")
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
-        .and_then(|s| LabelSelector::from_label_selector(&s).ok())
-        .filter(|s| !s.is_empty());
-    let Some(selector) = selector else {
+    let Some(selector) = selector_of(rs).filter(|s| !s.is_empty()) else {
         return commands;
     };
     let uid = meta::uid(rs);
@@ -313,17 +308,11 @@ struct Causes {
     status: Vec<Cause>,
 }
 
-fn selector_text(rs: &Value) -> String {
-    rs.at("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(|labels| {
-            labels
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
+/// The ReplicaSet's `spec.selector`, parsed; `None` when it does not parse.
+fn selector_of(rs: &Value) -> Option<LabelSelector> {
+    rs.at("/spec/selector")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .and_then(|s| LabelSelector::from_label_selector(&s).ok())
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -339,10 +328,7 @@ fn plural(n: usize, word: &str) -> String {
 /// it (deleted or released), each at the event that last changed it.
 fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
     let uid = meta::uid(rs);
-    let selector = rs
-        .at("/spec/selector")
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
-        .and_then(|s| LabelSelector::from_label_selector(&s).ok());
+    let selector = selector_of(rs);
     let claimed: Vec<&Value> = pods
         .iter()
         .copied()
@@ -459,7 +445,7 @@ fn ownership_causes(rs: &Value, pod: &Value, snapshot: &Snapshot, adopt: bool) -
     let name = meta::name(pod);
     let marks = snapshot.marks_of(ResourceKind::Pod, pod);
     let rs_spec = snapshot.marks_of(ResourceKind::ReplicaSet, rs).spec;
-    let selector = selector_text(rs);
+    let selector = selector_of(rs).map(|s| s.to_string()).unwrap_or_default();
     let outcome = if adopt {
         format!("matches selector {selector} and has no controller")
     } else {

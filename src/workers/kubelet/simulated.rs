@@ -91,10 +91,6 @@ pub fn reconcile(
         local.last_heartbeat = Some(Instant::now());
         return commands;
     };
-    let heartbeat_cause = causes::only(
-        meta::resource_version(object).parse().unwrap_or(0),
-        format!("node {node}'s last status: heartbeat due"),
-    );
     if meta::string_map(object, "annotations")
         .get(PAUSED_ANNOTATION)
         .map(String::as_str)
@@ -121,7 +117,10 @@ pub fn reconcile(
                 object: heartbeat(object, &now),
                 part: UpdatePart::Status,
             },
-            heartbeat_cause,
+            causes::only(
+                meta::resource_version(object).parse().unwrap_or(0),
+                format!("node {node}'s last status: heartbeat due"),
+            ),
         ));
         local.last_heartbeat = Some(Instant::now());
     }
@@ -133,11 +132,13 @@ pub fn reconcile(
         .retain(|uid, _| here.contains(uid.as_str()));
     for pod in pods {
         let uid = meta::uid(pod).to_string();
-        let marks = snapshot.marks_of(ResourceKind::Pod, pod);
         let name = meta::name(pod);
-        if let Some(asked) = marks.deletion {
+        // The pod's marks are looked up only for a pod this pass acts on: this loop runs over
+        // every pod of the fleet on every change.
+        if meta::deletion_timestamp(pod).is_some() {
+            let marks = snapshot.marks_of(ResourceKind::Pod, pod);
             let cause = causes::only(
-                asked,
+                marks.deletion.unwrap_or(marks.created),
                 format!("pod {name} is being deleted: nothing runs, deletion confirmed"),
             );
             // Nothing runs, so nothing needs stopping: confirm the deletion.
@@ -145,7 +146,7 @@ pub fn reconcile(
                 Command::Delete {
                     kind: ResourceKind::Pod,
                     namespace: meta::namespace(pod).to_string(),
-                    name: meta::name(pod).to_string(),
+                    name: name.to_string(),
                     options: DeleteOptions {
                         grace_period_seconds: Some(0),
                         precondition_uid: Some(uid),
@@ -168,7 +169,7 @@ pub fn reconcile(
             continue;
         }
         let cause = causes::only(
-            marks.spec,
+            snapshot.marks_of(ResourceKind::Pod, pod).spec,
             format!("pod {name} bound to {node}: started (simulated)"),
         );
         let mut updated = pod.as_ref().clone();

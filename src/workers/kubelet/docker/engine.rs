@@ -65,7 +65,17 @@ pub struct Recorder {
     /// The newest failure an Event recorded about each pod (by uid; `Killing`, or a warning
     /// such as `Unhealthy`): its seq and `Reason: message`, a cause of the status writes that
     /// follow it until one has shown its outcome (`consume_note`).
-    latest: Arc<std::sync::Mutex<HashMap<String, (i64, String)>>>,
+    latest: Arc<std::sync::Mutex<HashMap<String, Failure>>>,
+}
+
+/// A failure an Event recorded about a pod.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub seq: i64,
+    /// `Reason: message`.
+    pub text: String,
+    /// It ordered a kill: its outcome shows when the container has restarted.
+    pub kill: bool,
 }
 
 /// An Event to record about a pod, with its causes.
@@ -76,6 +86,7 @@ struct Note {
     text: String,
     /// Whether it reports a failure that later status writes follow from.
     failure: bool,
+    kill: bool,
 }
 
 impl Recorder {
@@ -83,17 +94,21 @@ impl Recorder {
         let (queue, mut pending) = tokio::sync::mpsc::unbounded_channel::<Note>();
         let sink = submit.clone();
         let writer = actor.clone();
-        let latest: Arc<std::sync::Mutex<HashMap<String, (i64, String)>>> = Arc::default();
+        let latest: Arc<std::sync::Mutex<HashMap<String, Failure>>> = Arc::default();
         let recorded = latest.clone();
         tokio::spawn(async move {
             while let Some(note) = pending.recv().await {
                 let request = RequestMeta::worker(&writer).because(note.causes);
                 match sink.submit_command(note.command, request).await {
                     Ok(seq) if seq > 0 && note.failure => {
-                        recorded
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(note.pod_uid, (seq, note.text));
+                        recorded.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                            note.pod_uid,
+                            Failure {
+                                seq,
+                                text: note.text,
+                                kill: note.kill,
+                            },
+                        );
                     }
                     Ok(_) => {}
                     Err(e) => tracing::debug!(error = %e, "kubelet event refused"),
@@ -109,9 +124,8 @@ impl Recorder {
         }
     }
 
-    /// The newest failure recorded about the pod `uid` and not yet consumed: its seq and
-    /// `Reason: message`.
-    pub fn latest_note(&self, uid: &str) -> Option<(i64, String)> {
+    /// The newest failure recorded about the pod `uid` and not yet consumed.
+    pub fn latest_note(&self, uid: &str) -> Option<Failure> {
         self.latest
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -122,7 +136,7 @@ impl Recorder {
     /// A status write showed the outcome of the failure at `seq`: it causes no later one.
     pub fn consume_note(&self, uid: &str, seq: i64) {
         let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
-        if latest.get(uid).is_some_and(|(at, _)| *at == seq) {
+        if latest.get(uid).is_some_and(|f| f.seq == seq) {
             latest.remove(uid);
         }
     }
@@ -154,6 +168,7 @@ impl Recorder {
             pod_uid: meta::uid(pod).to_string(),
             text,
             failure: severity == Severity::Warning || reason == "Killing",
+            kill: reason == "Killing",
         });
     }
 }

@@ -497,9 +497,8 @@ impl Kubelet {
                 let failure = self
                     .recorder
                     .latest_note(&uid)
-                    .filter(|(seq, _)| *seq > pod_marks.spec);
-                if let Some((seq, text)) = &failure {
-                    inputs.push(Input::new(*seq, text.clone()));
+                    .filter(|f| f.seq > pod_marks.spec);
+                if let Some(failure) = failure {
                     // A kill shows its outcome when the container has restarted (or the pod
                     // finished); any other failure in the first write after it.
                     let restarts = |s: Option<&Value>| -> i64 {
@@ -509,12 +508,13 @@ impl Kubelet {
                             .filter_map(|c| c["restartCount"].as_i64())
                             .sum()
                     };
-                    let shown = !text.starts_with("Killing")
+                    let shown = !failure.kill
                         || restarts(Some(&status)) > restarts(pod_json.get("status"))
                         || matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
                     if shown {
-                        self.recorder.consume_note(&uid, *seq);
+                        self.recorder.consume_note(&uid, failure.seq);
                     }
+                    inputs.push(Input::new(failure.seq, failure.text));
                 }
                 let cause = causes::newest_first(
                     inputs,
