@@ -127,6 +127,10 @@ fn valid(kind: ResourceKind, name: &str) -> Value {
             "metadata": metadata, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "a"}},
             "template": {"metadata": {"labels": {"app": "a"}},
                          "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}),
+        ResourceKind::Deployment => json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": metadata, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}},
+                         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}),
         ResourceKind::Node => json!({"apiVersion": "v1", "kind": "Node", "metadata": metadata}),
         ResourceKind::Namespace => {
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})

@@ -248,6 +248,8 @@ mod tests {
             ),
             ("ReplicaSet/echo-rs", ResourceKind::ReplicaSet, "echo-rs"),
             ("ns/default", ResourceKind::Namespace, "default"),
+            ("deploy/echo", ResourceKind::Deployment, "echo"),
+            ("deployments.apps/echo", ResourceKind::Deployment, "echo"),
         ] {
             assert_eq!(
                 parse_object_ref(reference).unwrap(),
@@ -255,7 +257,7 @@ mod tests {
                 "{reference}"
             );
         }
-        for bad in ["echo", "deployment/echo", "pod/"] {
+        for bad in ["echo", "service/echo", "pod/"] {
             assert!(parse_object_ref(bad).is_err(), "{bad}");
         }
     }

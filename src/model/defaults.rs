@@ -1,10 +1,11 @@
-//! Kubernetes v1.33 defaulting for Pod, apps/v1 ReplicaSet, Node, Namespace and core/v1 Event:
+//! Kubernetes v1.33 defaulting for Pod, apps/v1 ReplicaSet and Deployment, Node, Namespace and
+//! core/v1 Event:
 //! pkg/apis/core/v1 + apps/v1 defaults plus the stock admission defaults (ServiceAccount,
 //! Priority, DefaultTolerationSeconds). In-place, idempotent, pure functions; no I/O.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{
     Container, EphemeralContainer, Event, HTTPGetAction, Lifecycle, Namespace, Node, Pod, PodSpec,
     Probe, ResourceRequirements, Toleration, Volume,
@@ -640,6 +641,30 @@ pub fn default_replicaset(rs: &mut ReplicaSet) {
     let tpl = spec.template.get_or_insert_with(Default::default);
     default_pod_spec(tpl.spec.get_or_insert_with(Default::default));
     rs.status.get_or_insert_with(Default::default);
+}
+
+/// apps/v1 `SetDefaults_Deployment`: one replica, the RollingUpdate strategy with 25% surge
+/// and 25% unavailable, a history of 10 ReplicaSets, a 600 s progress deadline, and the pod
+/// template's defaults.
+pub fn default_deployment(deployment: &mut Deployment) {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let spec = deployment.spec.get_or_insert_with(Default::default);
+    spec.replicas.get_or_insert(1);
+    let strategy = spec.strategy.get_or_insert_with(Default::default);
+    set_if_empty(&mut strategy.type_, "RollingUpdate");
+    if strategy.type_.as_deref() == Some("RollingUpdate") {
+        let rolling = strategy.rolling_update.get_or_insert_with(Default::default);
+        rolling
+            .max_unavailable
+            .get_or_insert_with(|| IntOrString::String("25%".into()));
+        rolling
+            .max_surge
+            .get_or_insert_with(|| IntOrString::String("25%".into()));
+    }
+    spec.revision_history_limit.get_or_insert(10);
+    spec.progress_deadline_seconds.get_or_insert(600);
+    default_pod_spec(spec.template.spec.get_or_insert_with(Default::default));
+    deployment.status.get_or_insert_with(Default::default);
 }
 
 /// `SetDefaults_NodeStatus` (allocatable defaults to capacity) and resource-list rounding.

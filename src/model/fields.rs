@@ -39,6 +39,7 @@ pub fn supported_fields(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Node => &["metadata.name", "spec.unschedulable"],
         ResourceKind::Namespace => &["metadata.name", "status.phase"],
         ResourceKind::ReplicaSet => &["metadata.name", "metadata.namespace", "status.replicas"],
+        ResourceKind::Deployment => &["metadata.name", "metadata.namespace"],
     }
 }
 

@@ -10,15 +10,17 @@ pub enum ResourceKind {
     Node,
     Pod,
     ReplicaSet,
+    Deployment,
     Event,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 5] = [
+    pub const ALL: [ResourceKind; 6] = [
         ResourceKind::Namespace,
         ResourceKind::Node,
         ResourceKind::Pod,
         ResourceKind::ReplicaSet,
+        ResourceKind::Deployment,
         ResourceKind::Event,
     ];
 
@@ -29,6 +31,7 @@ impl ResourceKind {
             ResourceKind::Node => "Node",
             ResourceKind::Pod => "Pod",
             ResourceKind::ReplicaSet => "ReplicaSet",
+            ResourceKind::Deployment => "Deployment",
             ResourceKind::Event => "Event",
         }
     }
@@ -40,7 +43,7 @@ impl ResourceKind {
     /// API group; "" for the core group.
     pub fn group(self) -> &'static str {
         match self {
-            ResourceKind::ReplicaSet => "apps",
+            ResourceKind::ReplicaSet | ResourceKind::Deployment => "apps",
             _ => "",
         }
     }
@@ -52,7 +55,7 @@ impl ResourceKind {
     /// `apiVersion` as written in objects: `v1` or `apps/v1`.
     pub fn api_version(self) -> &'static str {
         match self {
-            ResourceKind::ReplicaSet => "apps/v1",
+            ResourceKind::ReplicaSet | ResourceKind::Deployment => "apps/v1",
             _ => "v1",
         }
     }
@@ -64,6 +67,7 @@ impl ResourceKind {
             ResourceKind::Node => "nodes",
             ResourceKind::Pod => "pods",
             ResourceKind::ReplicaSet => "replicasets",
+            ResourceKind::Deployment => "deployments",
             ResourceKind::Event => "events",
         }
     }
@@ -74,6 +78,7 @@ impl ResourceKind {
             ResourceKind::Node => "node",
             ResourceKind::Pod => "pod",
             ResourceKind::ReplicaSet => "replicaset",
+            ResourceKind::Deployment => "deployment",
             ResourceKind::Event => "event",
         }
     }
@@ -84,13 +89,14 @@ impl ResourceKind {
             ResourceKind::Node => &["no"],
             ResourceKind::Pod => &["po"],
             ResourceKind::ReplicaSet => &["rs"],
+            ResourceKind::Deployment => &["deploy"],
             ResourceKind::Event => &["ev"],
         }
     }
 
     pub fn categories(self) -> &'static [&'static str] {
         match self {
-            ResourceKind::Pod | ResourceKind::ReplicaSet => &["all"],
+            ResourceKind::Pod | ResourceKind::ReplicaSet | ResourceKind::Deployment => &["all"],
             _ => &[],
         }
     }
@@ -98,7 +104,10 @@ impl ResourceKind {
     pub fn namespaced(self) -> bool {
         matches!(
             self,
-            ResourceKind::Pod | ResourceKind::ReplicaSet | ResourceKind::Event
+            ResourceKind::Pod
+                | ResourceKind::ReplicaSet
+                | ResourceKind::Deployment
+                | ResourceKind::Event
         )
     }
 
@@ -119,7 +128,10 @@ impl ResourceKind {
 
     /// Whether the kind has a spec whose changes bump `metadata.generation`.
     pub fn has_generation(self) -> bool {
-        matches!(self, ResourceKind::Pod | ResourceKind::ReplicaSet)
+        matches!(
+            self,
+            ResourceKind::Pod | ResourceKind::ReplicaSet | ResourceKind::Deployment
+        )
     }
 
     /// Whether the kind keeps a `status` that only the status subresource may change.
@@ -146,6 +158,16 @@ impl ResourceKind {
             ),
             Subresource::new("status", "", "", "ReplicaSet", &["get", "patch", "update"]),
         ];
+        const DEPLOY: &[Subresource] = &[
+            Subresource::new(
+                "scale",
+                "autoscaling",
+                "v1",
+                "Scale",
+                &["get", "patch", "update"],
+            ),
+            Subresource::new("status", "", "", "Deployment", &["get", "patch", "update"]),
+        ];
         const NODE: &[Subresource] = &[Subresource::new(
             "status",
             "",
@@ -160,6 +182,7 @@ impl ResourceKind {
         match self {
             ResourceKind::Pod => POD,
             ResourceKind::ReplicaSet => RS,
+            ResourceKind::Deployment => DEPLOY,
             ResourceKind::Node => NODE,
             ResourceKind::Namespace => NS,
             ResourceKind::Event => &[],

@@ -3,7 +3,7 @@
 //! follows as they are and the OpenAPI documents (`wire::openapi`) start from. Pure.
 
 use crate::model::ResourceKind;
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
@@ -32,6 +32,7 @@ pub fn register(kind: ResourceKind, generator: &mut SchemaGenerator) -> String {
         ResourceKind::Node => name_of::<Node>(generator),
         ResourceKind::Pod => name_of::<Pod>(generator),
         ResourceKind::ReplicaSet => name_of::<ReplicaSet>(generator),
+        ResourceKind::Deployment => name_of::<Deployment>(generator),
         ResourceKind::Event => name_of::<Event>(generator),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::validation::{self, FieldError};
 use super::{ResourceKind, defaults};
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -55,6 +55,18 @@ impl Admissible for ReplicaSet {
     }
     fn validate_update(&self, old: &Self) -> Vec<FieldError> {
         validation::validate_replicaset_update(self, old)
+    }
+}
+
+impl Admissible for Deployment {
+    fn apply_defaults(&mut self) {
+        defaults::default_deployment(self);
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        validation::validate_deployment(self)
+    }
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        validation::validate_deployment_update(self, old)
     }
 }
 
@@ -111,6 +123,7 @@ pub fn admit(
     match kind {
         ResourceKind::Pod => admit_typed::<Pod>(kind, object, admission),
         ResourceKind::ReplicaSet => admit_typed::<ReplicaSet>(kind, object, admission),
+        ResourceKind::Deployment => admit_typed::<Deployment>(kind, object, admission),
         ResourceKind::Node => admit_typed::<Node>(kind, object, admission),
         ResourceKind::Namespace => admit_typed::<Namespace>(kind, object, admission),
         ResourceKind::Event => admit_typed::<Event>(kind, object, admission),
@@ -180,6 +193,7 @@ fn unknown_fields_decoded(kind: ResourceKind, raw: &Value) -> Vec<String> {
     let known = match kind {
         ResourceKind::Pod => reencode::<Pod>(raw),
         ResourceKind::ReplicaSet => reencode::<ReplicaSet>(raw),
+        ResourceKind::Deployment => reencode::<Deployment>(raw),
         ResourceKind::Node => reencode::<Node>(raw),
         ResourceKind::Namespace => reencode::<Namespace>(raw),
         ResourceKind::Event => reencode::<Event>(raw),

@@ -7,6 +7,7 @@
 //! over `volumes`, `containers`, `resources`, `security`, `probes`, `pod` and `pod_update`).
 
 mod containers;
+mod deployment;
 mod event;
 mod field;
 mod formats;
@@ -25,6 +26,7 @@ mod security;
 mod testing;
 mod volumes;
 
+pub use deployment::{validate_deployment, validate_deployment_update};
 pub use event::validate_event;
 pub use field::{FieldError, FieldErrorReason, NameKind};
 pub use namespace::validate_namespace;

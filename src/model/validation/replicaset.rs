@@ -15,7 +15,7 @@ use super::pod::{PodOpts, validate_pod_spec, validate_pod_specific_annotations};
 use super::pod_update::semantic_eq;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 // ---------------------------------------------------------------------------------------------
 // ReplicaSet
@@ -60,7 +60,18 @@ fn validate_replicaset_spec(spec: &ReplicaSetSpec, fld: &P, errs: &mut Errs) {
         &fld.child("minReadySeconds"),
         errs,
     );
-    let sel = &spec.selector;
+    validate_selector_and_template(&spec.selector, spec.template.as_ref(), fld, errs);
+}
+
+/// The selector of a workload's `spec` (required, non-empty, convertible), its pod template
+/// (its labels matched by the selector, `restartPolicy: Always`, no `activeDeadlineSeconds`),
+/// as ReplicaSets and Deployments share them (`ValidatePodTemplateSpecForReplicaSet`).
+pub(super) fn validate_selector_and_template(
+    sel: &LabelSelector,
+    template: Option<&PodTemplateSpec>,
+    fld: &P,
+    errs: &mut Errs,
+) {
     let sel_path = fld.child("selector");
     // None/None stands for an absent (nil) selector: Required, and a Nothing() selector.
     let nil = sel.match_labels.is_none() && sel.match_expressions.is_none();
@@ -93,7 +104,7 @@ fn validate_replicaset_spec(spec: &ReplicaSetSpec, fld: &P, errs: &mut Errs) {
         return;
     }
     let default_tpl = PodTemplateSpec::default();
-    let tpl = spec.template.as_ref().unwrap_or(&default_tpl);
+    let tpl = template.unwrap_or(&default_tpl);
     let tp = fld.child("template");
     let labels = tpl.metadata.as_ref().and_then(|m| m.labels.as_ref());
     if !everything {
