@@ -49,8 +49,9 @@ pub enum Command {
         object: Value,
         part: UpdatePart,
     },
-    /// Set a ReplicaSet's `spec.replicas` through its `scale` subresource.
+    /// Set a ReplicaSet's or Deployment's `spec.replicas` through its `scale` subresource.
     Scale {
+        kind: ResourceKind,
         namespace: String,
         name: String,
         replicas: i32,
@@ -121,8 +122,11 @@ impl Command {
                 ..
             } => (*kind, namespace, name),
             Command::Scale {
-                namespace, name, ..
-            } => (ResourceKind::ReplicaSet, namespace, name),
+                kind,
+                namespace,
+                name,
+                ..
+            } => (*kind, namespace, name),
             Command::Bind {
                 namespace, name, ..
             } => (ResourceKind::Pod, namespace, name),

@@ -64,13 +64,21 @@ pub fn decide(
             force,
         } => server_side_apply(current, *kind, namespace, name, config, *force, ctx),
         Command::Scale {
+            kind,
             name,
             replicas,
             resource_version,
             ..
         } => {
-            let current = existing(current, ResourceKind::ReplicaSet, name)?;
-            scale(current, name, *replicas, resource_version.as_deref(), ctx)
+            let current = existing(current, *kind, name)?;
+            scale(
+                current,
+                *kind,
+                name,
+                *replicas,
+                resource_version.as_deref(),
+                ctx,
+            )
         }
         Command::Bind {
             name, node, uid, ..
@@ -436,12 +444,12 @@ fn ready_to_remove(kind: ResourceKind, object: &Value) -> bool {
 
 fn scale(
     current: &Value,
+    kind: ResourceKind,
     name: &str,
     replicas: i32,
     resource_version: Option<&str>,
     ctx: &DecideContext<'_>,
 ) -> Result<Vec<Change>, CommandError> {
-    let kind = ResourceKind::ReplicaSet;
     check_resource_version(kind, name, current, resource_version.unwrap_or(""))?;
     if replicas < 0 {
         return Err(CommandError::Invalid {
@@ -466,13 +474,7 @@ fn scale(
         .and_then(Value::as_i64)
         .unwrap_or(1);
     meta::set_meta(&mut next, "generation", json!(generation + 1));
-    let next = record(
-        ResourceKind::ReplicaSet,
-        Some(current),
-        next,
-        Some("scale"),
-        ctx,
-    );
+    let next = record(kind, Some(current), next, Some("scale"), ctx);
     Ok(vec![Change {
         event_type: EventType::Scaled,
         object: next,

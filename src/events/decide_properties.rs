@@ -286,8 +286,13 @@ fn command(kind: ResourceKind) -> BoxedStrategy<Command> {
         object,
         part,
     });
-    let scale =
-        (any::<i32>(), prop::option::of(text())).prop_map(|(replicas, rv)| Command::Scale {
+    let scale = (
+        prop::sample::select(vec![ResourceKind::ReplicaSet, ResourceKind::Deployment]),
+        any::<i32>(),
+        prop::option::of(text()),
+    )
+        .prop_map(|(kind, replicas, rv)| Command::Scale {
+            kind,
             namespace: "default".into(),
             name: "n".into(),
             replicas,

@@ -106,7 +106,7 @@ async fn serve(
         }
         ("create", None) => call.create(payload).await,
         ("deletecollection", _) => call.delete_collection(payload).await,
-        ("get", Some("scale")) if kind == ResourceKind::ReplicaSet => call.get_scale().await,
+        ("get", Some("scale")) if has_scale(kind) => call.get_scale().await,
         ("get", Some("log")) if kind == ResourceKind::Pod => {
             super::logs::serve(&call.req, &call.state, &call.target, &call.query).await
         }
@@ -126,12 +126,8 @@ async fn serve(
             .await
         }
         ("get", None | Some("status")) => call.get().await,
-        ("update", Some("scale")) if kind == ResourceKind::ReplicaSet => {
-            call.replace_scale(payload).await
-        }
-        ("patch", Some("scale")) if kind == ResourceKind::ReplicaSet => {
-            call.patch_scale(payload).await
-        }
+        ("update", Some("scale")) if has_scale(kind) => call.replace_scale(payload).await,
+        ("patch", Some("scale")) if has_scale(kind) => call.patch_scale(payload).await,
         ("update", None) => call.replace(payload, UpdatePart::Main).await,
         ("update", Some("status")) => call.replace(payload, UpdatePart::Status).await,
         ("update", Some("finalize")) => call.replace(payload, UpdatePart::Finalize).await,
@@ -784,6 +780,7 @@ impl Call {
         let resource_version =
             Some(meta::resource_version(scale).to_string()).filter(|r| !r.is_empty());
         let command = Command::Scale {
+            kind: self.kind(),
             namespace: self.namespace().to_string(),
             name: self.name().to_string(),
             replicas,
@@ -836,7 +833,12 @@ fn list_json(kind: ResourceKind, metadata: &Value, items: &[String]) -> String {
     out
 }
 
-/// The autoscaling/v1 Scale view of a ReplicaSet.
+/// Whether `kind` serves the `scale` subresource.
+fn has_scale(kind: ResourceKind) -> bool {
+    kind.subresources().iter().any(|s| s.name == "scale")
+}
+
+/// The autoscaling/v1 Scale view of a ReplicaSet or Deployment.
 fn scale_of(rs: &Value) -> Value {
     let selector = rs
         .pointer("/spec/selector")

@@ -187,16 +187,14 @@ impl Submit for Connection {
                     (Method::PUT, path, object, "application/json", vec![])
                 }
                 Command::Scale {
+                    kind,
                     namespace,
                     name,
                     replicas,
                     ..
                 } => (
                     Method::PATCH,
-                    format!(
-                        "{}/scale",
-                        item(ResourceKind::ReplicaSet, &namespace, &name)
-                    ),
+                    format!("{}/scale", item(kind, &namespace, &name)),
                     json!({"spec": {"replicas": replicas}}),
                     "application/merge-patch+json",
                     vec![],

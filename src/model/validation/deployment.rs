@@ -11,11 +11,11 @@ use super::replicaset::validate_selector_and_template;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-/// `IntOrString` as Kubernetes prints it in an error (`25%`, `3`).
+/// `IntOrString` as Kubernetes prints it in an error: its `String()`, quoted (`"25%"`, `"3"`).
 fn shown(value: &IntOrString) -> String {
     match value {
-        IntOrString::Int(n) => n.to_string(),
-        IntOrString::String(s) => s.clone(),
+        IntOrString::Int(n) => format!("\"{n}\""),
+        IntOrString::String(s) => format!("{s:?}"),
     }
 }
 

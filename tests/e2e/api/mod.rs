@@ -1,6 +1,7 @@
 //! HTTP integration tests against a server in this process: one module per behaviour.
 
 mod controllers;
+mod deployments;
 mod discovery;
 mod errors;
 mod namespaces;
