@@ -24,7 +24,7 @@ use event::event_cells;
 use namespace::namespace_cells;
 use node::node_cells;
 use pod::pod_cells;
-use replicaset::replica_set_cells;
+use replicaset::{deployment_cells, replica_set_cells};
 
 // ---------------------------------------------------------------------------------------------
 // Column definitions
@@ -161,6 +161,28 @@ pub fn columns(kind: &str) -> Vec<Column> {
                 "Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
             ),
         ],
+        "Deployment" => vec![
+            NAME_COLUMN,
+            col("Ready", "string", "Number of the pod with ready state"),
+            col(
+                "Up-to-date",
+                "string",
+                "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+            ),
+            col(
+                "Available",
+                "string",
+                "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+            ),
+            AGE_COLUMN,
+            wide("Containers", "string", CONTAINERS_DESC),
+            wide("Images", "string", IMAGES_DESC),
+            wide(
+                "Selector",
+                "string",
+                "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels.",
+            ),
+        ],
         "Node" => {
             const ADDRESSES: &str = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).";
             vec![
@@ -255,6 +277,7 @@ pub fn cells(kind: &str, object: &Value, now: Timestamp) -> Vec<Value> {
     match kind {
         "Pod" => pod_cells(object, now),
         "ReplicaSet" => replica_set_cells(object, now),
+        "Deployment" => deployment_cells(object, now),
         "Node" => node_cells(object, now),
         "Namespace" => namespace_cells(object, now),
         "Event" => event_cells(object, now),

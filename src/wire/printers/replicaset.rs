@@ -1,5 +1,6 @@
-//! ReplicaSet rows: `printReplicaSet` (DESIRED, CURRENT, READY, containers, images and the
-//! selector).
+//! ReplicaSet and Deployment rows: `printReplicaSet` (DESIRED, CURRENT, READY, containers,
+//! images and the selector) and `printDeployment` (READY as ready/desired, UP-TO-DATE,
+//! AVAILABLE, and the same wide columns).
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -18,6 +19,25 @@ pub(super) fn replica_set_cells(rs: &Value, now: Timestamp) -> Vec<Value> {
         Value::from(names),
         Value::from(images),
         Value::from(format_label_selector(rs.at("/spec/selector"))),
+    ]
+}
+
+pub(super) fn deployment_cells(deployment: &Value, now: Timestamp) -> Vec<Value> {
+    let d = deployment;
+    let (names, images) = layout_containers(d.array_at("/spec/template/spec/containers"));
+    vec![
+        Value::from(d.str_at("/metadata/name")),
+        Value::from(format!(
+            "{}/{}",
+            d.i64_at("/status/readyReplicas").unwrap_or(0),
+            d.i64_at("/spec/replicas").unwrap_or(1)
+        )),
+        Value::from(d.i64_at("/status/updatedReplicas").unwrap_or(0)),
+        Value::from(d.i64_at("/status/availableReplicas").unwrap_or(0)),
+        Value::from(age(d, now)),
+        Value::from(names),
+        Value::from(images),
+        Value::from(format_label_selector(d.at("/spec/selector"))),
     ]
 }
 
@@ -163,6 +183,25 @@ mod tests {
                 "<error>",
             ),
         ];
+        let deployment = json!({
+            "metadata": {"name": "echo", "creationTimestamp": ago(90)},
+            "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "echo"}},
+                     "template": {"spec": {"containers": [{"name": "echo", "image": "ghcr.io/subicura/echo:v1"}]}}},
+            "status": {"readyReplicas": 3, "updatedReplicas": 4, "availableReplicas": 2},
+        });
+        assert_eq!(
+            cells("Deployment", &deployment, now()),
+            vec![
+                s("echo"),
+                s("3/4"),
+                json!(4),
+                json!(2),
+                s("90s"),
+                s("echo"),
+                s("ghcr.io/subicura/echo:v1"),
+                s("app=echo")
+            ]
+        );
         for (selector, want) in selectors {
             let got = cells("ReplicaSet", &rs(selector.clone(), Some(1)), now());
             assert_eq!(got[7], s(want), "{selector}");
