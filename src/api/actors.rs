@@ -9,15 +9,18 @@ pub const NAMESPACE_CONTROLLER: &str = "namespace-controller";
 pub const NODE_LIFECYCLE_CONTROLLER: &str = "node-lifecycle-controller";
 /// Keeps each ReplicaSet's replicas.
 pub const REPLICASET_CONTROLLER: &str = "replicaset-controller";
+/// Rolls each Deployment's ReplicaSets from one pod template to the next.
+pub const DEPLOYMENT_CONTROLLER: &str = "deployment-controller";
 /// Follows ownerReferences (background, foreground and orphan propagation).
 pub const GARBAGE_COLLECTOR: &str = "generic-garbage-collector";
 /// Binds pending pods to nodes.
 pub const SCHEDULER: &str = "default-scheduler";
 
 /// The in-process controllers, in the order the server starts them.
-pub const CONTROLLERS: [&str; 5] = [
+pub const CONTROLLERS: [&str; 6] = [
     NAMESPACE_CONTROLLER,
     SCHEDULER,
+    DEPLOYMENT_CONTROLLER,
     REPLICASET_CONTROLLER,
     GARBAGE_COLLECTOR,
     NODE_LIFECYCLE_CONTROLLER,
@@ -51,6 +54,7 @@ mod tests {
             "namespace-controller",
             "node-lifecycle-controller",
             "replicaset-controller",
+            "deployment-controller",
             "generic-garbage-collector",
             "default-scheduler",
             "system:kubetrail",

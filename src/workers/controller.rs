@@ -5,7 +5,9 @@
 //! a runtime), but write through the same `Submit`.
 
 use super::cache::{Informer, Snapshot};
-use super::{Pass, gc, namespace, nodes, pace, replicaset, run_commands, run_slow_start};
+use super::{
+    Pass, deployment, gc, namespace, nodes, pace, replicaset, run_commands, run_slow_start,
+};
 use super::{scheduler, wait_for_change};
 use crate::events::{EventLog, RequestMeta};
 use crate::shutdown::Shutdown;
@@ -59,6 +61,7 @@ pub fn controllers(timing: nodes::Timing) -> Vec<Box<dyn Controller>> {
     vec![
         Box::new(namespace::NamespaceController),
         Box::new(scheduler::Scheduler::new()),
+        Box::new(deployment::DeploymentController::new()),
         Box::new(replicaset::ReplicaSetController::new()),
         Box::new(gc::GarbageCollector),
         Box::new(nodes::NodeLifecycleController::new(timing)),

@@ -216,10 +216,14 @@ fn delete(kind: ResourceKind, object: &Value, propagation: Option<Propagation>) 
 }
 
 fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<Caused> {
-    let objects: Objects<'_> = [ResourceKind::ReplicaSet, ResourceKind::Pod]
-        .into_iter()
-        .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
-        .collect();
+    let objects: Objects<'_> = [
+        ResourceKind::Deployment,
+        ResourceKind::ReplicaSet,
+        ResourceKind::Pod,
+    ]
+    .into_iter()
+    .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
+    .collect();
     reconcile(&objects, snapshot)
 }
 

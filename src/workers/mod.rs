@@ -3,7 +3,7 @@
 //! its commands, and waits for the cache to reflect them before the next pass, so no pass acts
 //! twice on the same state.
 //!
-//! Controllers (`controller::Controller`: namespace, scheduler, ReplicaSet, garbage collector,
+//! Controllers (`controller::Controller`: namespace, scheduler, Deployment, ReplicaSet, garbage collector,
 //! node lifecycle) are listed once in `controllers` and all run the one loop
 //! `run_controller_until_stopped`; kubelets (`kubelet`) keep loops of their own.
 //!
@@ -19,6 +19,7 @@
 pub mod cache;
 pub mod causes;
 pub mod controller;
+pub mod deployment;
 pub mod gc;
 pub mod kubelet;
 pub mod namespace;
