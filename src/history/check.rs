@@ -417,7 +417,8 @@ fn by_cause(pass: Pass) -> HashMap<i64, Vec<Decision>> {
     let commands = pass
         .commands
         .into_iter()
-        .chain(pass.slow_start.into_iter().flat_map(|group| group.commands));
+        .chain(pass.slow_start.into_iter().flat_map(|group| group.commands))
+        .chain(pass.chains.into_iter().flatten());
     for (command, causes) in commands {
         if let (Some(cause), Some(decision)) = (causes.first(), predicted(&command)) {
             decisions.entry(cause.seq).or_default().push(decision);

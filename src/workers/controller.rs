@@ -6,7 +6,8 @@
 
 use super::cache::{Informer, Snapshot};
 use super::{
-    Pass, deployment, gc, namespace, nodes, pace, replicaset, run_commands, run_slow_start,
+    Pass, deployment, gc, namespace, nodes, pace, replicaset, run_chains, run_commands,
+    run_slow_start,
 };
 use super::{scheduler, wait_for_change};
 use crate::events::{EventLog, RequestMeta};
@@ -100,6 +101,7 @@ pub async fn run_controller_until_stopped(
         let Some(Pass {
             commands,
             slow_start,
+            chains,
         }) = commands
         else {
             if !wait_for_change(&mut changes, tick, &mut shutdown).await {
@@ -111,7 +113,8 @@ pub async fn run_controller_until_stopped(
         let meta = || RequestMeta::worker(actor);
         let last = run_commands(&log, commands, meta)
             .await
-            .max(run_slow_start(&log, slow_start, &mut accepted_groups, meta).await);
+            .max(run_slow_start(&log, slow_start, &mut accepted_groups, meta).await)
+            .max(run_chains(&log, chains, meta).await);
         informer.wait_for(last).await;
         pace(cost).await;
         if !wait_for_change(&mut changes, tick, &mut shutdown).await {

@@ -59,6 +59,10 @@ pub type Caused = (Command, Vec<Cause>);
 pub struct Pass {
     pub commands: Vec<Caused>,
     pub slow_start: Vec<SlowStart>,
+    /// Sequences submitted in order, each stopping at its first refusal (a write, then the
+    /// Event that reports it: no report of a write that did not happen); the sequences run
+    /// side by side.
+    pub chains: Vec<Vec<Caused>>,
 }
 
 /// One group of commands submitted in slow-start batches.
@@ -77,6 +81,7 @@ impl From<Vec<Caused>> for Pass {
         Pass {
             commands,
             slow_start: Vec::new(),
+            chains: Vec::new(),
         }
     }
 }
@@ -156,6 +161,33 @@ pub async fn run_commands<S: Submit + ?Sized>(
         }
     }
     last
+}
+
+/// Submit each chain in order, stopping it at its first refusal; the chains go side by side.
+/// Returns the highest seq appended (0 when nothing was).
+pub async fn run_chains<S: Submit + ?Sized>(
+    sink: &S,
+    chains: Vec<Vec<Caused>>,
+    meta: impl Fn() -> RequestMeta,
+) -> i64 {
+    let meta = &meta;
+    let runs = chains.into_iter().map(|chain| async move {
+        let mut last = 0;
+        for (command, causes) in chain {
+            match sink.submit_command(command, meta().because(causes)).await {
+                Ok(seq) => last = last.max(seq),
+                Err(e) => {
+                    tracing::debug!(error = %e, "worker command refused; the rest of its chain dropped");
+                    break;
+                }
+            }
+        }
+        last
+    });
+    futures_util::stream::iter(runs)
+        .buffer_unordered(IN_FLIGHT)
+        .fold(0, |last, seq| async move { last.max(seq) })
+        .await
 }
 
 /// Submit each group in batches of 1, 2, 4, ... (the batches of all groups together, each

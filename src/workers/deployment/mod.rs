@@ -1175,7 +1175,18 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
                 } if step != Step::Collision => status_because.clone(),
                 _ => because.clone(),
             };
-            pass.commands.push((command, causes));
+            // An Event follows the write it reports, and only when that write was accepted.
+            let reports = matches!(
+                command,
+                Command::Create {
+                    kind: ResourceKind::Event,
+                    ..
+                }
+            );
+            match pass.chains.last_mut() {
+                Some(chain) if reports => chain.push((command, causes)),
+                _ => pass.chains.push(vec![(command, causes)]),
+            }
         }
     }
     pass
