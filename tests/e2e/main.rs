@@ -18,6 +18,7 @@ mod kubectl;
 mod kubectl_120;
 mod openapi;
 mod remote;
+mod rollout;
 mod schemathesis;
 mod streams;
 mod tidy;

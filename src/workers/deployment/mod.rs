@@ -1131,7 +1131,11 @@ fn causes_of(
             (inputs, String::new())
         }
     };
-    inputs.retain(|i| i.seq > 0);
+    // A rollout step follows from what happened since the rollout began (the Deployment's
+    // last spec change): older ReplicaSet sizes and pod departures belong to earlier rollouts.
+    if matches!(step, Step::ScaledUp | Step::ScaledDown | Step::Status) {
+        inputs.retain(|i| i.seq >= d_spec);
+    }
     causes::newest_first(std::mem::take(&mut inputs), &outcome)
 }
 
