@@ -440,3 +440,166 @@ async fn rollout_status_fails_when_the_progress_deadline_passes() {
     );
     c.stop().await;
 }
+
+/// A Deployment of `replicas` with the given strategy amounts, in the API's JSON.
+fn web(
+    name: &str,
+    replicas: i64,
+    surge: serde_json::Value,
+    unavailable: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}},
+            "template": {"metadata": {"labels": {"app": name}},
+                         "spec": {"containers": [{"name": "app", "image": "ghcr.io/subicura/echo:v1"}]}},
+        },
+    })
+}
+
+/// Every event of `resource` after `from`, through a watch that ends after a second of quiet.
+async fn watched(c: &TestApp, resource: &str, from: &str) -> Vec<serde_json::Value> {
+    let reply = c
+        .get(&format!(
+            "{resource}?watch=true&resourceVersion={from}&timeoutSeconds=2&allowWatchBookmarks=false"
+        ))
+        .await;
+    reply
+        .text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a watch event"))
+        .collect()
+}
+
+fn rv_of(object: &serde_json::Value) -> i64 {
+    object["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_watched_rollout_keeps_its_surge_and_availability_bounds_at_every_resource_version() {
+    let c = cluster(3).await;
+    // (replicas, maxSurge, maxUnavailable) and the bounds Kubernetes resolves them to.
+    let table = [
+        (10, serde_json::json!("25%"), serde_json::json!("25%"), 3, 2),
+        (5, serde_json::json!(0), serde_json::json!(1), 0, 1),
+        (4, serde_json::json!(3), serde_json::json!(3), 3, 3),
+        (3, serde_json::json!("50%"), serde_json::json!(0), 2, 0),
+    ];
+    for (index, (replicas, surge, unavailable, max_surge, max_unavailable)) in
+        table.into_iter().enumerate()
+    {
+        let name = format!("web{index}");
+        let created = c
+            .post(
+                "/apis/apps/v1/namespaces/default/deployments",
+                &web(&name, replicas, surge, unavailable),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        rolled_out(&c, &format!("deploy/{name}")).await;
+        let pods = format!("/api/v1/namespaces/default/pods");
+        let listed = c.get(&format!("{pods}?labelSelector=app%3D{name}")).await;
+        let from = listed.body["metadata"]["resourceVersion"]
+            .as_str()
+            .expect("list resourceVersion")
+            .to_string();
+        let mut state: std::collections::BTreeMap<String, serde_json::Value> = listed.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|p| {
+                (
+                    p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                    p.clone(),
+                )
+            })
+            .collect();
+        let patched = c
+            .patch(
+                &format!("/apis/apps/v1/namespaces/default/deployments/{name}"),
+                "application/strategic-merge-patch+json",
+                &serde_json::json!({"spec": {"template": {"spec": {"containers": [
+                    {"name": "app", "image": "ghcr.io/subicura/echo:v2"}]}}}}),
+            )
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.text);
+        rolled_out(&c, &format!("deploy/{name}")).await;
+
+        let mut events: Vec<(i64, &str, serde_json::Value)> = Vec::new();
+        for event in watched(&c, &pods, &from).await {
+            if event["object"]["metadata"]["labels"]["app"] == name.as_str() {
+                events.push((rv_of(&event["object"]), "pod", event));
+            }
+        }
+        let sets = watched(&c, "/apis/apps/v1/namespaces/default/replicasets", &from).await;
+        let scaled = sets
+            .iter()
+            .filter(|e| e["object"]["metadata"]["labels"]["app"] == name.as_str())
+            .count();
+        assert!(scaled >= 2, "ReplicaSet events of {name}: {scaled}");
+        events.sort_by_key(|(rv, _, _)| *rv);
+        let active = |p: &serde_json::Value| {
+            p["metadata"]["deletionTimestamp"].is_null()
+                && !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+        };
+        let ready = |p: &serde_json::Value| {
+            p["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        };
+        let (mut most, mut fewest) = (0, i64::MAX);
+        for (rv, _, event) in &events {
+            let pod = &event["object"];
+            let key = pod["metadata"]["name"].as_str().unwrap_or("").to_string();
+            match event["type"].as_str() {
+                Some("DELETED") => {
+                    state.remove(&key);
+                }
+                _ => {
+                    state.insert(key, pod.clone());
+                }
+            }
+            let up = state.values().filter(|p| active(p)).count() as i64;
+            let available = state.values().filter(|p| active(p) && ready(p)).count() as i64;
+            most = most.max(up);
+            fewest = fewest.min(available);
+            assert!(
+                up <= replicas + max_surge,
+                "{name}: {up} pods at resourceVersion {rv}, more than {replicas} + {max_surge}"
+            );
+            assert!(
+                available >= replicas - max_unavailable,
+                "{name}: {available} available at resourceVersion {rv}, fewer than {replicas} - {max_unavailable}"
+            );
+        }
+        assert!(
+            events.len() > replicas as usize * 3,
+            "{name}: {} pod events",
+            events.len()
+        );
+        // The rollout happened: every pod left runs the new image.
+        let left: Vec<&serde_json::Value> = state.values().filter(|p| active(p)).collect();
+        assert_eq!(left.len() as i64, replicas, "{name}");
+        for pod in left {
+            assert_eq!(
+                pod["spec"]["containers"][0]["image"],
+                "ghcr.io/subicura/echo:v2"
+            );
+        }
+        eprintln!(
+            "{name}: at most {most} pods, at least {fewest} available over {} events",
+            events.len()
+        );
+    }
+    c.stop().await;
+}
