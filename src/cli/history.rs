@@ -6,6 +6,7 @@
 use crate::history::query::{self, LogFilter};
 use crate::history::render::{self, Style};
 use crate::history::{HistoryError, why};
+use crate::model::ResourceKind;
 use crate::store::Readers;
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -275,6 +276,11 @@ pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
         print([title, render::header(false, style)])?;
     }
     emit(&rows)?;
+    if kind == ResourceKind::Deployment && args.output == Output::Text && !args.follow {
+        let entries: Vec<query::LogEntry> = rows.iter().map(|r| r.entry.clone()).collect();
+        let (steps, cut) = crate::history::rollout::rollout_of(&pool, &namespace, &entries).await?;
+        print(crate::history::rollout::render(&steps, cut))?;
+    }
     if args.follow {
         let mut cursor = match rows.last() {
             Some(r) => r.entry.seq,

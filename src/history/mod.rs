@@ -10,6 +10,7 @@ pub mod check;
 pub mod query;
 pub mod render;
 pub mod replay;
+pub mod rollout;
 pub mod verify;
 pub mod why;
 

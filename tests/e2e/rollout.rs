@@ -5,6 +5,7 @@
 //! is asserted. The test command runs this suite with the kubectl on PATH and with 1.37.
 
 use crate::support::app::{TestApp, start_with_workers};
+use crate::support::binary::run;
 use crate::support::kubectl::manifest;
 use crate::support::wait::until;
 use std::time::Duration;
@@ -182,6 +183,54 @@ async fn the_course_deployment_chapter_through_kubectl() {
         .ok(&["rollout", "history", "deploy/echo-deploy", "--revision=1"])
         .await;
     assert!(first.contains("ghcr.io/subicura/echo:v1"), "{first}");
+
+    // history: the rollout step by step, each step with its reason; why: a new pod back to
+    // the `set image`.
+    let data = c.dir.path().display().to_string();
+    let (code, out, err) = run(&[
+        "history",
+        "deploy/echo-deploy",
+        "--data-dir",
+        &data,
+        "--color",
+        "never",
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let rollout: Vec<&str> = out.lines().skip_while(|l| *l != "Rollout").collect();
+    let step = |what: &[&str]| rollout.iter().any(|l| what.iter().all(|w| l.contains(w)));
+    assert!(step(&[&rs_name, "created with 4"]), "{out}");
+    assert!(
+        step(&[
+            "spec changed",
+            "echo=ghcr.io/subicura/echo:v2",
+            "kubectl-set"
+        ]),
+        "{out}"
+    );
+    assert!(
+        step(&[&rs_name, "4 -> 3", "at least 3 must stay available"]),
+        "{out}"
+    );
+    assert!(
+        step(&["created with 1", "revision 2 in new ReplicaSet"]),
+        "{out}"
+    );
+    assert!(step(&["room within 5 pods (replicas + maxSurge)"]), "{out}");
+    let new_pods = c.kubectl.ok(&["get", "pods", "-o", "name"]).await;
+    let mut origins = Vec::new();
+    for pod in new_pods.lines() {
+        let (code, out, err) = run(&["why", pod, "--data-dir", &data]).await;
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("deployment-controller"), "{out}");
+        origins.push(out);
+    }
+    assert!(
+        origins
+            .iter()
+            .any(|o| o.contains("origin: a request by") && o.contains("kubectl-set")),
+        "{origins:?}"
+    );
 
     // describe: the Kubernetes layout, with both ReplicaSets and the scaling events.
     let described = c.kubectl.ok(&["describe", "deploy", "echo-deploy"]).await;
