@@ -130,11 +130,15 @@ pub fn object(envelope: &Envelope) -> Result<Value, DecodeError> {
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    object.insert(
-        "apiVersion".into(),
-        Value::String(envelope.api_version.clone()),
-    );
-    object.insert("kind".into(), Value::String(envelope.kind.clone()));
+    // TypeMeta's fields are omitempty.
+    for (field, value) in [
+        ("apiVersion", &envelope.api_version),
+        ("kind", &envelope.kind),
+    ] {
+        if !value.is_empty() {
+            object.insert(field.into(), Value::String(value.clone()));
+        }
+    }
     Ok(Value::Object(object))
 }
 
@@ -158,7 +162,7 @@ fn to_json(message: &DynamicMessage, depth: usize) -> Result<Value, DecodeError>
     }
     let mut out = Map::new();
     for field in descriptor.fields() {
-        let rule = rules.field(descriptor.full_name(), field.name());
+        let rule = rules.field(field.full_name());
         let value = if field.is_list() || field.is_map() {
             match collection(message, &field, depth)? {
                 Some(value) => value,
@@ -310,9 +314,7 @@ fn is_zero(message: &DynamicMessage) -> bool {
         match &*value {
             Proto::List(items) => items.is_empty(),
             Proto::Map(entries) => entries.is_empty(),
-            Proto::Message(sub) => {
-                !rules.field(descriptor.full_name(), field.name()).ptr && is_zero(sub)
-            }
+            Proto::Message(sub) => !rules.field(field.full_name()).ptr && is_zero(sub),
             other => other.is_default(&field.kind()),
         }
     })

@@ -31,10 +31,11 @@ impl FieldRule {
     }
 }
 
-/// Every field's rule, by (message full name, protobuf field name).
+/// Every field's rule, by the field's full name (`<message full name>.<protobuf name>`, as
+/// `FieldDescriptor::full_name` gives it, so a lookup allocates nothing).
 #[derive(Debug, Default)]
 pub struct Rules {
-    fields: HashMap<(String, String), FieldRule>,
+    fields: HashMap<String, FieldRule>,
     /// Messages that are named Go slices, written as their `items`.
     lists: HashSet<String>,
 }
@@ -67,29 +68,23 @@ impl Rules {
                 omitzero: flags.contains(&"omitzero"),
                 inline: flags.contains(&"inline"),
             };
-            rules
-                .fields
-                .insert((message.to_string(), field.to_string()), rule);
+            rules.fields.insert(format!("{message}.{field}"), rule);
         }
         rules
     }
 
-    /// The rule of a field; a field types.go does not describe is treated as an optional
-    /// value (`omitempty`, not a pointer).
-    pub fn field(&self, message: &str, field: &str) -> FieldRule {
-        self.fields
-            .get(&(message.to_string(), field.to_string()))
-            .cloned()
-            .unwrap_or(FieldRule {
-                omitempty: true,
-                ..FieldRule::default()
-            })
+    /// The rule of a field (by its full name); a field types.go does not describe is
+    /// treated as an optional value (`omitempty`, not a pointer).
+    pub fn field(&self, full_name: &str) -> FieldRule {
+        self.fields.get(full_name).cloned().unwrap_or(FieldRule {
+            omitempty: true,
+            ..FieldRule::default()
+        })
     }
 
     #[cfg(test)]
-    pub fn has_field(&self, message: &str, field: &str) -> bool {
-        self.fields
-            .contains_key(&(message.to_string(), field.to_string()))
+    pub fn has_field(&self, full_name: &str) -> bool {
+        self.fields.contains_key(full_name)
     }
 
     pub fn is_list(&self, message: &str) -> bool {

@@ -51,7 +51,7 @@ fn every_field_of_every_served_kind_has_its_go_rule() {
             continue;
         }
         for field in message.fields() {
-            if !rules.has_field(message.full_name(), field.name()) {
+            if !rules.has_field(field.full_name()) {
                 missing.push(format!("{}.{}", message.full_name(), field.name()));
             }
         }
@@ -116,7 +116,7 @@ fn encode(descriptor: &MessageDescriptor, json: &Value) -> DynamicMessage {
     }
     let rules = Rules::get();
     for f in descriptor.fields() {
-        let rule = rules.field(name, f.name());
+        let rule = rules.field(f.full_name());
         let value = if rule.inline {
             Some(json)
         } else {
@@ -560,7 +560,7 @@ fn filled(descriptor: &MessageDescriptor, path: &mut Vec<String>) -> DynamicMess
         let Kind::Message(target) = field.kind() else {
             continue;
         };
-        let ptr = rules.field(descriptor.full_name(), field.name()).ptr;
+        let ptr = rules.field(field.full_name()).ptr;
         if field.is_map() || ptr || path.iter().any(|p| p == target.full_name()) {
             continue;
         }
@@ -582,7 +582,7 @@ fn list_names() -> Vec<String> {
         .flat_map(|m| {
             m.fields()
                 .filter(|f| f.is_list())
-                .map(|f| Rules::get().field(m.full_name(), f.name()).json_name(&f))
+                .map(|f| Rules::get().field(f.full_name()).json_name(&f))
                 .collect::<Vec<_>>()
         })
         .collect()
