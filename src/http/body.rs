@@ -112,6 +112,26 @@ pub fn decode_object(req: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> 
     Ok(value)
 }
 
+/// The body's `apiVersion` and `kind` against the endpoint's; either may be left out.
+pub fn check_type(
+    body_api_version: &str,
+    body_kind: &str,
+    api_version: &str,
+    kind: &str,
+) -> Result<(), ApiError> {
+    if !body_api_version.is_empty() && body_api_version != api_version {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({body_api_version}) does not match the expected API version ({api_version})"
+        )));
+    }
+    if !body_kind.is_empty() && body_kind != kind {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({body_kind}) does not match the expected kind ({kind})"
+        )));
+    }
+    Ok(())
+}
+
 pub fn decode_yaml(body: &[u8]) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;

@@ -115,6 +115,17 @@ impl ApiError {
         )
     }
 
+    /// A protobuf body of a type the server has no protobuf definition of.
+    pub fn unsupported_protobuf_kind(media: &str, api_version: &str, kind: &str) -> Self {
+        Self::status(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({media}) - no protobuf definition of {kind} in {api_version}; send it as application/json or application/yaml"
+            ),
+        )
+    }
+
     pub fn not_acceptable(accepted: &[&str]) -> Self {
         Self::status(
             406,
@@ -326,10 +337,15 @@ impl From<CommandError> for ApiError {
                         json!({"reason": c.reason.as_cause_reason(), "message": c.message, "field": c.path})
                     })
                     .collect();
+                // NewInvalid names the kind with its group (`Deployment.apps`).
+                let qualified = match kind.group() {
+                    "" => kind.as_str().to_string(),
+                    group => format!("{kind}.{group}"),
+                };
                 ApiError::Status {
                     code: 422,
                     reason: "Invalid",
-                    message: format!("{kind} \"{name}\" is invalid: {body}"),
+                    message: format!("{qualified} \"{name}\" is invalid: {body}"),
                     details: Some(json!({
                         "name": name, "group": kind.group(), "kind": kind.as_str(), "causes": causes,
                     })),

@@ -450,34 +450,25 @@ impl Call {
         }
     }
 
+    /// A POST or PUT body as JSON: JSON or YAML as is, protobuf (typed clients) decoded from
+    /// the message of `kind` in `api_version`, which its envelope must name.
+    fn typed_body(&self, bytes: &[u8], api_version: &str, kind: &str) -> Result<Value, ApiError> {
+        if body::is_protobuf(&self.req) {
+            return protobuf::decode_object(bytes, api_version, kind);
+        }
+        body::decode_object(&self.req, bytes)
+    }
+
     /// Decode a body and check it names this endpoint's kind.
     fn object_body(&self, bytes: &[u8]) -> Result<Value, ApiError> {
-        let mut object = match self.kind() {
-            // `kubectl create namespace` sends a protobuf Namespace.
-            ResourceKind::Namespace if body::is_protobuf(&self.req) => {
-                protobuf::decode_namespace(bytes).ok_or_else(|| {
-                    ApiError::bad_request("the protobuf body is not a valid Namespace")
-                })?
-            }
-            _ => body::decode_object(&self.req, bytes)?,
-        };
         let kind = self.kind();
+        let mut object = self.typed_body(bytes, kind.api_version(), kind.as_str())?;
         let api_version = object
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or("");
-        if !api_version.is_empty() && api_version != kind.api_version() {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({api_version}) does not match the expected API version ({})",
-                kind.api_version()
-            )));
-        }
         let body_kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-        if !body_kind.is_empty() && body_kind != kind.as_str() {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({body_kind}) does not match the expected kind ({kind})"
-            )));
-        }
+        body::check_type(api_version, body_kind, kind.api_version(), kind.as_str())?;
         object["apiVersion"] = json!(kind.api_version());
         object["kind"] = json!(kind.as_str());
         let body_ns = meta::namespace(&object);
@@ -687,11 +678,7 @@ impl Call {
             return Ok(None);
         }
         if body::is_protobuf(&self.req) {
-            return protobuf::decode_delete_options(bytes)
-                .map(Some)
-                .ok_or_else(|| {
-                    ApiError::bad_request("the protobuf body is not valid DeleteOptions")
-                });
+            return protobuf::decode_delete_options(bytes).map(Some);
         }
         body::decode_object(&self.req, bytes).map(Some)
     }
@@ -750,7 +737,7 @@ impl Call {
 
     async fn replace_scale(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
         let bytes = body::read(payload).await?;
-        let scale = body::decode_object(&self.req, &bytes)?;
+        let scale = self.typed_body(&bytes, "autoscaling/v1", "Scale")?;
         self.apply_scale(&scale).await
     }
 
@@ -792,7 +779,7 @@ impl Call {
 
     async fn bind(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
         let bytes = body::read(payload).await?;
-        let binding = body::decode_object(&self.req, &bytes)?;
+        let binding = self.typed_body(&bytes, "v1", "Binding")?;
         let node = binding
             .pointer("/target/name")
             .and_then(Value::as_str)

@@ -233,12 +233,37 @@ async fn bad_inputs_get_a_status_and_change_nothing() {
             content_type: "application/vnd.kubernetes.protobuf",
             body: b"k8s\x00\x0a".to_vec(),
             ..case(
-                "protobuf body",
+                "truncated protobuf body",
                 Method::POST,
                 pods,
                 json!({}),
-                415,
-                "UnsupportedMediaType",
+                400,
+                "BadRequest",
+            )
+        },
+        Case {
+            content_type: "application/vnd.kubernetes.protobuf",
+            body: b"{\"kind\": \"Pod\"}".to_vec(),
+            ..case(
+                "JSON sent as protobuf",
+                Method::POST,
+                pods,
+                json!({}),
+                400,
+                "BadRequest",
+            )
+        },
+        Case {
+            // runtime.Unknown{typeMeta: {v1, Namespace}, raw: ""}
+            content_type: "application/vnd.kubernetes.protobuf",
+            body: b"k8s\x00\x0a\x0f\x0a\x02v1\x12\x09Namespace\x12\x00".to_vec(),
+            ..case(
+                "protobuf Namespace to the pods endpoint",
+                Method::POST,
+                pods,
+                json!({}),
+                400,
+                "BadRequest",
             )
         },
         Case {
