@@ -840,3 +840,134 @@ spec:
         "{text}"
     );
 }
+
+/// The images of this node's running `echo` containers, sorted (one `docker ps`, so a
+/// container removed meanwhile is not looked up after it went).
+fn echo_images(c: &Cluster) -> Vec<String> {
+    let node = format!("label={NODE_LABEL}={}", c.node);
+    let out = docker(&[
+        "ps",
+        "--filter",
+        &node,
+        "--filter",
+        "label=io.kubernetes.container.name=echo",
+        "--format",
+        "{{.Image}}",
+    ]);
+    let mut images: Vec<String> = out.lines().map(str::to_string).collect();
+    images.sort();
+    images
+}
+
+/// Wait until exactly `count` echo containers run, all of `image`.
+fn wait_for_echo_containers(c: &Cluster, count: usize, image: &str) {
+    c.wait_for(
+        &format!("{count} running echo containers of {image}"),
+        120,
+        || {
+            let images = echo_images(c);
+            (images.len() == count && images.iter().all(|i| i == image)).then_some(())
+        },
+    );
+}
+
+fn rollout_done(c: &Cluster, deployment: &str) -> Duration {
+    let started = Instant::now();
+    let out = c.ok(&["rollout", "status", deployment, "--timeout=180s"]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    started.elapsed()
+}
+
+#[test]
+fn the_deployment_chapter_rolls_real_containers() {
+    let c = Cluster::start("deploy");
+    let manifest = |name: &str| {
+        std::fs::read_to_string(crate::support::kubectl::manifest(name)).expect("manifest")
+    };
+    const V1: &str = "ghcr.io/subicura/echo:v1";
+    const V2: &str = "ghcr.io/subicura/echo:v2";
+
+    // A 4-replica Deployment of echo:v1: four real containers.
+    c.apply(&manifest("echo-deployment.yaml"));
+    rollout_done(&c, "deploy/echo-deploy");
+    wait_for_echo_containers(&c, 4, V1);
+    let row = c.ok(&["get", "deploy", "echo-deploy", "--no-headers"]);
+    assert_eq!(
+        row.split_whitespace().take(4).collect::<Vec<_>>(),
+        ["echo-deploy", "4/4", "4", "4"],
+        "{row}"
+    );
+
+    // set image: the containers are replaced by v2 ones.
+    c.ok(&["set", "image", "deploy/echo-deploy", &format!("echo={V2}")]);
+    rollout_done(&c, "deploy/echo-deploy");
+    wait_for_echo_containers(&c, 4, V2);
+    let history = c.ok(&["rollout", "history", "deploy/echo-deploy"]);
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(revisions, ["1", "2"], "{history}");
+
+    // undo: back to v1 containers.
+    c.ok(&["rollout", "undo", "deploy/echo-deploy"]);
+    rollout_done(&c, "deploy/echo-deploy");
+    wait_for_echo_containers(&c, 4, V1);
+    let deleted = c.ok(&["delete", "deploy", "echo-deploy"]);
+    assert!(deleted.contains("deleted"), "{deleted}");
+    wait_for_echo_containers(&c, 0, V1);
+
+    // The strategy chapter: maxSurge/maxUnavailable 3, minReadySeconds 5, a liveness probe.
+    c.apply(&manifest("echo-strategy.yaml"));
+    rollout_done(&c, "deploy/echo-deploy-st");
+    wait_for_echo_containers(&c, 4, V1);
+    let described = c.ok(&["describe", "deploy", "echo-deploy-st"]);
+    for line in [
+        "MinReadySeconds:        5",
+        "RollingUpdateStrategy:  3 max unavailable, 3 max surge",
+        "http-get http://:3000/ delay=0s timeout=1s period=10s #success=1 #failure=3",
+    ] {
+        assert!(described.contains(line), "{line:?} in\n{described}");
+    }
+    c.ok(&[
+        "set",
+        "image",
+        "deploy/echo-deploy-st",
+        &format!("echo={V2}"),
+    ]);
+    // New pods count as available only after 5 s ready, so the rollout takes at least that.
+    let took = rollout_done(&c, "deploy/echo-deploy-st");
+    assert!(took >= Duration::from_secs(5), "rolled out in {took:?}");
+    wait_for_echo_containers(&c, 4, V2);
+    let restarts = c.jsonpath(
+        &["pods", "-l", "app=echo"],
+        "{.items[*].status.containerStatuses[0].restartCount}",
+    );
+    assert!(
+        restarts.split_whitespace().all(|r| r == "0"),
+        "the liveness probe passes: {restarts}"
+    );
+    let second = c.ok(&[
+        "rollout",
+        "history",
+        "deploy/echo-deploy-st",
+        "--revision=2",
+    ]);
+    assert!(second.contains(V2), "{second}");
+    c.ok(&[
+        "rollout",
+        "undo",
+        "deploy/echo-deploy-st",
+        "--to-revision=1",
+    ]);
+    rollout_done(&c, "deploy/echo-deploy-st");
+    wait_for_echo_containers(&c, 4, V1);
+    let history = c.ok(&["rollout", "history", "deploy/echo-deploy-st"]);
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(revisions, ["2", "3"], "{history}");
+}
