@@ -1141,6 +1141,9 @@ fn causes_of(
 
 /// One pass over every Deployment, each command with the causes of its step.
 fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp) -> Pass {
+    if snapshot.count(ResourceKind::Deployment) == 0 {
+        return Pass::default();
+    }
     let mut sets_by_namespace: HashMap<&str, Vec<&Value>> = HashMap::new();
     for rs in snapshot.list(ResourceKind::ReplicaSet) {
         sets_by_namespace
@@ -1196,7 +1199,19 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
     pass
 }
 
-/// The Deployment controller: every change wakes it, and a tick every second (availability
+/// What the controller reads: Deployments, ReplicaSets and pods (not core/v1 Events, nodes).
+fn what_it_reads(snapshot: &Snapshot) -> u64 {
+    [
+        ResourceKind::Deployment,
+        ResourceKind::ReplicaSet,
+        ResourceKind::Pod,
+    ]
+    .into_iter()
+    .map(|kind| snapshot.changes_of(kind))
+    .sum()
+}
+
+/// The Deployment controller: a change of what it reads wakes it, and a tick every second (availability
 /// after minReadySeconds and the progress deadline come with the clock alone).
 pub struct DeploymentController {
     reporter: Reporter,
@@ -1224,7 +1239,7 @@ impl Controller for DeploymentController {
     fn wake(&self) -> Wake {
         Wake {
             tick: Duration::from_secs(1),
-            interest: super::any_change,
+            interest: what_it_reads,
         }
     }
 
