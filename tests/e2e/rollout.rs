@@ -555,7 +555,7 @@ async fn a_watched_rollout_keeps_its_surge_and_availability_bounds_at_every_reso
             .await;
         assert_eq!(created.status, 201, "{}", created.text);
         rolled_out(&c, &format!("deploy/{name}")).await;
-        let pods = format!("/api/v1/namespaces/default/pods");
+        let pods = "/api/v1/namespaces/default/pods".to_string();
         let listed = c.get(&format!("{pods}?labelSelector=app%3D{name}")).await;
         let from = listed.body["metadata"]["resourceVersion"]
             .as_str()
