@@ -56,6 +56,7 @@ async fn main() {
         println!("rollout benchmark: skipped outside `cargo bench`");
         return;
     }
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let quick = args.iter().any(|a| a == "--quick");
     let (nodes, replicas) = (100, if quick { 100 } else { 1_000 });
     let server = support::serve(&["--no-docker-node", "--simulated-nodes", &nodes.to_string()]);
