@@ -3,11 +3,9 @@
 //! limit and the progress deadline), and the selector's immutability on update.
 
 use super::field::{Errs, FieldError, NameKind, P, forbidden, invalid_raw, not_supported};
-use super::formats::{FIELD_IMMUTABLE_ERR, nonnegative};
-use super::gofmt::go_label_selector;
+use super::formats::nonnegative;
 use super::objectmeta::validate_object_meta;
-use super::pod_update::semantic_eq;
-use super::replicaset::validate_selector_and_template;
+use super::replicaset::{validate_selector_and_template, validate_selector_unchanged};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -148,13 +146,7 @@ pub fn validate_deployment_update(new: &Deployment, old: &Deployment) -> Vec<Fie
     let default_spec = DeploymentSpec::default();
     let ns = new.spec.as_ref().unwrap_or(&default_spec);
     let os = old.spec.as_ref().unwrap_or(&default_spec);
-    if !semantic_eq(&ns.selector, &os.selector) {
-        errs.push(invalid_raw(
-            &P::new("spec").child("selector"),
-            &go_label_selector(&ns.selector),
-            FIELD_IMMUTABLE_ERR,
-        ));
-    }
+    validate_selector_unchanged(&ns.selector, &os.selector, &mut errs);
     errs
 }
 

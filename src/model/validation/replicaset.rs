@@ -153,14 +153,23 @@ pub fn validate_replicaset_update(new: &ReplicaSet, old: &ReplicaSet) -> Vec<Fie
     let default_spec = ReplicaSetSpec::default();
     let ns = new.spec.as_ref().unwrap_or(&default_spec);
     let os = old.spec.as_ref().unwrap_or(&default_spec);
-    if !semantic_eq(&ns.selector, &os.selector) {
+    validate_selector_unchanged(&ns.selector, &os.selector, &mut errs);
+    errs
+}
+
+/// The apps/v1 rule that a workload's `spec.selector` never changes after creation.
+pub(super) fn validate_selector_unchanged(
+    new: &LabelSelector,
+    old: &LabelSelector,
+    errs: &mut Errs,
+) {
+    if !semantic_eq(new, old) {
         errs.push(invalid_raw(
             &P::new("spec").child("selector"),
-            &go_label_selector(&ns.selector),
+            &go_label_selector(new),
             FIELD_IMMUTABLE_ERR,
         ));
     }
-    errs
 }
 
 #[cfg(test)]
