@@ -162,14 +162,26 @@ async fn the_course_deployment_chapter_through_kubectl() {
     );
     rolled_out(&c, "deploy/echo-deploy").await;
     assert_eq!(replica_sets(&c).await.len(), 2);
-    let revisions = history(&c, "deploy/echo-deploy").await;
-    assert_eq!(
-        revisions,
-        [
-            ("1".to_string(), "<none>".to_string()),
-            ("2".to_string(), "<none>".to_string())
-        ]
-    );
+    // A change cause annotated on the Deployment reaches its current revision's ReplicaSet.
+    c.kubectl
+        .ok(&[
+            "annotate",
+            "deploy/echo-deploy",
+            "kubernetes.io/change-cause=echo v2",
+        ])
+        .await;
+    until(
+        "the change cause on revision 2",
+        Duration::from_secs(30),
+        || async {
+            history(&c, "deploy/echo-deploy").await
+                == [
+                    ("1".to_string(), "<none>".to_string()),
+                    ("2".to_string(), "echo v2".to_string()),
+                ]
+        },
+    )
+    .await;
     let second = c
         .kubectl
         .ok(&["rollout", "history", "deploy/echo-deploy", "--revision=2"])
@@ -650,5 +662,79 @@ async fn a_watched_rollout_keeps_its_surge_and_availability_bounds_at_every_reso
             events.len()
         );
     }
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_watched_recreate_starts_no_new_pod_while_an_old_one_is_left() {
+    let c = cluster(2).await;
+    let mut deployment = web("re", 3, serde_json::json!(1), serde_json::json!(1));
+    deployment["spec"]["strategy"] = serde_json::json!({"type": "Recreate"});
+    let created = c
+        .post("/apis/apps/v1/namespaces/default/deployments", &deployment)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    rolled_out(&c, "deploy/re").await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let listed = c.get(&format!("{pods}?labelSelector=app%3Dre")).await;
+    let from = listed.body["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("list resourceVersion")
+        .to_string();
+    let mut state: std::collections::BTreeMap<String, serde_json::Value> = listed.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                p.clone(),
+            )
+        })
+        .collect();
+    let patched = c
+        .patch(
+            "/apis/apps/v1/namespaces/default/deployments/re",
+            "application/strategic-merge-patch+json",
+            &serde_json::json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "image": "ghcr.io/subicura/echo:v2"}]}}}}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    rolled_out(&c, "deploy/re").await;
+    let image = |p: &serde_json::Value| {
+        p["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut events = watched(&c, pods, &from).await;
+    events.retain(|e| e["object"]["metadata"]["labels"]["app"] == "re");
+    events.sort_by_key(|e| rv_of(&e["object"]));
+    let mut saw_new = false;
+    for event in &events {
+        let pod = &event["object"];
+        let key = pod["metadata"]["name"].as_str().unwrap_or("").to_string();
+        if event["type"] == "DELETED" {
+            state.remove(&key);
+        } else {
+            state.insert(key, pod.clone());
+        }
+        let old_left = state
+            .values()
+            .filter(|p| image(p).ends_with(":v1"))
+            .filter(|p| !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
+            .count();
+        let new = state.values().filter(|p| image(p).ends_with(":v2")).count();
+        saw_new |= new > 0;
+        assert!(
+            new == 0 || old_left == 0,
+            "at resourceVersion {}: {new} new pods while {old_left} old ones are left",
+            rv_of(pod)
+        );
+    }
+    assert!(saw_new, "the new revision's pods came");
+    let left: Vec<String> = state.values().map(image).collect();
+    assert_eq!(left, vec!["ghcr.io/subicura/echo:v2".to_string(); 3]);
     c.stop().await;
 }
