@@ -618,6 +618,20 @@ async fn workloads_run_on_simulated_nodes_through_kubectl() {
     c.kubectl
         .ok(&["scale", "rs", "echo-rs", "--replicas=3"])
         .await;
+    // `kubectl wait -l` waits for the pods that exist when it lists them: the three first.
+    crate::support::wait::until(
+        "three echo pods",
+        std::time::Duration::from_secs(30),
+        || async {
+            c.kubectl
+                .ok(&["get", "pods", "-l", "app=echo", "-o", "name"])
+                .await
+                .lines()
+                .count()
+                == 3
+        },
+    )
+    .await;
     c.kubectl
         .ok(&[
             "wait",
