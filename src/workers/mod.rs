@@ -20,6 +20,7 @@ pub mod cache;
 pub mod causes;
 pub mod controller;
 pub mod deployment;
+pub mod endpoints;
 pub mod gc;
 pub mod kubelet;
 pub mod namespace;
