@@ -25,6 +25,7 @@ pub mod gc;
 pub mod kubelet;
 pub mod namespace;
 pub mod nodes;
+pub mod proxy;
 pub mod record;
 pub mod remote;
 pub mod replicaset;
