@@ -1,3 +1,4 @@
 //! The node's service network, what kube-proxy and CoreDNS do in a cluster: the cluster DNS
-//! (`dns`).
+//! (`dns`), and the host changes that keep Service addresses on this machine (`host`).
 pub mod dns;
+pub mod host;
