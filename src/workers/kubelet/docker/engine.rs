@@ -192,6 +192,8 @@ pub struct Engine {
     pub docker: Docker,
     pub node: String,
     pub host_ip: String,
+    /// The cluster DNS pods resolve through (`None`: Docker's resolver).
+    pub cluster_dns: Option<std::net::Ipv4Addr>,
 }
 
 fn split_image(image: &str) -> (&str, &str) {
@@ -378,8 +380,11 @@ impl Engine {
             pod.metadata.namespace.as_deref().unwrap_or(""),
             uid,
         );
-        self.create_named(&name, spec::sandbox_config(pod, &self.node))
-            .await
+        self.create_named(
+            &name,
+            spec::sandbox_config(pod, &self.node, self.cluster_dns),
+        )
+        .await
     }
 
     /// Start the sandbox; its address when a container must be told it.

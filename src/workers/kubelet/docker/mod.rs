@@ -669,6 +669,7 @@ pub async fn run_docker_kubelet_until_stopped(
             docker,
             node: node.clone(),
             host_ip: HOST_IP.to_string(),
+            cluster_dns: None,
         },
         recorder: Recorder::new(submit.clone(), Reporter::new("kubelet", &node), actor),
         node,

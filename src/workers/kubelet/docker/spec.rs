@@ -131,8 +131,56 @@ pub fn wants_pod_ip(pod: &Pod) -> bool {
         })
 }
 
+/// The pod's resolver as Kubernetes sets it: with `dnsPolicy: ClusterFirst` (the default) the
+/// cluster DNS at `cluster_dns`, the search path `NAMESPACE.svc.cluster.local svc.cluster.local
+/// cluster.local` and `ndots:5`; with `None`, only the pod's `dnsConfig`; with `Default` (or
+/// no cluster DNS), Docker's own. `dnsConfig` adds its nameservers, searches and options.
+/// (Docker writes it into the sandbox's /etc/resolv.conf, which the pod's containers share.)
+pub fn resolver(
+    pod: &Pod,
+    cluster_dns: Option<std::net::Ipv4Addr>,
+) -> Option<(Vec<String>, Vec<String>, Vec<String>)> {
+    let spec = pod.spec.as_ref()?;
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
+    let (mut servers, mut searches, mut options) = match (policy, cluster_dns) {
+        ("ClusterFirst" | "ClusterFirstWithHostNet", Some(ip)) => (
+            vec![ip.to_string()],
+            vec![
+                format!("{namespace}.svc.cluster.local"),
+                "svc.cluster.local".to_string(),
+                "cluster.local".to_string(),
+            ],
+            vec!["ndots:5".to_string()],
+        ),
+        ("None", _) => (Vec::new(), Vec::new(), Vec::new()),
+        _ => {
+            spec.dns_config.as_ref()?;
+            (Vec::new(), Vec::new(), Vec::new())
+        }
+    };
+    if let Some(config) = spec.dns_config.as_ref() {
+        servers.extend(config.nameservers.clone().unwrap_or_default());
+        searches.extend(config.searches.clone().unwrap_or_default());
+        for option in config.options.clone().unwrap_or_default() {
+            let Some(name) = option.name else { continue };
+            options.retain(|o| o.split(':').next() != Some(name.as_str()));
+            options.push(match option.value {
+                Some(value) => format!("{name}:{value}"),
+                None => name,
+            });
+        }
+    }
+    Some((servers, searches, options))
+}
+
 /// The sandbox's create request.
-pub fn sandbox_config(pod: &Pod, node: &str) -> ContainerCreateBody {
+pub fn sandbox_config(
+    pod: &Pod,
+    node: &str,
+    cluster_dns: Option<std::net::Ipv4Addr>,
+) -> ContainerCreateBody {
+    let resolver = resolver(pod, cluster_dns);
     let (name, _, _) = metadata(pod);
     let hostname = pod
         .spec
@@ -167,6 +215,15 @@ pub fn sandbox_config(pod: &Pod, node: &str) -> ContainerCreateBody {
             port_bindings: Some(bindings),
             // The pod's containers join the sandbox's IPC namespace as well as its network.
             ipc_mode: Some("shareable".to_string()),
+            dns: resolver
+                .as_ref()
+                .map(|r| r.0.clone())
+                .filter(|v| !v.is_empty()),
+            dns_search: resolver
+                .as_ref()
+                .map(|r| r.1.clone())
+                .filter(|v| !v.is_empty()),
+            dns_options: resolver.map(|r| r.2).filter(|v| !v.is_empty()),
             ..Default::default()
         }),
         ..Default::default()
@@ -366,6 +423,46 @@ mod tests {
     }
 
     #[test]
+    fn cluster_first_pods_resolve_through_the_cluster_dns_with_kubernetes_search_path() {
+        let dns = Some(std::net::Ipv4Addr::new(10, 96, 0, 10));
+        let mut p: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "a", "namespace": "shop"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+        }))
+        .unwrap();
+        let host = sandbox_config(&p, "n1", dns).host_config.unwrap();
+        assert_eq!(host.dns, Some(vec!["10.96.0.10".to_string()]));
+        assert_eq!(
+            host.dns_search,
+            Some(vec![
+                "shop.svc.cluster.local".to_string(),
+                "svc.cluster.local".to_string(),
+                "cluster.local".to_string()
+            ])
+        );
+        assert_eq!(host.dns_options, Some(vec!["ndots:5".to_string()]));
+        // Without a cluster DNS, or with dnsPolicy Default, Docker's own resolver.
+        assert_eq!(
+            sandbox_config(&p, "n1", None).host_config.unwrap().dns,
+            None
+        );
+        p.spec.as_mut().unwrap().dns_policy = Some("Default".into());
+        assert_eq!(sandbox_config(&p, "n1", dns).host_config.unwrap().dns, None);
+        // dnsConfig adds to it, an option replacing one of the same name.
+        p.spec.as_mut().unwrap().dns_policy = None;
+        p.spec.as_mut().unwrap().dns_config = serde_json::from_value(serde_json::json!({
+            "searches": ["extra.local"], "options": [{"name": "ndots", "value": "2"}]
+        }))
+        .unwrap();
+        let host = sandbox_config(&p, "n1", dns).host_config.unwrap();
+        assert_eq!(
+            host.dns_search.unwrap().last().map(String::as_str),
+            Some("extra.local")
+        );
+        assert_eq!(host.dns_options, Some(vec!["ndots:2".to_string()]));
+    }
+
+    #[test]
     fn the_sandbox_publishes_declared_and_probed_ports_on_loopback() {
         let p = pod(json!({"containers": [{
             "name": "app", "image": "echo",
@@ -374,7 +471,7 @@ mod tests {
             "readinessProbe": {"tcpSocket": {"port": "http"}},
         }]}));
         assert_eq!(published_ports(&p), BTreeSet::from([3000, 8080]));
-        let body = sandbox_config(&p, "n1");
+        let body = sandbox_config(&p, "n1", None);
         assert_eq!(body.hostname.as_deref(), Some("echo"));
         assert_eq!(body.image.as_deref(), Some(pause::IMAGE));
         let bindings = body.host_config.unwrap().port_bindings.unwrap();
