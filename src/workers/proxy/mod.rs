@@ -2,3 +2,4 @@
 //! (`dns`), and the host changes that keep Service addresses on this machine (`host`).
 pub mod dns;
 pub mod host;
+pub mod table;
