@@ -16,6 +16,7 @@ mod history;
 mod hostile;
 mod kubectl;
 mod kubectl_120;
+mod network;
 mod openapi;
 mod protobuf;
 mod remote;

@@ -1,4 +1,6 @@
-//! The host changes the service network needs, and nothing else: a dummy interface holding
+//! The host changes the service network needs, and nothing else: an interface of its own (a
+//! bridge with no ports: it holds addresses and carries nothing, and needs no module beyond
+//! the one Docker already uses) holding
 //! the Service addresses in use (so a pod's connection to one is delivered to this host and
 //! never routed on), and before it a `prohibit` route for the whole service range (so an
 //! address of the range that is not assigned is refused here, never sent out by the default
@@ -55,7 +57,7 @@ pub fn clean(record: &Record) -> Vec<Step> {
 pub fn setup(record: &Record) -> Vec<Step> {
     vec![
         step(&["route", "replace", "prohibit", &record.range], false),
-        step(&["link", "add", &record.interface, "type", "dummy"], false),
+        step(&["link", "add", &record.interface, "type", "bridge"], false),
         step(&["link", "set", &record.interface, "up"], false),
     ]
 }
@@ -133,7 +135,7 @@ mod tests {
         );
         assert_eq!(
             setup[1].args,
-            ["link", "add", "kt12345678", "type", "dummy"]
+            ["link", "add", "kt12345678", "type", "bridge"]
         );
         let clean = clean(&record());
         assert_eq!(clean[0].args, ["link", "del", "kt12345678"]);

@@ -2,4 +2,5 @@
 //! (`dns`), and the host changes that keep Service addresses on this machine (`host`).
 pub mod dns;
 pub mod host;
+pub mod network;
 pub mod table;
