@@ -11,20 +11,29 @@ pub const NODE_LIFECYCLE_CONTROLLER: &str = "node-lifecycle-controller";
 pub const REPLICASET_CONTROLLER: &str = "replicaset-controller";
 /// Rolls each Deployment's ReplicaSets from one pod template to the next.
 pub const DEPLOYMENT_CONTROLLER: &str = "deployment-controller";
+/// Keeps each Service's Endpoints.
+pub const ENDPOINT_CONTROLLER: &str = "endpoint-controller";
+/// Keeps each Service's EndpointSlices.
+pub const ENDPOINTSLICE_CONTROLLER: &str = "endpointslice-controller";
 /// Follows ownerReferences (background, foreground and orphan propagation).
 pub const GARBAGE_COLLECTOR: &str = "generic-garbage-collector";
 /// Binds pending pods to nodes.
 pub const SCHEDULER: &str = "default-scheduler";
 
 /// The in-process controllers, in the order the server starts them.
-pub const CONTROLLERS: [&str; 6] = [
+pub const CONTROLLERS: [&str; 8] = [
     NAMESPACE_CONTROLLER,
     SCHEDULER,
     DEPLOYMENT_CONTROLLER,
     REPLICASET_CONTROLLER,
+    ENDPOINT_CONTROLLER,
+    ENDPOINTSLICE_CONTROLLER,
     GARBAGE_COLLECTOR,
     NODE_LIFECYCLE_CONTROLLER,
 ];
+
+/// The node's service proxy: the service network, LoadBalancer ingress.
+pub const SERVICE_PROXY: &str = "service-proxy";
 
 /// The server itself: what it creates at start (the built-in namespaces).
 pub const SYSTEM: &str = "system:kubetrail";
@@ -41,7 +50,10 @@ pub fn kubelet(node: &str) -> String {
 /// Whether `actor` is one of the server's control loops (a controller, the server itself, a
 /// kubelet) rather than a person or a client program.
 pub fn is_controller(actor: &str) -> bool {
-    CONTROLLERS.contains(&actor) || actor == SYSTEM || actor.starts_with(KUBELET_PREFIX)
+    CONTROLLERS.contains(&actor)
+        || actor == SYSTEM
+        || actor == SERVICE_PROXY
+        || actor.starts_with(KUBELET_PREFIX)
 }
 
 #[cfg(test)]
@@ -55,6 +67,9 @@ mod tests {
             "node-lifecycle-controller",
             "replicaset-controller",
             "deployment-controller",
+            "endpoint-controller",
+            "endpointslice-controller",
+            "service-proxy",
             "generic-garbage-collector",
             "default-scheduler",
             "system:kubetrail",

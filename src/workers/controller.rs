@@ -64,6 +64,8 @@ pub fn controllers(timing: nodes::Timing) -> Vec<Box<dyn Controller>> {
         Box::new(scheduler::Scheduler::new()),
         Box::new(deployment::DeploymentController::new()),
         Box::new(replicaset::ReplicaSetController::new()),
+        Box::new(endpoints::EndpointsController),
+        Box::new(endpoints::EndpointSliceController),
         Box::new(gc::GarbageCollector),
         Box::new(nodes::NodeLifecycleController::new(timing)),
     ]

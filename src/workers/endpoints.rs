@@ -7,10 +7,17 @@
 //! number as it is, a name through the pod's container ports (a pod without that name has no
 //! endpoint for that port). `desired_endpoints` and `desired_slice` are pure.
 
+use super::cache::Snapshot;
+use super::causes::{self, Input};
+use super::{Cause, Controller, Pass, Wake};
+use crate::api::actors;
+use crate::events::{Command, DeleteOptions, UpdatePart};
+use crate::model::ResourceKind;
 use crate::model::meta::{self, Lookup as _};
 use crate::model::selector::LabelSelector;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Duration;
 
 /// The label that ties an EndpointSlice to its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -400,5 +407,254 @@ mod tests {
             &stored,
             &desired_endpoints(&svc, &[&a, &b]).unwrap()
         ));
+    }
+}
+
+/// Marks Endpoints this controller manages (Kubernetes' endpoint controller sets it, so the
+/// mirroring controller leaves them be): only those are deleted when their Service goes.
+pub const SKIP_MIRROR_LABEL: &str = "endpointslice.kubernetes.io/skip-mirror";
+
+/// The pods of each namespace.
+fn pods_by_namespace(snapshot: &Snapshot) -> HashMap<&str, Vec<&Value>> {
+    let mut pods: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for pod in snapshot.list(ResourceKind::Pod) {
+        pods.entry(meta::namespace(pod)).or_default().push(pod.as_ref());
+    }
+    pods
+}
+
+/// What a Service's endpoints were read from: its spec and the selected pods' creation,
+/// readiness, IP and deletion, each at the event that last changed it.
+fn causes_of(service: &Value, pods: &[&Value], snapshot: &Snapshot, outcome: &str) -> Vec<Cause> {
+    let mut inputs = vec![Input::new(
+        snapshot.marks_of(ResourceKind::Service, service).spec,
+        format!("spec of Service {}", meta::name(service)),
+    )];
+    if let Some(selector) = selector_of(service) {
+        for pod in pods.iter().filter(|p| selector.matches_object(p)) {
+            let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+            let name = meta::name(pod);
+            if let Some(ready) = crate::workers::cache::ready_status(pod) {
+                inputs.push(Input::new(marks.ready, format!("pod {name} Ready={ready}")));
+            }
+            if let Some(deletion) = marks.deletion {
+                inputs.push(Input::new(deletion, format!("pod {name} is being deleted")));
+            }
+            inputs.push(Input::new(marks.phase, format!("pod {name} phase")));
+            inputs.push(Input::new(marks.labels, format!("labels of pod {name}")));
+            inputs.push(Input::new(marks.created, format!("pod {name} created")));
+        }
+    }
+    causes::newest_first(inputs, outcome)
+}
+
+fn ready_count(endpoints: &Value) -> usize {
+    endpoints["subsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["addresses"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+/// One pass of the endpoint controller: every Service's Endpoints made, brought up to date,
+/// or (their Service gone) deleted.
+fn reconcile_endpoints(snapshot: &Snapshot) -> Pass {
+    let pods = pods_by_namespace(snapshot);
+    let mut pass = Pass::default();
+    let mut services = HashSet::new();
+    for service in snapshot.list(ResourceKind::Service) {
+        let (namespace, name) = (meta::namespace(service), meta::name(service));
+        services.insert((namespace, name));
+        if meta::deletion_timestamp(service).is_some() {
+            continue;
+        }
+        let in_namespace = pods.get(namespace).map(Vec::as_slice).unwrap_or(&[]);
+        let Some(mut desired) = desired_endpoints(service, in_namespace) else {
+            continue;
+        };
+        desired["metadata"]["labels"][SKIP_MIRROR_LABEL] = json!("true");
+        let outcome = format!("{} ready", ready_count(&desired));
+        let command = match snapshot.get(ResourceKind::Endpoints, namespace, name) {
+            None => Command::Create {
+                kind: ResourceKind::Endpoints,
+                namespace: namespace.to_string(),
+                object: desired,
+            },
+            Some(current) if !endpoints_current(current, &desired) => {
+                let mut updated = (**current).clone();
+                match desired.get("subsets") {
+                    Some(subsets) => updated["subsets"] = subsets.clone(),
+                    None => {
+                        if let Some(map) = updated.as_object_mut() {
+                            map.remove("subsets");
+                        }
+                    }
+                }
+                updated["metadata"]["labels"] = desired["metadata"]["labels"].clone();
+                Command::Update {
+                    kind: ResourceKind::Endpoints,
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    object: updated,
+                    part: UpdatePart::Main,
+                }
+            }
+            Some(_) => continue,
+        };
+        let because = causes_of(service, in_namespace, snapshot, &outcome);
+        pass.commands.push((command, because));
+    }
+    for endpoints in snapshot.list(ResourceKind::Endpoints) {
+        let (namespace, name) = (meta::namespace(endpoints), meta::name(endpoints));
+        let managed = meta::string_map(endpoints, "labels").get(SKIP_MIRROR_LABEL)
+            == Some(&"true".to_string());
+        if managed && !services.contains(&(namespace, name)) {
+            pass.commands.push((
+                Command::Delete {
+                    kind: ResourceKind::Endpoints,
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    options: DeleteOptions {
+                        precondition_uid: Some(meta::uid(endpoints).to_string()),
+                        ..Default::default()
+                    },
+                },
+                Vec::new(),
+            ));
+        }
+    }
+    pass
+}
+
+/// One pass of the endpointslice controller: each Service with a selector keeps one IPv4
+/// slice of its own (made, brought up to date, extra ones deleted); the garbage collector
+/// deletes a gone Service's slices through their ownerReference.
+fn reconcile_slices(snapshot: &Snapshot) -> Pass {
+    let pods = pods_by_namespace(snapshot);
+    let mut slices: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for slice in snapshot.list(ResourceKind::EndpointSlice) {
+        let owner = meta::owner_uids(slice).into_iter().next();
+        let managed = meta::string_map(slice, "labels").get(MANAGED_BY_LABEL)
+            == Some(&MANAGED_BY.to_string());
+        if let (Some(owner), true) = (owner, managed) {
+            slices.entry(owner).or_default().push(slice.as_ref());
+        }
+    }
+    let mut pass = Pass::default();
+    for service in snapshot.list(ResourceKind::Service) {
+        if meta::deletion_timestamp(service).is_some() {
+            continue;
+        }
+        let namespace = meta::namespace(service);
+        let in_namespace = pods.get(namespace).map(Vec::as_slice).unwrap_or(&[]);
+        let Some(desired) = desired_slice(service, in_namespace) else {
+            continue;
+        };
+        let mut own: Vec<&Value> = slices.remove(meta::uid(service)).unwrap_or_default();
+        own.sort_by_key(|s| (meta::meta_str(s, "creationTimestamp").to_string(), meta::name(s).to_string()));
+        let ready = desired["endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["conditions"]["ready"] == true)
+            .count();
+        let because = causes_of(service, in_namespace, snapshot, &format!("{ready} ready"));
+        match own.first() {
+            None => pass.commands.push((
+                Command::Create {
+                    kind: ResourceKind::EndpointSlice,
+                    namespace: namespace.to_string(),
+                    object: desired,
+                },
+                because.clone(),
+            )),
+            Some(current) if !slice_current(current, &desired) => {
+                let mut updated = (*current).clone();
+                updated["endpoints"] = desired["endpoints"].clone();
+                updated["ports"] = desired["ports"].clone();
+                updated["metadata"]["labels"] = desired["metadata"]["labels"].clone();
+                pass.commands.push((
+                    Command::Update {
+                        kind: ResourceKind::EndpointSlice,
+                        namespace: namespace.to_string(),
+                        name: meta::name(current).to_string(),
+                        object: updated,
+                        part: UpdatePart::Main,
+                    },
+                    because.clone(),
+                ));
+            }
+            Some(_) => {}
+        }
+        for extra in own.iter().skip(1) {
+            pass.commands.push((
+                Command::Delete {
+                    kind: ResourceKind::EndpointSlice,
+                    namespace: namespace.to_string(),
+                    name: meta::name(extra).to_string(),
+                    options: DeleteOptions {
+                        precondition_uid: Some(meta::uid(extra).to_string()),
+                        ..Default::default()
+                    },
+                },
+                because.clone(),
+            ));
+        }
+    }
+    pass
+}
+
+/// What both controllers read: Services, pods and their own objects.
+fn what_they_read(snapshot: &Snapshot) -> u64 {
+    [
+        ResourceKind::Service,
+        ResourceKind::Pod,
+        ResourceKind::Endpoints,
+        ResourceKind::EndpointSlice,
+    ]
+    .into_iter()
+    .map(|kind| snapshot.changes_of(kind))
+    .sum()
+}
+
+/// The endpoint controller: Services' Endpoints. A change of what it reads wakes it (pod
+/// readiness included, so an endpoint follows its pod within a pass), and a tick every 5 s.
+pub struct EndpointsController;
+
+impl Controller for EndpointsController {
+    fn actor(&self) -> &'static str {
+        actors::ENDPOINT_CONTROLLER
+    }
+
+    fn wake(&self) -> Wake {
+        Wake {
+            tick: Duration::from_secs(5),
+            interest: what_they_read,
+        }
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
+        reconcile_endpoints(snapshot)
+    }
+}
+
+/// The endpointslice controller: Services' EndpointSlices.
+pub struct EndpointSliceController;
+
+impl Controller for EndpointSliceController {
+    fn actor(&self) -> &'static str {
+        actors::ENDPOINTSLICE_CONTROLLER
+    }
+
+    fn wake(&self) -> Wake {
+        Wake {
+            tick: Duration::from_secs(5),
+            interest: what_they_read,
+        }
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
+        reconcile_slices(snapshot)
     }
 }
