@@ -216,12 +216,16 @@ fn delete(kind: ResourceKind, object: &Value, propagation: Option<Propagation>) 
 }
 
 fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<Caused> {
-    let objects: Objects<'_> = [
-        ResourceKind::Deployment,
-        ResourceKind::ReplicaSet,
-        ResourceKind::Pod,
-    ]
-    .into_iter()
+    // Every kind that can have owners or dependents: all but nodes, namespaces (their own
+    // controller empties them) and core/v1 Events (many, and never owned).
+    let objects: Objects<'_> = ResourceKind::ALL
+        .into_iter()
+        .filter(|kind| {
+            !matches!(
+                kind,
+                ResourceKind::Event | ResourceKind::Node | ResourceKind::Namespace
+            )
+        })
     .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
     .collect();
     reconcile(&objects, snapshot)
