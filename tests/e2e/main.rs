@@ -17,6 +17,7 @@ mod hostile;
 mod kubectl;
 mod kubectl_120;
 mod openapi;
+mod portforward;
 mod protobuf;
 mod remote;
 mod rollout;

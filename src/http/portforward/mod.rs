@@ -1,7 +1,8 @@
 //! `pods/{name}/portforward`: connections to ports inside the pod's network namespace, in the
 //! three ways clients ask. kubectl (1.31+) tunnels SPDY/3.1 in websocket messages
 //! (`SPDY/3.1+portforward.k8s.io`), falling back to a plain SPDY/3.1 upgrade (`POST`,
-//! `Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version: portforward.k8s.io`); the Python client
+//! `Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version: portforward.k8s.io`), which is negotiated
+//! but refused with a `Status` (see `spdy_not_served`); the Python client
 //! speaks the websocket channel protocol (`v4.channel.k8s.io`, ports in the `ports` query).
 //! The pod, its sandbox and the privilege to enter its namespace are checked before any
 //! upgrade, so kubectl prints the `Status` of a refusal. Never writes the store.
@@ -16,10 +17,8 @@ use super::error::ApiError;
 use super::netns::PodNetwork;
 use super::params::Query;
 use super::target::Target;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::Bytes;
-use futures_util::StreamExt;
 use session::{Dial, Limits};
 use std::sync::Arc;
 
@@ -43,6 +42,17 @@ pub enum Protocol {
     Channels(Vec<u16>),
     /// A plain SPDY/3.1 upgrade.
     Spdy,
+}
+
+/// The refusal of a plain SPDY/3.1 upgrade. actix-web streams a request's body after the
+/// head only for `Upgrade: websocket` (or CONNECT); the bytes after a `SPDY/3.1` upgrade would
+/// be parsed as the next request, so the session could never read the client. Refusing with a
+/// `Status` beats accepting and losing the connection.
+fn spdy_not_served() -> ApiError {
+    ApiError::bad_request(
+        "plain SPDY/3.1 upgrades are not served yet: port forwarding works over websocket \
+         (kubectl's default; unset KUBECTL_PORT_FORWARD_WEBSOCKETS or set it to true)",
+    )
 }
 
 /// The protocol of a request from its headers (and, for channels, its `ports`), or the
@@ -147,6 +157,8 @@ pub async fn serve(
     let name = target.name.as_deref().unwrap_or("");
     let namespace = target.namespace.as_deref().unwrap_or("");
     let protocol = negotiate(&req, query)?;
+    // The pod is checked first: kubectl falls back to SPDY when the websocket is refused, and
+    // prints what the SPDY request is told.
     let network: Arc<dyn Dial> =
         Arc::new(PodNetwork::find(&state.store, &state.docker, namespace, name).await?);
     let limits = Limits::default();
@@ -157,24 +169,8 @@ pub async fn serve(
         Protocol::Channels(ports) => {
             websocket::serve_channels(&req, payload, &[CHANNEL_PROTOCOL], network, ports, limits)
         }
-        Protocol::Spdy => Ok(spdy_upgrade(payload, network, limits)),
+        Protocol::Spdy => Err(spdy_not_served()),
     }
-}
-
-/// A plain SPDY/3.1 upgrade: `101 Switching Protocols`, then the connection's bytes are the
-/// SPDY session's.
-fn spdy_upgrade(payload: web::Payload, network: Arc<dyn Dial>, limits: Limits) -> HttpResponse {
-    let (outgoing, outgoing_rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let incoming = payload
-        .take_while(|chunk| std::future::ready(chunk.is_ok()))
-        .filter_map(|chunk| std::future::ready(chunk.ok()));
-    actix_web::rt::spawn(session::run(Box::pin(incoming), outgoing, network, limits));
-    let body = tokio_stream::wrappers::ReceiverStream::new(outgoing_rx)
-        .map(Ok::<_, std::convert::Infallible>);
-    HttpResponse::SwitchingProtocols()
-        .upgrade(SPDY_UPGRADE)
-        .insert_header((STREAM_PROTOCOL_HEADER, HeaderValue::from_static(PROTOCOL)))
-        .streaming(body)
 }
 
 #[cfg(test)]
