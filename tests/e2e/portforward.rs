@@ -319,10 +319,10 @@ fn the_plain_spdy_upgrade_is_refused_with_a_status() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains(
-            "error upgrading connection: plain SPDY/3.1 upgrades are not served yet: port \
-             forwarding works over websocket"
-        ),
+        stderr.contains("error upgrading connection: ")
+            && stderr.contains(
+                "plain SPDY/3.1 upgrades are not served yet: port forwarding works over websocket"
+            ),
         "{stderr}"
     );
 }
@@ -335,13 +335,17 @@ fn a_refused_port_is_reported_as_the_kubelet_words_it() {
     assert!(get(local).is_err(), "nothing listens on the pod's port 81");
     let (code, stderr) = forward.wait_exit(30);
     assert_eq!(code, Some(1), "{stderr}");
+    // kubectl 1.32 prints `an error occurred forwarding LOCAL -> 81: <message>`, 1.37 the
+    // message with `localPort=LOCAL remotePort=81`.
+    let local = local.to_string();
     for expected in [
-        format!("an error occurred forwarding {local} -> 81: error forwarding port 81 to pod "),
-        "failed to connect to localhost:81 inside namespace".to_string(),
-        "connect: connection refused".to_string(),
-        "lost connection to pod".to_string(),
+        "error forwarding port 81 to pod ",
+        "failed to connect to localhost:81 inside namespace",
+        "connect: connection refused",
+        "lost connection to pod",
+        local.as_str(),
     ] {
-        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
 }
 
@@ -365,9 +369,8 @@ spec:
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains(
-            "error upgrading connection: pod sim runs on node sim-node-000, which runs no containers"
-        ),
+        stderr.contains("error upgrading connection: ")
+            && stderr.contains("pod sim runs on node sim-node-000, which runs no containers"),
         "{stderr}"
     );
 }

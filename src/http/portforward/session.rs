@@ -241,7 +241,7 @@ impl Session {
             }
             Frame::Ping { id } => {
                 // Odd ids are the client's own pings; even ones would answer this side's.
-                if id % 2 == 1 {
+                if !id.is_multiple_of(2) {
                     self.send(Frame::Ping { id }).await;
                 }
             }
@@ -261,7 +261,7 @@ impl Session {
     /// whole.
     async fn open(&mut self, stream_id: u32, flags: u8, headers: &spdy::Headers) {
         // Client streams are odd and increase (SPDY/3 section 2.3.2).
-        if stream_id % 2 == 0 || stream_id <= self.last_client_stream {
+        if stream_id.is_multiple_of(2) || stream_id <= self.last_client_stream {
             self.reset(stream_id, spdy::PROTOCOL_ERROR).await;
             return;
         }

@@ -173,7 +173,7 @@ async fn run_channels(
                     AggregatedMessage::Binary(bytes) => {
                         let Some((&channel, data)) = bytes.split_first() else { continue };
                         // Clients write only on data channels; anything else is dropped.
-                        let Some(Some(sender)) = (channel % 2 == 0)
+                        let Some(Some(sender)) = channel.is_multiple_of(2)
                             .then(|| to_pod.get(usize::from(channel / 2)))
                             .flatten()
                         else {
