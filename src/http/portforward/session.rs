@@ -567,3 +567,276 @@ async fn write_frames(mut frames: mpsc::Receiver<Frame>, outgoing: mpsc::Sender<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::portforward::spdy::{FLAG_FIN, Headers};
+    use tokio::net::TcpListener;
+
+    /// Dials 127.0.0.1:port of this process (no namespace).
+    struct Local;
+
+    impl Dial for Local {
+        fn dial(
+            &self,
+            port: u16,
+        ) -> Pin<Box<dyn Future<Output = Result<TcpStream, String>> + Send + '_>> {
+            Box::pin(async move {
+                TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .map_err(|e| format!("error forwarding port {port} to pod test, uid u: {e}"))
+            })
+        }
+    }
+
+    /// A client of a session: encodes what it sends, decodes what it gets.
+    struct Client {
+        to_server: mpsc::Sender<Bytes>,
+        from_server: mpsc::Receiver<Bytes>,
+        encoder: Encoder,
+        decoder: Decoder,
+    }
+
+    impl Client {
+        fn start(limits: Limits) -> Client {
+            let (to_server, incoming) = mpsc::channel(16);
+            let (outgoing, from_server) = mpsc::channel(16);
+            tokio::spawn(run(
+                tokio_stream::wrappers::ReceiverStream::new(incoming),
+                outgoing,
+                Arc::new(Local),
+                limits,
+            ));
+            Client {
+                to_server,
+                from_server,
+                encoder: Encoder::new(),
+                decoder: Decoder::new(DecodeLimits::default()),
+            }
+        }
+
+        async fn send(&mut self, frame: Frame) {
+            let mut out = BytesMut::new();
+            self.encoder.encode(&frame, &mut out);
+            self.to_server.send(out.freeze()).await.unwrap();
+        }
+
+        /// The next frame, or `None` once the session has closed its side.
+        async fn next(&mut self) -> Option<Frame> {
+            loop {
+                if let Some(frame) = self.decoder.next_frame().unwrap() {
+                    return Some(frame);
+                }
+                let bytes = tokio::time::timeout(Duration::from_secs(10), self.from_server.recv())
+                    .await
+                    .expect("the session answers")?;
+                self.decoder.push(&bytes);
+            }
+        }
+
+        async fn open(&mut self, stream_id: u32, kind: &str, port: u16, request: &str) {
+            let headers: Headers = [
+                (STREAM_TYPE, kind),
+                (PORT, &port.to_string()),
+                (REQUEST_ID, request),
+            ]
+            .iter()
+            .map(|(n, v)| (n.to_string(), vec![v.to_string()]))
+            .collect();
+            self.send(Frame::SynStream {
+                stream_id,
+                associated_to: 0,
+                priority: 0,
+                flags: 0,
+                headers,
+            })
+            .await;
+        }
+    }
+
+    fn reply(stream_id: u32) -> Frame {
+        Frame::SynReply {
+            stream_id,
+            flags: 0,
+            headers: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_pair_forwards_to_the_port_and_closes_as_kubectl_expects() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 5];
+            socket.read_exact(&mut request).await.unwrap();
+            socket.write_all(b"pong:").await.unwrap();
+            socket.write_all(&request).await.unwrap();
+        });
+        let mut client = Client::start(Limits::default());
+        client.send(Frame::Ping { id: 1 }).await;
+        assert_eq!(client.next().await, Some(Frame::Ping { id: 1 }));
+        client.open(1, STREAM_TYPE_ERROR, port, "0").await;
+        assert_eq!(client.next().await, Some(reply(1)));
+        client.open(3, STREAM_TYPE_DATA, port, "0").await;
+        assert_eq!(client.next().await, Some(reply(3)));
+        client
+            .send(data_frame(3, 0, Bytes::from_static(b"hello")))
+            .await;
+        let mut received = Vec::new();
+        loop {
+            match client.next().await {
+                Some(Frame::Data {
+                    stream_id: 3,
+                    flags,
+                    data,
+                }) => {
+                    received.extend_from_slice(&data);
+                    if flags & FLAG_FIN != 0 {
+                        break;
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(received, b"pong:hello");
+        // kubectl resets the data stream, then reads the error stream to its end.
+        client
+            .send(Frame::RstStream {
+                stream_id: 3,
+                status: spdy::CANCEL,
+            })
+            .await;
+        assert_eq!(
+            client.next().await,
+            Some(data_frame(1, FLAG_FIN, Bytes::new()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_port_is_written_on_the_error_stream() {
+        let port = {
+            let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let mut client = Client::start(Limits::default());
+        client.open(1, STREAM_TYPE_ERROR, port, "7").await;
+        client.open(3, STREAM_TYPE_DATA, port, "7").await;
+        let mut error = Vec::new();
+        let mut closed = Vec::new();
+        while closed.len() < 2 {
+            match client.next().await {
+                Some(Frame::SynReply { .. }) => {}
+                Some(Frame::Data {
+                    stream_id,
+                    flags,
+                    data,
+                }) => {
+                    if stream_id == 1 {
+                        error.extend_from_slice(&data);
+                    }
+                    if flags & FLAG_FIN != 0 {
+                        closed.push(stream_id);
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let error = String::from_utf8(error).unwrap();
+        assert!(
+            error.starts_with(&format!(
+                "error forwarding port {port} to pod test, uid u: "
+            )),
+            "{error}"
+        );
+        closed.sort();
+        assert_eq!(closed, [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn bad_streams_are_reset_and_the_stream_limit_holds() {
+        let limits = Limits {
+            max_streams: 2,
+            ..Limits::default()
+        };
+        let mut client = Client::start(limits);
+        let rst = |stream_id, status| Frame::RstStream { stream_id, status };
+        client.open(2, STREAM_TYPE_DATA, 80, "0").await;
+        assert_eq!(
+            client.next().await,
+            Some(rst(2, spdy::PROTOCOL_ERROR)),
+            "even id"
+        );
+        client.open(1, "stdin", 80, "0").await;
+        assert_eq!(
+            client.next().await,
+            Some(rst(1, spdy::CANCEL)),
+            "unknown type"
+        );
+        client.open(3, STREAM_TYPE_ERROR, 0, "0").await;
+        assert_eq!(client.next().await, Some(rst(3, spdy::CANCEL)), "port 0");
+        client.open(5, STREAM_TYPE_ERROR, 80, "a").await;
+        assert_eq!(client.next().await, Some(reply(5)));
+        client.open(7, STREAM_TYPE_ERROR, 80, "b").await;
+        assert_eq!(client.next().await, Some(reply(7)));
+        client.open(9, STREAM_TYPE_ERROR, 80, "c").await;
+        assert_eq!(
+            client.next().await,
+            Some(rst(9, spdy::REFUSED_STREAM)),
+            "limit"
+        );
+        client.open(9, STREAM_TYPE_ERROR, 80, "d").await;
+        assert_eq!(
+            client.next().await,
+            Some(rst(9, spdy::PROTOCOL_ERROR)),
+            "reused id"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_frame_ends_the_session_with_goaway() {
+        let mut client = Client::start(Limits::default());
+        client.open(1, STREAM_TYPE_ERROR, 80, "0").await;
+        assert_eq!(client.next().await, Some(reply(1)));
+        // SPDY/2 is not spoken.
+        client
+            .to_server
+            .send(Bytes::from_static(&[
+                0x80, 0x02, 0x00, 0x06, 0, 0, 0, 4, 0, 0, 0, 1,
+            ]))
+            .await
+            .unwrap();
+        assert_eq!(
+            client.next().await,
+            Some(Frame::GoAway {
+                last_good_stream_id: 1,
+                status: spdy::GOAWAY_PROTOCOL_ERROR
+            })
+        );
+        assert_eq!(client.next().await, None, "the session closes its side");
+    }
+
+    #[tokio::test]
+    async fn a_pair_missing_its_data_stream_times_out_on_its_error_stream() {
+        let limits = Limits {
+            pair_wait: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let mut client = Client::start(limits);
+        client.open(1, STREAM_TYPE_ERROR, 80, "0").await;
+        assert_eq!(client.next().await, Some(reply(1)));
+        assert_eq!(
+            client.next().await,
+            Some(data_frame(
+                1,
+                0,
+                Bytes::from_static(b"timed out waiting for streams of request 0")
+            ))
+        );
+        assert_eq!(
+            client.next().await,
+            Some(data_frame(1, FLAG_FIN, Bytes::new()))
+        );
+    }
+}
