@@ -1,6 +1,6 @@
 //! Handlers for resource paths: list, watch, get, create, update, patch, delete,
-//! deletecollection, and the status, scale, binding and finalize subresources (pod logs, exec
-//! and attach are handed to `logs` and `exec`). They parse the
+//! deletecollection, and the status, scale, binding and finalize subresources (pod logs, exec,
+//! attach and port-forward are handed to `logs`, `exec` and `portforward`). They parse the
 //! request into a command or a query and render the result; they never run SQL or build events.
 
 use super::body::{self, PatchType, ResponseFormat};
@@ -122,6 +122,16 @@ async fn serve(
                 &call.target,
                 &call.query,
                 mode,
+            )
+            .await
+        }
+        ("get" | "create", Some("portforward")) if kind == ResourceKind::Pod => {
+            super::portforward::serve(
+                call.req.clone(),
+                payload,
+                &call.state,
+                &call.target,
+                &call.query,
             )
             .await
         }

@@ -146,6 +146,13 @@ impl ResourceKind {
             Subresource::new("binding", "", "", "Binding", &["create"]),
             Subresource::new("exec", "", "", "PodExecOptions", &["create", "get"]),
             Subresource::new("log", "", "", "Pod", &["get"]),
+            Subresource::new(
+                "portforward",
+                "",
+                "",
+                "PodPortForwardOptions",
+                &["create", "get"],
+            ),
             Subresource::new("status", "", "", "Pod", &["get", "patch", "update"]),
         ];
         const RS: &[Subresource] = &[
@@ -226,10 +233,10 @@ pub struct Subresource {
 }
 
 impl Subresource {
-    /// Whether the subresource streams (container logs, exec and attach sessions) rather than
+    /// Whether the subresource streams (container logs, exec, attach and port-forward sessions) rather than
     /// reading or writing an object.
     pub fn is_stream(&self) -> bool {
-        matches!(self.name, "attach" | "exec" | "log")
+        matches!(self.name, "attach" | "exec" | "log" | "portforward")
     }
 
     const fn new(

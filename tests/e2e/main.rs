@@ -18,6 +18,7 @@ mod kubectl;
 mod kubectl_120;
 mod network;
 mod openapi;
+mod portforward;
 mod protobuf;
 mod remote;
 mod rollout;
