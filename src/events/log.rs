@@ -18,6 +18,7 @@ use super::error::{CommandError, StoreError, SubmitError};
 use super::event::{EVENT_VERSION, EventEnvelope, EventType};
 use crate::health::{Health, panic_message};
 use crate::metrics::Metrics;
+use crate::model::service::{HeldAddresses, ServiceAddresses, ServiceRanges};
 use crate::model::{ResourceKind, meta};
 use crate::store::{self, EventRow, NewEvent, ObjectKey, ProjectedRow, Reader, Readers, Writer};
 use futures_util::FutureExt;
@@ -108,6 +109,8 @@ impl EventLog {
             conn: reader,
             namespaces: HashMap::new(),
             overlay: HashMap::new(),
+            services: None,
+            service_ranges: ServiceRanges::default(),
             next_seq: last + 1,
             failures_seen: 0,
             progress: progress.clone(),
@@ -323,6 +326,11 @@ struct Decider {
     /// last event (`None`: deleted). Entries leave once that seq is committed, when `conn`
     /// sees the same state.
     overlay: HashMap<ObjectKey, (Option<Arc<Value>>, i64)>,
+    /// The addresses Services hold as this decider sees them (committed, in flight, staged):
+    /// built from the Services when a Service write first needs it, then kept by `stage`.
+    /// `None` after anything that drops staged or decided state, so it is built again.
+    services: Option<ServiceAddresses>,
+    service_ranges: ServiceRanges,
     next_seq: i64,
     failures_seen: u64,
     progress: Arc<Progress>,
@@ -360,6 +368,7 @@ impl Decider {
             self.failures_seen = failures;
             self.overlay.clear();
             self.namespaces.clear();
+            self.services = None;
             self.next_seq = committed + 1;
         } else {
             self.overlay.retain(|_, (_, seq)| *seq > committed);
@@ -388,6 +397,7 @@ impl Decider {
                 Err((index, message)) => {
                     self.next_seq = first_seq;
                     self.namespaces.clear();
+                    self.services = None;
                     let (submission, _) = batch.remove(index);
                     let (kind, namespace, name) = submission.command.target();
                     tracing::error!(
@@ -493,6 +503,14 @@ impl Decider {
         } else {
             None
         };
+        let allocates = kind == ResourceKind::Service
+            && matches!(
+                command,
+                Command::Create { .. } | Command::Update { .. } | Command::Apply { .. }
+            );
+        if allocates && self.services.is_none() {
+            self.services = Some(self.load_service_addresses(staged).await?);
+        }
         let uid = uuid::Uuid::new_v4().to_string();
         let now = jiff::Timestamp::now();
         let manager = meta.manager();
@@ -501,6 +519,11 @@ impl Decider {
             new_uid: &uid,
             namespace: namespace_object.as_deref(),
             manager: &manager,
+            services: if allocates {
+                self.services.as_ref()
+            } else {
+                None
+            },
         };
         #[cfg(test)]
         if meta.request_id == tests::PANIC_IN_DECIDE {
@@ -597,6 +620,16 @@ impl Decider {
             );
             let object = Arc::new(object);
             self.next_seq += 1;
+            if *kind == ResourceKind::Service
+                && let Some(services) = self.services.as_mut()
+            {
+                if let Some(before) = prev.as_deref() {
+                    services.held.release(before);
+                }
+                if !deleted {
+                    services.held.hold(&object);
+                }
+            }
             if *kind == ResourceKind::Namespace {
                 self.namespaces
                     .insert(name.to_string(), (!deleted).then(|| object.clone()));
@@ -634,6 +667,39 @@ impl Decider {
         Ok(Submitted {
             object: last_object,
             envelopes,
+        })
+    }
+
+    /// What every Service holds: the committed ones, replaced by their versions in flight
+    /// (the overlay) and then by those staged earlier in this batch.
+    async fn load_service_addresses(
+        &mut self,
+        staged: &Staged,
+    ) -> Result<ServiceAddresses, StoreError> {
+        let mut services: HashMap<ObjectKey, Arc<Value>> = self
+            .conn
+            .load_kind(ResourceKind::Service)
+            .await?
+            .into_iter()
+            .map(|(key, object)| (key, Arc::new(object)))
+            .collect();
+        let newer = self
+            .overlay
+            .iter()
+            .map(|(key, (object, _))| (key, object))
+            .chain(staged.objects.iter());
+        for (key, object) in newer {
+            if key.0 != ResourceKind::Service {
+                continue;
+            }
+            match object {
+                Some(object) => services.insert(key.clone(), object.clone()),
+                None => services.remove(key),
+            };
+        }
+        Ok(ServiceAddresses {
+            ranges: self.service_ranges,
+            held: HeldAddresses::of(services.values().map(|s| s.as_ref())),
         })
     }
 
