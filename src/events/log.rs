@@ -974,6 +974,166 @@ mod tests {
     }
 
     /// A running log in a new data directory, with namespace `default`.
+    fn service(name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec})
+    }
+
+    fn node_port_service(name: &str) -> Value {
+        service(
+            name,
+            json!({"type": "NodePort", "selector": {"app": name}, "ports": [{"port": 80}]}),
+        )
+    }
+
+    fn addresses(submitted: &Submitted) -> (String, i64) {
+        let spec = &submitted.object["spec"];
+        (
+            spec["clusterIP"].as_str().unwrap_or("").to_string(),
+            spec["ports"][0]["nodePort"].as_i64().unwrap_or(0),
+        )
+    }
+
+    fn refusal(result: Result<Submitted, SubmitError>) -> String {
+        match result {
+            Err(SubmitError::Command(CommandError::Invalid { causes, .. })) => causes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn services_created_together_never_share_an_address_and_a_delete_frees_its_own() {
+        let (_dir, log, _readers) = fresh_log().await;
+        // Queued together: most are decided in one batch, the rest while it is in flight.
+        let creates = (0..40).map(|i| {
+            log.submit(
+                create(
+                    ResourceKind::Service,
+                    "default",
+                    node_port_service(&format!("s{i}")),
+                ),
+                admin(),
+            )
+        });
+        let created: Vec<Submitted> = futures_util::future::join_all(creates)
+            .await
+            .into_iter()
+            .map(|r| r.expect("create"))
+            .collect();
+        let mut ips: Vec<String> = created.iter().map(|s| addresses(s).0).collect();
+        let mut ports: Vec<i64> = created.iter().map(|s| addresses(s).1).collect();
+        ips.sort();
+        ips.dedup();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!((ips.len(), ports.len()), (40, 40));
+        assert!(!ips.contains(&"10.96.0.1".to_string()), "reserved for kubernetes");
+        assert!(ports.iter().all(|p| (30000..=32767).contains(p)));
+
+        // Naming a held address, in the same batch as the delete that frees it and after it.
+        let (ip, port) = addresses(&created[3]);
+        let taken = service(
+            "taken",
+            json!({"type": "NodePort", "clusterIP": ip, "ports": [{"port": 80, "nodePort": port}]}),
+        );
+        let delete = Command::Delete {
+            kind: ResourceKind::Service,
+            namespace: "default".into(),
+            name: "s3".into(),
+            options: DeleteOptions::default(),
+        };
+        let (before, deleted, after) = tokio::join!(
+            log.submit(
+                create(ResourceKind::Service, "default", taken.clone()),
+                admin()
+            ),
+            log.submit(delete, admin()),
+            log.submit(
+                create(ResourceKind::Service, "default", taken.clone()),
+                admin()
+            ),
+        );
+        assert_eq!(
+            refusal(before),
+            format!(
+                "spec.clusterIPs: Invalid value: []string{{\"{ip}\"}}: failed to allocate IP {ip}: provided IP is already allocated"
+            )
+        );
+        deleted.expect("delete");
+        assert_eq!(addresses(&after.expect("freed by the delete")), (ip, port));
+    }
+
+    #[tokio::test]
+    async fn a_restart_keeps_every_allocation() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.db");
+        let (first, held) = {
+            let (writer, readers) = store::open(&path).await.expect("database");
+            let (log, task) = EventLog::start(writer, &readers, Arc::new(Metrics::new()), 64)
+                .await
+                .expect("writer");
+            let namespace =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}});
+            log.submit(create(ResourceKind::Namespace, "", namespace), admin())
+                .await
+                .expect("namespace");
+            let first = log
+                .submit(
+                    create(ResourceKind::Service, "default", node_port_service("a")),
+                    admin(),
+                )
+                .await
+                .expect("a");
+            drop(log);
+            task.await.expect("the committer ends");
+            readers.close().await;
+            (addresses(&first), first)
+        };
+        drop(held);
+        let (writer, readers) = store::open(&path).await.expect("reopened");
+        let (log, _task) = EventLog::start(writer, &readers, Arc::new(Metrics::new()), 64)
+            .await
+            .expect("writer");
+        let (ip, port) = first;
+        let taken = service(
+            "b",
+            json!({"type": "NodePort", "clusterIP": ip, "ports": [{"port": 80, "nodePort": port}]}),
+        );
+        assert!(
+            refusal(
+                log.submit(create(ResourceKind::Service, "default", taken), admin())
+                    .await
+            )
+            .contains("provided IP is already allocated")
+        );
+        let port_taken = service(
+            "b",
+            json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]}),
+        );
+        assert_eq!(
+            refusal(
+                log.submit(create(ResourceKind::Service, "default", port_taken), admin())
+                    .await
+            ),
+            format!(
+                "spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"
+            )
+        );
+        let next = log
+            .submit(
+                create(ResourceKind::Service, "default", node_port_service("c")),
+                admin(),
+            )
+            .await
+            .expect("c");
+        let (next_ip, next_port) = addresses(&next);
+        assert_ne!((next_ip.as_str(), next_port), (ip.as_str(), port));
+        assert!(next_ip != ip && next_port != port);
+    }
+
     async fn fresh_log() -> (tempfile::TempDir, EventLog, Readers) {
         let dir = tempfile::tempdir().expect("temp dir");
         let (writer, readers) = store::open(&dir.path().join("state.db"))
