@@ -1030,7 +1030,10 @@ mod tests {
         ports.sort_unstable();
         ports.dedup();
         assert_eq!((ips.len(), ports.len()), (40, 40));
-        assert!(!ips.contains(&"10.96.0.1".to_string()), "reserved for kubernetes");
+        assert!(
+            !ips.contains(&"10.96.0.1".to_string()),
+            "reserved for kubernetes"
+        );
         assert!(ports.iter().all(|p| (30000..=32767).contains(p)));
 
         // Naming a held address, in the same batch as the delete that frees it and after it.
@@ -1115,8 +1118,11 @@ mod tests {
         );
         assert_eq!(
             refusal(
-                log.submit(create(ResourceKind::Service, "default", port_taken), admin())
-                    .await
+                log.submit(
+                    create(ResourceKind::Service, "default", port_taken),
+                    admin()
+                )
+                .await
             ),
             format!(
                 "spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"
