@@ -280,10 +280,18 @@ async fn bootstrap_kubernetes_service(log: &EventLog, store: &ReadStore) -> anyh
                      "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                 "targetPort": 6443}]}}),
     };
-    log.submit(command, RequestMeta::worker(crate::api::actors::SYSTEM))
+    match log
+        .submit(command, RequestMeta::worker(crate::api::actors::SYSTEM))
         .await
-        .context("creating the kubernetes Service")?;
-    Ok(())
+    {
+        Ok(_) => Ok(()),
+        // Another Service named its address first: the server runs without this one.
+        Err(crate::events::SubmitError::Command(refused)) => {
+            tracing::warn!(%refused, "the kubernetes Service was not created");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("creating the kubernetes Service")),
+    }
 }
 
 /// Create the built-in namespaces that do not exist yet, through the log like any write.

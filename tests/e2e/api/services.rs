@@ -468,3 +468,54 @@ async fn service_tables_print_as_kube_apiserver_prints_them() {
     assert_eq!(cells[4], "80:31000/TCP");
     assert_eq!(cells[6], "app=np");
 }
+
+#[tokio::test]
+async fn a_restarted_server_keeps_every_allocation() {
+    let app = spawn_app().await;
+    let created = app
+        .post(
+            SERVICES,
+            &service("web", json!({"type": "NodePort", "ports": [{"port": 80}]})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let ip = created.body["spec"]["clusterIP"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let node_port = created.body["spec"]["ports"][0]["nodePort"]
+        .as_i64()
+        .unwrap();
+
+    let app = start_in(app.stop().await, |_| {}).await;
+    let again = app
+        .post(
+            SERVICES,
+            &service(
+                "again",
+                json!({"type": "NodePort", "clusterIP": ip,
+                       "ports": [{"port": 80, "nodePort": node_port}]}),
+            ),
+        )
+        .await;
+    assert_eq!(again.status, 422, "{}", again.text);
+    assert!(
+        message(&again).contains(&format!(
+            "failed to allocate IP {ip}: provided IP is already allocated"
+        )),
+        "{}",
+        again.text
+    );
+    let next = app
+        .post(
+            SERVICES,
+            &service("next", json!({"type": "NodePort", "ports": [{"port": 80}]})),
+        )
+        .await;
+    assert_eq!(next.status, 201, "{}", next.text);
+    assert_ne!(next.body["spec"]["clusterIP"], ip.as_str());
+    assert_ne!(next.body["spec"]["ports"][0]["nodePort"], node_port);
+    // One kubernetes Service, created once.
+    let listed = app.get(SERVICES).await;
+    assert_eq!(names(&listed.body), ["kubernetes", "next", "web"]);
+}
