@@ -87,6 +87,7 @@ fn main() {
         new_uid: "pod-uid",
         namespace: Some(&ns),
         manager: "kubectl-create",
+        services: None,
     };
     let create = Command::Create {
         kind: ResourceKind::Pod,
@@ -105,6 +106,7 @@ fn main() {
     };
     let apply_ctx = DecideContext {
         manager: "kubectl",
+        services: None,
         ..ctx
     };
     let live = decide(None, &first_apply, &apply_ctx)

@@ -82,6 +82,7 @@ impl Application {
         let store = ReadStore::new(readers);
         if read_only.is_none() {
             bootstrap_namespaces(&log, &store).await?;
+            bootstrap_kubernetes_service(&log, &store).await?;
         }
 
         let credentials = if settings.tls {
@@ -254,6 +255,43 @@ async fn snapshot_if_due(database: &Path, every: i64) -> anyhow::Result<()> {
         tracing::info!(seq, rows, "snapshot of the projections taken");
     }
     Ok(())
+}
+
+/// Create the `kubernetes` Service in `default` when it does not exist, as kube-apiserver
+/// does: the first address of the service range, port 443 named https.
+async fn bootstrap_kubernetes_service(log: &EventLog, store: &ReadStore) -> anyhow::Result<()> {
+    use crate::model::service::{KUBERNETES_SERVICE, ServiceRanges};
+    if store
+        .get(ResourceKind::Service, "default", KUBERNETES_SERVICE)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let ip = ServiceRanges::default().first_ip().to_string();
+    let command = Command::Create {
+        kind: ResourceKind::Service,
+        namespace: "default".to_string(),
+        object: json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": KUBERNETES_SERVICE,
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": ip, "clusterIPs": [ip], "type": "ClusterIP",
+                     "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                "targetPort": 6443}]}}),
+    };
+    match log
+        .submit(command, RequestMeta::worker(crate::api::actors::SYSTEM))
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Another Service named its address first: the server runs without this one.
+        Err(crate::events::SubmitError::Command(refused)) => {
+            tracing::warn!(%refused, "the kubernetes Service was not created");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("creating the kubernetes Service")),
+    }
 }
 
 /// Create the built-in namespaces that do not exist yet, through the log like any write.

@@ -8,6 +8,7 @@ use super::event::EventType;
 use crate::model::admit::{Admission, AdmitError, admit};
 use crate::model::apply::{self, ApplyError};
 use crate::model::meta::{self, format_time};
+use crate::model::service::{AllocationError, ServiceAddresses, allocate};
 use crate::model::{FieldError, FieldErrorReason, ResourceKind};
 use serde_json::{Value, json};
 
@@ -24,6 +25,9 @@ pub struct DecideContext<'a> {
     pub namespace: Option<&'a Value>,
     /// The field manager the write is recorded under in `managedFields`.
     pub manager: &'a str,
+    /// For Service writes: the address ranges and what the other Services hold (committed,
+    /// in flight and earlier in the batch). `None`: the default ranges, nothing held.
+    pub services: Option<&'a ServiceAddresses>,
 }
 
 /// One event to append: its type and the resulting object (without `resourceVersion`, which
@@ -227,7 +231,10 @@ fn create(
     // The server owns the status of everything but nodes, which their kubelet registers with one.
     if matches!(
         kind,
-        ResourceKind::Pod | ResourceKind::ReplicaSet | ResourceKind::Namespace
+        ResourceKind::Pod
+            | ResourceKind::ReplicaSet
+            | ResourceKind::Namespace
+            | ResourceKind::Service
     ) && let Some(root) = object.as_object_mut()
     {
         root.remove("status");
@@ -243,6 +250,7 @@ fn create(
         object = record(kind, None, object, None, ctx);
     }
     let mut object = admitted(kind, &name, object, Admission::Create)?;
+    allocated(kind, &name, &mut object, None, ctx)?;
     meta::set_meta(&mut object, "uid", json!(ctx.new_uid));
     meta::set_meta(
         &mut object,
@@ -296,6 +304,30 @@ fn admitted(
             name: name.to_string(),
             causes,
         },
+    })
+}
+
+/// A Service's ClusterIP and NodePorts, allocated (or checked, when the client names them)
+/// against what the other Services hold, after the admission that defaulted and validated it.
+fn allocated(
+    kind: ResourceKind,
+    name: &str,
+    object: &mut Value,
+    old: Option<&Value>,
+    ctx: &DecideContext<'_>,
+) -> Result<(), CommandError> {
+    if kind != ResourceKind::Service {
+        return Ok(());
+    }
+    let fallback = ServiceAddresses::default();
+    let addresses = ctx.services.unwrap_or(&fallback);
+    allocate(object, old, addresses).map_err(|e| match e {
+        AllocationError::Invalid(causes) => CommandError::Invalid {
+            kind,
+            name: name.to_string(),
+            causes,
+        },
+        AllocationError::Exhausted(cause) => CommandError::Internal(cause),
     })
 }
 
@@ -392,6 +424,9 @@ fn update(
         }
     };
     let mut next = admitted(kind, name, candidate, admission)?;
+    if part == UpdatePart::Main {
+        allocated(kind, name, &mut next, Some(current), ctx)?;
+    }
     meta::set_meta(
         &mut next,
         "resourceVersion",
@@ -706,6 +741,7 @@ mod tests {
                 new_uid: "uid-1",
                 namespace: self.namespace.as_ref(),
                 manager: "test",
+                services: None,
             };
             decide(self.current.as_ref(), &command, &ctx)
         }
@@ -815,6 +851,7 @@ mod tests {
                 CommandError::Invalid { .. } => "Invalid",
                 CommandError::BadRequest(_) => "BadRequest",
                 CommandError::TooLarge { .. } => "TooLarge",
+                CommandError::Internal(_) => "Internal",
                 CommandError::Conflict { .. } | CommandError::ApplyConflict { .. } => "Conflict",
             };
             assert_eq!(got, want, "{case}");

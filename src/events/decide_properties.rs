@@ -137,6 +137,15 @@ fn valid(kind: ResourceKind, name: &str) -> Value {
         }
         ResourceKind::Event => json!({"apiVersion": "v1", "kind": "Event", "metadata": metadata,
             "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "R", "message": "m"}),
+        ResourceKind::Service => json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": metadata, "spec": {"selector": {"app": "a"}, "type": "NodePort",
+            "ports": [{"port": 80, "targetPort": 8080}]}}),
+        ResourceKind::Endpoints => json!({"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": metadata, "subsets": [{"addresses": [{"ip": "10.0.0.1"}],
+            "ports": [{"port": 8080}]}]}),
+        ResourceKind::EndpointSlice => json!({"apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice", "metadata": metadata, "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 8080}]}),
     }
 }
 
@@ -222,6 +231,7 @@ fn stored(kind: ResourceKind) -> Value {
         new_uid: "uid-0",
         namespace: Some(&namespace),
         manager: "test",
+        services: None,
     };
     let create = Command::Create {
         kind,
@@ -364,6 +374,7 @@ proptest! {
             new_uid: "uid-1",
             namespace: namespace.as_ref(),
             manager: "proptest",
+            services: None,
         };
         let _ = decide(current.as_ref(), &command, &ctx);
     }

@@ -36,6 +36,10 @@ pub enum CommandError {
     },
     #[error("{0}")]
     BadRequest(String),
+    /// The server cannot do what the command needs (a Service address range is full), as
+    /// kube-apiserver's `InternalError`: the message follows "Internal error occurred: ".
+    #[error("Internal error occurred: {0}")]
+    Internal(String),
     /// The object the command would store is larger than any object may be.
     #[error("Request entity too large: {} \"{name}\" would be {size} bytes; the limit is {limit}", kind.qualified_resource())]
     TooLarge {

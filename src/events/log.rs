@@ -18,6 +18,7 @@ use super::error::{CommandError, StoreError, SubmitError};
 use super::event::{EVENT_VERSION, EventEnvelope, EventType};
 use crate::health::{Health, panic_message};
 use crate::metrics::Metrics;
+use crate::model::service::{HeldAddresses, ServiceAddresses, ServiceRanges};
 use crate::model::{ResourceKind, meta};
 use crate::store::{self, EventRow, NewEvent, ObjectKey, ProjectedRow, Reader, Readers, Writer};
 use futures_util::FutureExt;
@@ -108,6 +109,8 @@ impl EventLog {
             conn: reader,
             namespaces: HashMap::new(),
             overlay: HashMap::new(),
+            services: None,
+            service_ranges: ServiceRanges::default(),
             next_seq: last + 1,
             failures_seen: 0,
             progress: progress.clone(),
@@ -323,6 +326,11 @@ struct Decider {
     /// last event (`None`: deleted). Entries leave once that seq is committed, when `conn`
     /// sees the same state.
     overlay: HashMap<ObjectKey, (Option<Arc<Value>>, i64)>,
+    /// The addresses Services hold as this decider sees them (committed, in flight, staged):
+    /// built from the Services when a Service write first needs it, then kept by `stage`.
+    /// `None` after anything that drops staged or decided state, so it is built again.
+    services: Option<ServiceAddresses>,
+    service_ranges: ServiceRanges,
     next_seq: i64,
     failures_seen: u64,
     progress: Arc<Progress>,
@@ -360,6 +368,7 @@ impl Decider {
             self.failures_seen = failures;
             self.overlay.clear();
             self.namespaces.clear();
+            self.services = None;
             self.next_seq = committed + 1;
         } else {
             self.overlay.retain(|_, (_, seq)| *seq > committed);
@@ -388,6 +397,7 @@ impl Decider {
                 Err((index, message)) => {
                     self.next_seq = first_seq;
                     self.namespaces.clear();
+                    self.services = None;
                     let (submission, _) = batch.remove(index);
                     let (kind, namespace, name) = submission.command.target();
                     tracing::error!(
@@ -493,6 +503,14 @@ impl Decider {
         } else {
             None
         };
+        let allocates = kind == ResourceKind::Service
+            && matches!(
+                command,
+                Command::Create { .. } | Command::Update { .. } | Command::Apply { .. }
+            );
+        if allocates && self.services.is_none() {
+            self.services = Some(self.load_service_addresses(staged).await?);
+        }
         let uid = uuid::Uuid::new_v4().to_string();
         let now = jiff::Timestamp::now();
         let manager = meta.manager();
@@ -501,6 +519,11 @@ impl Decider {
             new_uid: &uid,
             namespace: namespace_object.as_deref(),
             manager: &manager,
+            services: if allocates {
+                self.services.as_ref()
+            } else {
+                None
+            },
         };
         #[cfg(test)]
         if meta.request_id == tests::PANIC_IN_DECIDE {
@@ -597,6 +620,16 @@ impl Decider {
             );
             let object = Arc::new(object);
             self.next_seq += 1;
+            if *kind == ResourceKind::Service
+                && let Some(services) = self.services.as_mut()
+            {
+                if let Some(before) = prev.as_deref() {
+                    services.held.release(before);
+                }
+                if !deleted {
+                    services.held.hold(&object);
+                }
+            }
             if *kind == ResourceKind::Namespace {
                 self.namespaces
                     .insert(name.to_string(), (!deleted).then(|| object.clone()));
@@ -634,6 +667,39 @@ impl Decider {
         Ok(Submitted {
             object: last_object,
             envelopes,
+        })
+    }
+
+    /// What every Service holds: the committed ones, replaced by their versions in flight
+    /// (the overlay) and then by those staged earlier in this batch.
+    async fn load_service_addresses(
+        &mut self,
+        staged: &Staged,
+    ) -> Result<ServiceAddresses, StoreError> {
+        let mut services: HashMap<ObjectKey, Arc<Value>> = self
+            .conn
+            .load_kind(ResourceKind::Service)
+            .await?
+            .into_iter()
+            .map(|(key, object)| (key, Arc::new(object)))
+            .collect();
+        let newer = self
+            .overlay
+            .iter()
+            .map(|(key, (object, _))| (key, object))
+            .chain(staged.objects.iter());
+        for (key, object) in newer {
+            if key.0 != ResourceKind::Service {
+                continue;
+            }
+            match object {
+                Some(object) => services.insert(key.clone(), object.clone()),
+                None => services.remove(key),
+            };
+        }
+        Ok(ServiceAddresses {
+            ranges: self.service_ranges,
+            held: HeldAddresses::of(services.values().map(|s| s.as_ref())),
         })
     }
 
@@ -908,6 +974,172 @@ mod tests {
     }
 
     /// A running log in a new data directory, with namespace `default`.
+    fn service(name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec})
+    }
+
+    fn node_port_service(name: &str) -> Value {
+        service(
+            name,
+            json!({"type": "NodePort", "selector": {"app": name}, "ports": [{"port": 80}]}),
+        )
+    }
+
+    fn addresses(submitted: &Submitted) -> (String, i64) {
+        let spec = &submitted.object["spec"];
+        (
+            spec["clusterIP"].as_str().unwrap_or("").to_string(),
+            spec["ports"][0]["nodePort"].as_i64().unwrap_or(0),
+        )
+    }
+
+    fn refusal(result: Result<Submitted, SubmitError>) -> String {
+        match result {
+            Err(SubmitError::Command(CommandError::Invalid { causes, .. })) => causes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn services_created_together_never_share_an_address_and_a_delete_frees_its_own() {
+        let (_dir, log, _readers) = fresh_log().await;
+        // Queued together: most are decided in one batch, the rest while it is in flight.
+        let creates = (0..40).map(|i| {
+            log.submit(
+                create(
+                    ResourceKind::Service,
+                    "default",
+                    node_port_service(&format!("s{i}")),
+                ),
+                admin(),
+            )
+        });
+        let created: Vec<Submitted> = futures_util::future::join_all(creates)
+            .await
+            .into_iter()
+            .map(|r| r.expect("create"))
+            .collect();
+        let mut ips: Vec<String> = created.iter().map(|s| addresses(s).0).collect();
+        let mut ports: Vec<i64> = created.iter().map(|s| addresses(s).1).collect();
+        ips.sort();
+        ips.dedup();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!((ips.len(), ports.len()), (40, 40));
+        assert!(
+            !ips.contains(&"10.96.0.1".to_string()),
+            "reserved for kubernetes"
+        );
+        assert!(ports.iter().all(|p| (30000..=32767).contains(p)));
+
+        // Naming a held address, in the same batch as the delete that frees it and after it.
+        let (ip, port) = addresses(&created[3]);
+        let taken = service(
+            "taken",
+            json!({"type": "NodePort", "clusterIP": ip, "ports": [{"port": 80, "nodePort": port}]}),
+        );
+        let delete = Command::Delete {
+            kind: ResourceKind::Service,
+            namespace: "default".into(),
+            name: "s3".into(),
+            options: DeleteOptions::default(),
+        };
+        let (before, deleted, after) = tokio::join!(
+            log.submit(
+                create(ResourceKind::Service, "default", taken.clone()),
+                admin()
+            ),
+            log.submit(delete, admin()),
+            log.submit(
+                create(ResourceKind::Service, "default", taken.clone()),
+                admin()
+            ),
+        );
+        assert_eq!(
+            refusal(before),
+            format!(
+                "spec.clusterIPs: Invalid value: []string{{\"{ip}\"}}: failed to allocate IP {ip}: provided IP is already allocated"
+            )
+        );
+        deleted.expect("delete");
+        assert_eq!(addresses(&after.expect("freed by the delete")), (ip, port));
+    }
+
+    #[tokio::test]
+    async fn a_restart_keeps_every_allocation() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.db");
+        let (first, held) = {
+            let (writer, readers) = store::open(&path).await.expect("database");
+            let (log, task) = EventLog::start(writer, &readers, Arc::new(Metrics::new()), 64)
+                .await
+                .expect("writer");
+            let namespace =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}});
+            log.submit(create(ResourceKind::Namespace, "", namespace), admin())
+                .await
+                .expect("namespace");
+            let first = log
+                .submit(
+                    create(ResourceKind::Service, "default", node_port_service("a")),
+                    admin(),
+                )
+                .await
+                .expect("a");
+            drop(log);
+            task.await.expect("the committer ends");
+            readers.close().await;
+            (addresses(&first), first)
+        };
+        drop(held);
+        let (writer, readers) = store::open(&path).await.expect("reopened");
+        let (log, _task) = EventLog::start(writer, &readers, Arc::new(Metrics::new()), 64)
+            .await
+            .expect("writer");
+        let (ip, port) = first;
+        let taken = service(
+            "b",
+            json!({"type": "NodePort", "clusterIP": ip, "ports": [{"port": 80, "nodePort": port}]}),
+        );
+        assert!(
+            refusal(
+                log.submit(create(ResourceKind::Service, "default", taken), admin())
+                    .await
+            )
+            .contains("provided IP is already allocated")
+        );
+        let port_taken = service(
+            "b",
+            json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]}),
+        );
+        assert_eq!(
+            refusal(
+                log.submit(
+                    create(ResourceKind::Service, "default", port_taken),
+                    admin()
+                )
+                .await
+            ),
+            format!(
+                "spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"
+            )
+        );
+        let next = log
+            .submit(
+                create(ResourceKind::Service, "default", node_port_service("c")),
+                admin(),
+            )
+            .await
+            .expect("c");
+        let (next_ip, next_port) = addresses(&next);
+        assert_ne!((next_ip.as_str(), next_port), (ip.as_str(), port));
+        assert!(next_ip != ip && next_port != port);
+    }
+
     async fn fresh_log() -> (tempfile::TempDir, EventLog, Readers) {
         let dir = tempfile::tempdir().expect("temp dir");
         let (writer, readers) = store::open(&dir.path().join("state.db"))

@@ -250,6 +250,13 @@ mod tests {
             ("ns/default", ResourceKind::Namespace, "default"),
             ("deploy/echo", ResourceKind::Deployment, "echo"),
             ("deployments.apps/echo", ResourceKind::Deployment, "echo"),
+            ("svc/echo", ResourceKind::Service, "echo"),
+            ("ep/echo", ResourceKind::Endpoints, "echo"),
+            (
+                "endpointslices.discovery.k8s.io/echo-x",
+                ResourceKind::EndpointSlice,
+                "echo-x",
+            ),
         ] {
             assert_eq!(
                 parse_object_ref(reference).unwrap(),
@@ -257,7 +264,7 @@ mod tests {
                 "{reference}"
             );
         }
-        for bad in ["echo", "service/echo", "pod/"] {
+        for bad in ["echo", "configmap/echo", "pod/"] {
             assert!(parse_object_ref(bad).is_err(), "{bad}");
         }
     }

@@ -1,5 +1,6 @@
-//! Discovery: `/version`, `/api`, `/apis` (aggregated v2 and legacy), `/api/v1`,
-//! `/apis/apps/v1`, `/apis/apps`. Static data derived from the kinds table.
+//! Discovery: `/version`, `/api`, `/apis` (aggregated v2 and legacy), `/api/v1`, and for each
+//! group (`apps`, `discovery.k8s.io`) `/apis/<group>` and `/apis/<group>/v1`. Static data
+//! derived from the kinds table.
 
 use crate::model::ResourceKind;
 use actix_web::{HttpRequest, HttpResponse};
@@ -7,6 +8,9 @@ use serde_json::{Value, json};
 
 /// The Kubernetes version whose API is served. kubectl's dispatcher picks its binary by it.
 pub const KUBERNETES_VERSION: &str = "v1.32.4";
+
+/// The named groups served (besides the log's own), in the order `/apis` lists them.
+pub const GROUPS: [&str; 2] = ["apps", "discovery.k8s.io"];
 
 const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
@@ -66,13 +70,20 @@ fn discovery_resource(kind: ResourceKind) -> Value {
     resource
 }
 
-fn aggregated(group: &str) -> Value {
+fn aggregated_group(group: &str) -> Value {
     let resources: Vec<Value> = kinds_in(group).map(discovery_resource).collect();
-    let mut items = vec![
-        json!({"metadata": {"name": group, "creationTimestamp": null},
-                   "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}]}),
-    ];
-    if !group.is_empty() {
+    json!({"metadata": {"name": group, "creationTimestamp": null},
+           "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}]})
+}
+
+/// The core group alone (`""`), or every named group and the log's own.
+fn aggregated(core: bool) -> Value {
+    let mut items = if core {
+        vec![aggregated_group("")]
+    } else {
+        GROUPS.iter().map(|g| aggregated_group(g)).collect()
+    };
+    if !core {
         // `/apis` also lists the log's own group.
         items.push(json!({"metadata": {"name": super::history::group_json()["name"], "creationTimestamp": null},
                           "versions": [{"version": crate::api::VERSION,
@@ -90,7 +101,7 @@ pub fn core_root(req: &HttpRequest) -> HttpResponse {
     if wants_aggregated(req) {
         return HttpResponse::Ok()
             .content_type(AGGREGATED)
-            .body(aggregated("").to_string());
+            .body(aggregated(true).to_string());
     }
     HttpResponse::Ok().json(json!({
         "kind": "APIVersions", "versions": ["v1"],
@@ -98,11 +109,12 @@ pub fn core_root(req: &HttpRequest) -> HttpResponse {
     }))
 }
 
-fn apps_group() -> Value {
+fn api_group(group: &str) -> Value {
+    let group_version = format!("{group}/v1");
     json!({
-        "name": "apps",
-        "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-        "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"},
+        "name": group,
+        "versions": [{"groupVersion": group_version, "version": "v1"}],
+        "preferredVersion": {"groupVersion": group_version, "version": "v1"},
     })
 }
 
@@ -111,21 +123,22 @@ pub fn groups_root(req: &HttpRequest) -> HttpResponse {
     if wants_aggregated(req) {
         return HttpResponse::Ok()
             .content_type(AGGREGATED)
-            .body(aggregated("apps").to_string());
+            .body(aggregated(false).to_string());
     }
-    HttpResponse::Ok().json(json!({"kind": "APIGroupList", "apiVersion": "v1",
-                                   "groups": [apps_group(), super::history::group_json()]}))
+    let mut groups: Vec<Value> = GROUPS.iter().map(|g| api_group(g)).collect();
+    groups.push(super::history::group_json());
+    HttpResponse::Ok().json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }
 
-/// `GET /apis/apps`
-pub fn apps_root() -> HttpResponse {
-    let mut group = apps_group();
+/// `GET /apis/<group>` of a served group.
+pub fn group_root(group: &str) -> HttpResponse {
+    let mut group = api_group(group);
     group["kind"] = json!("APIGroup");
     group["apiVersion"] = json!("v1");
     HttpResponse::Ok().json(group)
 }
 
-/// `GET /api/v1` or `GET /apis/apps/v1`: the legacy APIResourceList.
+/// `GET /api/v1` or `GET /apis/<group>/v1`: the legacy APIResourceList.
 pub fn resource_list(group: &str) -> HttpResponse {
     let mut resources = Vec::new();
     for kind in kinds_in(group) {

@@ -325,6 +325,12 @@ impl From<CommandError> for ApiError {
                 }
             }
             CommandError::BadRequest(message) => ApiError::bad_request(message),
+            CommandError::Internal(cause) => ApiError::Status {
+                code: 500,
+                reason: "InternalError",
+                message,
+                details: Some(json!({"causes": [{"message": cause}]})),
+            },
             CommandError::Invalid { kind, name, causes } => {
                 let listed: Vec<String> = causes.iter().map(ToString::to_string).collect();
                 let body = match listed.as_slice() {

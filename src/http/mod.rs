@@ -132,6 +132,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis/apps", web::get().to(apps_group))
         .route("/apis/apps/v1", web::get().to(apps_resources))
         .route("/apis/apps/v1/", web::get().to(apps_resources))
+        .route("/apis/discovery.k8s.io", web::get().to(discovery_group))
+        .route(
+            "/apis/discovery.k8s.io/v1",
+            web::get().to(discovery_resources),
+        )
+        .route(
+            "/apis/discovery.k8s.io/v1/",
+            web::get().to(discovery_resources),
+        )
         .route(&format!("/apis/{GROUP}"), web::get().to(history::group))
         .route(
             &format!("/apis/{GROUP_VERSION}"),
@@ -227,11 +236,19 @@ async fn core_resources() -> HttpResponse {
 }
 
 async fn apps_group() -> HttpResponse {
-    discovery::apps_root()
+    discovery::group_root("apps")
 }
 
 async fn apps_resources() -> HttpResponse {
     discovery::resource_list("apps")
+}
+
+async fn discovery_group() -> HttpResponse {
+    discovery::group_root("discovery.k8s.io")
+}
+
+async fn discovery_resources() -> HttpResponse {
+    discovery::resource_list("discovery.k8s.io")
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

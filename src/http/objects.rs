@@ -105,6 +105,10 @@ async fn serve(
             super::watch::serve(&call.req, &call.state, &call.target, &call.query).await
         }
         ("create", None) => call.create(payload).await,
+        // Namespaces and Services have no deletecollection in kube-apiserver.
+        ("deletecollection", _) if !kind.verbs().contains(&"deletecollection") => {
+            Err(ApiError::method_not_allowed())
+        }
         ("deletecollection", _) => call.delete_collection(payload).await,
         ("get", Some("scale")) if has_scale(kind) => call.get_scale().await,
         ("get", Some("log")) if kind == ResourceKind::Pod => {

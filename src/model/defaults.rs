@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{
-    Container, EphemeralContainer, Event, HTTPGetAction, Lifecycle, Namespace, Node, Pod, PodSpec,
-    Probe, ResourceRequirements, Toleration, Volume,
+    Container, Endpoints, EphemeralContainer, Event, HTTPGetAction, Lifecycle, Namespace, Node,
+    Pod, PodSpec, Probe, ResourceRequirements, Service, Toleration, Volume,
 };
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::validation::{ParsedQuantity, parse_quantity};
@@ -665,6 +666,84 @@ pub fn default_deployment(deployment: &mut Deployment) {
     spec.progress_deadline_seconds.get_or_insert(600);
     default_pod_spec(spec.template.spec.get_or_insert_with(Default::default));
     deployment.status.get_or_insert_with(Default::default);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service, Endpoints, EndpointSlice
+// ---------------------------------------------------------------------------------------------
+
+/// core/v1 `SetDefaults_Service`: sessionAffinity None (ClientIP's timeout 10800 s), type
+/// ClusterIP, each port's protocol TCP and targetPort its port, externalTrafficPolicy Cluster
+/// for externally reachable types, internalTrafficPolicy Cluster, and
+/// allocateLoadBalancerNodePorts for LoadBalancers; the status starts as `loadBalancer: {}`.
+/// The IP family fields and addresses are the registry's, after this (`model::service`).
+pub fn default_service(service: &mut Service) {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let spec = service.spec.get_or_insert_with(Default::default);
+    set_if_empty(&mut spec.session_affinity, "None");
+    if spec.session_affinity.as_deref() == Some("None") {
+        spec.session_affinity_config = None;
+    }
+    if spec.session_affinity.as_deref() == Some("ClientIP") {
+        let config = spec
+            .session_affinity_config
+            .get_or_insert_with(Default::default);
+        let client_ip = config.client_ip.get_or_insert_with(Default::default);
+        client_ip.timeout_seconds.get_or_insert(10800);
+    }
+    set_if_empty(&mut spec.type_, "ClusterIP");
+    for port in spec.ports.iter_mut().flatten() {
+        set_if_empty(&mut port.protocol, "TCP");
+        let unset = match &port.target_port {
+            None => true,
+            Some(IntOrString::Int(0)) => true,
+            Some(IntOrString::String(s)) => s.is_empty(),
+            Some(IntOrString::Int(_)) => false,
+        };
+        if unset {
+            port.target_port = Some(IntOrString::Int(port.port));
+        }
+    }
+    let service_type = spec.type_.clone().unwrap_or_default();
+    let externally_accessible = matches!(service_type.as_str(), "LoadBalancer" | "NodePort")
+        || (service_type == "ClusterIP"
+            && spec
+                .external_ips
+                .as_ref()
+                .is_some_and(|ips| !ips.is_empty()));
+    if externally_accessible {
+        set_if_empty(&mut spec.external_traffic_policy, "Cluster");
+    }
+    if spec.internal_traffic_policy.is_none()
+        && matches!(
+            service_type.as_str(),
+            "NodePort" | "LoadBalancer" | "ClusterIP"
+        )
+    {
+        spec.internal_traffic_policy = Some("Cluster".to_string());
+    }
+    if service_type == "LoadBalancer" {
+        spec.allocate_load_balancer_node_ports.get_or_insert(true);
+    }
+    let status = service.status.get_or_insert_with(Default::default);
+    status.load_balancer.get_or_insert_with(Default::default);
+}
+
+/// core/v1 `SetDefaults_EndpointPort`: each port's protocol TCP.
+pub fn default_endpoints(endpoints: &mut Endpoints) {
+    for subset in endpoints.subsets.iter_mut().flatten() {
+        for port in subset.ports.iter_mut().flatten() {
+            set_if_empty(&mut port.protocol, "TCP");
+        }
+    }
+}
+
+/// discovery/v1 `SetDefaults_EndpointPort`: each port's name "" and protocol TCP.
+pub fn default_endpoint_slice(slice: &mut EndpointSlice) {
+    for port in slice.ports.iter_mut().flatten() {
+        port.name.get_or_insert_with(String::new);
+        set_if_empty(&mut port.protocol, "TCP");
+    }
 }
 
 /// `SetDefaults_NodeStatus` (allocatable defaults to capacity) and resource-list rounding.

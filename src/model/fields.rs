@@ -39,7 +39,15 @@ pub fn supported_fields(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Node => &["metadata.name", "spec.unschedulable"],
         ResourceKind::Namespace => &["metadata.name", "status.phase"],
         ResourceKind::ReplicaSet => &["metadata.name", "metadata.namespace", "status.replicas"],
-        ResourceKind::Deployment => &["metadata.name", "metadata.namespace"],
+        ResourceKind::Deployment | ResourceKind::Endpoints | ResourceKind::EndpointSlice => {
+            &["metadata.name", "metadata.namespace"]
+        }
+        ResourceKind::Service => &[
+            "metadata.name",
+            "metadata.namespace",
+            "spec.clusterIP",
+            "spec.type",
+        ],
     }
 }
 

@@ -12,16 +12,22 @@ pub enum ResourceKind {
     ReplicaSet,
     Deployment,
     Event,
+    Service,
+    Endpoints,
+    EndpointSlice,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 6] = [
+    pub const ALL: [ResourceKind; 9] = [
         ResourceKind::Namespace,
         ResourceKind::Node,
         ResourceKind::Pod,
         ResourceKind::ReplicaSet,
         ResourceKind::Deployment,
         ResourceKind::Event,
+        ResourceKind::Service,
+        ResourceKind::Endpoints,
+        ResourceKind::EndpointSlice,
     ];
 
     /// The `kind` field value.
@@ -33,6 +39,9 @@ impl ResourceKind {
             ResourceKind::ReplicaSet => "ReplicaSet",
             ResourceKind::Deployment => "Deployment",
             ResourceKind::Event => "Event",
+            ResourceKind::Service => "Service",
+            ResourceKind::Endpoints => "Endpoints",
+            ResourceKind::EndpointSlice => "EndpointSlice",
         }
     }
 
@@ -44,6 +53,7 @@ impl ResourceKind {
     pub fn group(self) -> &'static str {
         match self {
             ResourceKind::ReplicaSet | ResourceKind::Deployment => "apps",
+            ResourceKind::EndpointSlice => "discovery.k8s.io",
             _ => "",
         }
     }
@@ -56,6 +66,7 @@ impl ResourceKind {
     pub fn api_version(self) -> &'static str {
         match self {
             ResourceKind::ReplicaSet | ResourceKind::Deployment => "apps/v1",
+            ResourceKind::EndpointSlice => "discovery.k8s.io/v1",
             _ => "v1",
         }
     }
@@ -69,6 +80,9 @@ impl ResourceKind {
             ResourceKind::ReplicaSet => "replicasets",
             ResourceKind::Deployment => "deployments",
             ResourceKind::Event => "events",
+            ResourceKind::Service => "services",
+            ResourceKind::Endpoints => "endpoints",
+            ResourceKind::EndpointSlice => "endpointslices",
         }
     }
 
@@ -80,6 +94,9 @@ impl ResourceKind {
             ResourceKind::ReplicaSet => "replicaset",
             ResourceKind::Deployment => "deployment",
             ResourceKind::Event => "event",
+            ResourceKind::Service => "service",
+            ResourceKind::Endpoints => "endpoints",
+            ResourceKind::EndpointSlice => "endpointslice",
         }
     }
 
@@ -91,12 +108,18 @@ impl ResourceKind {
             ResourceKind::ReplicaSet => &["rs"],
             ResourceKind::Deployment => &["deploy"],
             ResourceKind::Event => &["ev"],
+            ResourceKind::Service => &["svc"],
+            ResourceKind::Endpoints => &["ep"],
+            ResourceKind::EndpointSlice => &[],
         }
     }
 
     pub fn categories(self) -> &'static [&'static str] {
         match self {
-            ResourceKind::Pod | ResourceKind::ReplicaSet | ResourceKind::Deployment => &["all"],
+            ResourceKind::Pod
+            | ResourceKind::ReplicaSet
+            | ResourceKind::Deployment
+            | ResourceKind::Service => &["all"],
             _ => &[],
         }
     }
@@ -108,6 +131,9 @@ impl ResourceKind {
                 | ResourceKind::ReplicaSet
                 | ResourceKind::Deployment
                 | ResourceKind::Event
+                | ResourceKind::Service
+                | ResourceKind::Endpoints
+                | ResourceKind::EndpointSlice
         )
     }
 
@@ -136,7 +162,10 @@ impl ResourceKind {
 
     /// Whether the kind keeps a `status` that only the status subresource may change.
     pub fn has_status(self) -> bool {
-        !matches!(self, ResourceKind::Event)
+        !matches!(
+            self,
+            ResourceKind::Event | ResourceKind::Endpoints | ResourceKind::EndpointSlice
+        )
     }
 
     /// Subresources served for this kind, with the verbs and response kind (group, version, kind).
@@ -182,6 +211,13 @@ impl ResourceKind {
             "Node",
             &["get", "patch", "update"],
         )];
+        const SVC: &[Subresource] = &[Subresource::new(
+            "status",
+            "",
+            "",
+            "Service",
+            &["get", "patch", "update"],
+        )];
         const NS: &[Subresource] = &[
             Subresource::new("finalize", "", "", "Namespace", &["update"]),
             Subresource::new("status", "", "", "Namespace", &["get", "patch", "update"]),
@@ -192,13 +228,15 @@ impl ResourceKind {
             ResourceKind::Deployment => DEPLOY,
             ResourceKind::Node => NODE,
             ResourceKind::Namespace => NS,
-            ResourceKind::Event => &[],
+            ResourceKind::Service => SVC,
+            ResourceKind::Event | ResourceKind::Endpoints | ResourceKind::EndpointSlice => &[],
         }
     }
 
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            ResourceKind::Namespace => &[
+            // kube-apiserver serves no deletecollection for these two.
+            ResourceKind::Namespace | ResourceKind::Service => &[
                 "create", "delete", "get", "list", "patch", "update", "watch",
             ],
             _ => &[

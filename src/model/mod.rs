@@ -12,6 +12,7 @@ pub mod kinds;
 pub mod meta;
 pub mod schemas;
 pub mod selector;
+pub mod service;
 pub mod strategic;
 pub mod validation;
 

@@ -4,7 +4,8 @@
 
 use crate::model::ResourceKind;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 
@@ -34,5 +35,8 @@ pub fn register(kind: ResourceKind, generator: &mut SchemaGenerator) -> String {
         ResourceKind::ReplicaSet => name_of::<ReplicaSet>(generator),
         ResourceKind::Deployment => name_of::<Deployment>(generator),
         ResourceKind::Event => name_of::<Event>(generator),
+        ResourceKind::Service => name_of::<Service>(generator),
+        ResourceKind::Endpoints => name_of::<Endpoints>(generator),
+        ResourceKind::EndpointSlice => name_of::<EndpointSlice>(generator),
     }
 }

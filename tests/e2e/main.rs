@@ -23,6 +23,7 @@ mod protobuf;
 mod remote;
 mod rollout;
 mod schemathesis;
+mod services;
 mod streams;
 mod tidy;
 mod ui;

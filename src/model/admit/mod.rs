@@ -4,7 +4,8 @@
 use super::validation::{self, FieldError};
 use super::{ResourceKind, defaults};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -25,6 +26,11 @@ trait Admissible: DeserializeOwned + Serialize {
     fn apply_defaults(&mut self);
     fn validate(&self) -> Vec<FieldError>;
     fn validate_update(&self, old: &Self) -> Vec<FieldError>;
+    /// What the kind's registry does between defaulting and validation, knowing the version
+    /// an update replaces (Services: carried and allocated addresses, IP families).
+    fn prepare(&mut self, old: Option<&Self>) {
+        let _ = old;
+    }
     fn validate_status_update(&self, old: &Self) -> Vec<FieldError> {
         let _ = old;
         self.validate()
@@ -106,6 +112,48 @@ impl Admissible for Event {
     }
 }
 
+impl Admissible for Service {
+    fn apply_defaults(&mut self) {
+        defaults::default_service(self);
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        validation::validate_service(self)
+    }
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        validation::validate_service_update(self, old)
+    }
+    fn prepare(&mut self, old: Option<&Self>) {
+        super::service::prepare(self, old);
+    }
+    fn validate_status_update(&self, old: &Self) -> Vec<FieldError> {
+        validation::validate_service_status_update(self, old)
+    }
+}
+
+impl Admissible for Endpoints {
+    fn apply_defaults(&mut self) {
+        defaults::default_endpoints(self);
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        validation::validate_endpoints(self)
+    }
+    fn validate_update(&self, _old: &Self) -> Vec<FieldError> {
+        validation::validate_endpoints(self)
+    }
+}
+
+impl Admissible for EndpointSlice {
+    fn apply_defaults(&mut self) {
+        defaults::default_endpoint_slice(self);
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        validation::validate_endpoint_slice(self)
+    }
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        validation::validate_endpoint_slice_update(self, old)
+    }
+}
+
 /// What is being admitted.
 #[derive(Debug, Clone, Copy)]
 pub enum Admission<'a> {
@@ -127,6 +175,9 @@ pub fn admit(
         ResourceKind::Node => admit_typed::<Node>(kind, object, admission),
         ResourceKind::Namespace => admit_typed::<Namespace>(kind, object, admission),
         ResourceKind::Event => admit_typed::<Event>(kind, object, admission),
+        ResourceKind::Service => admit_typed::<Service>(kind, object, admission),
+        ResourceKind::Endpoints => admit_typed::<Endpoints>(kind, object, admission),
+        ResourceKind::EndpointSlice => admit_typed::<EndpointSlice>(kind, object, admission),
     }
 }
 
@@ -138,8 +189,15 @@ fn admit_typed<T: Admissible>(
     let mut typed: T = decode(kind, object)?;
     typed.apply_defaults();
     let errors = match admission {
-        Admission::Create => typed.validate(),
-        Admission::Update { old } => typed.validate_update(&decode_stored(kind, old)?),
+        Admission::Create => {
+            typed.prepare(None);
+            typed.validate()
+        }
+        Admission::Update { old } => {
+            let old = decode_stored(kind, old)?;
+            typed.prepare(Some(&old));
+            typed.validate_update(&old)
+        }
         Admission::StatusUpdate { old } => typed.validate_status_update(&decode_stored(kind, old)?),
     };
     if !errors.is_empty() {
@@ -197,6 +255,9 @@ fn unknown_fields_decoded(kind: ResourceKind, raw: &Value) -> Vec<String> {
         ResourceKind::Node => reencode::<Node>(raw),
         ResourceKind::Namespace => reencode::<Namespace>(raw),
         ResourceKind::Event => reencode::<Event>(raw),
+        ResourceKind::Service => reencode::<Service>(raw),
+        ResourceKind::Endpoints => reencode::<Endpoints>(raw),
+        ResourceKind::EndpointSlice => reencode::<EndpointSlice>(raw),
     };
     let mut unknown = Vec::new();
     if let Some(known) = known {

@@ -62,6 +62,8 @@ pub enum NameKind {
     Subdomain,
     /// DNS-1123 label (namespaces).
     Label,
+    /// DNS-1035 label (services).
+    Dns1035Label,
 }
 
 pub(super) type Errs = Vec<FieldError>;

@@ -22,6 +22,7 @@ mod quantity;
 mod replicaset;
 mod resources;
 mod security;
+mod service;
 #[cfg(test)]
 mod testing;
 mod volumes;
@@ -36,6 +37,10 @@ pub use pod::validate_pod;
 pub use pod_update::{validate_pod_status_update, validate_pod_update};
 pub use quantity::{ParsedQuantity, QuantityFormat, parse_quantity};
 pub use replicaset::{validate_replicaset, validate_replicaset_update};
+pub use service::{
+    validate_endpoint_slice, validate_endpoint_slice_update, validate_endpoints, validate_service,
+    validate_service_status_update, validate_service_update,
+};
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use super::field::{
 };
 use super::formats::{
     TOTAL_ANNOTATION_SIZE_LIMIT, is_qualified_name, is_valid_label_value, name_is_dns_label,
-    name_is_dns_subdomain, nonnegative, qualified_name, validate_labels,
+    name_is_dns_subdomain, name_is_dns1035_label, nonnegative, qualified_name, validate_labels,
 };
 use super::gofmt::{go_owner_ref, go_strings};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -184,6 +184,7 @@ pub fn validate_object_meta(
     let f: NameFn = match name_fn {
         NameKind::Subdomain => name_is_dns_subdomain,
         NameKind::Label => name_is_dns_label,
+        NameKind::Dns1035Label => name_is_dns1035_label,
     };
     let mut errs = Vec::new();
     validate_object_meta_generic(meta, namespaced, f, &p, &mut errs);

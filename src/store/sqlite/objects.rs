@@ -45,6 +45,27 @@ impl Reader {
         Ok(found)
     }
 
+    /// The current state of every object of `kind` (the writer's derived state, such as the
+    /// addresses Services hold, is built from it).
+    pub async fn load_kind(
+        &mut self,
+        kind: ResourceKind,
+    ) -> Result<Vec<(ObjectKey, Value)>, StoreError> {
+        let rows = sqlx::query("SELECT namespace, name, object FROM objects WHERE kind = ?")
+            .bind(kind.as_str())
+            .fetch_all(&mut self.conn)
+            .await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            let object: &str = row.try_get(2)?;
+            found.push((
+                (kind, row.try_get(0)?, row.try_get(1)?),
+                serde_json::from_str(object).map_err(StoreError::Corrupt)?,
+            ));
+        }
+        Ok(found)
+    }
+
     /// The current state of one object.
     pub async fn load(
         &mut self,

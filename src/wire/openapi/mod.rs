@@ -70,7 +70,7 @@ impl GroupVersion {
 }
 
 /// The group-versions with a document, in index order.
-pub const GROUP_VERSIONS: [GroupVersion; 4] = [
+pub const GROUP_VERSIONS: [GroupVersion; 5] = [
     GroupVersion {
         group: "",
         version: "v1",
@@ -88,6 +88,12 @@ pub const GROUP_VERSIONS: [GroupVersion; 4] = [
         version: "v1",
         path: "apis/autoscaling/v1",
         url: "/openapi/v3/apis/autoscaling/v1",
+    },
+    GroupVersion {
+        group: "discovery.k8s.io",
+        version: "v1",
+        path: "apis/discovery.k8s.io/v1",
+        url: "/openapi/v3/apis/discovery.k8s.io/v1",
     },
     // The log's own group: its document is written in `kubetrail`.
     GroupVersion {

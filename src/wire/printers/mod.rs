@@ -1,7 +1,8 @@
 //! Kubernetes' server-side table printers: the `meta.k8s.io/v1` `Table` that `kubectl get` asks
 //! for with `Accept: application/json;as=Table;g=meta.k8s.io;v=v1`.
 //!
-//! Owns, per kind (Pod, ReplicaSet, Node, Namespace, core/v1 Event, plus the generic fallback every
+//! Owns, per kind (Pod, ReplicaSet, Deployment, Node, Namespace, core/v1 Event, Service,
+//! Endpoints, EndpointSlice, plus the generic fallback every
 //! other kind gets), the column definitions and the cell logic of Kubernetes'
 //! `pkg/printers/internalversion/printers.go` (always the wide form, as the real server renders
 //! it), apimachinery's `duration.HumanDuration`, label-selector formatting for the Selector
@@ -19,12 +20,14 @@ mod namespace;
 mod node;
 mod pod;
 mod replicaset;
+mod service;
 
 use event::event_cells;
 use namespace::namespace_cells;
 use node::node_cells;
 use pod::pod_cells;
 use replicaset::{deployment_cells, replica_set_cells};
+use service::{endpoint_slice_cells, endpoints_cells, service_cells};
 
 // ---------------------------------------------------------------------------------------------
 // Column definitions
@@ -262,6 +265,27 @@ pub fn columns(kind: &str) -> Vec<Column> {
                 ..NAME_COLUMN
             },
         ],
+        "Service" => vec![
+            NAME_COLUMN,
+            col("Type", "string", service::TYPE_DESC),
+            col("Cluster-IP", "string", service::CLUSTER_IP_DESC),
+            col("External-IP", "string", service::EXTERNAL_IPS_DESC),
+            col("Port(s)", "string", service::PORTS_DESC),
+            AGE_COLUMN,
+            wide("Selector", "string", service::SELECTOR_DESC),
+        ],
+        "Endpoints" => vec![
+            NAME_COLUMN,
+            col("Endpoints", "string", service::SUBSETS_DESC),
+            AGE_COLUMN,
+        ],
+        "EndpointSlice" => vec![
+            NAME_COLUMN,
+            col("AddressType", "string", service::ADDRESS_TYPE_DESC),
+            col("Ports", "string", service::SLICE_PORTS_DESC),
+            col("Endpoints", "string", service::SLICE_ENDPOINTS_DESC),
+            AGE_COLUMN,
+        ],
         _ => vec![NAME_COLUMN, col("Created At", "date", AGE_DESC)],
     }
 }
@@ -281,6 +305,9 @@ pub fn cells(kind: &str, object: &Value, now: Timestamp) -> Vec<Value> {
         "Node" => node_cells(object, now),
         "Namespace" => namespace_cells(object, now),
         "Event" => event_cells(object, now),
+        "Service" => service_cells(object, now),
+        "Endpoints" => endpoints_cells(object, now),
+        "EndpointSlice" => endpoint_slice_cells(object, now),
         _ => generic_cells(object),
     }
 }

@@ -9,5 +9,6 @@ mod objects;
 mod patching;
 mod rebuild;
 mod selectors;
+mod services;
 mod tables;
 mod watch;
