@@ -29,6 +29,10 @@ pub struct Settings {
     pub max_watch_timeout: Duration,
     /// How often an idle watch sends a bookmark or heartbeat.
     pub watch_heartbeat: Duration,
+    /// The range Services' ClusterIPs come from (`--service-cluster-ip-range`, as
+    /// kube-apiserver's); on a Docker node run as root, also the range the service network
+    /// holds on this host.
+    pub service_cidr: String,
     /// Which workers run and how.
     pub workers: WorkerSettings,
     /// Serve the data directory as it is (a replay of a past moment): no workers, no
@@ -51,6 +55,7 @@ impl Settings {
             watch_buffer: 2048,
             max_watch_timeout: Duration::from_secs(1800),
             watch_heartbeat: Duration::from_secs(15),
+            service_cidr: crate::model::service::DEFAULT_SERVICE_CIDR.to_string(),
             workers: WorkerSettings::default(),
             read_only: false,
             snapshot_every: 10_000,

@@ -77,12 +77,23 @@ impl Application {
             }
         };
         let metrics = Arc::new(Metrics::new());
-        let (log, writer_task) =
-            EventLog::start(writer, &readers, metrics.clone(), settings.watch_buffer).await?;
+        let service_ranges = crate::model::service::ServiceRanges::new(
+            &settings.service_cidr,
+            crate::model::service::DEFAULT_NODE_PORTS,
+        )
+        .map_err(|e| anyhow::anyhow!("--service-cluster-ip-range: {e}"))?;
+        let (log, writer_task) = EventLog::start_with(
+            writer,
+            &readers,
+            metrics.clone(),
+            settings.watch_buffer,
+            service_ranges,
+        )
+        .await?;
         let store = ReadStore::new(readers);
         if read_only.is_none() {
             bootstrap_namespaces(&log, &store).await?;
-            bootstrap_kubernetes_service(&log, &store).await?;
+            bootstrap_kubernetes_service(&log, &store, service_ranges).await?;
         }
 
         let credentials = if settings.tls {
@@ -259,8 +270,12 @@ async fn snapshot_if_due(database: &Path, every: i64) -> anyhow::Result<()> {
 
 /// Create the `kubernetes` Service in `default` when it does not exist, as kube-apiserver
 /// does: the first address of the service range, port 443 named https.
-async fn bootstrap_kubernetes_service(log: &EventLog, store: &ReadStore) -> anyhow::Result<()> {
-    use crate::model::service::{KUBERNETES_SERVICE, ServiceRanges};
+async fn bootstrap_kubernetes_service(
+    log: &EventLog,
+    store: &ReadStore,
+    ranges: crate::model::service::ServiceRanges,
+) -> anyhow::Result<()> {
+    use crate::model::service::KUBERNETES_SERVICE;
     if store
         .get(ResourceKind::Service, "default", KUBERNETES_SERVICE)
         .await?
@@ -268,7 +283,7 @@ async fn bootstrap_kubernetes_service(log: &EventLog, store: &ReadStore) -> anyh
     {
         return Ok(());
     }
-    let ip = ServiceRanges::default().first_ip().to_string();
+    let ip = ranges.first_ip().to_string();
     let command = Command::Create {
         kind: ResourceKind::Service,
         namespace: "default".to_string(),

@@ -67,6 +67,15 @@ enum Commands {
         /// Run no Docker-backed node (only simulated nodes or separate kubelets).
         #[arg(long)]
         no_docker_node: bool,
+        /// The range Services' ClusterIPs come from. On a Docker node run as root the server
+        /// also holds the addresses in use on an interface of its own, rejects the rest of
+        /// the range, and serves the cluster DNS at the range's tenth address.
+        #[arg(long, default_value = crate::model::service::DEFAULT_SERVICE_CIDR, value_name = "CIDR")]
+        service_cluster_ip_range: String,
+        /// Make no host changes for Services: nothing listens on their addresses, node ports
+        /// or ingress, and pods use Docker's resolver.
+        #[arg(long)]
+        no_service_network: bool,
         /// Serve the data directory as it is (e.g. a `replay`): no workers, writes refused.
         #[arg(long)]
         read_only: bool,
@@ -96,6 +105,10 @@ enum Commands {
         /// How long a simulated pod takes to start, in milliseconds.
         #[arg(long, default_value_t = 200)]
         start_delay_ms: u64,
+        /// The cluster DNS the pods of a Docker node resolve through (the server's is the
+        /// tenth address of its service range, e.g. 10.96.0.10).
+        #[arg(long, value_name = "IP")]
+        cluster_dns: Option<std::net::Ipv4Addr>,
     },
     /// Drop the projections and rebuild them from the event log.
     Rebuild {
@@ -147,6 +160,8 @@ pub async fn run() -> anyhow::Result<()> {
             simulated_nodes,
             node_name,
             no_docker_node,
+            service_cluster_ip_range,
+            no_service_network,
             read_only,
         } => {
             let mut settings = Settings::new(listen, data_dir);
@@ -159,6 +174,9 @@ pub async fn run() -> anyhow::Result<()> {
             if !no_docker_node {
                 settings.workers.docker_node = Some(node_name.unwrap_or_else(default_node_name));
             }
+            settings.workers.routing =
+                routing(&settings, &service_cluster_ip_range, no_service_network)?;
+            settings.service_cidr = service_cluster_ip_range;
             let app = Application::build(settings).await?;
             // A closed stdout (a parent that stopped reading) must not stop the server.
             let mut out = std::io::stdout();
@@ -183,6 +201,7 @@ pub async fn run() -> anyhow::Result<()> {
             node_name,
             simulated,
             start_delay_ms,
+            cluster_dns,
         } => {
             let node_name = node_name.unwrap_or_else(default_node_name);
             let connection = match (kubeconfig, server) {
@@ -219,7 +238,12 @@ pub async fn run() -> anyhow::Result<()> {
             } else {
                 tracing::info!(node = %node_name, "Docker kubelet started");
                 run_docker_kubelet_until_stopped(
-                    connection, informer, node_name, heartbeat, shutdown,
+                    connection,
+                    informer,
+                    node_name,
+                    heartbeat,
+                    cluster_dns,
+                    shutdown,
                 )
                 .await;
             }
@@ -257,4 +281,42 @@ pub async fn run() -> anyhow::Result<()> {
 
 fn absolute(path: &std::path::Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Where a server's service network runs: on its Docker node when run as root, unless turned
+/// off; otherwise why not, in words a Service's Event carries.
+fn routing(
+    settings: &Settings,
+    range: &str,
+    off: bool,
+) -> anyhow::Result<crate::workers::proxy::worker::Routing> {
+    use crate::workers::proxy::{table::Range, worker::Routing};
+    let parsed = Range::parse(range).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--service-cluster-ip-range {range:?} is not an IPv4 CIDR of /8 to /30 (e.g. 10.96.0.0/12)"
+        )
+    })?;
+    Ok(if off {
+        Routing::Off {
+            why: "Service routing is off (--no-service-network): nothing listens on Service \
+                  addresses, node ports or ingress"
+                .to_string(),
+        }
+    } else if settings.workers.docker_node.is_none() {
+        Routing::Off {
+            why: crate::workers::proxy::worker::NO_DOCKER_NODE.to_string(),
+        }
+    } else if unsafe { libc::geteuid() } != 0 {
+        Routing::Off {
+            why: "Service routing needs root: the server holds Service addresses on an \
+                  interface of its own and rejects the rest of the range; run it as root, \
+                  or use kubectl port-forward"
+                .to_string(),
+        }
+    } else {
+        Routing::On {
+            data_dir: settings.data_dir.clone(),
+            range: parsed,
+        }
+    })
 }

@@ -88,10 +88,28 @@ impl EventLog {
     /// returned task (the committer) ends after the last batch once every `EventLog` handle is
     /// dropped.
     pub async fn start(
+        conn: Writer,
+        readers: &Readers,
+        metrics: Arc<Metrics>,
+        watch_buffer: usize,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
+        Self::start_with(
+            conn,
+            readers,
+            metrics,
+            watch_buffer,
+            ServiceRanges::default(),
+        )
+        .await
+    }
+
+    /// As `start`, with Services' addresses taken from `service_ranges`.
+    pub async fn start_with(
         mut conn: Writer,
         readers: &Readers,
         metrics: Arc<Metrics>,
         watch_buffer: usize,
+        service_ranges: ServiceRanges,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
         let last = conn.last_seq().await?;
         let reader = readers.detach_one().await?;
@@ -110,7 +128,7 @@ impl EventLog {
             namespaces: HashMap::new(),
             overlay: HashMap::new(),
             services: None,
-            service_ranges: ServiceRanges::default(),
+            service_ranges,
             next_seq: last + 1,
             failures_seen: 0,
             progress: progress.clone(),

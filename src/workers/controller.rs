@@ -6,7 +6,7 @@
 
 use super::cache::{Informer, Snapshot};
 use super::{
-    Pass, deployment, gc, namespace, nodes, pace, replicaset, run_chains, run_commands,
+    Pass, deployment, endpoints, gc, namespace, nodes, pace, replicaset, run_chains, run_commands,
     run_slow_start,
 };
 use super::{scheduler, wait_for_change};

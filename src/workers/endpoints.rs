@@ -418,7 +418,9 @@ pub const SKIP_MIRROR_LABEL: &str = "endpointslice.kubernetes.io/skip-mirror";
 fn pods_by_namespace(snapshot: &Snapshot) -> HashMap<&str, Vec<&Value>> {
     let mut pods: HashMap<&str, Vec<&Value>> = HashMap::new();
     for pod in snapshot.list(ResourceKind::Pod) {
-        pods.entry(meta::namespace(pod)).or_default().push(pod.as_ref());
+        pods.entry(meta::namespace(pod))
+            .or_default()
+            .push(pod.as_ref());
     }
     pods
 }
@@ -552,7 +554,12 @@ fn reconcile_slices(snapshot: &Snapshot) -> Pass {
             continue;
         };
         let mut own: Vec<&Value> = slices.remove(meta::uid(service)).unwrap_or_default();
-        own.sort_by_key(|s| (meta::meta_str(s, "creationTimestamp").to_string(), meta::name(s).to_string()));
+        own.sort_by_key(|s| {
+            (
+                meta::meta_str(s, "creationTimestamp").to_string(),
+                meta::name(s).to_string(),
+            )
+        });
         let ready = desired["endpoints"]
             .as_array()
             .into_iter()

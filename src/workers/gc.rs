@@ -226,8 +226,8 @@ fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<Caused> {
                 ResourceKind::Event | ResourceKind::Node | ResourceKind::Namespace
             )
         })
-    .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
-    .collect();
+        .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
+        .collect();
     reconcile(&objects, snapshot)
 }
 

@@ -31,6 +31,7 @@ pub mod remote;
 pub mod replicaset;
 pub mod scheduler;
 
+use crate::api::actors;
 pub use crate::events::Cause;
 use crate::events::{Command, EventLog, RequestMeta};
 use crate::health::{Health, panic_message};
@@ -276,6 +277,9 @@ pub struct WorkerSettings {
     pub simulated_start_delay: Duration,
     /// Run a Docker-backed node of this name in the server's process.
     pub docker_node: Option<String>,
+    /// Where the service network runs (the Docker node's Services reachable from its pods
+    /// and on loopback), or why it does not.
+    pub routing: proxy::worker::Routing,
 }
 
 impl Default for WorkerSettings {
@@ -286,6 +290,9 @@ impl Default for WorkerSettings {
             node_lifecycle: nodes::Timing::default(),
             simulated_start_delay: Duration::from_millis(200),
             docker_node: None,
+            routing: proxy::worker::Routing::Off {
+                why: proxy::worker::NO_DOCKER_NODE.to_string(),
+            },
         }
     }
 }
@@ -376,6 +383,18 @@ pub async fn spawn_workers(
             }),
         );
     }
+    let routing = settings.routing.clone();
+    let cluster_dns = routing.cluster_dns();
+    tasks.push(
+        workers.spawn(actors::SERVICE_PROXY, move |log, informer, shutdown| {
+            proxy::worker::run_service_proxy_until_stopped(
+                Arc::new(log),
+                informer,
+                routing.clone(),
+                shutdown,
+            )
+        }),
+    );
     if let Some(node) = settings.docker_node.clone() {
         let name = format!("kubelet-{node}");
         tasks.push(workers.spawn(&name, move |log, informer, shutdown| {
@@ -384,6 +403,7 @@ pub async fn spawn_workers(
                 informer,
                 node.clone(),
                 heartbeat,
+                cluster_dns,
                 shutdown,
             )
         }));

@@ -21,6 +21,8 @@ const NODE_LABEL: &str = "dev.kubetrail.node";
 /// Fields drop in this order: the server first, then what its node made, then the directories.
 struct Cluster {
     server: Option<Server>,
+    /// The service range when this cluster runs the service network.
+    range: Option<String>,
     /// Every container and volume this test's node made.
     made: Cleanup,
     kubectl: Kubectl,
@@ -28,20 +30,34 @@ struct Cluster {
     dir: TempDir,
 }
 
-/// Start `kubetrail serve` on `dir` with the Docker node `node`.
-fn serve(dir: &Path, node: &str) -> Server {
-    Serve::new(dir)
+/// Start `kubetrail serve` on `dir` with the Docker node `node` (and the service network on
+/// `range`).
+fn serve(dir: &Path, node: &str, range: Option<&str>) -> Server {
+    let serve = Serve::new(dir)
         .args(&["--node-name", node])
-        .env_remove("KUBETRAIL_SIMULATED_NODES")
-        .start()
+        .env_remove("KUBETRAIL_SIMULATED_NODES");
+    match range {
+        Some(range) => serve.service_network(range).start(),
+        None => serve.start(),
+    }
 }
 
 impl Cluster {
     fn start(test: &str) -> Cluster {
+        Cluster::start_with(test, None)
+    }
+
+    /// A cluster whose server runs the service network on `range`.
+    fn start_routed(test: &str, range: &str) -> Cluster {
+        Cluster::start_with(test, Some(range))
+    }
+
+    fn start_with(test: &str, range: Option<&str>) -> Cluster {
         let dir = tempfile::tempdir().expect("data dir");
         let node = unique("dk", test);
-        let server = serve(dir.path(), &node);
+        let server = serve(dir.path(), &node, range);
         let cluster = Cluster {
+            range: range.map(str::to_string),
             kubectl: Kubectl::new(&server.kubeconfig),
             made: Cleanup::new(NODE_LABEL, &node),
             server: Some(server),
@@ -62,7 +78,7 @@ impl Cluster {
         if let Some(server) = self.server.take() {
             server.kill_9();
         }
-        let server = serve(self.dir.path(), &self.node);
+        let server = serve(self.dir.path(), &self.node, self.range.as_deref());
         self.kubectl.kubeconfig = server.kubeconfig.clone();
         self.server = Some(server);
     }
@@ -972,4 +988,221 @@ fn the_deployment_chapter_rolls_real_containers() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(revisions, ["2", "3"], "{history}");
+}
+
+/// An HTTP GET over plain TCP from this host: the body, or `None` when nothing answered.
+fn http_get(to: &str) -> Option<String> {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(to).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: kubetrail\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out).ok()?;
+    out.split("\r\n\r\n").nth(1).map(|b| b.trim().to_string())
+}
+
+fn interfaces() -> String {
+    String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["-o", "link", "show"])
+            .output()
+            .expect("ip")
+            .stdout,
+    )
+    .to_string()
+}
+
+fn prohibited() -> String {
+    String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["route", "show", "type", "prohibit"])
+            .output()
+            .expect("ip")
+            .stdout,
+    )
+    .to_string()
+}
+
+const DEMO: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: demo-ready
+  labels: {app: demo}
+spec:
+  containers:
+    - name: echo
+      image: ghcr.io/subicura/echo:v1
+      readinessProbe:
+        httpGet: {path: /, port: 3000}
+        periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: demo-unready
+  labels: {app: demo}
+spec:
+  containers:
+    - name: echo
+      image: ghcr.io/subicura/echo:v2
+      readinessProbe:
+        httpGet: {path: /missing, port: 3000}
+        periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: demo
+spec:
+  selector: {app: demo}
+  ports:
+    - port: 3000
+";
+
+#[test]
+fn the_service_chapter_routes_by_name_to_ready_endpoints_only() {
+    let range = "10.150.0.0/16";
+    let mut c = Cluster::start_routed("svc", range);
+    let manifest = |name: &str| {
+        std::fs::read_to_string(crate::support::kubectl::manifest(name)).expect("manifest")
+    };
+    assert!(prohibited().contains(range), "{}", prohibited());
+
+    // redis behind its Service, the counter reaching it by name.
+    c.apply(&manifest("counter-redis-svc.yaml"));
+    c.apply(&manifest("counter-app.yaml"));
+    rollout_done(&c, "deploy/redis");
+    rollout_done(&c, "deploy/counter");
+    let redis_ip = c.jsonpath(&["svc", "redis"], "{.spec.clusterIP}");
+    assert!(redis_ip.starts_with("10.150."), "{redis_ip}");
+    let first = c.wait_for("the counter to reach redis by name", 60, || {
+        let out = c.kubectl(&[
+            "exec",
+            "deploy/counter",
+            "--",
+            "wget",
+            "-qO-",
+            "http://localhost:3000/",
+        ]);
+        let body = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        body.starts_with("Counter: ").then_some(body)
+    });
+    let n: u64 = first["Counter: ".len()..].parse().expect("a count");
+    // (busybox's nslookup also prints the search path's other tries, NXDOMAIN, and exits 1.)
+    let resolved = String::from_utf8_lossy(
+        &c.kubectl(&["exec", "deploy/counter", "--", "nslookup", "redis"])
+            .stdout,
+    )
+    .to_string();
+    assert!(resolved.contains(&redis_ip), "{resolved}");
+    let resolv = c.ok(&["exec", "deploy/counter", "--", "cat", "/etc/resolv.conf"]);
+    assert!(
+        resolv.contains("nameserver 10.150.0.10")
+            && resolv.contains("search default.svc.cluster.local svc.cluster.local cluster.local")
+            && resolv.contains("ndots:5"),
+        "{resolv}"
+    );
+
+    // NodePort 31000 and a LoadBalancer, from this host on 127.0.0.1.
+    c.apply(&manifest("counter-nodeport.yaml"));
+    let through_node_port = c.wait_for("NodePort 31000 on 127.0.0.1", 60, || {
+        http_get("127.0.0.1:31000").filter(|b| b.starts_with("Counter: "))
+    });
+    let m: u64 = through_node_port["Counter: ".len()..]
+        .parse()
+        .expect("a count");
+    assert!(m > n, "{m} after {n}: the same redis counts on");
+    c.apply(&manifest("counter-lb.yaml"));
+    c.wait_for("the LoadBalancer's ingress", 60, || {
+        let row = String::from_utf8_lossy(
+            &c.kubectl(&["get", "svc", "counter-lb", "--no-headers"])
+                .stdout,
+        )
+        .to_string();
+        row.split_whitespace()
+            .nth(3)
+            .filter(|ip| *ip == "127.0.0.1")
+            .map(|_| ())
+    });
+    c.wait_for("the LoadBalancer's port on 127.0.0.1", 60, || {
+        http_get("127.0.0.1:30000").filter(|b| b.starts_with("Counter: "))
+    });
+
+    // Readiness: of two pods behind one Service, only the ready one is sent requests, and
+    // the one failing its readiness probe is not restarted.
+    c.apply(DEMO);
+    c.wait_for_status("demo-ready", "1/1", "Running", 60);
+    c.wait_for_status("demo-unready", "0/1", "Running", 60);
+    let ready_ip = c.jsonpath(&["pod", "demo-ready"], "{.status.podIP}");
+    c.wait_for("the demo Endpoints to hold the ready pod only", 30, || {
+        let addresses = c.jsonpath(&["endpoints", "demo"], "{.subsets[0].addresses[*].ip}");
+        let not_ready = c.jsonpath(
+            &["endpoints", "demo"],
+            "{.subsets[0].notReadyAddresses[*].ip}",
+        );
+        (addresses == ready_ip && !not_ready.is_empty()).then_some(())
+    });
+    let answers = c.ok(&[
+        "exec",
+        "deploy/counter",
+        "--",
+        "sh",
+        "-c",
+        "for i in $(seq 100); do wget -qO- http://demo:3000/; done",
+    ]);
+    let lines: Vec<&str> = answers.lines().collect();
+    assert_eq!(lines.len(), 100, "{answers}");
+    assert!(lines.iter().all(|l| *l == "echo v1"), "{answers}");
+    let restarts = c.jsonpath(
+        &["pod", "demo-unready"],
+        "{.status.containerStatuses[0].restartCount}",
+    );
+    assert_eq!(restarts, "0");
+
+    // No packet for the range leaves: an unassigned address is refused from a pod too.
+    let leak = crate::network::Leak::count(range);
+    let out = c.kubectl(&[
+        "exec",
+        "deploy/counter",
+        "--",
+        "timeout",
+        "3",
+        "wget",
+        "-qO-",
+        "http://10.150.99.99/",
+    ]);
+    assert!(
+        !out.status.success(),
+        "an unassigned service address answers nothing"
+    );
+    assert_eq!(
+        leak.packets(),
+        0,
+        "packets for the service range left this host"
+    );
+    drop(leak);
+
+    // kill -9 leaves the host changes; the restarted server takes them over and serves on.
+    let ours = format!(
+        ": {}",
+        crate::support::internals::service_host::interface_for(c.dir.path())
+    );
+    assert!(interfaces().contains(&ours), "{}", interfaces());
+    c.kill_and_restart();
+    c.wait_for("NodePort 31000 after a restart", 60, || {
+        http_get("127.0.0.1:31000").filter(|b| b.starts_with("Counter: "))
+    });
+    assert_eq!(interfaces().matches(&ours).count(), 1, "{}", interfaces());
+    // A stop undoes everything.
+    if let Some(mut server) = c.server.take() {
+        server.terminate();
+    }
+    assert!(!prohibited().contains(range), "{}", prohibited());
+    assert!(!interfaces().contains(&ours), "{}", interfaces());
+    assert!(
+        http_get("127.0.0.1:31000").is_none(),
+        "the NodePort is closed"
+    );
 }

@@ -58,6 +58,10 @@ pub struct Serve {
     command: Command,
     dir: PathBuf,
     log: Option<PathBuf>,
+    /// The service range when this server runs the service network (host changes, as root);
+    /// servers run side by side in tests, so the network is off unless a test asks for it,
+    /// with a range of its own.
+    service_network: Option<String>,
 }
 
 impl Serve {
@@ -66,7 +70,14 @@ impl Serve {
             command: kubetrail(&["serve", "--listen", "127.0.0.1:0"]),
             dir: dir.to_path_buf(),
             log: None,
+            service_network: None,
         }
+    }
+
+    /// Run the service network on `range` (a range no other test's server uses).
+    pub fn service_network(mut self, range: &str) -> Serve {
+        self.service_network = Some(range.to_string());
+        self
     }
 
     pub fn args(mut self, args: &[&str]) -> Serve {
@@ -98,6 +109,10 @@ impl Serve {
                     .expect("server log"),
             ),
             None => Stdio::null(),
+        };
+        match &self.service_network {
+            Some(range) => self.command.args(["--service-cluster-ip-range", range]),
+            None => self.command.arg("--no-service-network"),
         };
         let mut child = self
             .command
@@ -137,6 +152,7 @@ impl Serve {
         };
         Server {
             child,
+            graceful: self.service_network.is_some(),
             url,
             kubeconfig,
             token: if tls { token(&self.dir) } else { String::new() },
@@ -151,6 +167,9 @@ impl Serve {
 /// A `kubetrail serve` process; killed and waited for when dropped.
 pub struct Server {
     pub child: Child,
+    /// Stopped with SIGTERM (and waited for) rather than killed: it runs the service network,
+    /// whose host changes it undoes on the way out.
+    pub graceful: bool,
     pub url: String,
     pub kubeconfig: PathBuf,
     /// Empty over plain HTTP.
@@ -161,6 +180,9 @@ pub struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if self.graceful {
+            self.terminate();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -183,7 +205,22 @@ impl Server {
     }
 
     /// SIGKILL, and wait until the process is gone (so its lock on the directory is too).
+    /// SIGTERM, and wait (at most 30 s) for it to stop.
+    pub fn terminate(&mut self) {
+        let pid = self.child.id() as i32;
+        // The server's own pid, which this test started.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn kill_9(mut self) {
+        self.graceful = false;
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");
     }

@@ -9,8 +9,8 @@ use super::network::Network;
 use super::table::{self, Range};
 use crate::api::actors;
 use crate::events::{Command, RequestMeta, UpdatePart};
-use crate::model::meta::{self, Lookup as _};
 use crate::model::ResourceKind;
+use crate::model::meta::{self, Lookup as _};
 use crate::shutdown::Shutdown;
 use crate::workers::cache::{Informer, Snapshot};
 use crate::workers::causes;
@@ -27,6 +27,20 @@ use std::time::Duration;
 pub enum Routing {
     On { data_dir: PathBuf, range: Range },
     Off { why: String },
+}
+
+/// Why a server without a Docker node routes nothing.
+pub const NO_DOCKER_NODE: &str = "Service routing is off: this server runs no Docker node \
+     (its Services are served by the API; nothing listens on their addresses)";
+
+impl Routing {
+    /// The cluster DNS pods are given: the range's tenth address, when routing is on.
+    pub fn cluster_dns(&self) -> Option<std::net::Ipv4Addr> {
+        match self {
+            Routing::On { range, .. } => Some(range.nth(10)),
+            Routing::Off { .. } => None,
+        }
+    }
 }
 
 /// What the proxy reads: Services and Endpoints.
@@ -87,8 +101,14 @@ pub async fn run_service_proxy_until_stopped(
             let (services, endpoints): (Vec<Value>, Vec<Value>) = {
                 let snapshot = informer.read();
                 (
-                    snapshot.list(ResourceKind::Service).map(|s| (**s).clone()).collect(),
-                    snapshot.list(ResourceKind::Endpoints).map(|e| (**e).clone()).collect(),
+                    snapshot
+                        .list(ResourceKind::Service)
+                        .map(|s| (**s).clone())
+                        .collect(),
+                    snapshot
+                        .list(ResourceKind::Endpoints)
+                        .map(|e| (**e).clone())
+                        .collect(),
                 )
             };
             let now = jiff::Timestamp::now();
@@ -100,7 +120,8 @@ pub async fn run_service_proxy_until_stopped(
                     let desired = table::desired(&s, &e, network.range, network.dns);
                     let problems = network.apply(desired.clone()).await;
                     for (socket, why) in problems {
-                        let Some((_, route)) = desired.listens.iter().find(|(s, _)| **s == socket) else {
+                        let Some((_, route)) = desired.listens.iter().find(|(s, _)| **s == socket)
+                        else {
                             continue;
                         };
                         let (namespace, name) = route.service.split_once('/').unwrap_or(("", ""));
@@ -112,26 +133,48 @@ pub async fn run_service_proxy_until_stopped(
                         };
                         if told.insert(format!("{}/{socket}", meta::uid(service))) {
                             commands.push((
-                                reporter.event(ResourceKind::Service, service, Severity::Warning, "ListenFailed", &why, now),
+                                reporter.event(
+                                    ResourceKind::Service,
+                                    service,
+                                    Severity::Warning,
+                                    "ListenFailed",
+                                    &why,
+                                    now,
+                                ),
                                 Vec::new(),
                             ));
                         }
                     }
                     for service in &services {
                         if let Some(update) = ingress_update(service) {
-                            let spec = informer.read().marks_of(ResourceKind::Service, service).spec;
-                            commands.push((update, causes::only(spec, "type LoadBalancer: ingress 127.0.0.1")));
+                            let spec = informer
+                                .read()
+                                .marks_of(ResourceKind::Service, service)
+                                .spec;
+                            commands.push((
+                                update,
+                                causes::only(spec, "type LoadBalancer: ingress 127.0.0.1"),
+                            ));
                         }
                     }
                 }
                 None => {
                     let why = off.get_or_insert_with(String::new).clone();
                     for service in &services {
-                        if service.at("/spec/selector").is_none() || !told.insert(meta::uid(service).to_string()) {
+                        if service.at("/spec/selector").is_none()
+                            || !told.insert(meta::uid(service).to_string())
+                        {
                             continue;
                         }
                         commands.push((
-                            reporter.event(ResourceKind::Service, service, Severity::Warning, "RoutingUnavailable", &why, now),
+                            reporter.event(
+                                ResourceKind::Service,
+                                service,
+                                Severity::Warning,
+                                "RoutingUnavailable",
+                                &why,
+                                now,
+                            ),
                             Vec::new(),
                         ));
                     }

@@ -498,6 +498,21 @@ impl Engine {
         if let Some(error) = error {
             let message = format!("Failed to pull image \"{image}\": {error}");
             recorder.note(pod_json, Severity::Warning, "Failed", &message);
+            // Offline (no registry reachable), an image this machine already has is used, as
+            // `IfNotPresent` would: the course's `image: redis` then runs on the local
+            // stand-in. Kubernetes would stop at ErrImagePull; the Warning above says why this
+            // one did not.
+            if present {
+                recorder.note(
+                    pod_json,
+                    Severity::Normal,
+                    "Pulled",
+                    &format!(
+                        "Container image \"{image}\" already present on machine; the pull failed, so that one is used"
+                    ),
+                );
+                return Ok(false);
+            }
             recorder.note(pod_json, Severity::Warning, "Failed", "Error: ErrImagePull");
             return Err(failed("ErrImagePull", message));
         }

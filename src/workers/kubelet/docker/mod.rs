@@ -639,6 +639,7 @@ pub async fn run_docker_kubelet_until_stopped(
     informer: Informer,
     node: String,
     heartbeat_every: Duration,
+    cluster_dns: Option<std::net::Ipv4Addr>,
     mut shutdown: Shutdown,
 ) {
     tracing::info!(node = %node, "Docker kubelet starting");
@@ -669,7 +670,7 @@ pub async fn run_docker_kubelet_until_stopped(
             docker,
             node: node.clone(),
             host_ip: HOST_IP.to_string(),
-            cluster_dns: None,
+            cluster_dns,
         },
         recorder: Recorder::new(submit.clone(), Reporter::new("kubelet", &node), actor),
         node,
