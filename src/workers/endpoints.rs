@@ -300,116 +300,6 @@ pub fn slice_current(current: &Value, desired: &Value) -> bool {
         && meta::string_map(current, "labels") == meta::string_map(desired, "labels")
 }
 
-#[cfg(test)]
-mod tests {
-    //! given (Service + pods) / when desired / then endpoints.
-    use super::*;
-
-    fn service(ports: Value) -> Value {
-        json!({"metadata": {"name": "web", "namespace": "default", "uid": "svc-uid", "labels": {"team": "a"}},
-               "spec": {"selector": {"app": "web"}, "ports": ports, "clusterIP": "10.96.0.10"}})
-    }
-
-    fn pod(name: &str, ip: &str, ready: bool) -> Value {
-        json!({"metadata": {"name": name, "namespace": "default", "uid": format!("{name}-uid"), "labels": {"app": "web"}},
-               "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}]},
-               "status": {"phase": "Running", "podIP": ip,
-                          "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
-    }
-
-    #[test]
-    fn ready_pods_are_addresses_and_unready_ones_are_not() {
-        let svc = service(json!([{"port": 80, "targetPort": 8080, "protocol": "TCP"}]));
-        let a = pod("a", "10.0.0.2", true);
-        let b = pod("b", "10.0.0.1", false);
-        let c = pod("c", "10.0.0.3", true);
-        let mut other = pod("other", "10.0.0.9", true);
-        other["metadata"]["labels"] = json!({"app": "other"});
-        let mut no_ip = pod("pending", "", false);
-        no_ip["status"]["podIP"] = json!(null);
-        let mut done = pod("done", "10.0.0.4", false);
-        done["status"]["phase"] = json!("Succeeded");
-        let ep = desired_endpoints(&svc, &[&a, &b, &c, &other, &no_ip, &done]).unwrap();
-        let subset = &ep["subsets"][0];
-        let ips = |k: &str| -> Vec<&str> {
-            subset[k]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["ip"].as_str().unwrap())
-                .collect()
-        };
-        assert_eq!(ips("addresses"), ["10.0.0.2", "10.0.0.3"]);
-        assert_eq!(ips("notReadyAddresses"), ["10.0.0.1"]);
-        assert_eq!(subset["ports"], json!([{"port": 8080, "protocol": "TCP"}]));
-        assert_eq!(subset["addresses"][0]["targetRef"]["name"], "a");
-        assert_eq!(ep["metadata"]["labels"]["team"], "a");
-    }
-
-    #[test]
-    fn a_named_target_port_resolves_per_pod() {
-        let svc =
-            service(json!([{"name": "web", "port": 80, "targetPort": "http", "protocol": "TCP"}]));
-        let a = pod("a", "10.0.0.1", true);
-        let mut unnamed = pod("b", "10.0.0.2", true);
-        unnamed["spec"]["containers"][0]["ports"] = json!([]);
-        let ep = desired_endpoints(&svc, &[&a, &unnamed]).unwrap();
-        assert_eq!(ep["subsets"].as_array().unwrap().len(), 1);
-        assert_eq!(
-            ep["subsets"][0]["ports"],
-            json!([{"name": "web", "port": 8080, "protocol": "TCP"}])
-        );
-        assert_eq!(ep["subsets"][0]["addresses"].as_array().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn terminating_pods_leave_endpoints_but_stay_in_slices_as_terminating() {
-        let svc = service(json!([{"port": 80, "targetPort": 8080, "protocol": "TCP"}]));
-        let mut going = pod("a", "10.0.0.1", true);
-        going["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-        let ep = desired_endpoints(&svc, &[&going]).unwrap();
-        assert!(ep.get("subsets").is_none(), "{ep}");
-        let slice = desired_slice(&svc, &[&going]).unwrap();
-        assert_eq!(
-            slice["endpoints"][0]["conditions"],
-            json!({"ready": false, "serving": true, "terminating": true})
-        );
-        assert_eq!(slice["metadata"]["labels"][SERVICE_NAME_LABEL], "web");
-        assert_eq!(slice["metadata"]["ownerReferences"][0]["uid"], "svc-uid");
-        assert_eq!(slice["ports"], json!([{"port": 8080, "protocol": "TCP"}]));
-    }
-
-    #[test]
-    fn publish_not_ready_addresses_and_services_without_selectors() {
-        let mut svc = service(json!([{"port": 80, "protocol": "TCP"}]));
-        svc["spec"]["publishNotReadyAddresses"] = json!(true);
-        let b = pod("b", "10.0.0.1", false);
-        let ep = desired_endpoints(&svc, &[&b]).unwrap();
-        assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], "10.0.0.1");
-        assert_eq!(ep["subsets"][0]["ports"][0]["port"], 80);
-        svc["spec"]["selector"] = json!(null);
-        assert!(desired_endpoints(&svc, &[&b]).is_none());
-        assert!(desired_slice(&svc, &[&b]).is_none());
-    }
-
-    #[test]
-    fn a_headless_service_is_labelled_and_unchanged_endpoints_need_no_write() {
-        let mut svc = service(json!([{"port": 80, "protocol": "TCP"}]));
-        svc["spec"]["clusterIP"] = json!("None");
-        let a = pod("a", "10.0.0.1", true);
-        let ep = desired_endpoints(&svc, &[&a]).unwrap();
-        assert_eq!(ep["metadata"]["labels"][HEADLESS_LABEL], "");
-        let mut stored = ep.clone();
-        stored["metadata"]["resourceVersion"] = json!("7");
-        assert!(endpoints_current(&stored, &ep));
-        let b = pod("b", "10.0.0.2", true);
-        assert!(!endpoints_current(
-            &stored,
-            &desired_endpoints(&svc, &[&a, &b]).unwrap()
-        ));
-    }
-}
-
 /// Marks Endpoints this controller manages (Kubernetes' endpoint controller sets it, so the
 /// mirroring controller leaves them be): only those are deleted when their Service goes.
 pub const SKIP_MIRROR_LABEL: &str = "endpointslice.kubernetes.io/skip-mirror";
@@ -663,5 +553,115 @@ impl Controller for EndpointSliceController {
 
     fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
         reconcile_slices(snapshot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! given (Service + pods) / when desired / then endpoints.
+    use super::*;
+
+    fn service(ports: Value) -> Value {
+        json!({"metadata": {"name": "web", "namespace": "default", "uid": "svc-uid", "labels": {"team": "a"}},
+               "spec": {"selector": {"app": "web"}, "ports": ports, "clusterIP": "10.96.0.10"}})
+    }
+
+    fn pod(name: &str, ip: &str, ready: bool) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default", "uid": format!("{name}-uid"), "labels": {"app": "web"}},
+               "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}]},
+               "status": {"phase": "Running", "podIP": ip,
+                          "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
+    }
+
+    #[test]
+    fn ready_pods_are_addresses_and_unready_ones_are_not() {
+        let svc = service(json!([{"port": 80, "targetPort": 8080, "protocol": "TCP"}]));
+        let a = pod("a", "10.0.0.2", true);
+        let b = pod("b", "10.0.0.1", false);
+        let c = pod("c", "10.0.0.3", true);
+        let mut other = pod("other", "10.0.0.9", true);
+        other["metadata"]["labels"] = json!({"app": "other"});
+        let mut no_ip = pod("pending", "", false);
+        no_ip["status"]["podIP"] = json!(null);
+        let mut done = pod("done", "10.0.0.4", false);
+        done["status"]["phase"] = json!("Succeeded");
+        let ep = desired_endpoints(&svc, &[&a, &b, &c, &other, &no_ip, &done]).unwrap();
+        let subset = &ep["subsets"][0];
+        let ips = |k: &str| -> Vec<&str> {
+            subset[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["ip"].as_str().unwrap())
+                .collect()
+        };
+        assert_eq!(ips("addresses"), ["10.0.0.2", "10.0.0.3"]);
+        assert_eq!(ips("notReadyAddresses"), ["10.0.0.1"]);
+        assert_eq!(subset["ports"], json!([{"port": 8080, "protocol": "TCP"}]));
+        assert_eq!(subset["addresses"][0]["targetRef"]["name"], "a");
+        assert_eq!(ep["metadata"]["labels"]["team"], "a");
+    }
+
+    #[test]
+    fn a_named_target_port_resolves_per_pod() {
+        let svc =
+            service(json!([{"name": "web", "port": 80, "targetPort": "http", "protocol": "TCP"}]));
+        let a = pod("a", "10.0.0.1", true);
+        let mut unnamed = pod("b", "10.0.0.2", true);
+        unnamed["spec"]["containers"][0]["ports"] = json!([]);
+        let ep = desired_endpoints(&svc, &[&a, &unnamed]).unwrap();
+        assert_eq!(ep["subsets"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            ep["subsets"][0]["ports"],
+            json!([{"name": "web", "port": 8080, "protocol": "TCP"}])
+        );
+        assert_eq!(ep["subsets"][0]["addresses"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn terminating_pods_leave_endpoints_but_stay_in_slices_as_terminating() {
+        let svc = service(json!([{"port": 80, "targetPort": 8080, "protocol": "TCP"}]));
+        let mut going = pod("a", "10.0.0.1", true);
+        going["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        let ep = desired_endpoints(&svc, &[&going]).unwrap();
+        assert!(ep.get("subsets").is_none(), "{ep}");
+        let slice = desired_slice(&svc, &[&going]).unwrap();
+        assert_eq!(
+            slice["endpoints"][0]["conditions"],
+            json!({"ready": false, "serving": true, "terminating": true})
+        );
+        assert_eq!(slice["metadata"]["labels"][SERVICE_NAME_LABEL], "web");
+        assert_eq!(slice["metadata"]["ownerReferences"][0]["uid"], "svc-uid");
+        assert_eq!(slice["ports"], json!([{"port": 8080, "protocol": "TCP"}]));
+    }
+
+    #[test]
+    fn publish_not_ready_addresses_and_services_without_selectors() {
+        let mut svc = service(json!([{"port": 80, "protocol": "TCP"}]));
+        svc["spec"]["publishNotReadyAddresses"] = json!(true);
+        let b = pod("b", "10.0.0.1", false);
+        let ep = desired_endpoints(&svc, &[&b]).unwrap();
+        assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], "10.0.0.1");
+        assert_eq!(ep["subsets"][0]["ports"][0]["port"], 80);
+        svc["spec"]["selector"] = json!(null);
+        assert!(desired_endpoints(&svc, &[&b]).is_none());
+        assert!(desired_slice(&svc, &[&b]).is_none());
+    }
+
+    #[test]
+    fn a_headless_service_is_labelled_and_unchanged_endpoints_need_no_write() {
+        let mut svc = service(json!([{"port": 80, "protocol": "TCP"}]));
+        svc["spec"]["clusterIP"] = json!("None");
+        let a = pod("a", "10.0.0.1", true);
+        let ep = desired_endpoints(&svc, &[&a]).unwrap();
+        assert_eq!(ep["metadata"]["labels"][HEADLESS_LABEL], "");
+        let mut stored = ep.clone();
+        stored["metadata"]["resourceVersion"] = json!("7");
+        assert!(endpoints_current(&stored, &ep));
+        let b = pod("b", "10.0.0.2", true);
+        assert!(!endpoints_current(
+            &stored,
+            &desired_endpoints(&svc, &[&a, &b]).unwrap()
+        ));
     }
 }

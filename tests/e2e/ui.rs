@@ -240,6 +240,8 @@ async fn the_page_carries_no_token_a_strict_policy_and_no_cache() {
             "default-scheduler",
             "deployment-controller",
             "replicaset-controller",
+            "endpoint-controller",
+            "endpointslice-controller",
             "generic-garbage-collector",
             "node-lifecycle-controller"
         ]
