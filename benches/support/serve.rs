@@ -14,7 +14,18 @@ pub struct Served {
 }
 
 impl Drop for Served {
+    /// SIGTERM first, so a server running the service network undoes its host changes; then
+    /// SIGKILL if it has not stopped within 15 s.
     fn drop(&mut self) {
+        // The server's own pid, which this benchmark started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

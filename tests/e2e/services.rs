@@ -410,3 +410,102 @@ async fn endpoints_and_slices_through_kubectl() {
     assert!(out.contains("service \"external\" deleted"), "{out}");
     assert!(out.contains("endpoints \"external\" deleted"), "{out}");
 }
+
+#[tokio::test]
+async fn endpoints_follow_readiness_and_a_server_without_routing_says_so() {
+    let c = cluster().await;
+    c.kubectl
+        .ok(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=ghcr.io/subicura/echo:v1",
+            "--replicas=2",
+            "--port=3000",
+        ])
+        .await;
+    c.kubectl
+        .ok(&[
+            "expose",
+            "deployment",
+            "web",
+            "--port=80",
+            "--target-port=3000",
+        ])
+        .await;
+    // Both simulated pods ready: two addresses in the Endpoints and two ready endpoints in the
+    // slice, at the target port.
+    crate::support::wait::until("two ready endpoints", Duration::from_secs(30), || async {
+        jsonpath(&c, "endpoints/web", "{.subsets[0].addresses[*].ip}")
+            .await
+            .split_whitespace()
+            .count()
+            == 2
+    })
+    .await;
+    assert_eq!(
+        jsonpath(&c, "endpoints/web", "{.subsets[0].ports[0].port}").await,
+        "3000"
+    );
+    let slice = c
+        .kubectl
+        .ok(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            "jsonpath={.items[0].endpoints[*].conditions.ready}",
+        ])
+        .await;
+    assert_eq!(slice, "true true");
+    let ep = c.kubectl.ok(&["get", "ep", "web"]).await;
+    assert!(ep.contains(":3000"), "{ep}");
+    // This server runs no Docker node: the Service says routing is off, and why.
+    crate::support::wait::until(
+        "the RoutingUnavailable event",
+        Duration::from_secs(30),
+        || async {
+            c.kubectl
+                .ok(&[
+                    "get",
+                    "events",
+                    "--field-selector",
+                    "involvedObject.kind=Service,involvedObject.name=web",
+                ])
+                .await
+                .contains("RoutingUnavailable")
+        },
+    )
+    .await;
+    let described = c.kubectl.ok(&["describe", "svc", "web"]).await;
+    assert!(described.contains("Service routing is off"), "{described}");
+    // Deleting the Service takes its Endpoints and slices with it.
+    c.kubectl.ok(&["delete", "svc", "web"]).await;
+    crate::support::wait::until(
+        "endpoints and slices gone",
+        Duration::from_secs(30),
+        || async {
+            c.kubectl
+                .ok(&[
+                    "get",
+                    "endpoints,endpointslices",
+                    "-l",
+                    "app=web",
+                    "-o",
+                    "name",
+                ])
+                .await
+                .trim()
+                .is_empty()
+                && c.kubectl
+                    .run(&["get", "endpoints", "web"])
+                    .await
+                    .status
+                    .code()
+                    == Some(1)
+        },
+    )
+    .await;
+    c.stop().await;
+}
