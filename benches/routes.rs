@@ -158,9 +158,15 @@ async fn main() {
         .spawn()
         .expect("kubectl port-forward");
     let mut line = String::new();
-    BufReader::new(forward.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("a line");
+    let mut lines = BufReader::new(forward.stdout.take().expect("stdout"));
+    lines.read_line(&mut line).expect("a line");
+    // kubectl prints a line per connection: keep reading, or it would write into a closed pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while lines.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
     let forwarded = line
         .trim()
         .strip_prefix("Forwarding from ")
