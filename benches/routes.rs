@@ -68,8 +68,11 @@ async fn request(to: &str) -> Option<Duration> {
         .then(|| started.elapsed())
 }
 
-/// `clients` loops of requests to `to` for `length`: (requests/s, p50, p99, failures).
-async fn load(to: &str, clients: usize, length: Duration) -> (f64, Duration, Duration, usize) {
+/// What one run measured: requests/s, p50, p99, failures.
+type Run = (f64, Duration, Duration, usize);
+
+/// `clients` loops of requests to `to` for `length`.
+async fn load(to: &str, clients: usize, length: Duration) -> Run {
     let deadline = Instant::now() + length;
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -182,7 +185,7 @@ async fn main() {
         assert!(request(to).await.is_some(), "{name} at {to} answers");
     }
     println!("kubetrail routes benchmark: 4 clients, one connection per request, 5 s per run");
-    let mut results: Vec<(String, Vec<(f64, Duration, Duration, usize)>)> = targets
+    let mut results: Vec<(String, Vec<Run>)> = targets
         .iter()
         .map(|(n, _)| (n.to_string(), Vec::new()))
         .collect();

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 
 pub struct Served {
     pub child: Child,
+    /// The server's URL. (Not every benchmark reads it: some go through kubectl.)
+    #[allow(dead_code)]
     pub url: String,
     /// The data directory, removed after the server stops. (Not every benchmark reads it.)
     #[allow(dead_code)]
