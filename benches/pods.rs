@@ -29,22 +29,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         // Stop the kubelet first, or it would start again what is removed.
         drop(self.served.take());
-        let filter = format!("label=dev.kubetrail.node={}", self.node);
-        if let Ok(out) = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output()
-        {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f"])
-                    .args(&ids)
-                    .output();
-            }
-        }
+        support::remove_containers_of(&self.node);
     }
 }
 

@@ -211,24 +211,5 @@ async fn main() {
         Some(POD),
     );
     drop(served);
-    let _ = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=dev.kubetrail.node={node}"),
-        ])
-        .output()
-        .map(|out| {
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f"])
-                    .args(&ids)
-                    .output();
-            }
-        });
+    support::remove_containers_of(&node);
 }

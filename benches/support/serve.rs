@@ -61,3 +61,25 @@ pub fn serve(args: &[&str]) -> Served {
     std::thread::spawn(move || lines.for_each(drop));
     Served { child, url, dir }
 }
+
+/// Remove every container the Docker node `node` made (after its server stopped, or its
+/// kubelet would start them again).
+#[allow(dead_code)]
+pub fn remove_containers_of(node: &str) {
+    let filter = format!("label=dev.kubetrail.node={node}");
+    if let Ok(out) = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &filter])
+        .output()
+    {
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .output();
+        }
+    }
+}
