@@ -187,6 +187,16 @@ async fn the_service_network_relays_to_ready_endpoints_answers_dns_and_cleans_up
     );
     drop(leak);
 
+    // A second server on the same range routes nothing and leaves the first's reject alone.
+    let other = tempfile::tempdir().expect("dir");
+    let refused = Network::start(other.path(), range)
+        .await
+        .err()
+        .expect("refused");
+    assert!(refused.contains("already routed on this host"), "{refused}");
+    assert!(ip(&["route", "show", "type", "prohibit"]).contains("10.126.0.0/16"));
+    assert_eq!(fetch("10.126.0.20:80".parse().unwrap()).await, "ready");
+
     network.stop();
     assert!(
         !ip(&["-o", "link", "show"]).contains(&format!(": {ours}")),

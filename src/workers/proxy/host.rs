@@ -53,13 +53,39 @@ pub fn clean(record: &Record) -> Vec<Step> {
     ]
 }
 
-/// Set up: the reject for the whole range first, then the interface, up.
+/// Set up: the reject for the whole range first (`add`, never `replace`: a range another
+/// server rejects is not taken over), then the interface, up.
 pub fn setup(record: &Record) -> Vec<Step> {
     vec![
-        step(&["route", "replace", "prohibit", &record.range], false),
+        step(&["route", "add", "prohibit", &record.range], false),
         step(&["link", "add", &record.interface, "type", "bridge"], false),
         step(&["link", "set", &record.interface, "up"], false),
     ]
+}
+
+/// Undo the first `done` steps of `setup`, the last first.
+pub fn undo_setup(record: &Record, done: usize) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if done >= 2 {
+        steps.push(step(&["link", "del", &record.interface], true));
+    }
+    if done >= 1 {
+        steps.push(step(&["route", "del", "prohibit", &record.range], true));
+    }
+    steps
+}
+
+/// Whether this host already rejects `range` (another server's service range).
+pub fn rejected(range: &str) -> bool {
+    std::process::Command::new("ip")
+        .args(["route", "show", "type", "prohibit"])
+        .output()
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|line| line.split_whitespace().nth(1) == Some(range))
+        })
+        .unwrap_or(false)
 }
 
 pub fn assign(record: &Record, ip: Ipv4Addr) -> Step {
@@ -129,10 +155,7 @@ mod tests {
     #[test]
     fn the_reject_comes_before_the_interface_and_goes_after_it() {
         let setup = setup(&record());
-        assert_eq!(
-            setup[0].args,
-            ["route", "replace", "prohibit", "10.96.0.0/12"]
-        );
+        assert_eq!(setup[0].args, ["route", "add", "prohibit", "10.96.0.0/12"]);
         assert_eq!(
             setup[1].args,
             ["link", "add", "kt12345678", "type", "bridge"]
@@ -144,6 +167,11 @@ mod tests {
             clean.iter().all(|s| s.may_fail),
             "undoing what is gone is fine"
         );
+        // A setup that stopped after the route undoes the route only.
+        let undo = undo_setup(&record(), 1);
+        assert_eq!(undo.len(), 1);
+        assert_eq!(undo[0].args, ["route", "del", "prohibit", "10.96.0.0/12"]);
+        assert!(undo_setup(&record(), 0).is_empty());
     }
 
     #[test]

@@ -62,14 +62,28 @@ impl Network {
             interface: host::interface_for(data_dir),
             range: range.to_string(),
         };
+        // Another server on this host routes the range: its reject and addresses are not
+        // touched, and this one routes nothing.
+        if host::rejected(&record.range) {
+            return Err(format!(
+                "{range} is already routed on this host (another kubetrail server?); give this \
+                 one another --service-cluster-ip-range"
+            ));
+        }
+        // An interface of this data directory's name that no record names is a leftover.
+        let _ = host::run(&[host::Step {
+            args: vec!["link".into(), "del".into(), record.interface.clone()],
+            may_fail: true,
+        }]);
         // Recorded first, so a crash between any two steps leaves a record of them.
         host::write_record(data_dir, &record)?;
-        if let Err(error) =
-            host::run(&host::clean(&record)).and_then(|()| host::run(&host::setup(&record)))
-        {
-            let _ = host::run(&host::clean(&record));
-            host::remove_record(data_dir);
-            return Err(error);
+        let setup = host::setup(&record);
+        for (done, step) in setup.iter().enumerate() {
+            if let Err(error) = host::run(std::slice::from_ref(step)) {
+                let _ = host::run(&host::undo_setup(&record, done));
+                host::remove_record(data_dir);
+                return Err(error);
+            }
         }
         let dns_ip = range.nth(10);
         let mut network = Network {
