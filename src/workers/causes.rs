@@ -45,6 +45,18 @@ pub fn newest_first(mut inputs: Vec<Input>, outcome: &str) -> Vec<Cause> {
         .collect()
 }
 
+/// `1 pod`, `3 pods`: a count in a cause's words.
+pub fn plural<N>(n: N, word: &str) -> String
+where
+    N: std::fmt::Display + PartialEq + From<u8>,
+{
+    if n == N::from(1) {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// The one cause of a decision with a single input.
 pub fn only(seq: i64, reason: impl Into<String>) -> Vec<Cause> {
     if seq > 0 {

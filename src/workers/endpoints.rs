@@ -9,6 +9,7 @@
 
 use super::cache::Snapshot;
 use super::causes::{self, Input};
+use super::replicaset::is_terminal;
 use super::{Cause, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
@@ -48,13 +49,6 @@ pub fn selector_of(service: &Value) -> Option<LabelSelector> {
 
 fn is_ready(pod: &Value) -> bool {
     crate::workers::cache::ready_status(pod) == Some("True")
-}
-
-fn is_finished(pod: &Value) -> bool {
-    matches!(
-        pod.at("/status/phase").and_then(Value::as_str),
-        Some("Succeeded" | "Failed")
-    )
 }
 
 fn pod_ip(pod: &Value) -> Option<&str> {
@@ -124,22 +118,23 @@ fn ports_of(service: &Value) -> Vec<Value> {
 pub fn desired_endpoints(service: &Value, pods: &[&Value]) -> Option<Value> {
     let selector = selector_of(service)?;
     let publish_not_ready = service.at("/spec/publishNotReadyAddresses") == Some(&json!(true));
+    let service_ports = ports_of(service);
     // Addresses grouped by the ports they serve (`RepackSubsets`): ports -> (ready, not ready).
     type Addresses = (BTreeMap<String, Value>, BTreeMap<String, Value>);
     let mut subsets: BTreeMap<String, (Vec<Value>, Addresses)> = BTreeMap::new();
     for pod in pods {
-        if !selector.matches_object(pod) || is_finished(pod) {
+        if !selector.matches_object(pod) || is_terminal(pod) {
             continue;
         }
         if meta::deletion_timestamp(pod).is_some() {
             continue;
         }
         let Some(ip) = pod_ip(pod) else { continue };
-        let mut ports: Vec<Value> = ports_of(service)
+        let mut ports: Vec<Value> = service_ports
             .iter()
             .filter_map(|p| endpoint_port(p, pod))
             .collect();
-        if ports.is_empty() && !ports_of(service).is_empty() {
+        if ports.is_empty() && !service_ports.is_empty() {
             continue;
         }
         ports.sort_by_key(|p| {
@@ -227,7 +222,7 @@ pub fn desired_slice(service: &Value, pods: &[&Value]) -> Option<Value> {
     let mut ports: BTreeSet<String> = BTreeSet::new();
     let mut port_values: Vec<Value> = Vec::new();
     for pod in pods {
-        if !selector.matches_object(pod) || is_finished(pod) {
+        if !selector.matches_object(pod) || is_terminal(pod) {
             continue;
         }
         let Some(ip) = pod_ip(pod) else { continue };

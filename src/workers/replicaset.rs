@@ -5,7 +5,7 @@
 //! first), and keeps `status` current. `reconcile` is pure; the loop only feeds it snapshots.
 
 use super::cache::Snapshot;
-use super::causes::{self, Input};
+use super::causes::{self, Input, plural};
 use super::record::{Reporter, Severity};
 use super::{Cause, Controller, Pass, SlowStart, Wake};
 use crate::api::actors;
@@ -30,18 +30,21 @@ pub(crate) fn controller_of(pod: &Value) -> Option<&Value> {
         .find(|r| r["controller"] == true)
 }
 
-fn is_terminal(pod: &Value) -> bool {
+/// Whether a pod has finished (Succeeded or Failed).
+pub(crate) fn is_terminal(pod: &Value) -> bool {
     matches!(
         pod.at("/status/phase").and_then(Value::as_str),
         Some("Succeeded") | Some("Failed")
     )
 }
 
-fn is_active(pod: &Value) -> bool {
+/// Whether a pod counts toward its workload: not being deleted, not finished.
+pub(crate) fn is_active(pod: &Value) -> bool {
     meta::deletion_timestamp(pod).is_none() && !is_terminal(pod)
 }
 
-fn ready_since(pod: &Value) -> Option<jiff::Timestamp> {
+/// Since when a pod has been Ready (`None` when it is not).
+pub(crate) fn ready_since(pod: &Value) -> Option<jiff::Timestamp> {
     pod.at("/status/conditions")
         .and_then(Value::as_array)?
         .iter()
@@ -308,19 +311,12 @@ struct Causes {
     status: Vec<Cause>,
 }
 
-/// The ReplicaSet's `spec.selector`, parsed; `None` when it does not parse.
-fn selector_of(rs: &Value) -> Option<LabelSelector> {
+/// A workload's (ReplicaSet's, Deployment's) `spec.selector`, parsed; `None` when it does not
+/// parse.
+pub(crate) fn selector_of(rs: &Value) -> Option<LabelSelector> {
     rs.at("/spec/selector")
         .and_then(|s| serde_json::from_value(s.clone()).ok())
         .and_then(|s| LabelSelector::from_label_selector(&s).ok())
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 /// What made the ReplicaSet's count and status what they are: its spec, the pods it claims

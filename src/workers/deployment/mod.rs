@@ -23,12 +23,11 @@ mod why;
 
 use super::cache::Snapshot;
 use super::record::{Reporter, Severity};
-use super::replicaset::controller_of;
+use super::replicaset::{controller_of, is_active, is_terminal, ready_since, selector_of};
 use super::{Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, Propagation, UpdatePart};
 use crate::model::meta::Lookup as _;
-use crate::model::selector::LabelSelector;
 use crate::model::{ResourceKind, meta};
 use revision::{HASH_LABEL, REVISION, annotation, revision_of};
 use rollout::{Amount, Counted};
@@ -108,27 +107,6 @@ impl Spec {
     }
 }
 
-fn is_active(pod: &Value) -> bool {
-    meta::deletion_timestamp(pod).is_none()
-        && !matches!(
-            pod.at("/status/phase").and_then(Value::as_str),
-            Some("Succeeded" | "Failed")
-        )
-}
-
-fn ready_since(pod: &Value) -> Option<jiff::Timestamp> {
-    pod.at("/status/conditions")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|c| c["type"] == "Ready" && c["status"] == "True")
-        .map(|c| {
-            c["lastTransitionTime"]
-                .as_str()
-                .and_then(meta::parse_time)
-                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        })
-}
-
 /// Whether a pod has been ready for `min_ready` seconds at `now`.
 fn is_available(pod: &Value, min_ready: i64, now: jiff::Timestamp) -> bool {
     ready_since(pod).is_some_and(|since| now.duration_since(since).as_secs() >= min_ready)
@@ -178,12 +156,7 @@ impl<'a> Owned<'a> {
 
     /// Pods that have not finished, including those being deleted (Recreate waits for them).
     fn running(&self) -> bool {
-        self.pods.iter().any(|p| {
-            !matches!(
-                p.at("/status/phase").and_then(Value::as_str),
-                Some("Succeeded" | "Failed")
-            )
-        })
+        self.pods.iter().any(|p| !is_terminal(p))
     }
 }
 
@@ -202,13 +175,6 @@ fn controller_reference(d: &Value) -> Value {
         "apiVersion": "apps/v1", "kind": "Deployment", "name": meta::name(d),
         "uid": meta::uid(d), "controller": true, "blockOwnerDeletion": true,
     })
-}
-
-/// The Deployment's `spec.selector`, parsed; `None` when it does not parse.
-fn selector_of(d: &Value) -> Option<LabelSelector> {
-    d.at("/spec/selector")
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
-        .and_then(|s| LabelSelector::from_label_selector(&s).ok())
 }
 
 /// What one pass did to the rollout, for the status it writes and the causes it names.

@@ -9,17 +9,9 @@ use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use crate::workers::Cause;
 use crate::workers::cache::Snapshot;
-use crate::workers::causes::{self, Input};
+use crate::workers::causes::{self, Input, plural};
 use crate::workers::replicaset::controller_of;
 use serde_json::{Value, json};
-
-fn plural(n: i64, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
 
 /// The causes of what one pass did for one Deployment (`Step`), from the inputs that step
 /// read: the Deployment's spec, its ReplicaSets' sizes, their pods' readiness and departures.
