@@ -35,7 +35,9 @@ pub fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
             hash = hash.wrapping_mul(0x0100_0193);
         }
     };
-    feed(canonical(template).as_bytes());
+    // serde_json's maps keep their keys sorted (its `preserve_order` feature is off), so this
+    // text is already canonical.
+    feed(template.to_string().as_bytes());
     if let Some(count) = collision_count {
         let mut bytes = [0u8; 8];
         bytes[..4].copy_from_slice(&(count as u32).to_le_bytes());
@@ -45,26 +47,6 @@ pub fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
         .bytes()
         .map(|digit| SAFE[usize::from(digit) % SAFE.len()] as char)
         .collect()
-}
-
-/// JSON with object keys sorted at every level.
-fn canonical(value: &Value) -> String {
-    fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                let mut out = Map::new();
-                for key in keys {
-                    out.insert(key.clone(), sorted(&map[key]));
-                }
-                Value::Object(out)
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    sorted(value).to_string()
 }
 
 /// A template without its `pod-template-hash` label.

@@ -43,8 +43,8 @@ pub struct Network {
     connections: Arc<Semaphore>,
 }
 
-fn read<T: Clone>(lock: &RwLock<T>) -> T {
-    lock.read().unwrap_or_else(|p| p.into_inner()).clone()
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
 }
 
 fn write<T>(lock: &RwLock<T>, value: T) {
@@ -225,7 +225,7 @@ async fn relay(listener: TcpListener, route: Arc<RwLock<Route>>, limit: Arc<Sema
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             continue;
         };
-        let backends = read(&route).backends;
+        let backends = read(&route).backends.clone();
         let next = next.clone();
         tokio::spawn(async move {
             let _permit = permit;
@@ -251,8 +251,9 @@ async fn serve_dns_udp(socket: UdpSocket, zone: Arc<RwLock<Zone>>) {
         let Ok((length, from)) = socket.recv_from(&mut buffer).await else {
             continue;
         };
-        let zone = read(&zone);
-        if let Some(reply) = dns::answer(&buffer[..length], &zone) {
+        // Answered under the read lock: no copy of the zone per query.
+        let reply = dns::answer(&buffer[..length], &read(&zone));
+        if let Some(reply) = reply {
             let _ = socket.send_to(&reply, from).await;
         }
     }
