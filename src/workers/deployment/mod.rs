@@ -24,7 +24,7 @@ mod why;
 use super::cache::Snapshot;
 use super::record::{Reporter, Severity};
 use super::replicaset::{controller_of, is_active, is_terminal, ready_since, selector_of};
-use super::{Controller, Pass, Wake};
+use super::{Cause, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, Propagation, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -727,18 +727,20 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
             continue;
         }
         let because = causes_of(d, &step, sets, &pods, snapshot);
-        let status_because = if step == Step::Status {
-            because.clone()
-        } else {
-            causes_of(d, &Step::Status, sets, &pods, snapshot)
-        };
+        // A status update's causes are the status step's, read only when there is one.
+        let mut status_because: Option<Vec<Cause>> = None;
         for command in commands {
             let causes = match &command {
                 Command::Update {
                     kind: ResourceKind::Deployment,
                     part: UpdatePart::Status,
                     ..
-                } if step != Step::Collision => status_because.clone(),
+                } if step != Step::Collision => status_because
+                    .get_or_insert_with(|| match step {
+                        Step::Status => because.clone(),
+                        _ => causes_of(d, &Step::Status, sets, &pods, snapshot),
+                    })
+                    .clone(),
                 _ => because.clone(),
             };
             // An Event follows the write it reports, and only when that write was accepted.
