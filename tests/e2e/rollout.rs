@@ -545,6 +545,53 @@ fn rv_of(object: &serde_json::Value) -> i64 {
         .unwrap_or(0)
 }
 
+/// A rollout of the Deployment `name` (pods labelled `app=NAME`, container `app`) to echo:v2,
+/// watched: its pods as listed before, the list's resourceVersion, and every pod event after
+/// it until the rollout finished, in resourceVersion order.
+struct Watched {
+    from: String,
+    before: std::collections::BTreeMap<String, serde_json::Value>,
+    events: Vec<serde_json::Value>,
+}
+
+async fn roll_to_v2_watched(c: &TestApp, name: &str) -> Watched {
+    let pods = "/api/v1/namespaces/default/pods";
+    let listed = c.get(&format!("{pods}?labelSelector=app%3D{name}")).await;
+    let from = listed.body["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("list resourceVersion")
+        .to_string();
+    let before = listed.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                p.clone(),
+            )
+        })
+        .collect();
+    let patched = c
+        .patch(
+            &format!("/apis/apps/v1/namespaces/default/deployments/{name}"),
+            "application/strategic-merge-patch+json",
+            &serde_json::json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "image": "ghcr.io/subicura/echo:v2"}]}}}}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    rolled_out(c, &format!("deploy/{name}")).await;
+    let mut events = watched(c, pods, &from).await;
+    events.retain(|e| e["object"]["metadata"]["labels"]["app"] == name);
+    events.sort_by_key(|e| rv_of(&e["object"]));
+    Watched {
+        from,
+        before,
+        events,
+    }
+}
+
 #[tokio::test]
 async fn a_watched_rollout_keeps_its_surge_and_availability_bounds_at_every_resource_version() {
     let c = cluster(3).await;
@@ -567,47 +614,17 @@ async fn a_watched_rollout_keeps_its_surge_and_availability_bounds_at_every_reso
             .await;
         assert_eq!(created.status, 201, "{}", created.text);
         rolled_out(&c, &format!("deploy/{name}")).await;
-        let pods = "/api/v1/namespaces/default/pods".to_string();
-        let listed = c.get(&format!("{pods}?labelSelector=app%3D{name}")).await;
-        let from = listed.body["metadata"]["resourceVersion"]
-            .as_str()
-            .expect("list resourceVersion")
-            .to_string();
-        let mut state: std::collections::BTreeMap<String, serde_json::Value> = listed.body["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|p| {
-                (
-                    p["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                    p.clone(),
-                )
-            })
-            .collect();
-        let patched = c
-            .patch(
-                &format!("/apis/apps/v1/namespaces/default/deployments/{name}"),
-                "application/strategic-merge-patch+json",
-                &serde_json::json!({"spec": {"template": {"spec": {"containers": [
-                    {"name": "app", "image": "ghcr.io/subicura/echo:v2"}]}}}}),
-            )
-            .await;
-        assert_eq!(patched.status, 200, "{}", patched.text);
-        rolled_out(&c, &format!("deploy/{name}")).await;
-
-        let mut events: Vec<(i64, &str, serde_json::Value)> = Vec::new();
-        for event in watched(&c, &pods, &from).await {
-            if event["object"]["metadata"]["labels"]["app"] == name.as_str() {
-                events.push((rv_of(&event["object"]), "pod", event));
-            }
-        }
+        let Watched {
+            from,
+            before: mut state,
+            events,
+        } = roll_to_v2_watched(&c, &name).await;
         let sets = watched(&c, "/apis/apps/v1/namespaces/default/replicasets", &from).await;
         let scaled = sets
             .iter()
             .filter(|e| e["object"]["metadata"]["labels"]["app"] == name.as_str())
             .count();
         assert!(scaled >= 2, "ReplicaSet events of {name}: {scaled}");
-        events.sort_by_key(|(rv, _, _)| *rv);
         let active = |p: &serde_json::Value| {
             p["metadata"]["deletionTimestamp"].is_null()
                 && !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
@@ -619,8 +636,9 @@ async fn a_watched_rollout_keeps_its_surge_and_availability_bounds_at_every_reso
             })
         };
         let (mut most, mut fewest) = (0, i64::MAX);
-        for (rv, _, event) in &events {
+        for event in &events {
             let pod = &event["object"];
+            let rv = rv_of(pod);
             let key = pod["metadata"]["name"].as_str().unwrap_or("").to_string();
             match event["type"].as_str() {
                 Some("DELETED") => {
@@ -675,42 +693,17 @@ async fn a_watched_recreate_starts_no_new_pod_while_an_old_one_is_left() {
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     rolled_out(&c, "deploy/re").await;
-    let pods = "/api/v1/namespaces/default/pods";
-    let listed = c.get(&format!("{pods}?labelSelector=app%3Dre")).await;
-    let from = listed.body["metadata"]["resourceVersion"]
-        .as_str()
-        .expect("list resourceVersion")
-        .to_string();
-    let mut state: std::collections::BTreeMap<String, serde_json::Value> = listed.body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|p| {
-            (
-                p["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                p.clone(),
-            )
-        })
-        .collect();
-    let patched = c
-        .patch(
-            "/apis/apps/v1/namespaces/default/deployments/re",
-            "application/strategic-merge-patch+json",
-            &serde_json::json!({"spec": {"template": {"spec": {"containers": [
-                {"name": "app", "image": "ghcr.io/subicura/echo:v2"}]}}}}),
-        )
-        .await;
-    assert_eq!(patched.status, 200, "{}", patched.text);
-    rolled_out(&c, "deploy/re").await;
+    let Watched {
+        before: mut state,
+        events,
+        ..
+    } = roll_to_v2_watched(&c, "re").await;
     let image = |p: &serde_json::Value| {
         p["spec"]["containers"][0]["image"]
             .as_str()
             .unwrap_or("")
             .to_string()
     };
-    let mut events = watched(&c, pods, &from).await;
-    events.retain(|e| e["object"]["metadata"]["labels"]["app"] == "re");
-    events.sort_by_key(|e| rv_of(&e["object"]));
     let mut saw_new = false;
     for event in &events {
         let pod = &event["object"];
