@@ -1004,25 +1004,11 @@ fn http_get(to: &str) -> Option<String> {
 }
 
 fn interfaces() -> String {
-    String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["-o", "link", "show"])
-            .output()
-            .expect("ip")
-            .stdout,
-    )
-    .to_string()
+    crate::network::ip(&["-o", "link", "show"])
 }
 
 fn prohibited() -> String {
-    String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["route", "show", "type", "prohibit"])
-            .output()
-            .expect("ip")
-            .stdout,
-    )
-    .to_string()
+    crate::network::ip(&["route", "show", "type", "prohibit"])
 }
 
 const DEMO: &str = "apiVersion: v1

@@ -10,7 +10,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn ip(args: &[&str]) -> String {
+/// `ip ARGS`' output (its stdout).
+pub fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("ip runs");
     String::from_utf8_lossy(&out.stdout).to_string()
 }
