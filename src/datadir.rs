@@ -65,14 +65,27 @@ pub fn judge(owner: u32, mode: u32, me: u32) -> Option<String> {
 }
 
 /// Files left readable by others (by an older version, or copied in) become 0600. Links and
-/// other users' files are left alone: chmod would follow a link out of the directory.
+/// other users' files are left alone: chmod would follow a link out of the directory. A file
+/// that disappears while the directory is read (SQLite removes a closing database's `-wal` and
+/// `-shm`) has nothing left to restrict.
 fn tighten_files(dir: &Path, me: u32) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let entry = entry?;
-        let meta = entry.metadata()?;
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(gone) if gone.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(other) => {
+                return Err(other).with_context(|| format!("reading {}", entry.path().display()))
+            }
+        };
         if meta.is_file() && meta.uid() == me && meta.mode() & 0o077 != 0 {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(FILE_MODE))
-                .with_context(|| format!("restricting {}", entry.path().display()))?;
+            match std::fs::set_permissions(
+                entry.path(),
+                std::fs::Permissions::from_mode(FILE_MODE),
+            ) {
+                Err(gone) if gone.kind() == std::io::ErrorKind::NotFound => {}
+                done => done.with_context(|| format!("restricting {}", entry.path().display()))?,
+            }
         }
     }
     Ok(())
