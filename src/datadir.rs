@@ -75,14 +75,12 @@ fn tighten_files(dir: &Path, me: u32) -> anyhow::Result<()> {
             Ok(meta) => meta,
             Err(gone) if gone.kind() == std::io::ErrorKind::NotFound => continue,
             Err(other) => {
-                return Err(other).with_context(|| format!("reading {}", entry.path().display()))
+                return Err(other).with_context(|| format!("reading {}", entry.path().display()));
             }
         };
         if meta.is_file() && meta.uid() == me && meta.mode() & 0o077 != 0 {
-            match std::fs::set_permissions(
-                entry.path(),
-                std::fs::Permissions::from_mode(FILE_MODE),
-            ) {
+            match std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(FILE_MODE))
+            {
                 Err(gone) if gone.kind() == std::io::ErrorKind::NotFound => {}
                 done => done.with_context(|| format!("restricting {}", entry.path().display()))?,
             }

@@ -3,6 +3,7 @@
 //! imports it.
 
 pub mod config;
+pub mod listener;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

@@ -14,7 +14,7 @@ use crate::shutdown::Shutdown;
 use crate::store::{self, Readers, Writer};
 use crate::{datadir, events, workers};
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, middleware, web};
+use actix_web::{App, middleware, web};
 use anyhow::Context;
 use serde_json::json;
 use std::net::TcpListener;
@@ -130,19 +130,17 @@ impl Application {
                 .wrap(middleware::from_fn(http::authenticate_and_measure))
                 .configure(http::routes)
         };
-        // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small responses ~40 ms.
-        let server = HttpServer::new(factory)
-            .on_connect(http::connection::on_connect)
-            .tcp_nodelay(true)
-            .shutdown_timeout(5);
         // `[::1]:6443` for IPv6: a bare `::1:6443` would not parse as a URL's host and port.
         let reached_at = std::net::SocketAddr::new(settings.client_ip(), port);
         let (server, url) = match &credentials {
             Some(c) => (
-                server.listen_rustls_0_23(listener, tls::server_config(c)?)?,
+                super::listener::serve(listener, Some(tls::server_config(c)?), factory)?,
                 format!("https://{reached_at}"),
             ),
-            None => (server.listen(listener)?, format!("http://{reached_at}")),
+            None => (
+                super::listener::serve(listener, None, factory)?,
+                format!("http://{reached_at}"),
+            ),
         };
         let kubeconfig = settings.kubeconfig_path();
         datadir::write_private(
@@ -176,7 +174,7 @@ impl Application {
             None => settings.snapshot_every,
         };
         Ok(Application {
-            server: server.run(),
+            server,
             port,
             url,
             kubeconfig,

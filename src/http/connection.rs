@@ -2,38 +2,32 @@
 //! actix drops a response body only when a write to the client fails, so a quiet body (a
 //! followed log with nothing new) would otherwise outlive its client until the server stops.
 
-use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
-use std::any::Any;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use tokio::io::Interest;
-
-type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<TcpStream>;
 
 /// A duplicate of the connection's socket descriptor; it is only ever polled for readiness,
 /// never read or written, and closing it does not close the connection.
 #[derive(Clone)]
 pub struct ConnectionWatch(Arc<OwnedFd>);
 
-/// `HttpServer::on_connect` hook: attach a watch to every TCP or TLS connection.
-pub fn on_connect(connection: &dyn Any, data: &mut Extensions) {
-    let socket = if let Some(tcp) = connection.downcast_ref::<TcpStream>() {
-        tcp.as_fd().try_clone_to_owned()
-    } else if let Some(tls) = connection.downcast_ref::<TlsStream>() {
-        tls.get_ref().0.as_fd().try_clone_to_owned()
-    } else {
-        return;
-    };
-    match socket {
-        Ok(fd) => {
-            data.insert(ConnectionWatch(Arc::new(fd)));
-        }
-        Err(e) => tracing::debug!(error = %e, "cannot watch the connection"),
-    }
-}
+/// Marks a request that came over TLS (a cookie it sets may be `Secure`).
+#[derive(Clone, Copy, Debug)]
+pub struct OverTls;
 
 impl ConnectionWatch {
+    /// A watch on `socket`, the connection's TCP socket, if its descriptor can be duplicated.
+    pub fn of_socket(socket: &TcpStream) -> Option<ConnectionWatch> {
+        match socket.as_fd().try_clone_to_owned() {
+            Ok(fd) => Some(ConnectionWatch(Arc::new(fd))),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot watch the connection");
+                None
+            }
+        }
+    }
+
     /// The watch of the connection `req` came on, if there is one.
     pub fn of(req: &actix_web::HttpRequest) -> Option<ConnectionWatch> {
         req.conn_data::<ConnectionWatch>().cloned()

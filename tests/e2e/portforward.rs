@@ -1,7 +1,7 @@
 //! Port forwarding to pods the Docker kubelet runs, through the real kubectl (PATH, and
 //! `$KUBECTL` = 1.37 in the test command's second run) and the Python `kubernetes` client:
-//! kubectl's SPDY-in-websocket tunnel (its plain SPDY fallback is refused with a `Status`),
-//! the channel protocol, pod,
+//! kubectl's SPDY-in-websocket tunnel and its plain SPDY/3.1 fallback, the channel protocol,
+//! pod,
 //! Deployment and ReplicaSet targets, two ports at once, many requests through one forward,
 //! a refused port's error, and a server bound to the pod's own localhost (reachable only
 //! from inside its network namespace). Each test runs its own server and Docker node; what
@@ -67,6 +67,7 @@ spec:
 
 /// Fields drop in order: the server, then what its node made, then the directory.
 struct Cluster {
+    url: String,
     _server: Server,
     _made: Cleanup,
     kubectl: Kubectl,
@@ -84,6 +85,7 @@ impl Cluster {
             .args(&["--node-name", &node, "--simulated-nodes", simulated])
             .start();
         let cluster = Cluster {
+            url: server.url.clone(),
             kubectl: Kubectl::new(&server.kubeconfig),
             _made: Cleanup::new(NODE_LABEL, &node),
             _server: server,
@@ -307,23 +309,84 @@ fn kubectl_resolves_deployments_and_replicasets_to_a_pod() {
 }
 
 #[test]
-fn the_plain_spdy_upgrade_is_refused_with_a_status() {
+fn the_plain_spdy_upgrade_forwards_two_ports_too() {
     let c = Cluster::with_workloads("spdy");
-    let out = c
+    let mut command = c
         .kubectl
-        .command(&["port-forward", "pod/web", ":3000"])
-        .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")
-        .stdin(Stdio::null())
-        .output()
-        .expect("kubectl runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+        .command(&["port-forward", "pod/web", ":3000", ":8080"]);
+    command.env("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false");
+    let forward = Forward::start(command, 2);
+    for i in 0..10 {
+        let echo = get_ok(forward.local[0], &forward);
+        assert!(echo.contains("echo"), "request {i}: {echo}");
+    }
+    let local = get_ok(forward.local[1], &forward);
+    assert_eq!(local.trim(), "local-only");
+}
+
+/// A TLS connection to the server of data directory `dir` at `url`, trusting its CA.
+fn raw_tls(
+    dir: &std::path::Path,
+    url: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let ca = std::fs::read(dir.join("ca.crt")).expect("ca.crt");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
+        roots
+            .add(cert.expect("a CA certificate"))
+            .expect("CA added");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let address = url.trim_start_matches("https://");
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("server name");
+    let connection =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("TLS client");
+    let socket = TcpStream::connect(address).expect("connects");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    rustls::StreamOwned::new(connection, socket)
+}
+
+/// A SPDY upgrade that is not its connection's first request cannot be streamed: it is
+/// refused with a `Status`.
+#[test]
+fn a_spdy_upgrade_after_another_request_is_refused_with_a_status() {
+    let c = Cluster::with_workloads("spdylate");
+    let token = crate::support::http::token(c.dir.path());
+    let mut tls = raw_tls(c.dir.path(), &c.url);
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    let first = format!("GET /version HTTP/1.1\r\nHost: x\r\n{auth}\r\n");
+    let second = format!(
+        "POST /api/v1/namespaces/default/pods/web/portforward HTTP/1.1\r\nHost: x\r\n{auth}\
+         Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\
+         X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n"
+    );
+    tls.write_all(format!("{first}{second}").as_bytes())
+        .expect("requests sent");
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("\"code\":400") {
+        match tls.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("\"gitVersion\""), "{text}");
     assert!(
-        stderr.contains("error upgrading connection: ")
-            && stderr.contains(
-                "plain SPDY/3.1 upgrades are not served yet: port forwarding works over websocket"
-            ),
-        "{stderr}"
+        text.contains(
+            "unable to upgrade: a SPDY/3.1 upgrade must be the first request of a new HTTP/1.1 \
+             connection"
+        ),
+        "{text}"
     );
 }
 

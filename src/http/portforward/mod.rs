@@ -1,15 +1,16 @@
 //! `pods/{name}/portforward`: connections to ports inside the pod's network namespace, in the
 //! three ways clients ask. kubectl (1.31+) tunnels SPDY/3.1 in websocket messages
 //! (`SPDY/3.1+portforward.k8s.io`), falling back to a plain SPDY/3.1 upgrade (`POST`,
-//! `Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version: portforward.k8s.io`), which is negotiated
-//! but refused with a `Status` (see `spdy_not_served`); the Python client
-//! speaks the websocket channel protocol (`v4.channel.k8s.io`, ports in the `ports` query).
+//! `Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version: portforward.k8s.io`; made streamable by
+//! `upgrade::MarkedUpgrade` before the request is parsed); the Python client speaks the
+//! websocket channel protocol (`v4.channel.k8s.io`, ports in the `ports` query).
 //! The pod, its sandbox and the privilege to enter its namespace are checked before any
 //! upgrade, so kubectl prints the `Status` of a refusal. Never writes the store.
 
 pub mod dictionary;
 pub mod session;
 pub mod spdy;
+pub mod upgrade;
 pub mod websocket;
 
 use super::AppState;
@@ -44,15 +45,22 @@ pub enum Protocol {
     Spdy,
 }
 
-/// The refusal of a plain SPDY/3.1 upgrade. actix-web streams a request's body after the
-/// head only for `Upgrade: websocket` (or CONNECT); the bytes after a `SPDY/3.1` upgrade would
-/// be parsed as the next request, so the session could never read the client. Refusing with a
-/// `Status` beats accepting and losing the connection.
-fn spdy_not_served() -> ApiError {
+/// The refusal of a plain SPDY/3.1 upgrade that `MarkedUpgrade` did not mark: it was not the
+/// first request of its HTTP/1.1 connection (or came over HTTP/2, which has no upgrades), so
+/// the bytes after it would be parsed as the next request.
+fn spdy_not_streamed() -> ApiError {
     ApiError::bad_request(
-        "plain SPDY/3.1 upgrades are not served yet: port forwarding works over websocket \
-         (kubectl's default; unset KUBECTL_PORT_FORWARD_WEBSOCKETS or set it to true)",
+        "unable to upgrade: a SPDY/3.1 upgrade must be the first request of a new HTTP/1.1 \
+         connection",
     )
+}
+
+/// Whether `req` is a SPDY/3.1 upgrade `MarkedUpgrade` made streamable.
+fn marked_spdy(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(upgrade::MARK_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case(SPDY_UPGRADE))
 }
 
 /// The protocol of a request from its headers (and, for channels, its `ports`), or the
@@ -65,7 +73,8 @@ pub fn negotiate(req: &HttpRequest, query: &Query) -> Result<Protocol, ApiError>
         .flat_map(|v| v.split(','))
         .map(|v| v.trim().to_ascii_lowercase())
         .collect();
-    if upgrade.iter().any(|u| u == "websocket") {
+    let marked = marked_spdy(req);
+    if upgrade.iter().any(|u| u == "websocket") && !marked {
         let offered: Vec<&str> = req
             .headers()
             .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -85,9 +94,10 @@ pub fn negotiate(req: &HttpRequest, query: &Query) -> Result<Protocol, ApiError>
              {TUNNEL_PROTOCOL}, {CHANNEL_PROTOCOL}"
         )));
     }
-    if upgrade
-        .iter()
-        .any(|u| u == &SPDY_UPGRADE.to_ascii_lowercase())
+    if marked
+        || upgrade
+            .iter()
+            .any(|u| u == &SPDY_UPGRADE.to_ascii_lowercase())
     {
         let offered: Vec<&str> = req
             .headers()
@@ -107,7 +117,10 @@ pub fn negotiate(req: &HttpRequest, query: &Query) -> Result<Protocol, ApiError>
                  server accepts [\"{PROTOCOL}\"]"
             )));
         }
-        return Ok(Protocol::Spdy);
+        return match marked {
+            true => Ok(Protocol::Spdy),
+            false => Err(spdy_not_streamed()),
+        };
     }
     Err(ApiError::bad_request("Upgrade request required"))
 }
@@ -169,7 +182,7 @@ pub async fn serve(
         Protocol::Channels(ports) => {
             websocket::serve_channels(&req, payload, &[CHANNEL_PROTOCOL], network, ports, limits)
         }
-        Protocol::Spdy => Err(spdy_not_served()),
+        Protocol::Spdy => Ok(upgrade::serve_spdy(payload, network, limits)),
     }
 }
 
@@ -208,7 +221,8 @@ mod tests {
         assert_eq!(
             negotiated(
                 &[
-                    ("Upgrade", "SPDY/3.1"),
+                    ws,
+                    ("X-Kubetrail-Upgrade", "SPDY/3.1"),
                     ("X-Stream-Protocol-Version", "portforward.k8s.io")
                 ],
                 ""
@@ -246,6 +260,15 @@ mod tests {
                 vec![("Upgrade", "SPDY/3.1")],
                 "",
                 "unable to upgrade: X-Stream-Protocol-Version is required",
+            ),
+            (
+                "SPDY after another request on its connection",
+                vec![
+                    ("Upgrade", "SPDY/3.1"),
+                    ("X-Stream-Protocol-Version", "portforward.k8s.io"),
+                ],
+                "",
+                "unable to upgrade: a SPDY/3.1 upgrade must be the first request of a new HTTP/1.1 connection",
             ),
             (
                 "SPDY with exec's protocols",

@@ -279,7 +279,10 @@ async fn login(
     };
     // `Secure` whenever the browser reached the server over TLS; a plain-HTTP server (only
     // on loopback) could not set a cookie the browser would send back otherwise.
-    let secure = if req.app_config().secure() {
+    let secure = if req
+        .conn_data::<crate::http::connection::OverTls>()
+        .is_some()
+    {
         "; Secure"
     } else {
         ""
