@@ -9,6 +9,7 @@
 
 use super::table::Route;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -117,26 +118,25 @@ pub async fn relay(socket: UdpSocket, route: Arc<RwLock<Route>>, limits: Limits)
                 continue;
             }
         };
-        let backends = read(&route).backends.clone();
         // A flow whose endpoint left is over; this datagram starts a new one.
-        if flows
-            .get(&client)
-            .is_some_and(|flow| !backends.contains(&flow.backend) || flow.replies.is_finished())
-        {
+        if flows.get(&client).is_some_and(|flow| {
+            flow.replies.is_finished() || !read(&route).backends.contains(&flow.backend)
+        }) {
             flows.remove(&client);
         }
-        if !flows.contains_key(&client) {
-            let Some(flow) = start_flow(&socket, client, &backends, &next, &limits, started).await
-            else {
-                continue;
-            };
-            flows.insert(client, flow);
-        }
-        if let Some(flow) = flows.get(&client) {
-            flow.last.store(millis(started), Ordering::Relaxed);
-            // Never waits: a datagram the socket cannot take now is dropped, as UDP may.
-            let _ = flow.upstream.try_send(&buffer[..length]);
-        }
+        let flow = match flows.entry(client) {
+            Entry::Occupied(flow) => flow.into_mut(),
+            Entry::Vacant(place) => {
+                let backends = read(&route).backends.clone();
+                match start_flow(&socket, client, &backends, &next, &limits, started).await {
+                    Some(flow) => place.insert(flow),
+                    None => continue,
+                }
+            }
+        };
+        flow.last.store(millis(started), Ordering::Relaxed);
+        // Never waits: a datagram the socket cannot take now is dropped, as UDP may.
+        let _ = flow.upstream.try_send(&buffer[..length]);
     }
 }
 
