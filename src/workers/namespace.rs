@@ -13,7 +13,9 @@ use std::time::Duration;
 
 /// Kinds that live in a namespace, deleted when it goes: every namespaced kind.
 fn contents() -> impl Iterator<Item = ResourceKind> {
-    ResourceKind::ALL.into_iter().filter(|kind| kind.namespaced())
+    ResourceKind::ALL
+        .into_iter()
+        .filter(|kind| kind.namespaced())
 }
 
 /// What to do for one terminating namespace given what is still in it: delete what is not yet
@@ -147,7 +149,12 @@ mod tests {
             ResourceKind::ServiceAccount,
         ]
         .into_iter()
-        .map(|kind| (kind, json!({"metadata": {"name": "x", "namespace": "team"}})))
+        .map(|kind| {
+            (
+                kind,
+                json!({"metadata": {"name": "x", "namespace": "team"}}),
+            )
+        })
         .collect();
         let deleted: Vec<ResourceKind> = reconcile(&terminating("team"), &objects)
             .into_iter()

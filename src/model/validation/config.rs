@@ -251,13 +251,37 @@ mod tests {
                 json!({"data": {"a.conf": "x", "B_2-c": "y"}, "binaryData": {"bin": b64("z")}}),
                 vec![],
             ),
-            ("bad name", json!({"metadata": {"name": "Settings"}}), vec![("metadata.name", Invalid)]),
-            ("slash in a key", json!({"data": {"a/b": "x"}}), vec![("data[a/b]", Invalid)]),
-            ("dot", json!({"data": {".": "x"}}), vec![("data[.]", Invalid)]),
-            ("dot dot", json!({"data": {"..": "x"}}), vec![("data[..]", Invalid)]),
-            ("dot dot prefix", json!({"data": {"..a": "x"}}), vec![("data[..a]", Invalid)]),
+            (
+                "bad name",
+                json!({"metadata": {"name": "Settings"}}),
+                vec![("metadata.name", Invalid)],
+            ),
+            (
+                "slash in a key",
+                json!({"data": {"a/b": "x"}}),
+                vec![("data[a/b]", Invalid)],
+            ),
+            (
+                "dot",
+                json!({"data": {".": "x"}}),
+                vec![("data[.]", Invalid)],
+            ),
+            (
+                "dot dot",
+                json!({"data": {"..": "x"}}),
+                vec![("data[..]", Invalid)],
+            ),
+            (
+                "dot dot prefix",
+                json!({"data": {"..a": "x"}}),
+                vec![("data[..a]", Invalid)],
+            ),
             ("a dot prefix is fine", json!({"data": {".a": "x"}}), vec![]),
-            ("empty key", json!({"data": {"": "x"}}), vec![("data[]", Invalid)]),
+            (
+                "empty key",
+                json!({"data": {"": "x"}}),
+                vec![("data[]", Invalid)],
+            ),
             (
                 "both bags",
                 json!({"data": {"a": "x"}, "binaryData": {"a": b64("x")}}),
@@ -273,7 +297,10 @@ mod tests {
             expect(name, &validate_config_map(&config_map(body)), &want);
         }
         let errs = validate_config_map(&config_map(json!({"data": {"..": "x", "a b": "y"}})));
-        assert_eq!(message_of(&errs, "data[..]"), "Invalid value: \"..\": must not be '..'");
+        assert_eq!(
+            message_of(&errs, "data[..]"),
+            "Invalid value: \"..\": must not be '..'"
+        );
         assert_eq!(
             message_of(&errs, "data[a b]"),
             "Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, \
@@ -281,27 +308,57 @@ mod tests {
              validation is '[-._a-zA-Z0-9]+')"
         );
         let long = "k".repeat(254);
-        let errs = validate_config_map(&config_map(json!({"binaryData": {long.clone(): b64("x")}})));
+        let errs =
+            validate_config_map(&config_map(json!({"binaryData": {long.clone(): b64("x")}})));
         assert_eq!(
             message_of(&errs, &format!("binaryData[{long}]")),
             format!("Invalid value: \"{long}\": must be no more than 253 characters")
         );
-        let errs = validate_config_map(&config_map(json!({"data": {"a": "x".repeat(MAX_SECRET_SIZE + 1)}})));
-        assert_eq!(message_of(&errs, "[]"), "Too long: may not be more than 1048576 bytes");
+        let errs = validate_config_map(&config_map(
+            json!({"data": {"a": "x".repeat(MAX_SECRET_SIZE + 1)}}),
+        ));
+        assert_eq!(
+            message_of(&errs, "[]"),
+            "Too long: may not be more than 1048576 bytes"
+        );
     }
 
     #[test]
     fn immutable_config_maps_keep_their_data() {
         let old = config_map(json!({"data": {"a": "1"}, "immutable": true}));
         let cases: Vec<Case> = vec![
-            ("labels may change", json!({"data": {"a": "1"}, "immutable": true, "metadata": {"labels": {"x": "y"}}}), vec![]),
-            ("data", json!({"data": {"a": "2"}, "immutable": true}), vec![("data", Forbidden)]),
-            ("binaryData", json!({"data": {"a": "1"}, "binaryData": {"b": b64("x")}, "immutable": true}), vec![("binaryData", Forbidden)]),
-            ("unset", json!({"data": {"a": "1"}}), vec![("immutable", Forbidden)]),
-            ("false", json!({"data": {"a": "1"}, "immutable": false}), vec![("immutable", Forbidden)]),
+            (
+                "labels may change",
+                json!({"data": {"a": "1"}, "immutable": true, "metadata": {"labels": {"x": "y"}}}),
+                vec![],
+            ),
+            (
+                "data",
+                json!({"data": {"a": "2"}, "immutable": true}),
+                vec![("data", Forbidden)],
+            ),
+            (
+                "binaryData",
+                json!({"data": {"a": "1"}, "binaryData": {"b": b64("x")}, "immutable": true}),
+                vec![("binaryData", Forbidden)],
+            ),
+            (
+                "unset",
+                json!({"data": {"a": "1"}}),
+                vec![("immutable", Forbidden)],
+            ),
+            (
+                "false",
+                json!({"data": {"a": "1"}, "immutable": false}),
+                vec![("immutable", Forbidden)],
+            ),
         ];
         for (name, body, want) in cases {
-            expect(name, &validate_config_map_update(&config_map(body), &old), &want);
+            expect(
+                name,
+                &validate_config_map_update(&config_map(body), &old),
+                &want,
+            );
         }
         let errs = validate_config_map_update(&config_map(json!({})), &old);
         assert_eq!(
@@ -317,9 +374,21 @@ mod tests {
     #[test]
     fn secret_table() {
         let cases: Vec<Case> = vec![
-            ("opaque", json!({"data": {"password": b64("s3cr3t")}}), vec![]),
-            ("helm's release type is opaque", json!({"type": "helm.sh/release.v1", "data": {"release": b64("x")}}), vec![]),
-            ("bad key", json!({"data": {"a:b": b64("x")}}), vec![("data[a:b]", Invalid)]),
+            (
+                "opaque",
+                json!({"data": {"password": b64("s3cr3t")}}),
+                vec![],
+            ),
+            (
+                "helm's release type is opaque",
+                json!({"type": "helm.sh/release.v1", "data": {"release": b64("x")}}),
+                vec![],
+            ),
+            (
+                "bad key",
+                json!({"data": {"a:b": b64("x")}}),
+                vec![("data[a:b]", Invalid)],
+            ),
             (
                 "over 1 MiB",
                 json!({"data": {"a": b64(&"x".repeat(MAX_SECRET_SIZE)), "b": b64("y")}}),
@@ -328,7 +397,10 @@ mod tests {
             (
                 "token without its account",
                 json!({"type": "kubernetes.io/service-account-token"}),
-                vec![("metadata.annotations[kubernetes.io/service-account.name]", Required)],
+                vec![(
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                    Required,
+                )],
             ),
             (
                 "token naming its account",
@@ -336,7 +408,11 @@ mod tests {
                        "metadata": {"annotations": {"kubernetes.io/service-account.name": "default"}}}),
                 vec![],
             ),
-            ("dockerconfigjson without its key", json!({"type": "kubernetes.io/dockerconfigjson"}), vec![("data[.dockerconfigjson]", Required)]),
+            (
+                "dockerconfigjson without its key",
+                json!({"type": "kubernetes.io/dockerconfigjson"}),
+                vec![("data[.dockerconfigjson]", Required)],
+            ),
             (
                 "dockerconfigjson not JSON",
                 json!({"type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": b64("{oops")}}),
@@ -347,20 +423,36 @@ mod tests {
                 json!({"type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": b64("{\"auths\":{}}")}}),
                 vec![],
             ),
-            ("dockercfg without its key", json!({"type": "kubernetes.io/dockercfg"}), vec![("data[.dockercfg]", Required)]),
+            (
+                "dockercfg without its key",
+                json!({"type": "kubernetes.io/dockercfg"}),
+                vec![("data[.dockercfg]", Required)],
+            ),
             (
                 "basic-auth without either",
                 json!({"type": "kubernetes.io/basic-auth"}),
                 vec![("data[username]", Required), ("data[password]", Required)],
             ),
-            ("basic-auth with a password", json!({"type": "kubernetes.io/basic-auth", "data": {"password": ""}}), vec![]),
-            ("ssh-auth empty", json!({"type": "kubernetes.io/ssh-auth", "data": {"ssh-privatekey": ""}}), vec![("data[ssh-privatekey]", Required)]),
+            (
+                "basic-auth with a password",
+                json!({"type": "kubernetes.io/basic-auth", "data": {"password": ""}}),
+                vec![],
+            ),
+            (
+                "ssh-auth empty",
+                json!({"type": "kubernetes.io/ssh-auth", "data": {"ssh-privatekey": ""}}),
+                vec![("data[ssh-privatekey]", Required)],
+            ),
             (
                 "tls without its key",
                 json!({"type": "kubernetes.io/tls", "data": {"tls.crt": b64("c")}}),
                 vec![("data[tls.key]", Required)],
             ),
-            ("tls", json!({"type": "kubernetes.io/tls", "data": {"tls.crt": b64("c"), "tls.key": b64("k")}}), vec![]),
+            (
+                "tls",
+                json!({"type": "kubernetes.io/tls", "data": {"tls.crt": b64("c"), "tls.key": b64("k")}}),
+                vec![],
+            ),
         ];
         for (name, body, want) in cases {
             expect(name, &validate_secret(&secret(body)), &want);
@@ -378,7 +470,10 @@ mod tests {
             "Invalid value: \"<secret contents redacted>\": invalid character 'n' looking for beginning of value"
         );
         assert_eq!(
-            message_of(&validate_secret(&secret(json!({"type": "kubernetes.io/tls"}))), "data[tls.crt]"),
+            message_of(
+                &validate_secret(&secret(json!({"type": "kubernetes.io/tls"}))),
+                "data[tls.crt]"
+            ),
             "Required value"
         );
     }
@@ -386,7 +481,10 @@ mod tests {
     #[test]
     fn a_secret_keeps_its_type_and_immutable_data() {
         let old = secret(json!({"data": {"a": b64("1")}}));
-        let errs = validate_secret_update(&secret(json!({"type": "kubernetes.io/basic-auth", "data": {"username": b64("u")}})), &old);
+        let errs = validate_secret_update(
+            &secret(json!({"type": "kubernetes.io/basic-auth", "data": {"username": b64("u")}})),
+            &old,
+        );
         expect("type changed", &errs, &[("type", Invalid)]);
         assert_eq!(
             message_of(&errs, "type"),
@@ -396,9 +494,21 @@ mod tests {
         assert!(validate_secret_update(&secret(json!({"data": {"a": b64("2")}})), &old).is_empty());
         let frozen = secret(json!({"data": {"a": b64("1")}, "immutable": true}));
         let cases: Vec<Case> = vec![
-            ("same", json!({"data": {"a": b64("1")}, "immutable": true}), vec![]),
-            ("data", json!({"data": {"a": b64("2")}, "immutable": true}), vec![("data", Forbidden)]),
-            ("unset", json!({"data": {"a": b64("1")}}), vec![("immutable", Forbidden)]),
+            (
+                "same",
+                json!({"data": {"a": b64("1")}, "immutable": true}),
+                vec![],
+            ),
+            (
+                "data",
+                json!({"data": {"a": b64("2")}, "immutable": true}),
+                vec![("data", Forbidden)],
+            ),
+            (
+                "unset",
+                json!({"data": {"a": b64("1")}}),
+                vec![("immutable", Forbidden)],
+            ),
         ];
         for (name, body, want) in cases {
             expect(name, &validate_secret_update(&secret(body), &frozen), &want);
@@ -413,6 +523,10 @@ mod tests {
             .unwrap()
         };
         expect("valid", &validate_service_account(&sa("build-bot")), &[]);
-        expect("bad name", &validate_service_account(&sa("Build_Bot")), &[("metadata.name", Invalid)]);
+        expect(
+            "bad name",
+            &validate_service_account(&sa("Build_Bot")),
+            &[("metadata.name", Invalid)],
+        );
     }
 }

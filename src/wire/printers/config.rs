@@ -87,6 +87,9 @@ mod tests {
             vec![s("default"), Value::from(0), s("3d")]
         );
         let with_secrets = json!({"metadata": {"name": "bot"}, "secrets": [{"name": "a"}]});
-        assert_eq!(cells("ServiceAccount", &with_secrets, now())[1], Value::from(1));
+        assert_eq!(
+            cells("ServiceAccount", &with_secrets, now())[1],
+            Value::from(1)
+        );
     }
 }

@@ -772,7 +772,7 @@ mod tests {
                 &["string"; 10],
             ),
             (
-                "ConfigMap",
+                "Lease",
                 &["Name", "Created At"],
                 &[0, 0],
                 &["string", "date"],
@@ -812,7 +812,7 @@ mod tests {
     fn generic_cells_case() {
         let cm = json!({"metadata": {"name": "cfg", "creationTimestamp": "2025-03-04T05:06:07Z"}});
         assert_eq!(
-            cells("ConfigMap", &cm, now()),
+            cells("Lease", &cm, now()),
             vec![s("cfg"), s("2025-03-04T05:06:07Z")]
         );
         let no_time = json!({"metadata": {"name": "cfg"}});
