@@ -122,8 +122,11 @@ mod tests {
         json!({"metadata": {"name": name, "namespace": namespace, "uid": uid}})
     }
 
-    /// The log as (seq, kind, event, object), applied in order.
-    fn given(events: &[(i64, ResourceKind, EventType, Value)]) -> Snapshot {
+    /// One event of the log: (seq, kind, event, object).
+    type Logged = (i64, ResourceKind, EventType, Value);
+
+    /// The log, applied in order.
+    fn given(events: &[Logged]) -> Snapshot {
         let mut snapshot = Snapshot::default();
         for (seq, kind, event_type, object) in events {
             let mut object = object.clone();
@@ -154,7 +157,7 @@ mod tests {
     #[test]
     fn each_active_namespace_gets_a_default_service_account() {
         use EventType::Created;
-        let cases: Vec<(&str, Vec<(i64, ResourceKind, EventType, Value)>, Vec<&str>)> = vec![
+        let cases: Vec<(&str, Vec<Logged>, Vec<&str>)> = vec![
             (
                 "a new namespace",
                 vec![(3, ResourceKind::Namespace, Created, namespace("team", "n1"))],

@@ -184,7 +184,10 @@ async fn config_maps_secrets_and_service_accounts_through_kubectl() {
     assert_eq!(out.trim(), "secret/from-env created");
     let from_files = get_json(&c, &["secret", "from-files"]).await;
     assert_eq!(decoded(&from_files["data"]["a.txt"]), "alpha");
-    assert_eq!(decoded(&from_files["data"]["props"]), "color=blue\nsize=2\n");
+    assert_eq!(
+        decoded(&from_files["data"]["props"]),
+        "color=blue\nsize=2\n"
+    );
     let from_env = get_json(&c, &["secret", "from-env"]).await;
     assert_eq!(decoded(&from_env["data"]["MODE"]), "fast");
     let key = rcgen::KeyPair::generate().expect("key");

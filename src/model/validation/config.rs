@@ -160,17 +160,13 @@ pub fn validate_secret(secret: &Secret) -> Vec<FieldError> {
                 }
             }
         }
-        SECRET_TYPE_BASIC_AUTH => {
-            // Either may be empty, but one of them must be there.
-            if value("username").is_none() && value("password").is_none() {
-                errs.push(required(&data_path.key("username"), ""));
-                errs.push(required(&data_path.key("password"), ""));
-            }
+        // Either may be empty, but one of them must be there.
+        SECRET_TYPE_BASIC_AUTH if value("username").is_none() && value("password").is_none() => {
+            errs.push(required(&data_path.key("username"), ""));
+            errs.push(required(&data_path.key("password"), ""));
         }
-        SECRET_TYPE_SSH_AUTH => {
-            if value("ssh-privatekey").is_none_or(<[u8]>::is_empty) {
-                errs.push(required(&data_path.key("ssh-privatekey"), ""));
-            }
+        SECRET_TYPE_SSH_AUTH if value("ssh-privatekey").is_none_or(<[u8]>::is_empty) => {
+            errs.push(required(&data_path.key("ssh-privatekey"), ""));
         }
         SECRET_TYPE_TLS => {
             for key in ["tls.crt", "tls.key"] {
@@ -179,7 +175,8 @@ pub fn validate_secret(secret: &Secret) -> Vec<FieldError> {
                 }
             }
         }
-        // Opaque, and any other type (helm's `helm.sh/release.v1`): no keys required.
+        // Opaque, any other type (helm's `helm.sh/release.v1`), and typed Secrets that have
+        // their keys: nothing required.
         _ => {}
     }
     errs
