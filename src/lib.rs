@@ -15,11 +15,13 @@
 //! - `history`: debugging with the log: history, why, past states, replay, verify, checks.
 //! - `app`: the composition root (settings, TLS, tracing, startup); `cli`: the command line.
 //!   Nothing imports them but `cli` and `main.rs`.
+//! - `auth`: ServiceAccount tokens (signed JWTs) and the users they name.
 //! - `datadir`, `metrics`, `health`, `shutdown`: the process's shared plumbing.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod datadir;
 pub mod events;

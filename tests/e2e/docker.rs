@@ -1047,6 +1047,49 @@ spec:
     - port: 3000
 ";
 
+/// A DNS-like Service without a selector, port 53 over UDP and TCP, whose one endpoint is
+/// the cluster DNS itself (the range's tenth address).
+fn dns_relay(dns: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Service
+metadata:
+  name: dns-relay
+spec:
+  ports:
+    - {{name: dns, port: 53, protocol: UDP}}
+    - {{name: dns-tcp, port: 53, protocol: TCP}}
+---
+apiVersion: v1
+kind: Endpoints
+metadata:
+  name: dns-relay
+subsets:
+  - addresses: [{{ip: {dns}}}]
+    ports:
+      - {{name: dns, port: 53, protocol: UDP}}
+      - {{name: dns-tcp, port: 53, protocol: TCP}}
+"
+    )
+}
+
+/// A DNS query for `name`'s A record, without its length prefix.
+fn dns_query(name: &str) -> Vec<u8> {
+    let mut query = vec![0x4b, 0x54, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        query.push(u8::try_from(label.len()).expect("a short label"));
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    query
+}
+
+/// The last four bytes of a DNS answer: its one A record's address.
+fn answered_address(reply: &[u8]) -> Option<String> {
+    let a = reply.get(reply.len().checked_sub(4)?..)?;
+    Some(format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]))
+}
+
 #[test]
 fn the_service_chapter_routes_by_name_to_ready_endpoints_only() {
     let range = "10.150.0.0/16";
@@ -1090,6 +1133,50 @@ fn the_service_chapter_routes_by_name_to_ready_endpoints_only() {
             && resolv.contains("ndots:5"),
         "{resolv}"
     );
+
+    // A UDP Service: a pod's nslookup through it (busybox takes replies from the address it
+    // asked only), and the same port over TCP from this host.
+    c.apply(&dns_relay("10.150.0.10"));
+    let relay_ip = c.jsonpath(&["svc", "dns-relay"], "{.spec.clusterIP}");
+    let redis_name = "redis.default.svc.cluster.local";
+    c.wait_for("a lookup through the UDP Service", 60, || {
+        let out = c.kubectl(&[
+            "exec",
+            "deploy/counter",
+            "--",
+            "nslookup",
+            redis_name,
+            &relay_ip,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        // The answer can only have come back through the relay: nothing else answers there.
+        text.contains(&redis_ip).then_some(())
+    });
+    let udp = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp");
+    udp.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    udp.send_to(&dns_query(redis_name), (relay_ip.as_str(), 53))
+        .expect("sent");
+    let mut reply = [0u8; 512];
+    let (length, from) = udp.recv_from(&mut reply).expect("a reply over UDP");
+    assert_eq!(from.to_string(), format!("{relay_ip}:53"));
+    assert_eq!(answered_address(&reply[..length]), Some(redis_ip.clone()));
+    let mut tcp =
+        std::net::TcpStream::connect((relay_ip.as_str(), 53)).expect("the TCP port of the Service");
+    tcp.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let query = dns_query(redis_name);
+    let mut framed = u16::try_from(query.len())
+        .expect("short")
+        .to_be_bytes()
+        .to_vec();
+    framed.extend_from_slice(&query);
+    tcp.write_all(&framed).expect("sent over TCP");
+    let mut size = [0u8; 2];
+    std::io::Read::read_exact(&mut tcp, &mut size).expect("a reply over TCP");
+    let mut answer = vec![0u8; usize::from(u16::from_be_bytes(size))];
+    std::io::Read::read_exact(&mut tcp, &mut answer).expect("the reply");
+    assert_eq!(answered_address(&answer), Some(redis_ip.clone()));
 
     // NodePort 31000 and a LoadBalancer, from this host on 127.0.0.1.
     c.apply(&manifest("counter-nodeport.yaml"));

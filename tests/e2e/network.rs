@@ -1,8 +1,8 @@
 //! The service network on this host (as root): Service addresses held on an interface of the
-//! server's own, connections to them relayed to ready endpoints only, the cluster DNS
-//! answering on its address, the whole range refused when not assigned (no packet for it
-//! leaves by the default route, counted by a table of this test's own), and every change
-//! undone on stop and after a crash.
+//! server's own, connections and UDP datagrams to them relayed to ready endpoints only (one
+//! port number over both protocols), the cluster DNS answering on its address, the whole
+//! range refused when not assigned (no packet for it leaves by the default route, counted by
+//! a table of this test's own), and every change undone on stop and after a crash.
 
 use crate::support::internals::{Network, cluster_dns, service_host, service_table};
 use serde_json::json;
@@ -102,6 +102,38 @@ async fn backend(reply: &'static str) -> SocketAddr {
     address
 }
 
+/// A UDP server on loopback answering each datagram with `reply` and the datagram.
+async fn udp_backend(reply: &'static str) -> SocketAddr {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = socket.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut buffer = [0u8; 1024];
+        while let Ok((length, from)) = socket.recv_from(&mut buffer).await {
+            let mut answer = reply.as_bytes().to_vec();
+            answer.extend_from_slice(&buffer[..length]);
+            let _ = socket.send_to(&answer, from).await;
+        }
+    });
+    address
+}
+
+/// One datagram to `to` and its reply (text, source), within 3 s.
+async fn ask_udp(to: SocketAddr, message: &str) -> Option<(String, SocketAddr)> {
+    let socket = tokio::net::UdpSocket::bind("0.0.0.0:0").await.expect("udp");
+    socket.send_to(message.as_bytes(), to).await.expect("sent");
+    let mut reply = [0u8; 1024];
+    let (length, from) = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        socket.recv_from(&mut reply),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    Some((String::from_utf8_lossy(&reply[..length]).into_owned(), from))
+}
+
 async fn fetch(to: SocketAddr) -> String {
     let mut stream = tokio::net::TcpStream::connect(to).await.expect("connect");
     let mut out = String::new();
@@ -137,6 +169,35 @@ async fn the_service_network_relays_to_ready_endpoints_answers_dns_and_cleans_up
         assert_eq!(fetch("10.126.0.20:80".parse().unwrap()).await, "ready");
     }
     assert_eq!(fetch("127.0.0.1:31999".parse().unwrap()).await, "ready");
+
+    // One port number over UDP and TCP, as DNS' 53: each protocol to its own endpoint port,
+    // UDP replies from the Service's address.
+    let (over_udp, over_tcp) = (udp_backend("udp:").await, backend("tcp").await);
+    let both = json!({"metadata": {"name": "both", "namespace": "default"},
+        "spec": {"type": "NodePort", "clusterIP": "10.126.0.21",
+                 "ports": [{"name": "u", "port": 53, "protocol": "UDP", "nodePort": 31998},
+                           {"name": "t", "port": 53, "protocol": "TCP", "nodePort": 31998}]}});
+    let both_endpoints = json!({"metadata": {"name": "both", "namespace": "default"},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}],
+                     "ports": [{"name": "u", "port": over_udp.port(), "protocol": "UDP"},
+                               {"name": "t", "port": over_tcp.port(), "protocol": "TCP"}]}]});
+    let desired = service_table::desired(
+        &[&service, &both],
+        &[&endpoints, &both_endpoints],
+        range,
+        range.nth(10),
+    );
+    let problems = network.apply(desired).await;
+    assert!(problems.is_empty(), "{problems:?}");
+    for to in ["10.126.0.21:53", "127.0.0.1:31998"] {
+        let to: SocketAddr = to.parse().unwrap();
+        assert_eq!(
+            ask_udp(to, "hello").await,
+            Some(("udp:hello".to_string(), to)),
+            "{to}/UDP"
+        );
+        assert_eq!(fetch(to).await, "tcp", "{to}/TCP");
+    }
 
     // DNS over UDP on the range's tenth address.
     let socket = tokio::net::UdpSocket::bind("0.0.0.0:0").await.expect("udp");
@@ -206,6 +267,12 @@ async fn the_service_network_relays_to_ready_endpoints_answers_dns_and_cleans_up
     assert!(!ip(&["route", "show", "type", "prohibit"]).contains("10.126.0.0/16"));
     let after: Result<_, _> = tokio::net::TcpStream::connect("127.0.0.1:31999").await;
     assert!(after.is_err(), "the NodePort is closed");
+    assert!(
+        ask_udp("127.0.0.1:31998".parse().unwrap(), "late")
+            .await
+            .is_none(),
+        "the UDP NodePort is closed"
+    );
 
     // After a crash: the changes and their record left behind, as a killed server leaves
     // them; a new start undoes them first.

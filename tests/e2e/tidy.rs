@@ -137,6 +137,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("api", &[]),
     ("shutdown", &[]),
     ("datadir", &[]),
+    ("auth", &["datadir"]),
     ("model", &["api"]),
     ("metrics", &["api", "model"]),
     ("health", &["metrics"]),
@@ -178,6 +179,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "http",
         &[
+            "auth",
             "api",
             "model",
             "wire",
@@ -193,6 +195,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "app",
         &[
+            "auth",
             "api",
             "model",
             "wire",
@@ -211,6 +214,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
+            "auth",
             "api",
             "model",
             "wire",

@@ -1,12 +1,13 @@
 //! The service network at run time: the host changes (`host`), the listening sockets of
-//! `table::Desired` each relaying connections to one of its ready endpoints (round robin,
-//! the next one when a connection is refused; none ready: the connection is closed), and the
-//! cluster DNS on its address, UDP and TCP. `apply` moves it to a new desired state; `stop`
-//! undoes every host change.
+//! `table::Desired`: each TCP one relaying connections to one of its ready endpoints (round
+//! robin, the next one when a connection is refused; none ready: the connection is closed),
+//! each UDP one relaying its clients' flows (`udp`), and the cluster DNS on its address, UDP
+//! and TCP. `apply` moves it to a new desired state; `stop` undoes every host change.
 
 use super::dns::{self, Zone};
 use super::host::{self, Record};
-use super::table::{Desired, Range, Route};
+use super::table::{Desired, Listen, Protocol, Range, Route};
+use super::udp;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -37,10 +38,11 @@ pub struct Network {
     pub range: Range,
     pub dns: Ipv4Addr,
     held: BTreeSet<Ipv4Addr>,
-    listening: HashMap<SocketAddr, Listening>,
+    listening: HashMap<Listen, Listening>,
     zone: Arc<RwLock<Zone>>,
     dns_tasks: Vec<JoinHandle<()>>,
     connections: Arc<Semaphore>,
+    flows: udp::Limits,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -96,6 +98,7 @@ impl Network {
             zone: Arc::default(),
             dns_tasks: Vec::new(),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            flows: udp::Limits::new(),
         };
         if let Err(error) = network.hold(dns_ip).await {
             network.stop();
@@ -139,16 +142,16 @@ impl Network {
 
     /// Move to `desired`: hold new addresses, listen on new sockets, point every socket at its
     /// ready endpoints now, close and release what is no longer wanted. Returns the sockets
-    /// that could not be served, each with why.
-    pub async fn apply(&mut self, desired: Desired) -> Vec<(SocketAddr, String)> {
+    /// that could not be served, each with why (an address that could not be held, as port 0).
+    pub async fn apply(&mut self, desired: Desired) -> Vec<(Listen, String)> {
         let mut problems = Vec::new();
         write(&self.zone, desired.zone.clone());
         for ip in &desired.addresses {
             if let Err(error) = self.hold(*ip).await {
-                problems.push((SocketAddr::from((*ip, 0)), error));
+                problems.push((Listen::tcp(SocketAddr::from((*ip, 0))), error));
             }
         }
-        let gone: Vec<SocketAddr> = self
+        let gone: Vec<Listen> = self
             .listening
             .keys()
             .filter(|s| !desired.listens.contains_key(s))
@@ -164,11 +167,17 @@ impl Network {
                 write(&listening.route, route);
                 continue;
             }
-            match TcpListener::bind(socket).await {
-                Ok(listener) => {
-                    let route = Arc::new(RwLock::new(route));
-                    let task =
-                        tokio::spawn(relay(listener, route.clone(), self.connections.clone()));
+            let route = Arc::new(RwLock::new(route));
+            let task = match socket.protocol {
+                Protocol::Tcp => TcpListener::bind(socket.addr).await.map(|listener| {
+                    tokio::spawn(relay(listener, route.clone(), self.connections.clone()))
+                }),
+                Protocol::Udp => UdpSocket::bind(socket.addr).await.map(|bound| {
+                    tokio::spawn(udp::relay(bound, route.clone(), self.flows.clone()))
+                }),
+            };
+            match task {
+                Ok(task) => {
                     self.listening.insert(socket, Listening { task, route });
                 }
                 Err(error) => {

@@ -1,9 +1,13 @@
 //! What the service network should be, from the Services and Endpoints alone (pure): the
 //! addresses to hold (each Service's ClusterIP in the service range), the sockets to listen on
-//! (ClusterIP:port for every TCP port; 127.0.0.1:nodePort for NodePort and LoadBalancer
-//! Services, and 127.0.0.1:port for LoadBalancer ones, their ingress), and for each the ready
-//! endpoints a connection may go to (`Endpoints` addresses, never `notReadyAddresses`), and
-//! the cluster DNS's zone.
+//! (ClusterIP:port for every TCP and UDP port; 127.0.0.1:nodePort for NodePort and
+//! LoadBalancer Services, and 127.0.0.1:port for LoadBalancer ones, their ingress), each with
+//! its protocol, and for each the ready endpoints a connection or a UDP flow may go to
+//! (`Endpoints` addresses, never `notReadyAddresses`), and the cluster DNS's zone.
+//!
+//! SCTP ports are not served: relaying SCTP needs the kernel's SCTP sockets (a module often
+//! not loaded, and no tokio support), and a relay in user space could not keep its
+//! multi-homing and streams anyway; such a port stays in the API with nothing listening.
 
 use super::dns::Zone;
 use crate::model::meta::{self, Lookup as _};
@@ -57,11 +61,64 @@ pub struct Route {
     pub backends: Vec<SocketAddr>,
 }
 
+/// The transport protocols the service network serves (a Service port's `protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    /// A Service port's `protocol` (TCP when absent); `None` for SCTP or anything else.
+    pub fn of_port(port: &Value) -> Option<Protocol> {
+        match port["protocol"].as_str().unwrap_or("TCP") {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            _ => None,
+        }
+    }
+}
+
+/// One socket to listen on: an address and its protocol. Ordered by address first, so a
+/// port served over both protocols (DNS' 53) sits together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub protocol: Protocol,
+}
+
+impl Listen {
+    pub fn tcp(addr: SocketAddr) -> Listen {
+        Listen {
+            addr,
+            protocol: Protocol::Tcp,
+        }
+    }
+
+    pub fn udp(addr: SocketAddr) -> Listen {
+        Listen {
+            addr,
+            protocol: Protocol::Udp,
+        }
+    }
+}
+
+/// As Kubernetes writes a port with its protocol: `10.96.0.10:53/UDP`.
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let protocol = match self.protocol {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        };
+        write!(f, "{}/{protocol}", self.addr)
+    }
+}
+
 /// The whole desired state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Desired {
     pub addresses: BTreeSet<Ipv4Addr>,
-    pub listens: BTreeMap<SocketAddr, Route>,
+    pub listens: BTreeMap<Listen, Route>,
     pub zone: Zone,
 }
 
@@ -163,9 +220,13 @@ pub fn desired(services: &[&Value], endpoints: &[&Value], range: Range, dns: Ipv
             .into_iter()
             .flatten()
         {
-            if port["protocol"].as_str().unwrap_or("TCP") != "TCP" {
+            let Some(protocol) = Protocol::of_port(port) else {
                 continue;
-            }
+            };
+            let listen = |ip: Ipv4Addr, p: u16| Listen {
+                addr: SocketAddr::V4(SocketAddrV4::new(ip, p)),
+                protocol,
+            };
             let port_name = port["name"].as_str().unwrap_or("").to_string();
             let route = Route {
                 service: name.clone(),
@@ -174,22 +235,19 @@ pub fn desired(services: &[&Value], endpoints: &[&Value], range: Range, dns: Ipv
             };
             let number = |field: &str| port[field].as_u64().and_then(|p| u16::try_from(p).ok());
             if let (Some(ip), Some(p)) = (cluster_ip, number("port")) {
-                out.listens
-                    .insert(SocketAddr::V4(SocketAddrV4::new(ip, p)), route.clone());
+                out.listens.insert(listen(ip, p), route.clone());
             }
             if matches!(kind, "NodePort" | "LoadBalancer")
                 && let Some(p) = number("nodePort")
             {
-                out.listens.insert(
-                    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, p)),
-                    route.clone(),
-                );
+                out.listens
+                    .insert(listen(Ipv4Addr::LOCALHOST, p), route.clone());
             }
             if kind == "LoadBalancer"
                 && let Some(p) = number("port")
             {
                 out.listens
-                    .entry(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, p)))
+                    .entry(listen(Ipv4Addr::LOCALHOST, p))
                     .or_insert(route);
             }
         }
@@ -204,6 +262,14 @@ mod tests {
 
     fn range() -> Range {
         Range::parse("10.96.0.0/12").unwrap()
+    }
+
+    fn tcp(socket: &str) -> Listen {
+        Listen::tcp(socket.parse().unwrap())
+    }
+
+    fn udp(socket: &str) -> Listen {
+        Listen::udp(socket.parse().unwrap())
     }
 
     fn service(name: &str, kind: &str, ip: &str, ports: Value) -> Value {
@@ -239,7 +305,7 @@ mod tests {
         );
         let ep = endpoints("web", &["172.17.0.3"], &["172.17.0.4"], 3000);
         let d = desired(&[&svc], &[&ep], range(), range().nth(10));
-        let route = &d.listens[&"10.96.0.20:80".parse().unwrap()];
+        let route = &d.listens[&tcp("10.96.0.20:80")];
         assert_eq!(
             route.backends,
             vec!["172.17.0.3:3000".parse::<SocketAddr>().unwrap()]
@@ -278,13 +344,13 @@ mod tests {
             "10.96.0.22:8080",
         ] {
             assert!(
-                d.listens.contains_key(&socket.parse().unwrap()),
+                d.listens.contains_key(&tcp(socket)),
                 "{socket}: {:?}",
                 d.listens.keys()
             );
         }
         assert!(
-            !d.listens.contains_key(&"127.0.0.1:3000".parse().unwrap()),
+            !d.listens.contains_key(&tcp("127.0.0.1:3000")),
             "NodePort has no ingress"
         );
     }
@@ -300,16 +366,59 @@ mod tests {
     }
 
     #[test]
-    fn addresses_outside_the_range_and_udp_ports_are_not_served() {
+    fn addresses_outside_the_range_and_sctp_ports_are_not_served() {
         let outside = service("o", "ClusterIP", "192.168.1.1", json!([{"port": 80}]));
-        let udp = service(
-            "u",
+        let sctp = service(
+            "s",
             "ClusterIP",
             "10.96.0.30",
-            json!([{"port": 53, "protocol": "UDP"}]),
+            json!([{"port": 9899, "protocol": "SCTP"}]),
         );
-        let d = desired(&[&outside, &udp], &[], range(), range().nth(10));
+        let d = desired(&[&outside, &sctp], &[], range(), range().nth(10));
         assert!(!d.addresses.contains(&Ipv4Addr::new(192, 168, 1, 1)));
-        assert!(d.listens.is_empty());
+        assert!(
+            d.addresses.contains(&Ipv4Addr::new(10, 96, 0, 30)),
+            "the address is held for DNS and any other port"
+        );
+        assert!(d.listens.is_empty(), "{:?}", d.listens);
+    }
+
+    #[test]
+    fn udp_ports_are_served_beside_tcp_ones_of_the_same_number() {
+        let dns = service(
+            "dns",
+            "LoadBalancer",
+            "10.96.0.31",
+            json!([{"name": "dns", "port": 53, "protocol": "UDP", "nodePort": 31053},
+                   {"name": "dns-tcp", "port": 53, "protocol": "TCP", "nodePort": 31053}]),
+        );
+        let ep = json!({"metadata": {"name": "dns", "namespace": "default"},
+            "subsets": [{"addresses": [{"ip": "172.17.0.8"}],
+                         "ports": [{"name": "dns", "port": 1053, "protocol": "UDP"},
+                                   {"name": "dns-tcp", "port": 2053, "protocol": "TCP"}]}]});
+        let d = desired(&[&dns], &[&ep], range(), range().nth(10));
+        let keys: Vec<String> = d.listens.keys().map(Listen::to_string).collect();
+        assert_eq!(
+            keys,
+            [
+                "10.96.0.31:53/TCP",
+                "10.96.0.31:53/UDP",
+                "127.0.0.1:53/TCP",
+                "127.0.0.1:53/UDP",
+                "127.0.0.1:31053/TCP",
+                "127.0.0.1:31053/UDP",
+            ],
+            "ordered by address, then protocol"
+        );
+        let backends = |l: Listen| d.listens[&l].backends.clone();
+        assert_eq!(
+            backends(udp("10.96.0.31:53")),
+            vec!["172.17.0.8:1053".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(
+            backends(tcp("10.96.0.31:53")),
+            vec!["172.17.0.8:2053".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(d.listens[&udp("127.0.0.1:31053")].port_name, "dns");
     }
 }
