@@ -5,6 +5,7 @@
 
 use super::tls;
 use crate::app::config::Settings;
+use crate::auth::token::Signer;
 use crate::events::{Command, EventLog, RequestMeta};
 use crate::http::{self, AppState, WatchSettings};
 use crate::metrics::Metrics;
@@ -96,6 +97,14 @@ impl Application {
             bootstrap_kubernetes_service(&log, &store, service_ranges).await?;
         }
 
+        // A past moment served read-only keeps the data directory as it is.
+        let tokens = match read_only {
+            Some(_) => match Signer::load(&settings.data_dir).map_err(anyhow::Error::msg)? {
+                Some(signer) => signer,
+                None => Signer::ephemeral().map_err(anyhow::Error::msg)?,
+            },
+            None => Signer::load_or_create(&settings.data_dir).map_err(anyhow::Error::msg)?,
+        };
         let credentials = if settings.tls {
             Some(tls::load_or_create(
                 &settings.data_dir,
@@ -120,6 +129,7 @@ impl Application {
             read_only: read_only.clone(),
             cors,
             ui: http::ui::Sessions::new(),
+            tokens: Arc::new(tokens),
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;

@@ -41,6 +41,8 @@ pub struct KubernetesClaim {
     pub pod: Option<Ref>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Ref>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Ref>,
 }
 
 /// A token's claims.
@@ -84,6 +86,7 @@ impl Claims {
                 serviceaccount,
                 pod: None,
                 secret: None,
+                node: None,
             },
         }
     }
@@ -153,6 +156,28 @@ impl Signer {
             Err(e) => return Err(format!("reading {}: {e}", path.display())),
         };
         Signer::from_pkcs8(&pkcs8).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The key in `data_dir/sa.key` if there is one (a read-only server makes none).
+    pub fn load(data_dir: &Path) -> Result<Option<Signer>, String> {
+        let path = data_dir.join(KEY_FILE);
+        match std::fs::read(&path) {
+            Ok(pkcs8) => Signer::from_pkcs8(&pkcs8)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("reading {}: {e}", path.display())),
+        }
+    }
+
+    /// A signer with a key of its own, kept nowhere: its tokens die with the process.
+    pub fn ephemeral() -> Result<Signer, String> {
+        let made = EcdsaKeyPair::generate_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &SystemRandom::new(),
+        )
+        .map_err(|_| "generating a signing key failed".to_string())?;
+        Signer::from_pkcs8(made.as_ref())
     }
 
     /// A signer with the P-256 key in `pkcs8`.

@@ -137,6 +137,16 @@ impl ApiError {
         )
     }
 
+    /// `NewConflict` for a resource named by its kind (a TokenRequest's bound object).
+    pub fn conflict(kind: &str, name: &str, cause: &str) -> Self {
+        ApiError::Status {
+            code: 409,
+            reason: "Conflict",
+            message: format!("Operation cannot be fulfilled on {kind} \"{name}\": {cause}"),
+            details: Some(json!({"name": name, "kind": kind})),
+        }
+    }
+
     pub fn expired(message: impl Into<String>) -> Self {
         Self::status(410, "Expired", message)
     }

@@ -18,6 +18,7 @@ pub mod params;
 pub mod portforward;
 pub mod protobuf;
 pub mod target;
+pub mod tokens;
 pub mod ui;
 pub mod watch;
 pub mod yaml;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub cors: cors::Origins,
     /// The timeline UI's login codes and browser sessions.
     pub ui: ui::Sessions,
+    /// Signs and verifies ServiceAccount tokens.
+    pub tokens: std::sync::Arc<crate::auth::token::Signer>,
 }
 
 /// Who is calling, set by the authentication middleware.
@@ -273,13 +276,21 @@ fn authority(req: &ServiceRequest) -> Option<String> {
         })
 }
 
-/// Whether the request carries the server's bearer token. The header is compared in constant
-/// time, and neither it nor the token is ever logged.
-fn is_authenticated(req: &ServiceRequest, token: &str) -> bool {
-    req.headers()
+/// The user the request's bearer token names: the admin when it is the server's token
+/// (compared in constant time), a ServiceAccount when it is a valid token of one. Neither the
+/// header nor a token is ever logged.
+async fn bearer_user(req: &ServiceRequest, state: &AppState) -> Option<String> {
+    let presented = req
+        .headers()
         .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .is_some_and(|presented| token_matches(presented, token.as_bytes()))
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))?;
+    if let Some(admin) = &state.token
+        && token_matches(presented, admin.as_bytes())
+    {
+        return Some(ADMIN_USER.to_string());
+    }
+    let presented = std::str::from_utf8(presented).ok()?.trim();
+    tokens::identify(state, presented).await
 }
 
 /// Refuse a request from another origin, answer an allowed origin's preflight, authenticate
@@ -293,6 +304,7 @@ pub async fn authenticate_and_measure(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut allowed_origin = None;
+    let mut identified = None;
     if let Some(state) = &state {
         let refused = |req: ServiceRequest, error: ApiError, origin: Option<&str>| {
             let mut response = error.error_response();
@@ -317,9 +329,10 @@ pub async fn authenticate_and_measure(
                 return refused(req, ApiError::origin_forbidden(&origin), None);
             }
         }
-        if let Some(token) = &state.token
+        identified = bearer_user(&req, state).await;
+        if state.token.is_some()
+            && identified.is_none()
             && !is_public(req.path())
-            && !is_authenticated(&req, token)
             && !ui::session_reads(&req, &state.ui)
         {
             return refused(req, ApiError::unauthorized(), allowed_origin.as_deref());
@@ -328,12 +341,13 @@ pub async fn authenticate_and_measure(
             return refused(req, error, allowed_origin.as_deref());
         }
     }
-    let user = match state.as_ref().and_then(|s| s.token.as_ref()) {
-        Some(_) => ADMIN_USER,
-        None => "system:anonymous",
+    let user = match (identified, state.as_ref().and_then(|s| s.token.as_ref())) {
+        (Some(user), _) => user,
+        (None, Some(_)) => ADMIN_USER.to_string(),
+        (None, None) => "system:anonymous".to_string(),
     };
     req.extensions_mut().insert(Caller {
-        user: user.to_string(),
+        user,
         request_id: request_id.clone(),
     });
     let mut response = next.call(req).await?;

@@ -149,6 +149,9 @@ async fn serve(
         ("patch", Some("status")) => call.patch(payload, UpdatePart::Status).await,
         ("delete", None) => call.delete(payload).await,
         ("create", Some("binding")) if kind == ResourceKind::Pod => call.bind(payload).await,
+        ("create", Some("token")) if kind == ResourceKind::ServiceAccount => {
+            call.request_token(payload).await
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
@@ -789,6 +792,15 @@ impl Call {
         };
         let rs = self.submit(command, self.write_meta()?).await?;
         Ok(self.respond_value(200, &scale_of(&rs)))
+    }
+
+    /// `serviceaccounts/{name}/token`: a TokenRequest answered with a signed token.
+    async fn request_token(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+        let bytes = body::read(payload).await?;
+        let request = self.typed_body(&bytes, "authentication.k8s.io/v1", "TokenRequest")?;
+        let answer =
+            super::tokens::request(&self.state, self.namespace(), self.name(), request).await?;
+        Ok(self.respond_value(201, &answer))
     }
 
     async fn bind(&self, payload: web::Payload) -> Result<HttpResponse, ApiError> {

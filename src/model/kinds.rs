@@ -243,6 +243,13 @@ impl ResourceKind {
             "Service",
             &["get", "patch", "update"],
         )];
+        const SA: &[Subresource] = &[Subresource::new(
+            "token",
+            "authentication.k8s.io",
+            "v1",
+            "TokenRequest",
+            &["create"],
+        )];
         const NS: &[Subresource] = &[
             Subresource::new("finalize", "", "", "Namespace", &["update"]),
             Subresource::new("status", "", "", "Namespace", &["get", "patch", "update"]),
@@ -254,12 +261,12 @@ impl ResourceKind {
             ResourceKind::Node => NODE,
             ResourceKind::Namespace => NS,
             ResourceKind::Service => SVC,
+            ResourceKind::ServiceAccount => SA,
             ResourceKind::Event
             | ResourceKind::Endpoints
             | ResourceKind::EndpointSlice
             | ResourceKind::ConfigMap
-            | ResourceKind::Secret
-            | ResourceKind::ServiceAccount => &[],
+            | ResourceKind::Secret => &[],
         }
     }
 

@@ -27,5 +27,6 @@ mod schemathesis;
 mod services;
 mod streams;
 mod tidy;
+mod tokens;
 mod ui;
 mod why;

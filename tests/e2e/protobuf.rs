@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 
 /// The vendored files the decoder serves; their imports come along.
-const PROTO_FILES: [&str; 10] = [
+const PROTO_FILES: [&str; 11] = [
     "k8s.io/api/core/v1/generated.proto",
     "k8s.io/api/apps/v1/generated.proto",
     "k8s.io/api/autoscaling/v1/generated.proto",
     "k8s.io/api/coordination/v1/generated.proto",
     "k8s.io/api/discovery/v1/generated.proto",
+    "k8s.io/api/authentication/v1/generated.proto",
     "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto",
     "k8s.io/apimachinery/pkg/runtime/generated.proto",
     "k8s.io/apimachinery/pkg/runtime/schema/generated.proto",

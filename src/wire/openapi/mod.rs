@@ -7,6 +7,7 @@
 use crate::model::kinds::{ResourceKind, Subresource};
 use crate::model::schemas::{self, REF_PREFIX as SCHEMAS, name_of};
 use crate::model::strategic::{self, FieldStrategy};
+use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::{Binding, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
@@ -969,6 +970,7 @@ fn body_schema(group: &str, kind: &str, generator: &mut SchemaGenerator) -> Opti
     match (group, kind) {
         ("", "Binding") => Some(name_of::<Binding>(generator)),
         ("autoscaling", "Scale") => Some(name_of::<Scale>(generator)),
+        ("authentication.k8s.io", "TokenRequest") => Some(name_of::<TokenRequest>(generator)),
         _ => None,
     }
 }
