@@ -76,7 +76,9 @@ impl LogEntry {
             entry["causes"] = causes;
         }
         if include_object {
-            entry["object"] = serde_json::from_str(&self.object).unwrap_or(Value::Null);
+            let mut object = serde_json::from_str(&self.object).unwrap_or(Value::Null);
+            crate::model::redact::redact_object(&mut object);
+            entry["object"] = object;
         }
         entry
     }

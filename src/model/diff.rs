@@ -62,10 +62,14 @@ impl Change {
 
 const IGNORED: [&str; 2] = ["metadata.resourceVersion", "metadata.managedFields"];
 
-/// What changed from `old` to `new`, in document order.
+/// What changed from `old` to `new`, in document order; a Secret's values hidden
+/// (`redact`).
 pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
     walk("", old, new, &mut changes);
+    if super::redact::is_secret(new) || super::redact::is_secret(old) {
+        super::redact::redact_changes(&mut changes);
+    }
     changes
 }
 

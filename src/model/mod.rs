@@ -10,6 +10,7 @@ pub mod fields;
 pub mod filter;
 pub mod kinds;
 pub mod meta;
+pub mod redact;
 pub mod schemas;
 pub mod selector;
 pub mod service;

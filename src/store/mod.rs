@@ -19,6 +19,7 @@
 //! (today concrete types, re-exported from the dialect) over these types; nothing above this
 //! module would change. The schema is `migrations/`.
 
+pub mod seal;
 mod sqlite;
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,7 @@ mod protobuf;
 mod remote;
 mod rollout;
 mod schemathesis;
+mod secrets;
 mod services;
 mod streams;
 mod tidy;

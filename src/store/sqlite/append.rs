@@ -5,6 +5,7 @@
 //! shape once.
 
 use super::{Writer, insert_columns};
+use crate::store::seal::Sealer;
 use crate::store::{NewEvent, ObjectKey, ProjectedRow, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::sync::LazyLock;
@@ -35,8 +36,8 @@ impl Writer {
             sqlx::query("BEGIN IMMEDIATE")
                 .execute(&mut self.conn)
                 .await?;
-            insert_events(&mut self.conn, events).await?;
-            project(&mut self.conn, rows).await?;
+            insert_events(&mut self.conn, &self.sealer, events).await?;
+            project(&mut self.conn, &self.sealer, rows).await?;
             record_applied(&mut self.conn, applied).await?;
             sqlx::query("COMMIT").execute(&mut self.conn).await?;
             Ok::<(), sqlx::Error>(())
@@ -53,7 +54,7 @@ impl Writer {
             sqlx::query("BEGIN IMMEDIATE")
                 .execute(&mut self.conn)
                 .await?;
-            insert_events(&mut self.conn, events).await?;
+            insert_events(&mut self.conn, &self.sealer, events).await?;
             sqlx::query("COMMIT").execute(&mut self.conn).await?;
             Ok::<(), sqlx::Error>(())
         }
@@ -89,13 +90,19 @@ impl Writer {
 
 async fn insert_events(
     conn: &mut SqliteConnection,
+    sealer: &Sealer,
     events: &[NewEvent<'_>],
 ) -> Result<(), sqlx::Error> {
     static HEAD: LazyLock<String> =
         LazyLock::new(|| format!("INSERT INTO events ({}) ", insert_columns()));
     for chunk in events.chunks(EVENT_ROWS_PER_STATEMENT) {
+        let stored = chunk
+            .iter()
+            .map(|event| sealer.seal(event.row.kind, event.row.object))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sealing_failed)?;
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(HEAD.as_str());
-        query.push_values(chunk, |mut bind, event| {
+        query.push_values(chunk.iter().zip(&stored), |mut bind, (event, object)| {
             let e = &event.row;
             bind.push_bind(e.seq)
                 .push_bind(e.time)
@@ -107,7 +114,7 @@ async fn insert_events(
                 .push_bind(e.event_type)
                 .push_bind(e.event_version)
                 .push_bind(e.prev_seq)
-                .push_bind(e.object)
+                .push_bind(object.as_ref())
                 .push_bind(e.actor)
                 .push_bind(e.user_agent)
                 .push_bind(e.field_manager)
@@ -124,24 +131,35 @@ async fn insert_events(
 /// Upsert the rows of objects that exist after the batch and remove those it deleted.
 async fn project(
     conn: &mut SqliteConnection,
+    sealer: &Sealer,
     rows: &[(&ObjectKey, Option<ProjectedRow<&str>>)],
 ) -> Result<(), sqlx::Error> {
     let (upserts, deletes): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, row)| row.is_some());
     for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+        let stored = chunk
+            .iter()
+            .map(|((kind, _, _), row)| {
+                sealer.seal(kind.as_str(), row.as_ref().map_or("", |r| r.object))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sealing_failed)?;
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO objects (kind, namespace, name, uid, seq, node_name, object) ",
         );
-        query.push_values(chunk, |mut bind, ((kind, namespace, name), row)| {
-            if let Some(row) = row {
-                bind.push_bind(kind.as_str())
-                    .push_bind(namespace.as_str())
-                    .push_bind(name.as_str())
-                    .push_bind(row.uid)
-                    .push_bind(row.seq)
-                    .push_bind(row.node_name)
-                    .push_bind(row.object);
-            }
-        });
+        query.push_values(
+            chunk.iter().zip(&stored),
+            |mut bind, (((kind, namespace, name), row), object)| {
+                if let Some(row) = row {
+                    bind.push_bind(kind.as_str())
+                        .push_bind(namespace.as_str())
+                        .push_bind(name.as_str())
+                        .push_bind(row.uid)
+                        .push_bind(row.seq)
+                        .push_bind(row.node_name)
+                        .push_bind(object.as_ref());
+                }
+            },
+        );
         query.push(
             " ON CONFLICT (kind, namespace, name) DO UPDATE SET uid = excluded.uid, \
              seq = excluded.seq, node_name = excluded.node_name, object = excluded.object",
@@ -185,4 +203,9 @@ async fn rolled_back_on_error(
         return Err(e.into());
     }
     Ok(())
+}
+
+/// A Secret that could not be sealed fails its batch as a database error would.
+fn sealing_failed(error: StoreError) -> sqlx::Error {
+    sqlx::Error::Encode(Box::new(error))
 }

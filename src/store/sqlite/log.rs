@@ -5,6 +5,7 @@
 
 use super::{COLUMNS, Columns, Readers, event_row};
 use crate::model::ResourceKind;
+use crate::store::seal::Sealer;
 use crate::store::{
     DELETED, EventRow, ListPage, ListQuery, LogFilter, ProjectedRow, RecordedPage, StoreError,
 };
@@ -78,11 +79,17 @@ fn bind_all<'q>(mut q: Query<'q>, binds: &'q [Bind]) -> Query<'q> {
     q
 }
 
-fn rows(rows: &[SqliteRow]) -> Result<Vec<EventRow>, StoreError> {
-    Ok(rows
-        .iter()
-        .map(|r| event_row(r, 0))
-        .collect::<Result<_, _>>()?)
+/// Event rows as read, each Secret's object opened.
+fn rows(sealer: &Sealer, rows: &[SqliteRow]) -> Result<Vec<EventRow>, StoreError> {
+    rows.iter()
+        .map(|r| opened(sealer, event_row(r, 0)?))
+        .collect()
+}
+
+/// `row` with its object opened (a Secret's is stored sealed).
+fn opened(sealer: &Sealer, mut row: EventRow) -> Result<EventRow, StoreError> {
+    row.object = sealer.open(&row.kind, std::mem::take(&mut row.object))?;
+    Ok(row)
 }
 
 /// Seqs bound in one `IN (...)` list: far below SQLite's limit of 32,766 variables.
@@ -126,7 +133,7 @@ impl Readers {
         let q = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
             .bind(after)
             .bind(limit);
-        rows(&q.fetch_all(&self.pool).await?)
+        rows(&self.sealer, &q.fetch_all(&self.pool).await?)
     }
 
     /// The newest `limit` events passing `filter`, oldest first.
@@ -141,7 +148,7 @@ impl Readers {
             Columns::All.select()
         );
         let q = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds).bind(limit);
-        let mut out = rows(&q.fetch_all(&self.pool).await?)?;
+        let mut out = rows(&self.sealer, &q.fetch_all(&self.pool).await?)?;
         out.reverse();
         Ok(out)
     }
@@ -153,7 +160,9 @@ impl Readers {
             .bind(seq)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(|r| event_row(r, 0)).transpose()?)
+        row.as_ref()
+            .map(|r| opened(&self.sealer, event_row(r, 0)?))
+            .transpose()
     }
 
     /// The entries at `seqs` that exist, without their objects (read as `{}`), by seq: a few
@@ -284,7 +293,7 @@ impl Readers {
             if event_type == DELETED {
                 continue;
             }
-            let json: String = row.try_get(2)?;
+            let json = self.sealer.open(kind.as_str(), row.try_get(2)?)?;
             let wanted = match keep {
                 None => true,
                 Some(keep) => {
@@ -338,7 +347,11 @@ impl Readers {
         let found = q.bind(limit).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(found.len());
         for r in &found {
-            out.push((event_row(r, 0)?, r.try_get(COLUMNS.len())?));
+            let previous: Option<String> = r.try_get(COLUMNS.len())?;
+            let previous = previous
+                .map(|p| self.sealer.open(kind.as_str(), p))
+                .transpose()?;
+            out.push((opened(&self.sealer, event_row(r, 0)?)?, previous));
         }
         Ok(out)
     }
@@ -355,13 +368,14 @@ impl Readers {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows(&found)
+        rows(&self.sealer, &found)
     }
 
     /// In one read transaction, so both are seen at the same moment: every event in seq order
     /// to `on_event` (with what folding needs, `Columns::State`), then every projection row
     /// with its key (kind, namespace, name) to `on_row`. Returns the seq the projections
-    /// record they reflect.
+    /// record they reflect. Objects come as stored (a Secret sealed, identically in both: a
+    /// comparison of the two needs no key).
     pub async fn scan_log_and_projections<E: From<StoreError>>(
         &self,
         mut on_event: impl FnMut(EventRow) -> Result<(), E>,

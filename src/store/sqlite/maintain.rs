@@ -13,6 +13,7 @@
 use super::append::record_applied;
 use super::{Checkpointer, Writer, insert_columns};
 use crate::model::ResourceKind;
+use crate::store::seal::Sealer;
 use crate::store::{DELETED, StoreError};
 use sqlx::{Connection, SqliteConnection};
 use std::path::Path;
@@ -88,6 +89,9 @@ impl Writer {
     /// events yet, in one transaction; the projections are left for `rebuild`. Returns how
     /// many were copied. The source is only read.
     pub async fn copy_log_from(&mut self, source: &Path, until: i64) -> Result<u64, StoreError> {
+        // The copied Secrets stay sealed with the source's keys: this directory keeps them.
+        Sealer::adopt_keys(&self.database, source)?;
+        self.sealer = std::sync::Arc::new(Sealer::load(&self.database)?);
         sqlx::query("ATTACH DATABASE ? AS source")
             .bind(source.display().to_string())
             .execute(&mut self.conn)

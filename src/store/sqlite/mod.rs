@@ -18,17 +18,24 @@ mod open;
 pub(super) use log::where_clause;
 pub use open::{connect_checkpointer, connect_writer, open, open_read_only, open_readers};
 
+use super::seal::Sealer;
 use super::{DatabaseError, StoreError};
 use sqlx::{SqliteConnection, SqlitePool};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The one connection that writes (for a read-only server: one that cannot).
 pub struct Writer {
     conn: SqliteConnection,
+    sealer: Arc<Sealer>,
+    /// The database file (its directory holds the encryption keys).
+    database: PathBuf,
 }
 
 /// One read-only connection of its own: the writer's decider, which reads what is committed.
 pub struct Reader {
     conn: SqliteConnection,
+    sealer: Arc<Sealer>,
 }
 
 /// The pool every other read goes through (WAL lets them run beside the writer). Cheap to
@@ -36,6 +43,7 @@ pub struct Reader {
 #[derive(Clone)]
 pub struct Readers {
     pool: SqlitePool,
+    sealer: Arc<Sealer>,
 }
 
 /// A connection that checkpoints the write-ahead log, off the writer's path.
@@ -48,6 +56,7 @@ impl Readers {
     pub async fn detach_one(&self) -> Result<Reader, StoreError> {
         Ok(Reader {
             conn: self.pool.acquire().await?.detach(),
+            sealer: self.sealer.clone(),
         })
     }
 

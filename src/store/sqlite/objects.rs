@@ -35,10 +35,10 @@ impl Reader {
                 let Some(kind) = ResourceKind::from_kind(kind) else {
                     continue;
                 };
-                let object: &str = row.try_get(3)?;
+                let object = self.sealer.open(kind.as_str(), row.try_get(3)?)?;
                 found.insert(
                     (kind, row.try_get(1)?, row.try_get(2)?),
-                    serde_json::from_str(object).map_err(StoreError::Corrupt)?,
+                    serde_json::from_str(&object).map_err(StoreError::Corrupt)?,
                 );
             }
         }
@@ -57,10 +57,10 @@ impl Reader {
             .await?;
         let mut found = Vec::with_capacity(rows.len());
         for row in rows {
-            let object: &str = row.try_get(2)?;
+            let object = self.sealer.open(kind.as_str(), row.try_get(2)?)?;
             found.push((
                 (kind, row.try_get(0)?, row.try_get(1)?),
-                serde_json::from_str(object).map_err(StoreError::Corrupt)?,
+                serde_json::from_str(&object).map_err(StoreError::Corrupt)?,
             ));
         }
         Ok(found)
@@ -81,8 +81,11 @@ impl Reader {
         .bind(name)
         .fetch_optional(&mut self.conn)
         .await?;
-        row.map(|json| serde_json::from_str(&json).map_err(StoreError::Corrupt))
-            .transpose()
+        row.map(|json| {
+            let json = self.sealer.open(kind.as_str(), json)?;
+            serde_json::from_str(&json).map_err(StoreError::Corrupt)
+        })
+        .transpose()
     }
 }
 
@@ -104,7 +107,7 @@ impl Readers {
         .await?;
         row.map(|r| {
             Ok(StoredObject {
-                json: r.try_get(0)?,
+                json: self.sealer.open(kind.as_str(), r.try_get(0)?)?,
                 seq: r.try_get(1)?,
             })
         })
@@ -156,7 +159,7 @@ impl Readers {
             for row in rows {
                 let namespace: String = row.try_get(0)?;
                 let name: String = row.try_get(1)?;
-                let json: String = row.try_get(2)?;
+                let json = self.sealer.open(kind.as_str(), row.try_get(2)?)?;
                 let wanted = match keep {
                     None => true,
                     Some(keep) => {

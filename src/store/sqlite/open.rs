@@ -5,10 +5,12 @@
 use super::{Checkpointer, Readers, Writer};
 use crate::datadir;
 use crate::store::StoreError;
+use crate::store::seal::Sealer;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Readers map the database file instead of copying each page they read (256 MiB).
@@ -54,7 +56,18 @@ pub async fn open(path: &Path) -> anyhow::Result<(Writer, Readers)> {
         .connect_with(options.read_only(true).pragma("mmap_size", MMAP_SIZE))
         .await
         .context("opening the read pool")?;
-    Ok((Writer { conn: writer }, Readers { pool: readers }))
+    let sealer = Arc::new(Sealer::load_or_create(path)?);
+    Ok((
+        Writer {
+            conn: writer,
+            sealer: sealer.clone(),
+            database: path.to_path_buf(),
+        },
+        Readers {
+            pool: readers,
+            sealer,
+        },
+    ))
 }
 
 /// Open a database to serve as it is, writing nothing: no migration, no rebuild, connections
@@ -74,7 +87,12 @@ pub async fn open_read_only(path: &Path) -> anyhow::Result<(Writer, Readers)> {
     let conn = SqliteConnection::connect_with(&options)
         .await
         .with_context(|| format!("opening {}", path.display()))?;
-    let mut conn = Writer { conn };
+    let sealer = Arc::new(Sealer::load(path)?);
+    let mut conn = Writer {
+        conn,
+        sealer: sealer.clone(),
+        database: path.to_path_buf(),
+    };
     let applied: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
             .fetch_all(&mut conn.conn)
@@ -105,7 +123,13 @@ pub async fn open_read_only(path: &Path) -> anyhow::Result<(Writer, Readers)> {
         .connect_with(options.pragma("mmap_size", MMAP_SIZE))
         .await
         .context("opening the read pool")?;
-    Ok((conn, Readers { pool: readers }))
+    Ok((
+        conn,
+        Readers {
+            pool: readers,
+            sealer,
+        },
+    ))
 }
 
 /// Open the database at `path` for reading only, beside a running server (the debugging
@@ -120,6 +144,7 @@ pub async fn open_readers(path: &Path) -> Result<Readers, StoreError> {
             .max_connections(2)
             .connect_with(options)
             .await?,
+        sealer: Arc::new(Sealer::load(path)?),
     })
 }
 
@@ -128,6 +153,8 @@ pub async fn open_readers(path: &Path) -> Result<Readers, StoreError> {
 pub async fn connect_writer(path: &Path) -> Result<Writer, StoreError> {
     Ok(Writer {
         conn: connect_durable(&connect_options(path)).await?,
+        sealer: Arc::new(Sealer::load_or_create(path)?),
+        database: path.to_path_buf(),
     })
 }
 
