@@ -8,6 +8,7 @@
 mod support;
 
 mod api;
+mod clients;
 mod crash;
 mod docker;
 mod faults;
