@@ -165,8 +165,7 @@ async fn greeting_becomes(app: &TestApp, name: &str, want: &str) {
         &format!("kopf copies the greeting {want:?} into {name}"),
         Duration::from_secs(60),
         || async {
-            app.get(&path).await.body["metadata"]["annotations"]["kubetrail.dev/greeting"]
-                == want
+            app.get(&path).await.body["metadata"]["annotations"]["kubetrail.dev/greeting"] == want
         },
     )
     .await;
@@ -178,7 +177,14 @@ async fn a_kopf_operator_runs_standalone_and_reacts_to_configmaps() {
     let log_path = app.dir.path().join("kopf.log");
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut operator = tokio::process::Command::new(clients_python())
-        .args(["-m", "kopf", "run", "--standalone", "--namespace", "default"])
+        .args([
+            "-m",
+            "kopf",
+            "run",
+            "--standalone",
+            "--namespace",
+            "default",
+        ])
         .arg(script("kopf_operator.py"))
         .env("KUBECONFIG", &app.kubectl.kubeconfig)
         .stdin(Stdio::null())
@@ -324,8 +330,9 @@ mod kube_rs {
 
     /// The runtime `watcher`'s stream of the pod until `done` holds for an event.
     async fn watcher_until(
-        stream: &mut (impl futures_util::Stream<Item = Result<watcher::Event<Pod>, watcher::Error>>
-                  + Unpin),
+        stream: &mut (
+                 impl futures_util::Stream<Item = Result<watcher::Event<Pod>, watcher::Error>> + Unpin
+             ),
         what: &str,
         done: impl Fn(&watcher::Event<Pod>) -> bool,
     ) {
@@ -449,9 +456,11 @@ mod kube_rs {
             .collect();
         assert!(managers.iter().any(|m| m == "kube-rs"), "{managers:?}");
 
-        let seen = events_until(&pods, &last_rv, |e| {
-            matches!(e, WatchEvent::Modified(p) if label(p, "applied").is_some())
-        })
+        let seen = events_until(
+            &pods,
+            &last_rv,
+            |e| matches!(e, WatchEvent::Modified(p) if label(p, "applied").is_some()),
+        )
         .await;
         assert!(
             seen.iter().all(|e| matches!(e, WatchEvent::Modified(_))),
@@ -546,7 +555,8 @@ spec:
         let out = k.run(&["get", "pods"]).await;
         assert!(out.status.success(), "{out:?}");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("No resources found in default namespace."),
+            String::from_utf8_lossy(&out.stderr)
+                .contains("No resources found in default namespace."),
             "{out:?}"
         );
 
@@ -566,7 +576,10 @@ spec:
         let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
 
         let out = k
-            .run_with_input(&["create", "--save-config", "-f", "-"], Some(POD.as_bytes()))
+            .run_with_input(
+                &["create", "--save-config", "-f", "-"],
+                Some(POD.as_bytes()),
+            )
             .await;
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
@@ -629,7 +642,10 @@ spec:
             .await;
 
         let applied_manifest = POD
-            .replace("    client: kubectl-120\n", "    client: kubectl-120\n    applied: \"yes\"\n")
+            .replace(
+                "    client: kubectl-120\n",
+                "    client: kubectl-120\n    applied: \"yes\"\n",
+            )
             .replace("echo:v1", "echo:v2");
         let out = k
             .run_with_input(&["apply", "-f", "-"], Some(applied_manifest.as_bytes()))
@@ -648,7 +664,13 @@ spec:
             "{out:?}"
         );
         let labels = k
-            .ok(&["get", "pod", "old-kubectl", "-o", "jsonpath={.metadata.labels}"])
+            .ok(&[
+                "get",
+                "pod",
+                "old-kubectl",
+                "-o",
+                "jsonpath={.metadata.labels}",
+            ])
             .await;
         let labels: Value = serde_json::from_str(&labels).expect("labels as JSON");
         assert_eq!(

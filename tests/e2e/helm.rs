@@ -114,12 +114,16 @@ impl Cluster {
             .env_remove("KUBETRAIL_SIMULATED_NODES")
             .start();
         let kubectl = Kubectl::new(&server.kubeconfig);
-        wait::blocking("the Docker node to be Ready", Duration::from_secs(60), || {
-            let out = kubectl.output(&["get", "node", &node, "--no-headers"]);
-            String::from_utf8_lossy(&out.stdout)
-                .contains(" Ready ")
-                .then_some(())
-        });
+        wait::blocking(
+            "the Docker node to be Ready",
+            Duration::from_secs(60),
+            || {
+                let out = kubectl.output(&["get", "node", &node, "--no-headers"]);
+                String::from_utf8_lossy(&out.stdout)
+                    .contains(" Ready ")
+                    .then_some(())
+            },
+        );
         Cluster {
             server,
             kubectl,
@@ -201,33 +205,65 @@ async fn helm_4_installs_upgrades_rolls_back_and_uninstalls_a_created_chart() {
     assert_eq!(field(&out, "NAMESPACE"), Some("default"), "{out}");
     assert_eq!(field(&out, "STATUS"), Some("deployed"), "{out}");
     assert_eq!(field(&out, "REVISION"), Some("1"), "{out}");
-    assert_eq!(field(&out, "DESCRIPTION"), Some("Install complete"), "{out}");
+    assert_eq!(
+        field(&out, "DESCRIPTION"),
+        Some("Install complete"),
+        "{out}"
+    );
     let first = c.wait_for_one_pod("web", "ghcr.io/subicura/echo:v1").await;
     let account = c
         .kubectl
-        .ok(&["get", "pod", &first, "-o", "jsonpath={.spec.serviceAccountName}"])
+        .ok(&[
+            "get",
+            "pod",
+            &first,
+            "-o",
+            "jsonpath={.spec.serviceAccountName}",
+        ])
         .await;
     assert_eq!(account, "web-demo");
     let port = c
         .kubectl
-        .ok(&["get", "service", "web-demo", "-o", "jsonpath={.spec.ports[0].port}"])
+        .ok(&[
+            "get",
+            "service",
+            "web-demo",
+            "-o",
+            "jsonpath={.spec.ports[0].port}",
+        ])
         .await;
     assert_eq!(port, "3000");
     let stored = c
         .kubectl
         .ok(&["get", "secrets", "-l", "owner=helm,name=web", "-o", "name"])
         .await;
-    assert_eq!(stored.trim(), "secret/sh.helm.release.v1.web.v1", "{stored}");
+    assert_eq!(
+        stored.trim(),
+        "secret/sh.helm.release.v1.web.v1",
+        "{stored}"
+    );
 
     let listed = rows(&helm.ok(&["list"]).await);
     assert_eq!(
         listed[0],
-        ["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"],
+        [
+            "NAME",
+            "NAMESPACE",
+            "REVISION",
+            "UPDATED",
+            "STATUS",
+            "CHART",
+            "APP VERSION"
+        ],
         "{listed:?}"
     );
     assert_eq!(listed.len(), 2, "{listed:?}");
     assert_eq!(listed[1][..3], ["web", "default", "1"], "{listed:?}");
-    assert_eq!(listed[1][4..], ["deployed", "demo-0.1.0", "1.16.0"], "{listed:?}");
+    assert_eq!(
+        listed[1][4..],
+        ["deployed", "demo-0.1.0", "1.16.0"],
+        "{listed:?}"
+    );
 
     let mut upgrade = vec!["upgrade", "web", &chart, "--wait", "--timeout", "3m"];
     let v2 = echo_values("v2");
@@ -245,7 +281,14 @@ async fn helm_4_installs_upgrades_rolls_back_and_uninstalls_a_created_chart() {
     let history = rows(&helm.ok(&["history", "web"]).await);
     assert_eq!(
         history[0],
-        ["REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "DESCRIPTION"],
+        [
+            "REVISION",
+            "UPDATED",
+            "STATUS",
+            "CHART",
+            "APP VERSION",
+            "DESCRIPTION"
+        ],
         "{history:?}"
     );
     let summary: Vec<(&str, &str, &str)> = history[1..]
