@@ -15,19 +15,22 @@ pub const DEPLOYMENT_CONTROLLER: &str = "deployment-controller";
 pub const ENDPOINT_CONTROLLER: &str = "endpoint-controller";
 /// Keeps each Service's EndpointSlices.
 pub const ENDPOINTSLICE_CONTROLLER: &str = "endpointslice-controller";
+/// Keeps a `default` ServiceAccount in every active namespace.
+pub const SERVICEACCOUNT_CONTROLLER: &str = "serviceaccount-controller";
 /// Follows ownerReferences (background, foreground and orphan propagation).
 pub const GARBAGE_COLLECTOR: &str = "generic-garbage-collector";
 /// Binds pending pods to nodes.
 pub const SCHEDULER: &str = "default-scheduler";
 
 /// The in-process controllers, in the order the server starts them.
-pub const CONTROLLERS: [&str; 8] = [
+pub const CONTROLLERS: [&str; 9] = [
     NAMESPACE_CONTROLLER,
     SCHEDULER,
     DEPLOYMENT_CONTROLLER,
     REPLICASET_CONTROLLER,
     ENDPOINT_CONTROLLER,
     ENDPOINTSLICE_CONTROLLER,
+    SERVICEACCOUNT_CONTROLLER,
     GARBAGE_COLLECTOR,
     NODE_LIFECYCLE_CONTROLLER,
 ];
@@ -69,6 +72,7 @@ mod tests {
             "deployment-controller",
             "endpoint-controller",
             "endpointslice-controller",
+            "serviceaccount-controller",
             "service-proxy",
             "generic-garbage-collector",
             "default-scheduler",

@@ -146,6 +146,12 @@ fn valid(kind: ResourceKind, name: &str) -> Value {
         ResourceKind::EndpointSlice => json!({"apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice", "metadata": metadata, "addressType": "IPv4",
             "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 8080}]}),
+        ResourceKind::ConfigMap => json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": metadata, "data": {"a": "1"}}),
+        ResourceKind::Secret => json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": metadata, "data": {"a": "MQ=="}, "stringData": {"b": "2"}}),
+        ResourceKind::ServiceAccount => json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": metadata, "secrets": [{"name": "s"}]}),
     }
 }
 

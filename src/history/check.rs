@@ -1264,7 +1264,7 @@ mod tests {
         assert_eq!(
             report.lines(),
             [
-                "checked 3 recorded decisions of namespace-controller, default-scheduler, deployment-controller, replicaset-controller, endpoint-controller, endpointslice-controller, generic-garbage-collector and node-lifecycle-controller: 0 differ"
+                "checked 3 recorded decisions of namespace-controller, default-scheduler, deployment-controller, replicaset-controller, endpoint-controller, endpointslice-controller, serviceaccount-controller, generic-garbage-collector and node-lifecycle-controller: 0 differ"
             ]
         );
     }

@@ -257,6 +257,9 @@ mod tests {
                 ResourceKind::EndpointSlice,
                 "echo-x",
             ),
+            ("cm/echo", ResourceKind::ConfigMap, "echo"),
+            ("secret/echo", ResourceKind::Secret, "echo"),
+            ("sa/default", ResourceKind::ServiceAccount, "default"),
         ] {
             assert_eq!(
                 parse_object_ref(reference).unwrap(),
@@ -264,7 +267,7 @@ mod tests {
                 "{reference}"
             );
         }
-        for bad in ["echo", "configmap/echo", "pod/"] {
+        for bad in ["echo", "widget/echo", "pod/"] {
             assert!(parse_object_ref(bad).is_err(), "{bad}");
         }
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{
     Container, Endpoints, EphemeralContainer, Event, HTTPGetAction, Lifecycle, Namespace, Node,
-    Pod, PodSpec, Probe, ResourceRequirements, Service, Toleration, Volume,
+    Pod, PodSpec, Probe, ResourceRequirements, Secret, Service, Toleration, Volume,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -744,6 +744,23 @@ pub fn default_endpoint_slice(slice: &mut EndpointSlice) {
         port.name.get_or_insert_with(String::new);
         set_if_empty(&mut port.protocol, "TCP");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secret
+// ---------------------------------------------------------------------------------------------
+
+/// core/v1 `SetDefaults_Secret` (type `Opaque`), after the conversion to the internal type
+/// (`Convert_v1_Secret_To_core_Secret`) has folded `stringData` into `data`: a key in both
+/// takes the `stringData` value, and `stringData` is never stored.
+pub fn default_secret(secret: &mut Secret) {
+    if let Some(strings) = secret.string_data.take() {
+        let data = secret.data.get_or_insert_with(Default::default);
+        for (key, value) in strings {
+            data.insert(key, k8s_openapi::ByteString(value.into_bytes()));
+        }
+    }
+    set_if_empty(&mut secret.type_, "Opaque");
 }
 
 /// `SetDefaults_NodeStatus` (allocatable defaults to capacity) and resource-list rounding.

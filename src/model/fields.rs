@@ -39,9 +39,13 @@ pub fn supported_fields(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Node => &["metadata.name", "spec.unschedulable"],
         ResourceKind::Namespace => &["metadata.name", "status.phase"],
         ResourceKind::ReplicaSet => &["metadata.name", "metadata.namespace", "status.replicas"],
-        ResourceKind::Deployment | ResourceKind::Endpoints | ResourceKind::EndpointSlice => {
-            &["metadata.name", "metadata.namespace"]
-        }
+        ResourceKind::Deployment
+        | ResourceKind::Endpoints
+        | ResourceKind::EndpointSlice
+        | ResourceKind::ConfigMap
+        | ResourceKind::ServiceAccount => &["metadata.name", "metadata.namespace"],
+        // kube-apiserver's SecretToSelectableFields adds `type`.
+        ResourceKind::Secret => &["metadata.name", "metadata.namespace", "type"],
         ResourceKind::Service => &[
             "metadata.name",
             "metadata.namespace",

@@ -15,10 +15,13 @@ pub enum ResourceKind {
     Service,
     Endpoints,
     EndpointSlice,
+    ConfigMap,
+    Secret,
+    ServiceAccount,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 9] = [
+    pub const ALL: [ResourceKind; 12] = [
         ResourceKind::Namespace,
         ResourceKind::Node,
         ResourceKind::Pod,
@@ -28,6 +31,9 @@ impl ResourceKind {
         ResourceKind::Service,
         ResourceKind::Endpoints,
         ResourceKind::EndpointSlice,
+        ResourceKind::ConfigMap,
+        ResourceKind::Secret,
+        ResourceKind::ServiceAccount,
     ];
 
     /// The `kind` field value.
@@ -42,6 +48,9 @@ impl ResourceKind {
             ResourceKind::Service => "Service",
             ResourceKind::Endpoints => "Endpoints",
             ResourceKind::EndpointSlice => "EndpointSlice",
+            ResourceKind::ConfigMap => "ConfigMap",
+            ResourceKind::Secret => "Secret",
+            ResourceKind::ServiceAccount => "ServiceAccount",
         }
     }
 
@@ -83,6 +92,9 @@ impl ResourceKind {
             ResourceKind::Service => "services",
             ResourceKind::Endpoints => "endpoints",
             ResourceKind::EndpointSlice => "endpointslices",
+            ResourceKind::ConfigMap => "configmaps",
+            ResourceKind::Secret => "secrets",
+            ResourceKind::ServiceAccount => "serviceaccounts",
         }
     }
 
@@ -97,6 +109,9 @@ impl ResourceKind {
             ResourceKind::Service => "service",
             ResourceKind::Endpoints => "endpoints",
             ResourceKind::EndpointSlice => "endpointslice",
+            ResourceKind::ConfigMap => "configmap",
+            ResourceKind::Secret => "secret",
+            ResourceKind::ServiceAccount => "serviceaccount",
         }
     }
 
@@ -110,7 +125,9 @@ impl ResourceKind {
             ResourceKind::Event => &["ev"],
             ResourceKind::Service => &["svc"],
             ResourceKind::Endpoints => &["ep"],
-            ResourceKind::EndpointSlice => &[],
+            ResourceKind::EndpointSlice | ResourceKind::Secret => &[],
+            ResourceKind::ConfigMap => &["cm"],
+            ResourceKind::ServiceAccount => &["sa"],
         }
     }
 
@@ -134,6 +151,9 @@ impl ResourceKind {
                 | ResourceKind::Service
                 | ResourceKind::Endpoints
                 | ResourceKind::EndpointSlice
+                | ResourceKind::ConfigMap
+                | ResourceKind::Secret
+                | ResourceKind::ServiceAccount
         )
     }
 
@@ -164,7 +184,12 @@ impl ResourceKind {
     pub fn has_status(self) -> bool {
         !matches!(
             self,
-            ResourceKind::Event | ResourceKind::Endpoints | ResourceKind::EndpointSlice
+            ResourceKind::Event
+                | ResourceKind::Endpoints
+                | ResourceKind::EndpointSlice
+                | ResourceKind::ConfigMap
+                | ResourceKind::Secret
+                | ResourceKind::ServiceAccount
         )
     }
 
@@ -229,7 +254,12 @@ impl ResourceKind {
             ResourceKind::Node => NODE,
             ResourceKind::Namespace => NS,
             ResourceKind::Service => SVC,
-            ResourceKind::Event | ResourceKind::Endpoints | ResourceKind::EndpointSlice => &[],
+            ResourceKind::Event
+            | ResourceKind::Endpoints
+            | ResourceKind::EndpointSlice
+            | ResourceKind::ConfigMap
+            | ResourceKind::Secret
+            | ResourceKind::ServiceAccount => &[],
         }
     }
 

@@ -4,7 +4,9 @@
 
 use crate::model::ResourceKind;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
@@ -38,5 +40,8 @@ pub fn register(kind: ResourceKind, generator: &mut SchemaGenerator) -> String {
         ResourceKind::Service => name_of::<Service>(generator),
         ResourceKind::Endpoints => name_of::<Endpoints>(generator),
         ResourceKind::EndpointSlice => name_of::<EndpointSlice>(generator),
+        ResourceKind::ConfigMap => name_of::<ConfigMap>(generator),
+        ResourceKind::Secret => name_of::<Secret>(generator),
+        ResourceKind::ServiceAccount => name_of::<ServiceAccount>(generator),
     }
 }

@@ -85,6 +85,7 @@ pub fn field_strategy(kind: &str, path: &[&str]) -> FieldStrategy {
         ("ReplicaSet", ["spec", "template", "spec", rest @ ..]) => pod_spec(rest),
         ("ReplicaSet" | "Namespace", ["status", rest @ ..]) => find(STATUS_CONDITIONS, rest),
         ("Node", _) => find(NODE, path),
+        ("ServiceAccount", _) => find(SERVICE_ACCOUNT, path),
         _ => None,
     };
     found.cloned().unwrap_or(FieldStrategy::Map)
@@ -109,6 +110,10 @@ const fn by_retaining(key: &'static str) -> FieldStrategy {
         retain_keys: true,
     }
 }
+
+/// ServiceAccount: `secrets` merge by name (`imagePullSecrets` is atomic, replaced whole);
+/// ConfigMap and Secret `data` are plain maps, merged key by key.
+const SERVICE_ACCOUNT: Table = &[(&["secrets"], by("name"))];
 
 /// ObjectMeta, relative to `metadata`.
 const OBJECT_META: Table = &[
@@ -1916,6 +1921,10 @@ mod tests {
             ("Namespace", &["spec", "finalizers"], FS::Map),
             ("Event", &["metadata", "finalizers"], FS::MergePrimitives),
             ("Event", &["related"], FS::Map),
+            ("ServiceAccount", &["secrets"], by("name")),
+            ("ServiceAccount", &["imagePullSecrets"], FS::Map),
+            ("ConfigMap", &["data"], FS::Map),
+            ("Secret", &["data"], FS::Map),
         ];
         for (kind, path, want) in cases {
             assert_eq!(field_strategy(kind, path), want, "{kind} {path:?}");

@@ -232,6 +232,17 @@ impl Snapshot {
         self.departures.deleted.get(uid).map(Arc::as_ref)
     }
 
+    /// The newest recent deletion of the object `kind` `namespace`/`name` (whichever uid it
+    /// had), for a controller that recreates what was deleted.
+    pub fn deleted_named(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Gone> {
+        self.departures
+            .all
+            .iter()
+            .rev()
+            .map(Arc::as_ref)
+            .find(|g| g.deleted && g.kind == kind && g.namespace == namespace && g.name == name)
+    }
+
     pub fn in_namespace<'a>(
         &'a self,
         kind: ResourceKind,

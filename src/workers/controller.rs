@@ -7,7 +7,7 @@
 use super::cache::{Informer, Snapshot};
 use super::{
     Pass, deployment, endpoints, gc, namespace, nodes, pace, replicaset, run_chains, run_commands,
-    run_slow_start,
+    run_slow_start, serviceaccount,
 };
 use super::{scheduler, wait_for_change};
 use crate::events::{EventLog, RequestMeta};
@@ -66,6 +66,7 @@ pub fn controllers(timing: nodes::Timing) -> Vec<Box<dyn Controller>> {
         Box::new(replicaset::ReplicaSetController::new()),
         Box::new(endpoints::EndpointsController),
         Box::new(endpoints::EndpointSliceController),
+        Box::new(serviceaccount::ServiceAccountController),
         Box::new(gc::GarbageCollector),
         Box::new(nodes::NodeLifecycleController::new(timing)),
     ]

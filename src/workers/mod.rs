@@ -30,6 +30,7 @@ pub mod record;
 pub mod remote;
 pub mod replicaset;
 pub mod scheduler;
+pub mod serviceaccount;
 
 use crate::api::actors;
 pub use crate::events::Cause;

@@ -1,5 +1,6 @@
-//! The namespace controller: empties a namespace whose deletion was requested (deleting its
-//! pods, replicasets and events), then finalizes it so the log records its removal.
+//! The namespace controller: empties a namespace whose deletion was requested (deleting every
+//! namespaced object in it: workloads, Services, ConfigMaps, Secrets, ServiceAccounts, events),
+//! then finalizes it so the log records its removal.
 
 use super::cache::Snapshot;
 use super::causes;
@@ -10,12 +11,12 @@ use crate::model::{ResourceKind, meta};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Kinds that live in a namespace, deleted when it goes.
-const CONTENTS: [ResourceKind; 3] = [
-    ResourceKind::ReplicaSet,
-    ResourceKind::Pod,
-    ResourceKind::Event,
-];
+/// Kinds that live in a namespace, deleted when it goes: every namespaced kind.
+fn contents() -> impl Iterator<Item = ResourceKind> {
+    ResourceKind::ALL
+        .into_iter()
+        .filter(|kind| kind.namespaced())
+}
 
 /// What to do for one terminating namespace given what is still in it: delete what is not yet
 /// being deleted, or, once it is empty, finalize it.
@@ -77,12 +78,11 @@ fn reconcile_all(snapshot: &Snapshot) -> Vec<Caused> {
             continue;
         }
         let name = meta::name(namespace);
-        let contents: Vec<(ResourceKind, Value)> = CONTENTS
-            .iter()
+        let contents: Vec<(ResourceKind, Value)> = contents()
             .flat_map(|kind| {
                 snapshot
-                    .in_namespace(*kind, name)
-                    .map(move |o| (*kind, o.as_ref().clone()))
+                    .in_namespace(kind, name)
+                    .map(move |o| (kind, o.as_ref().clone()))
             })
             .collect();
         let marks = snapshot.marks_of(ResourceKind::Namespace, namespace);
@@ -134,6 +134,43 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn every_namespaced_kind_is_emptied() {
+        let want: Vec<ResourceKind> = ResourceKind::ALL
+            .into_iter()
+            .filter(|k| !matches!(k, ResourceKind::Namespace | ResourceKind::Node))
+            .collect();
+        assert_eq!(contents().collect::<Vec<_>>(), want);
+        let objects: Vec<(ResourceKind, Value)> = [
+            ResourceKind::ConfigMap,
+            ResourceKind::Secret,
+            ResourceKind::ServiceAccount,
+        ]
+        .into_iter()
+        .map(|kind| {
+            (
+                kind,
+                json!({"metadata": {"name": "x", "namespace": "team"}}),
+            )
+        })
+        .collect();
+        let deleted: Vec<ResourceKind> = reconcile(&terminating("team"), &objects)
+            .into_iter()
+            .filter_map(|c| match c {
+                Command::Delete { kind, .. } => Some(kind),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            deleted,
+            [
+                ResourceKind::ConfigMap,
+                ResourceKind::Secret,
+                ResourceKind::ServiceAccount
+            ]
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use super::validation::{self, FieldError};
 use super::{ResourceKind, defaults};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -154,6 +156,39 @@ impl Admissible for EndpointSlice {
     }
 }
 
+impl Admissible for ConfigMap {
+    fn apply_defaults(&mut self) {}
+    fn validate(&self) -> Vec<FieldError> {
+        validation::validate_config_map(self)
+    }
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        validation::validate_config_map_update(self, old)
+    }
+}
+
+impl Admissible for Secret {
+    /// Folds `stringData` into `data` before defaulting the type.
+    fn apply_defaults(&mut self) {
+        defaults::default_secret(self);
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        validation::validate_secret(self)
+    }
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        validation::validate_secret_update(self, old)
+    }
+}
+
+impl Admissible for ServiceAccount {
+    fn apply_defaults(&mut self) {}
+    fn validate(&self) -> Vec<FieldError> {
+        validation::validate_service_account(self)
+    }
+    fn validate_update(&self, _old: &Self) -> Vec<FieldError> {
+        validation::validate_service_account(self)
+    }
+}
+
 /// What is being admitted.
 #[derive(Debug, Clone, Copy)]
 pub enum Admission<'a> {
@@ -178,6 +213,9 @@ pub fn admit(
         ResourceKind::Service => admit_typed::<Service>(kind, object, admission),
         ResourceKind::Endpoints => admit_typed::<Endpoints>(kind, object, admission),
         ResourceKind::EndpointSlice => admit_typed::<EndpointSlice>(kind, object, admission),
+        ResourceKind::ConfigMap => admit_typed::<ConfigMap>(kind, object, admission),
+        ResourceKind::Secret => admit_typed::<Secret>(kind, object, admission),
+        ResourceKind::ServiceAccount => admit_typed::<ServiceAccount>(kind, object, admission),
     }
 }
 
@@ -258,6 +296,9 @@ fn unknown_fields_decoded(kind: ResourceKind, raw: &Value) -> Vec<String> {
         ResourceKind::Service => reencode::<Service>(raw),
         ResourceKind::Endpoints => reencode::<Endpoints>(raw),
         ResourceKind::EndpointSlice => reencode::<EndpointSlice>(raw),
+        ResourceKind::ConfigMap => reencode::<ConfigMap>(raw),
+        ResourceKind::Secret => reencode::<Secret>(raw),
+        ResourceKind::ServiceAccount => reencode::<ServiceAccount>(raw),
     };
     let mut unknown = Vec::new();
     if let Some(known) = known {

@@ -32,6 +32,7 @@ pub fn list_type(kind: &str, path: &[&str]) -> ListType {
         ("ReplicaSet" | "Namespace", ["status", "conditions"]) => ListType::Map(TYPE),
         ("Node", ["spec", "podCIDRs"]) => ListType::Set,
         ("Node", ["status", "conditions" | "addresses"]) => ListType::Map(TYPE),
+        ("ServiceAccount", ["secrets"]) => ListType::Map(NAME),
         _ => ListType::Atomic,
     }
 }
@@ -49,6 +50,8 @@ pub fn map_is_atomic(kind: &str, path: &[&str]) -> bool {
             pod_spec_atomic(rest)
         }
         ("Event", ["involvedObject" | "related"]) => true,
+        // ObjectReference and LocalObjectReference are atomic structs.
+        ("ServiceAccount", ["secrets" | "imagePullSecrets"]) => true,
         _ => false,
     }
 }
@@ -244,6 +247,8 @@ mod tests {
             ("Node", &["status", "addresses"], ListType::Map(TYPE)),
             ("Node", &["spec", "podCIDRs"], ListType::Set),
             ("Node", &["spec", "taints"], ListType::Atomic),
+            ("ServiceAccount", &["secrets"], ListType::Map(NAME)),
+            ("ServiceAccount", &["imagePullSecrets"], ListType::Atomic),
             ("Namespace", &["spec", "finalizers"], ListType::Atomic),
             ("Namespace", &["metadata", "finalizers"], ListType::Set),
             (

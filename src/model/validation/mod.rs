@@ -6,6 +6,7 @@
 //! string formats, quantities and object metadata, then one file per kind (the pod's spec spread
 //! over `volumes`, `containers`, `resources`, `security`, `probes`, `pod` and `pod_update`).
 
+mod config;
 mod containers;
 mod deployment;
 mod event;
@@ -27,6 +28,10 @@ mod service;
 mod testing;
 mod volumes;
 
+pub use config::{
+    MAX_SECRET_SIZE, validate_config_map, validate_config_map_update, validate_secret,
+    validate_secret_update, validate_service_account,
+};
 pub use deployment::{validate_deployment, validate_deployment_update};
 pub use event::validate_event;
 pub use field::{FieldError, FieldErrorReason, NameKind};

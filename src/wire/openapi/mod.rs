@@ -1285,6 +1285,7 @@ const FIELD_TOPOLOGIES: &[(&str, &str, Topology)] = {
         ("core.v1.PodStatus",            "resourceClaimStatuses",     ListMap(&["name"])),
         ("core.v1.ResourceRequirements", "claims",                    ListMap(&["name"])),
         ("core.v1.ResourceStatus",       "resources",                 ListMap(&["resourceID"])),
+        ("core.v1.ServiceAccount",       "secrets",                   ListMap(&["name"])),
         ("meta.v1.ObjectMeta",           "finalizers",                ListSet),
         ("meta.v1.ObjectMeta",           "ownerReferences",           ListMap(&["uid"])),
     ]

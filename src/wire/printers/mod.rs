@@ -2,7 +2,7 @@
 //! for with `Accept: application/json;as=Table;g=meta.k8s.io;v=v1`.
 //!
 //! Owns, per kind (Pod, ReplicaSet, Deployment, Node, Namespace, core/v1 Event, Service,
-//! Endpoints, EndpointSlice, plus the generic fallback every
+//! Endpoints, EndpointSlice, ConfigMap, Secret, ServiceAccount, plus the generic fallback every
 //! other kind gets), the column definitions and the cell logic of Kubernetes'
 //! `pkg/printers/internalversion/printers.go` (always the wide form, as the real server renders
 //! it), apimachinery's `duration.HumanDuration`, label-selector formatting for the Selector
@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::model::meta::Lookup as _;
 
+mod config;
 mod event;
 mod namespace;
 mod node;
@@ -22,6 +23,7 @@ mod pod;
 mod replicaset;
 mod service;
 
+use config::{config_map_cells, secret_cells, service_account_cells};
 use event::event_cells;
 use namespace::namespace_cells;
 use node::node_cells;
@@ -286,6 +288,22 @@ pub fn columns(kind: &str) -> Vec<Column> {
             col("Endpoints", "string", service::SLICE_ENDPOINTS_DESC),
             AGE_COLUMN,
         ],
+        "ConfigMap" => vec![
+            NAME_COLUMN,
+            col("Data", "string", config::CONFIG_MAP_DATA_DESC),
+            AGE_COLUMN,
+        ],
+        "Secret" => vec![
+            NAME_COLUMN,
+            col("Type", "string", config::SECRET_TYPE_DESC),
+            col("Data", "string", config::SECRET_DATA_DESC),
+            AGE_COLUMN,
+        ],
+        "ServiceAccount" => vec![
+            NAME_COLUMN,
+            col("Secrets", "string", config::SERVICE_ACCOUNT_SECRETS_DESC),
+            AGE_COLUMN,
+        ],
         _ => vec![NAME_COLUMN, col("Created At", "date", AGE_DESC)],
     }
 }
@@ -308,6 +326,9 @@ pub fn cells(kind: &str, object: &Value, now: Timestamp) -> Vec<Value> {
         "Service" => service_cells(object, now),
         "Endpoints" => endpoints_cells(object, now),
         "EndpointSlice" => endpoint_slice_cells(object, now),
+        "ConfigMap" => config_map_cells(object, now),
+        "Secret" => secret_cells(object, now),
+        "ServiceAccount" => service_account_cells(object, now),
         _ => generic_cells(object),
     }
 }
@@ -751,7 +772,7 @@ mod tests {
                 &["string"; 10],
             ),
             (
-                "ConfigMap",
+                "Lease",
                 &["Name", "Created At"],
                 &[0, 0],
                 &["string", "date"],
@@ -791,7 +812,7 @@ mod tests {
     fn generic_cells_case() {
         let cm = json!({"metadata": {"name": "cfg", "creationTimestamp": "2025-03-04T05:06:07Z"}});
         assert_eq!(
-            cells("ConfigMap", &cm, now()),
+            cells("Lease", &cm, now()),
             vec![s("cfg"), s("2025-03-04T05:06:07Z")]
         );
         let no_time = json!({"metadata": {"name": "cfg"}});

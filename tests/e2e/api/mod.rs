@@ -1,5 +1,6 @@
 //! HTTP integration tests against a server in this process: one module per behaviour.
 
+mod configs;
 mod controllers;
 mod deployments;
 mod discovery;
