@@ -1,4 +1,4 @@
-// @kubernetes/client-node 1.4 against kubetrail: list, watch resumed from the list's
+// @kubernetes/client-node 1.4 against kubetrail, on a ConfigMap: list, watch resumed from the list's
 // resourceVersion and again from the last one seen, create, merge / strategic / JSON patch,
 // server-side apply, delete; each step reads back what it wrote.
 //
@@ -20,7 +20,7 @@ const namespace = "default";
 const ok = (step) => console.log(`ok: ${step}`);
 const contentType = (type) => k8s.setHeaderOptions("Content-Type", type);
 
-// Watch the pod from `rv` until `done(type, pod)`: every [type, pod] seen on the way.
+// Watch the ConfigMap from `rv` until `done(type, cm)`: every [type, cm] seen on the way.
 async function eventsUntil(rv, done) {
   const seen = [];
   const watch = new k8s.Watch(kc);
@@ -33,13 +33,13 @@ async function eventsUntil(rv, done) {
     );
     watch
       .watch(
-        `/api/v1/namespaces/${namespace}/pods`,
+        `/api/v1/namespaces/${namespace}/configmaps`,
         { resourceVersion: rv, fieldSelector: `metadata.name=${name}`, timeoutSeconds: 20 },
-        (type, pod) => {
+        (type, cm) => {
           // Events of one read arrive together: those after the awaited one are not kept.
           if (finished) return;
-          seen.push([type, pod]);
-          if (done(type, pod)) {
+          seen.push([type, cm]);
+          if (done(type, cm)) {
             finished = true;
             clearTimeout(timer);
             resolve();
@@ -58,66 +58,64 @@ async function eventsUntil(rv, done) {
   return seen;
 }
 
-const listed = await core.listNamespacedPod({ namespace });
-assert.ok(!listed.items.some((p) => p.metadata.name === name));
+const listed = await core.listNamespacedConfigMap({ namespace });
+assert.ok(!listed.items.some((c) => c.metadata.name === name));
 const rv0 = listed.metadata.resourceVersion;
 assert.ok(rv0, "a list carries a resourceVersion");
 ok("list");
 
-const created = await core.createNamespacedPod({
+const created = await core.createNamespacedConfigMap({
   namespace,
   body: {
     apiVersion: "v1",
-    kind: "Pod",
+    kind: "ConfigMap",
     metadata: { name, labels: { client: "client-node" } },
-    spec: {
-      containers: [
-        { name: "app", image: "ghcr.io/subicura/echo:v1", ports: [{ containerPort: 3000 }] },
-      ],
-    },
+    data: { greeting: "hello" },
   },
 });
 assert.equal(created.metadata.name, name);
 assert.ok(created.metadata.uid);
+assert.deepEqual(created.data, { greeting: "hello" });
 ok("create");
 
 let seen = await eventsUntil(rv0, (type) => type === "ADDED");
 let lastRv = seen.at(-1)[1].metadata.resourceVersion;
 ok("watch from the list's resourceVersion");
 
-let patched = await core.patchNamespacedPod(
-  { name, namespace, body: { metadata: { labels: { merge: "yes" } } } },
+let patched = await core.patchNamespacedConfigMap(
+  { name, namespace, body: { metadata: { labels: { merge: "yes" } }, data: { extra: "1" } } },
   contentType(k8s.PatchStrategy.MergePatch),
 );
 assert.deepEqual(patched.metadata.labels, { client: "client-node", merge: "yes" });
+assert.deepEqual(patched.data, { greeting: "hello", extra: "1" });
 ok("merge patch");
 
-// Strategic merge: the containers list merges by name, so the port stays.
-patched = await core.patchNamespacedPod(
-  {
-    name,
-    namespace,
-    body: { spec: { containers: [{ name: "app", image: "ghcr.io/subicura/echo:v2" }] } },
-  },
+// Strategic merge: `$patch: replace` replaces the whole map (a merge patch would take it for
+// a key).
+patched = await core.patchNamespacedConfigMap(
+  { name, namespace, body: { data: { $patch: "replace", greeting: "hi" } } },
   contentType(k8s.PatchStrategy.StrategicMergePatch),
 );
-assert.equal(patched.spec.containers.length, 1);
-assert.equal(patched.spec.containers[0].image, "ghcr.io/subicura/echo:v2");
-assert.equal(patched.spec.containers[0].ports[0].containerPort, 3000);
+assert.deepEqual(patched.data, { greeting: "hi" });
 ok("strategic merge patch");
 
-patched = await core.patchNamespacedPod(
+patched = await core.patchNamespacedConfigMap(
   { name, namespace, body: [{ op: "add", path: "/metadata/labels/json", value: "yes" }] },
   contentType(k8s.PatchStrategy.JsonPatch),
 );
 assert.equal(patched.metadata.labels.json, "yes");
 ok("json patch");
 
-const applied = await core.patchNamespacedPod(
+const applied = await core.patchNamespacedConfigMap(
   {
     name,
     namespace,
-    body: { apiVersion: "v1", kind: "Pod", metadata: { name, labels: { applied: "yes" } } },
+    body: {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name, labels: { applied: "yes" } },
+      data: { applied: "yes" },
+    },
     fieldManager: "client-node",
     force: true,
   },
@@ -125,27 +123,28 @@ const applied = await core.patchNamespacedPod(
 );
 assert.equal(applied.metadata.labels.applied, "yes");
 assert.equal(applied.metadata.labels.merge, "yes");
+assert.deepEqual(applied.data, { greeting: "hi", applied: "yes" });
 assert.ok(applied.metadata.managedFields.some((m) => m.manager === "client-node"));
 ok("server-side apply");
 
-seen = await eventsUntil(lastRv, (type, pod) => "applied" in (pod.metadata.labels ?? {}));
-assert.deepEqual([...new Set(seen.map((e) => e[0]))], ["MODIFIED"]);
-assert.ok(seen.some((e) => e[1].spec.containers[0].image === "ghcr.io/subicura/echo:v2"));
+seen = await eventsUntil(lastRv, (type, cm) => "applied" in (cm.metadata.labels ?? {}));
+assert.deepEqual(
+  seen.map((e) => e[0]),
+  ["MODIFIED", "MODIFIED", "MODIFIED", "MODIFIED"],
+);
+assert.deepEqual(
+  seen.slice(0, 2).map((e) => e[1].data),
+  [{ greeting: "hello", extra: "1" }, { greeting: "hi" }],
+);
 lastRv = seen.at(-1)[1].metadata.resourceVersion;
 ok("watch resumed from the last resourceVersion seen");
 
-await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+await core.deleteNamespacedConfigMap({ name, namespace });
 await eventsUntil(lastRv, (type) => type === "DELETED");
-for (let i = 0; ; i++) {
-  try {
-    await core.readNamespacedPod({ name, namespace });
-  } catch (error) {
-    assert.equal(error.code, 404, String(error));
-    break;
-  }
-  assert.ok(i < 100, "the pod is still there 20 s after its deletion");
-  await new Promise((r) => setTimeout(r, 200));
-}
-const after = await core.listNamespacedPod({ namespace });
-assert.ok(!after.items.some((p) => p.metadata.name === name));
+await assert.rejects(core.readNamespacedConfigMap({ name, namespace }), (error) => {
+  assert.equal(error.code, 404, String(error));
+  return true;
+});
+const after = await core.listNamespacedConfigMap({ namespace });
+assert.ok(!after.items.some((c) => c.metadata.name === name));
 ok("delete");

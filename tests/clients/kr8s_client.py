@@ -1,6 +1,7 @@
-"""kr8s (its asyncio API) against kubetrail: list, watch resumed from the list's resourceVersion
-and again from the last one seen, create, merge and JSON patch (kr8s sends no strategic merge
-patch and has no server-side apply), delete; each step reads back what it wrote.
+"""kr8s (its asyncio API) against kubetrail, on a ConfigMap: list, watch resumed from the
+list's resourceVersion and again from the last one seen, create, merge and JSON patch (kr8s
+sends no strategic merge patch and has no server-side apply), delete; each step reads back
+what it wrote.
 
 kr8s's `get` yields a list's items only, so the list's resourceVersion is read with its
 `call_api`, the request `get` makes.
@@ -12,7 +13,7 @@ import asyncio
 import sys
 
 import kr8s.asyncio
-from kr8s.asyncio.objects import Pod
+from kr8s.asyncio.objects import ConfigMap
 
 kubeconfig, name = sys.argv[1:3]
 ns = "default"
@@ -23,14 +24,14 @@ def ok(step):
 
 
 async def events_until(api, rv, done):
-    """Watch the pod from `rv` until `done(type, pod)`; every (type, raw pod) seen on the way."""
+    """Watch the ConfigMap from `rv` until `done(type, cm)`; every (type, raw cm) seen."""
     seen = []
 
     async def run():
-        async for kind, pod in api.watch("pods", namespace=ns, since=rv,
-                                         field_selector=f"metadata.name={name}"):
-            seen.append((kind, pod.raw))
-            if done(kind, pod.raw):
+        async for kind, cm in api.watch("configmaps", namespace=ns, since=rv,
+                                        field_selector=f"metadata.name={name}"):
+            seen.append((kind, cm.raw))
+            if done(kind, cm.raw):
                 return
 
     try:
@@ -43,53 +44,47 @@ async def events_until(api, rv, done):
 async def main():
     api = await kr8s.asyncio.api(kubeconfig=kubeconfig, namespace=ns)
 
-    names = [p.name async for p in api.get("pods", namespace=ns)]
+    names = [c.name async for c in api.get("configmaps", namespace=ns)]
     assert name not in names, names
-    async with api.call_api("GET", url="pods", namespace=ns) as response:
+    async with api.call_api("GET", url="configmaps", namespace=ns) as response:
         rv0 = response.json()["metadata"]["resourceVersion"]
     ok("list")
 
-    pod = await Pod({
-        "apiVersion": "v1", "kind": "Pod",
+    cm = await ConfigMap({
+        "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": ns, "labels": {"client": "kr8s"}},
-        "spec": {"containers": [{"name": "app", "image": "ghcr.io/subicura/echo:v1",
-                                 "ports": [{"containerPort": 3000}]}]},
+        "data": {"greeting": "hello"},
     }, api=api)
-    await pod.create()
-    assert pod.metadata.uid, pod.raw
+    await cm.create()
+    assert cm.metadata.uid and cm.raw["data"] == {"greeting": "hello"}, cm.raw
     ok("create")
 
-    seen = await events_until(api, rv0, lambda t, p: t == "ADDED")
+    seen = await events_until(api, rv0, lambda t, c: t == "ADDED")
     last_rv = seen[-1][1]["metadata"]["resourceVersion"]
     ok("watch from the list's resourceVersion")
 
-    await pod.patch({"metadata": {"labels": {"merge": "yes"}}})
-    assert dict(pod.labels) == {"client": "kr8s", "merge": "yes"}, pod.raw
+    await cm.patch({"metadata": {"labels": {"merge": "yes"}}, "data": {"extra": "1"}})
+    assert dict(cm.labels) == {"client": "kr8s", "merge": "yes"}, cm.raw
+    assert cm.raw["data"] == {"greeting": "hello", "extra": "1"}, cm.raw
     ok("merge patch")
 
-    await pod.patch([{"op": "add", "path": "/metadata/labels/json", "value": "yes"}], type="json")
-    assert pod.labels["json"] == "yes", pod.raw
+    await cm.patch([{"op": "add", "path": "/metadata/labels/json", "value": "yes"}], type="json")
+    assert cm.labels["json"] == "yes", cm.raw
     # Read back from the server, not from the patch's answer.
-    fetched = await Pod.get(name, namespace=ns, api=api)
+    fetched = await ConfigMap.get(name, namespace=ns, api=api)
     assert fetched.labels["json"] == "yes" and fetched.labels["merge"] == "yes", fetched.raw
     ok("json patch")
 
-    seen = await events_until(api, last_rv, lambda t, p: "json" in p["metadata"].get("labels", {}))
-    assert {t for t, _ in seen} == {"MODIFIED"}, [t for t, _ in seen]
-    labels = [p["metadata"].get("labels", {}) for _, p in seen]
-    assert any("merge" in l and "json" not in l for l in labels), labels
+    seen = await events_until(api, last_rv, lambda t, c: "json" in c["metadata"].get("labels", {}))
+    assert [t for t, _ in seen] == ["MODIFIED", "MODIFIED"], [t for t, _ in seen]
+    assert seen[0][1]["data"] == {"greeting": "hello", "extra": "1"}, seen[0][1]
     last_rv = seen[-1][1]["metadata"]["resourceVersion"]
     ok("watch resumed from the last resourceVersion seen")
 
-    await pod.delete(force=True)
-    await events_until(api, last_rv, lambda t, p: t == "DELETED")
-    for _ in range(100):
-        if not await pod.exists():
-            break
-        await asyncio.sleep(0.2)
-    else:
-        raise AssertionError("the pod is still there 20 s after its deletion")
-    assert name not in [p.name async for p in api.get("pods", namespace=ns)]
+    await cm.delete()
+    await events_until(api, last_rv, lambda t, c: t == "DELETED")
+    assert not await cm.exists(), "the ConfigMap is still there after its deletion"
+    assert name not in [c.name async for c in api.get("configmaps", namespace=ns)]
     ok("delete")
 
 

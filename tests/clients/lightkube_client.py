@@ -1,17 +1,15 @@
-"""lightkube against kubetrail: list, watch resumed from the list's resourceVersion and again
-from the last one seen, create, merge / strategic / JSON patch, server-side apply, delete; each
-step reads back what it wrote.
+"""lightkube against kubetrail, on a ConfigMap: list, watch resumed from the list's
+resourceVersion and again from the last one seen, create, merge / strategic / JSON patch,
+server-side apply, delete; each step reads back what it wrote.
 
 Usage: lightkube_client.py KUBECONFIG NAME   (prints one `ok: STEP` line per step)
 """
 
 import sys
-import time
 
 from lightkube import ApiError, Client, KubeConfig
-from lightkube.models.core_v1 import Container, ContainerPort, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
 kubeconfig, name = sys.argv[1:3]
@@ -24,74 +22,72 @@ def ok(step):
 
 
 def events_until(rv, done):
-    """Watch the pod from `rv` until `done(type, pod)`; every (type, pod) seen on the way."""
+    """Watch the ConfigMap from `rv` until `done(type, cm)`; every (type, cm) on the way."""
     seen = []
-    for kind, pod in client.watch(Pod, namespace=ns, resource_version=rv, server_timeout=20,
-                                  fields={"metadata.name": name}):
-        seen.append((kind, pod))
-        if done(kind, pod):
+    for kind, cm in client.watch(ConfigMap, namespace=ns, resource_version=rv,
+                                 server_timeout=20, fields={"metadata.name": name}):
+        seen.append((kind, cm))
+        if done(kind, cm):
             return seen
     raise AssertionError(f"watch from {rv} ended before its event: {[t for t, _ in seen]}")
 
 
-listed = client.list(Pod, namespace=ns)
-assert name not in [p.metadata.name for p in listed]
+listed = client.list(ConfigMap, namespace=ns)
+assert name not in [c.metadata.name for c in listed]
 rv0 = listed.resourceVersion
 ok("list")
 
-pod = Pod(metadata=ObjectMeta(name=name, labels={"client": "lightkube"}),
-          spec=PodSpec(containers=[Container(name="app", image="ghcr.io/subicura/echo:v1",
-                                             ports=[ContainerPort(containerPort=3000)])]))
-created = client.create(pod)
+created = client.create(ConfigMap(metadata=ObjectMeta(name=name, labels={"client": "lightkube"}),
+                                  data={"greeting": "hello"}))
 assert created.metadata.name == name and created.metadata.uid, created
+assert created.data == {"greeting": "hello"}, created.data
 ok("create")
 
-seen = events_until(rv0, lambda t, p: t == "ADDED")
+seen = events_until(rv0, lambda t, c: t == "ADDED")
 last_rv = seen[-1][1].metadata.resourceVersion
 ok("watch from the list's resourceVersion")
 
-patched = client.patch(Pod, name, {"metadata": {"labels": {"merge": "yes"}}}, namespace=ns,
-                       patch_type=PatchType.MERGE)
+patched = client.patch(ConfigMap, name,
+                       {"metadata": {"labels": {"merge": "yes"}}, "data": {"extra": "1"}},
+                       namespace=ns, patch_type=PatchType.MERGE)
 assert patched.metadata.labels == {"client": "lightkube", "merge": "yes"}, patched.metadata
+assert patched.data == {"greeting": "hello", "extra": "1"}, patched.data
 ok("merge patch")
 
-# Strategic merge: the containers list merges by name, so the port stays.
-patched = client.patch(
-    Pod, name, {"spec": {"containers": [{"name": "app", "image": "ghcr.io/subicura/echo:v2"}]}},
-    namespace=ns, patch_type=PatchType.STRATEGIC)
-assert len(patched.spec.containers) == 1, patched.spec.containers
-assert patched.spec.containers[0].image == "ghcr.io/subicura/echo:v2", patched.spec
-assert patched.spec.containers[0].ports[0].containerPort == 3000, patched.spec
+# Strategic merge: `$patch: replace` replaces the whole map.
+patched = client.patch(ConfigMap, name, {"data": {"$patch": "replace", "greeting": "hi"}},
+                       namespace=ns, patch_type=PatchType.STRATEGIC)
+assert patched.data == {"greeting": "hi"}, patched.data
 ok("strategic merge patch")
 
-patched = client.patch(Pod, name, [{"op": "add", "path": "/metadata/labels/json", "value": "yes"}],
+patched = client.patch(ConfigMap, name,
+                       [{"op": "add", "path": "/metadata/labels/json", "value": "yes"}],
                        namespace=ns, patch_type=PatchType.JSON)
 assert patched.metadata.labels["json"] == "yes", patched.metadata
 ok("json patch")
 
-applied = client.apply(Pod(metadata=ObjectMeta(name=name, labels={"applied": "yes"})),
+applied = client.apply(ConfigMap(metadata=ObjectMeta(name=name, labels={"applied": "yes"}),
+                                 data={"applied": "yes"}),
                        field_manager="lightkube", force=True)
 assert applied.metadata.labels["applied"] == "yes", applied.metadata
 assert applied.metadata.labels["merge"] == "yes", applied.metadata
+assert applied.data == {"greeting": "hi", "applied": "yes"}, applied.data
 assert "lightkube" in [m.manager for m in applied.metadata.managedFields or []]
 ok("server-side apply")
 
-seen = events_until(last_rv, lambda t, p: "applied" in (p.metadata.labels or {}))
-assert {t for t, _ in seen} == {"MODIFIED"}, [t for t, _ in seen]
-assert "ghcr.io/subicura/echo:v2" in [p.spec.containers[0].image for _, p in seen]
+seen = events_until(last_rv, lambda t, c: "applied" in (c.metadata.labels or {}))
+assert [t for t, _ in seen] == ["MODIFIED"] * 4, [t for t, _ in seen]
+assert [c.data for _, c in seen[:2]] == [{"greeting": "hello", "extra": "1"},
+                                         {"greeting": "hi"}], seen
 last_rv = seen[-1][1].metadata.resourceVersion
 ok("watch resumed from the last resourceVersion seen")
 
-client.delete(Pod, name, namespace=ns, grace_period=0)
-events_until(last_rv, lambda t, p: t == "DELETED")
-deadline = time.time() + 20
-while True:
-    try:
-        client.get(Pod, name, namespace=ns)
-    except ApiError as error:
-        assert error.status.code == 404, error
-        break
-    assert time.time() < deadline, "the pod is still there 20 s after its deletion"
-    time.sleep(0.2)
-assert name not in [p.metadata.name for p in client.list(Pod, namespace=ns)]
+client.delete(ConfigMap, name, namespace=ns)
+events_until(last_rv, lambda t, c: t == "DELETED")
+try:
+    client.get(ConfigMap, name, namespace=ns)
+    raise AssertionError("the ConfigMap is still there after its deletion")
+except ApiError as error:
+    assert error.status.code == 404, error
+assert name not in [c.metadata.name for c in client.list(ConfigMap, namespace=ns)]
 ok("delete")

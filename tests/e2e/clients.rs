@@ -1,11 +1,11 @@
 //! The client matrix: real Kubernetes client libraries against a fresh server with a simulated
 //! node, each through the kubeconfig the server writes (HTTPS, its CA, its token). Each runs a
-//! short script (tests/clients/) of list, watch resumed from the list's resourceVersion and
-//! again from the last one seen, create, patch (merge, strategic, JSON where the client has
-//! them), server-side apply where it has it, and delete, asserting what it reads back: the
-//! Python `kubernetes` client, lightkube, kr8s, `@kubernetes/client-node` 1.4, kube-rs (`kube`
-//! 5 with its runtime's `watcher` and a `Controller`, here in Rust) and kubectl 1.20. kopf runs
-//! a tiny operator standalone that reacts to ConfigMaps.
+//! short script (tests/clients/) on a ConfigMap of list, watch resumed from the list's
+//! resourceVersion and again from the last one seen, create, patch (merge, strategic, JSON
+//! where the client has them), server-side apply where it has it, and delete, asserting what
+//! it reads back: the Python `kubernetes` client, lightkube, kr8s, `@kubernetes/client-node`
+//! 1.4, kube-rs (`kube` 5 with its runtime's `watcher` and a `Controller`, here in Rust) and
+//! kubectl 1.20. kopf runs a tiny operator standalone that reacts to ConfigMaps.
 //!
 //! The interpreters come from the test command (scripts/test), by environment variable:
 //! `KUBETRAIL_KUBERNETES_PYTHON`, `KUBETRAIL_CLIENTS_PYTHON` (lightkube, kr8s, kopf),
@@ -240,18 +240,19 @@ async fn a_kopf_operator_runs_standalone_and_reacts_to_configmaps() {
 }
 
 mod kube_rs {
-    //! kube-rs (`kube` 5): the client's list, raw watches resumed by resourceVersion, patches
-    //! and server-side apply, its runtime's `watcher`, and a `Controller` that copies a label
-    //! into an annotation.
+    //! kube-rs (`kube` 5) on a ConfigMap: the client's list, raw watches resumed by
+    //! resourceVersion, patches and server-side apply, its runtime's `watcher`, and a
+    //! `Controller` that copies the `greeting` data key into an annotation.
 
     use super::*;
     use futures_util::{StreamExt, TryStreamExt};
-    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::{
         Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
     };
     use kube::runtime::controller::{Action, Controller};
     use kube::runtime::watcher;
+    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     const NAME: &str = "kube-rs";
@@ -266,16 +267,17 @@ mod kube_rs {
         kube::Client::try_from(config).expect("client")
     }
 
-    /// Watch the pod from `rv` until `done`; every event seen on the way (bookmarks left out).
+    /// Watch the ConfigMap from `rv` until `done`; every event seen on the way (bookmarks
+    /// left out).
     async fn events_until(
-        pods: &Api<Pod>,
+        cms: &Api<ConfigMap>,
         rv: &str,
-        done: impl Fn(&WatchEvent<Pod>) -> bool,
-    ) -> Vec<WatchEvent<Pod>> {
+        done: impl Fn(&WatchEvent<ConfigMap>) -> bool,
+    ) -> Vec<WatchEvent<ConfigMap>> {
         let params = WatchParams::default()
             .fields(&format!("metadata.name={NAME}"))
             .timeout(20);
-        let mut stream = pods.watch(&params, rv).await.expect("watch").boxed();
+        let mut stream = cms.watch(&params, rv).await.expect("watch").boxed();
         let mut seen = Vec::new();
         while let Some(event) = stream.try_next().await.expect("a watch event") {
             if matches!(event, WatchEvent::Bookmark(_)) {
@@ -290,51 +292,67 @@ mod kube_rs {
         panic!("the watch from {rv} ended before its event: {seen:?}");
     }
 
-    fn event_rv(event: &WatchEvent<Pod>) -> String {
+    fn object(event: &WatchEvent<ConfigMap>) -> &ConfigMap {
         match event {
-            WatchEvent::Added(p) | WatchEvent::Modified(p) | WatchEvent::Deleted(p) => {
-                p.metadata.resource_version.clone().expect("an rv")
-            }
+            WatchEvent::Added(c) | WatchEvent::Modified(c) | WatchEvent::Deleted(c) => c,
             other => panic!("not an object event: {other:?}"),
         }
     }
 
-    fn label(pod: &Pod, key: &str) -> Option<String> {
-        pod.metadata.labels.as_ref()?.get(key).cloned()
+    fn event_rv(event: &WatchEvent<ConfigMap>) -> String {
+        object(event)
+            .metadata
+            .resource_version
+            .clone()
+            .expect("an rv")
+    }
+
+    fn label(cm: &ConfigMap, key: &str) -> Option<String> {
+        cm.metadata.labels.as_ref()?.get(key).cloned()
+    }
+
+    fn data(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[derive(Debug, thiserror::Error)]
     #[error("{0}")]
     struct Failed(#[from] kube::Error);
 
-    /// The controller's reconciler: the `greeting` label copied into an annotation.
-    async fn reconcile(pod: Arc<Pod>, pods: Arc<Api<Pod>>) -> Result<Action, Failed> {
-        let want = label(&pod, "greeting");
-        let have = pod
+    /// The controller's reconciler: the `greeting` data key copied into an annotation.
+    async fn reconcile(cm: Arc<ConfigMap>, cms: Arc<Api<ConfigMap>>) -> Result<Action, Failed> {
+        let want = cm.data.as_ref().and_then(|d| d.get("greeting").cloned());
+        let have = cm
             .metadata
             .annotations
             .as_ref()
             .and_then(|a| a.get(GREETING).cloned());
-        if pod.metadata.deletion_timestamp.is_none() && want.is_some() && want != have {
-            let name = pod.metadata.name.clone().unwrap_or_default();
+        if cm.metadata.deletion_timestamp.is_none() && want.is_some() && want != have {
+            let name = cm.metadata.name.clone().unwrap_or_default();
             let patch = json!({"metadata": {"annotations": {GREETING: want}}});
-            pods.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            cms.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;
         }
         Ok(Action::await_change())
     }
 
-    fn retry(_: Arc<Pod>, _: &Failed, _: Arc<Api<Pod>>) -> Action {
+    fn retry(_: Arc<ConfigMap>, _: &Failed, _: Arc<Api<ConfigMap>>) -> Action {
         Action::requeue(Duration::from_millis(200))
     }
 
-    /// The runtime `watcher`'s stream of the pod until `done` holds for an event.
+    /// The runtime `watcher`'s stream of the ConfigMap until `done` holds for an event.
     async fn watcher_until(
         stream: &mut (
-                 impl futures_util::Stream<Item = Result<watcher::Event<Pod>, watcher::Error>> + Unpin
+                 impl futures_util::Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>>
+                 + Unpin
              ),
         what: &str,
-        done: impl Fn(&watcher::Event<Pod>) -> bool,
+        done: impl Fn(&watcher::Event<ConfigMap>) -> bool,
     ) {
         let found = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(event) = stream.try_next().await.expect("a watcher event") {
@@ -348,85 +366,84 @@ mod kube_rs {
         assert!(found.is_ok(), "timed out: the watcher saw no {what}");
     }
 
-    fn greeting_is(event: &watcher::Event<Pod>, want: &str) -> bool {
-        matches!(event, watcher::Event::Apply(p) | watcher::Event::InitApply(p)
-            if p.metadata.annotations.as_ref().and_then(|a| a.get(GREETING)).map(String::as_str) == Some(want))
+    fn greeting_is(event: &watcher::Event<ConfigMap>, want: &str) -> bool {
+        matches!(event, watcher::Event::Apply(c) | watcher::Event::InitApply(c)
+            if c.metadata.annotations.as_ref().and_then(|a| a.get(GREETING)).map(String::as_str) == Some(want))
     }
 
     #[tokio::test]
     async fn kube_rs_lists_watches_patches_applies_deletes_and_runs_a_controller() {
         let app = cluster().await;
-        let pods: Api<Pod> = Api::namespaced(client(&app).await, "default");
+        let cms: Api<ConfigMap> = Api::namespaced(client(&app).await, "default");
 
-        let listed = pods.list(&ListParams::default()).await.expect("list");
-        assert!(listed.items.is_empty(), "{:?}", listed.items);
+        let listed = cms.list(&ListParams::default()).await.expect("list");
+        assert!(
+            listed
+                .items
+                .iter()
+                .all(|c| c.metadata.name.as_deref() != Some(NAME)),
+            "{:?}",
+            listed.items
+        );
         let rv0 = listed.metadata.resource_version.expect("a list's rv");
 
         let controller = tokio::spawn(
             Controller::new(
-                pods.clone(),
+                cms.clone(),
                 watcher::Config::default().labels("client=kube-rs"),
             )
-            .run(reconcile, retry, Arc::new(pods.clone()))
+            .run(reconcile, retry, Arc::new(cms.clone()))
             .for_each(|_| async {}),
         );
         let mut watched = watcher(
-            pods.clone(),
+            cms.clone(),
             watcher::Config::default().fields(&format!("metadata.name={NAME}")),
         )
         .boxed();
 
-        let pod: Pod = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": NAME, "labels": {"client": "kube-rs", "greeting": "hello"}},
-            "spec": {"containers": [{"name": "app", "image": "ghcr.io/subicura/echo:v1",
-                                      "ports": [{"containerPort": 3000}]}]},
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": NAME, "labels": {"client": "kube-rs"}},
+            "data": {"greeting": "hello"},
         }))
-        .expect("a pod");
-        let created = pods
-            .create(&PostParams::default(), &pod)
+        .expect("a ConfigMap");
+        let created = cms
+            .create(&PostParams::default(), &cm)
             .await
             .expect("create");
         assert!(created.metadata.uid.is_some());
+        assert_eq!(created.data, data(&[("greeting", "hello")]));
 
-        let seen = events_until(&pods, &rv0, |e| matches!(e, WatchEvent::Added(_))).await;
+        let seen = events_until(&cms, &rv0, |e| matches!(e, WatchEvent::Added(_))).await;
         let mut last_rv = event_rv(seen.last().expect("an event"));
 
-        let patched = pods
+        let patched = cms
             .patch(
                 NAME,
                 &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"labels": {"merge": "yes"}}})),
+                &Patch::Merge(json!({"metadata": {"labels": {"merge": "yes"}},
+                                     "data": {"extra": "1"}})),
             )
             .await
             .expect("merge patch");
         assert_eq!(label(&patched, "merge").as_deref(), Some("yes"));
+        assert_eq!(patched.data, data(&[("greeting", "hello"), ("extra", "1")]));
 
-        let patched = pods
+        // Strategic merge: `$patch: replace` replaces the whole map.
+        let patched = cms
             .patch(
                 NAME,
                 &PatchParams::default(),
-                &Patch::Strategic(json!({"spec": {"containers": [
-                    {"name": "app", "image": "ghcr.io/subicura/echo:v2"}]}})),
+                &Patch::Strategic(json!({"data": {"$patch": "replace", "greeting": "hi"}})),
             )
             .await
             .expect("strategic merge patch");
-        let containers = &patched.spec.as_ref().expect("spec").containers;
-        assert_eq!(containers.len(), 1);
-        assert_eq!(
-            containers[0].image.as_deref(),
-            Some("ghcr.io/subicura/echo:v2")
-        );
-        assert_eq!(
-            containers[0].ports.as_ref().map(|p| p[0].container_port),
-            Some(3000),
-            "the strategic patch merged the container by name"
-        );
+        assert_eq!(patched.data, data(&[("greeting", "hi")]));
 
         let json_patch: json_patch_4::Patch = serde_json::from_value(json!([
             {"op": "add", "path": "/metadata/labels/json", "value": "yes"}]))
         .expect("a JSON patch");
-        let patched = pods
+        let patched = cms
             .patch(
                 NAME,
                 &PatchParams::default(),
@@ -436,17 +453,22 @@ mod kube_rs {
             .expect("json patch");
         assert_eq!(label(&patched, "json").as_deref(), Some("yes"));
 
-        let applied = pods
+        let applied = cms
             .patch(
                 NAME,
                 &PatchParams::apply("kube-rs").force(),
-                &Patch::Apply(json!({"apiVersion": "v1", "kind": "Pod",
-                                      "metadata": {"name": NAME, "labels": {"applied": "yes"}}})),
+                &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                                      "metadata": {"name": NAME, "labels": {"applied": "yes"}},
+                                      "data": {"applied": "yes"}})),
             )
             .await
             .expect("server-side apply");
         assert_eq!(label(&applied, "applied").as_deref(), Some("yes"));
         assert_eq!(label(&applied, "merge").as_deref(), Some("yes"));
+        assert_eq!(
+            applied.data,
+            data(&[("greeting", "hi"), ("applied", "yes")])
+        );
         let managers: Vec<_> = applied
             .metadata
             .managed_fields
@@ -457,75 +479,72 @@ mod kube_rs {
         assert!(managers.iter().any(|m| m == "kube-rs"), "{managers:?}");
 
         let seen = events_until(
-            &pods,
+            &cms,
             &last_rv,
-            |e| matches!(e, WatchEvent::Modified(p) if label(p, "applied").is_some()),
+            |e| matches!(e, WatchEvent::Modified(c) if label(c, "applied").is_some()),
         )
         .await;
         assert!(
             seen.iter().all(|e| matches!(e, WatchEvent::Modified(_))),
             "{seen:?}"
         );
+        let datas: Vec<_> = seen.iter().map(|e| object(e).data.clone()).collect();
+        assert!(
+            datas.contains(&data(&[("greeting", "hello"), ("extra", "1")]))
+                && datas.contains(&data(&[("greeting", "hi")])),
+            "{datas:?}"
+        );
         last_rv = event_rv(seen.last().expect("an event"));
 
         // The controller copied the greeting; a new one follows.
         watcher_until(&mut watched, "the greeting copied", |e| {
-            greeting_is(e, "hello")
+            greeting_is(e, "hi")
         })
         .await;
-        pods.patch(
+        cms.patch(
             NAME,
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"greeting": "bonjour"}}})),
+            &Patch::Merge(json!({"data": {"greeting": "bonjour"}})),
         )
         .await
-        .expect("relabel");
+        .expect("a new greeting");
         watcher_until(&mut watched, "the new greeting copied", |e| {
             greeting_is(e, "bonjour")
         })
         .await;
 
-        pods.delete(
-            NAME,
-            &DeleteParams {
-                grace_period_seconds: Some(0),
-                ..DeleteParams::default()
-            },
-        )
-        .await
-        .expect("delete");
+        cms.delete(NAME, &DeleteParams::default())
+            .await
+            .expect("delete");
         watcher_until(&mut watched, "the deletion", |e| {
             matches!(e, watcher::Event::Delete(_))
         })
         .await;
-        events_until(&pods, &last_rv, |e| matches!(e, WatchEvent::Deleted(_))).await;
-        assert!(pods.get_opt(NAME).await.expect("get").is_none());
+        events_until(&cms, &last_rv, |e| matches!(e, WatchEvent::Deleted(_))).await;
+        assert!(cms.get_opt(NAME).await.expect("get").is_none());
         controller.abort();
     }
 }
 
 mod kubectl_120 {
-    //! kubectl 1.20 (Debian's kubernetes-client): list, `get -w` (a list, then a watch from the
-    //! list's resourceVersion), create, patch of each type, client-side apply, a raw watch
-    //! resumed from the last resourceVersion seen, delete.
+    //! kubectl 1.20 (Debian's kubernetes-client) on a ConfigMap: list, `get -w` (a list, then a
+    //! watch from the list's resourceVersion), create, patch of each type, client-side apply,
+    //! a raw watch resumed from the last resourceVersion seen, delete.
 
     use super::*;
 
-    const POD: &str = "apiVersion: v1
-kind: Pod
+    const SELECTOR: &str = "client=kubectl-120";
+    const CONFIGMAP: &str = "apiVersion: v1
+kind: ConfigMap
 metadata:
   name: old-kubectl
   labels:
     client: kubectl-120
-spec:
-  containers:
-  - name: app
-    image: ghcr.io/subicura/echo:v1
-    ports:
-    - containerPort: 3000
+data:
+  greeting: hello
 ";
 
-    /// Lines of `get -w` that name the pod, until one starts with `event`.
+    /// Lines of `get -w` that name the ConfigMap, until one starts with `event`.
     async fn watch_lines_until(
         lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
         seen: &mut Vec<String>,
@@ -547,12 +566,24 @@ spec:
         assert!(found.is_ok(), "get -w printed no {event} line: {seen:?}");
     }
 
+    /// `kubectl get configmap old-kubectl -o jsonpath=PATH`.
+    async fn jsonpath(k: &Kubectl, path: &str) -> String {
+        k.ok(&[
+            "get",
+            "configmap",
+            "old-kubectl",
+            "-o",
+            &format!("jsonpath={path}"),
+        ])
+        .await
+    }
+
     #[tokio::test]
     async fn kubectl_1_20_lists_watches_creates_patches_applies_and_deletes() {
         let app = cluster().await;
         let k = Kubectl::with_binary(app.kubectl.kubeconfig.clone(), kubectl_120_binary());
 
-        let out = k.run(&["get", "pods"]).await;
+        let out = k.run(&["get", "configmaps", "-l", SELECTOR]).await;
         assert!(out.status.success(), "{out:?}");
         assert!(
             String::from_utf8_lossy(&out.stderr)
@@ -562,7 +593,9 @@ spec:
 
         let mut watch = tokio::process::Command::from(k.command(&[
             "get",
-            "pods",
+            "configmaps",
+            "-l",
+            SELECTOR,
             "--watch",
             "--output-watch-events",
         ]));
@@ -578,106 +611,96 @@ spec:
         let out = k
             .run_with_input(
                 &["create", "--save-config", "-f", "-"],
-                Some(POD.as_bytes()),
+                Some(CONFIGMAP.as_bytes()),
             )
             .await;
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            "pod/old-kubectl created",
+            "configmap/old-kubectl created",
             "{out:?}"
         );
         let mut seen = Vec::new();
         watch_lines_until(&mut lines, &mut seen, "ADDED").await;
 
-        let patched = k
-            .ok(&[
-                "patch",
-                "pod",
-                "old-kubectl",
-                "--type",
-                "merge",
-                "-p",
-                r#"{"metadata":{"labels":{"merge":"yes"}}}"#,
-            ])
-            .await;
-        assert_eq!(patched.trim(), "pod/old-kubectl patched");
-        k.ok(&[
-            "patch",
-            "pod",
-            "old-kubectl",
-            "--type",
+        let patch = |kind: &'static str, body: &'static str| {
+            let k = &k;
+            async move {
+                let out = k
+                    .ok(&[
+                        "patch",
+                        "configmap",
+                        "old-kubectl",
+                        "--type",
+                        kind,
+                        "-p",
+                        body,
+                    ])
+                    .await;
+                assert_eq!(out.trim(), "configmap/old-kubectl patched", "{kind}");
+            }
+        };
+        patch(
+            "merge",
+            r#"{"metadata":{"labels":{"merge":"yes"}},"data":{"extra":"1"}}"#,
+        )
+        .await;
+        assert_eq!(
+            jsonpath(&k, "{.data}").await,
+            r#"{"extra":"1","greeting":"hello"}"#
+        );
+        // Strategic merge: `$patch: replace` replaces the whole map.
+        patch(
             "strategic",
-            "-p",
-            r#"{"spec":{"containers":[{"name":"app","image":"ghcr.io/subicura/echo:v2"}]}}"#,
-        ])
+            r#"{"data":{"$patch":"replace","greeting":"hi"}}"#,
+        )
         .await;
-        let container = k
-            .ok(&[
-                "get",
-                "pod",
-                "old-kubectl",
-                "-o",
-                "jsonpath={.spec.containers[0].image} {.spec.containers[0].ports[0].containerPort}",
-            ])
-            .await;
-        assert_eq!(container, "ghcr.io/subicura/echo:v2 3000");
-        k.ok(&[
-            "patch",
-            "pod",
-            "old-kubectl",
-            "--type",
+        assert_eq!(jsonpath(&k, "{.data}").await, r#"{"greeting":"hi"}"#);
+        patch(
             "json",
-            "-p",
             r#"[{"op":"add","path":"/metadata/labels/json","value":"yes"}]"#,
-        ])
+        )
         .await;
-        let rv = k
-            .ok(&[
-                "get",
-                "pod",
-                "old-kubectl",
-                "-o",
-                "jsonpath={.metadata.resourceVersion}",
-            ])
-            .await;
+        let rv = jsonpath(&k, "{.metadata.resourceVersion}").await;
+        watch_lines_until(&mut lines, &mut seen, "MODIFIED").await;
 
-        let applied_manifest = POD
+        // The manifest as created, with a label and a key more: the three-way merge with what
+        // `create --save-config` recorded sets what the manifest says (the greeting back to
+        // hello) and keeps what others added that it never named (the labels).
+        let applied = CONFIGMAP
             .replace(
                 "    client: kubectl-120\n",
                 "    client: kubectl-120\n    applied: \"yes\"\n",
             )
-            .replace("echo:v1", "echo:v2");
+            .replace(
+                "  greeting: hello\n",
+                "  greeting: hello\n  applied: \"yes\"\n",
+            );
         let out = k
-            .run_with_input(&["apply", "-f", "-"], Some(applied_manifest.as_bytes()))
+            .run_with_input(&["apply", "-f", "-"], Some(applied.as_bytes()))
             .await;
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            "pod/old-kubectl configured",
+            "configmap/old-kubectl configured",
             "{out:?}"
         );
         let out = k
-            .run_with_input(&["apply", "-f", "-"], Some(applied_manifest.as_bytes()))
+            .run_with_input(&["apply", "-f", "-"], Some(applied.as_bytes()))
             .await;
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            "pod/old-kubectl unchanged",
+            "configmap/old-kubectl unchanged",
             "{out:?}"
         );
-        let labels = k
-            .ok(&[
-                "get",
-                "pod",
-                "old-kubectl",
-                "-o",
-                "jsonpath={.metadata.labels}",
-            ])
-            .await;
-        let labels: Value = serde_json::from_str(&labels).expect("labels as JSON");
+        let labels: Value =
+            serde_json::from_str(&jsonpath(&k, "{.metadata.labels}").await).expect("labels");
         assert_eq!(
             labels,
             json!({"client": "kubectl-120", "merge": "yes", "json": "yes", "applied": "yes"})
         );
-        watch_lines_until(&mut lines, &mut seen, "MODIFIED").await;
+        assert_eq!(
+            jsonpath(&k, "{.data}").await,
+            r#"{"applied":"yes","greeting":"hello"}"#
+        );
 
         // A watch resumed from the resourceVersion read before the apply: the apply's change.
         let raw = k
@@ -685,7 +708,7 @@ spec:
                 "get",
                 "--raw",
                 &format!(
-                    "/api/v1/namespaces/default/pods?watch=1&resourceVersion={rv}\
+                    "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}\
                      &fieldSelector=metadata.name%3Dold-kubectl&timeoutSeconds=2"
                 ),
             ])
@@ -694,22 +717,23 @@ spec:
             .lines()
             .map(|l| serde_json::from_str(l).expect("a watch event"))
             .collect();
-        assert!(!events.is_empty(), "{raw}");
-        assert!(events.iter().all(|e| e["type"] == "MODIFIED"), "{raw}");
+        assert_eq!(events.len(), 1, "{raw}");
+        assert_eq!(events[0]["type"], "MODIFIED", "{raw}");
         assert_eq!(
-            events[0]["object"]["metadata"]["labels"]["applied"], "yes",
+            events[0]["object"]["data"],
+            json!({"applied": "yes", "greeting": "hello"}),
             "{raw}"
         );
 
-        let deleted = k.ok(&["delete", "pod", "old-kubectl"]).await;
-        assert_eq!(deleted.trim(), "pod \"old-kubectl\" deleted");
+        let deleted = k.ok(&["delete", "configmap", "old-kubectl"]).await;
+        assert_eq!(deleted.trim(), "configmap \"old-kubectl\" deleted");
         watch_lines_until(&mut lines, &mut seen, "DELETED").await;
         let _ = watch.start_kill();
         let _ = watch.wait().await;
-        let out = k.run(&["get", "pod", "old-kubectl"]).await;
+        let out = k.run(&["get", "configmap", "old-kubectl"]).await;
         assert!(
             String::from_utf8_lossy(&out.stderr)
-                .contains("Error from server (NotFound): pods \"old-kubectl\" not found"),
+                .contains("Error from server (NotFound): configmaps \"old-kubectl\" not found"),
             "{out:?}"
         );
     }
