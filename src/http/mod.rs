@@ -126,6 +126,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(ready))
         .route("/metrics", web::get().to(metrics))
         .route("/version", web::get().to(version))
+        // kube-apiserver answers with a trailing slash too; kr8s asks for `/version/`.
+        .route("/version/", web::get().to(version))
         .route("/api", web::get().to(api_root))
         .route("/api/", web::get().to(api_root))
         .route("/apis", web::get().to(apis_root))

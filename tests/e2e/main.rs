@@ -8,6 +8,7 @@
 mod support;
 
 mod api;
+mod clients;
 mod configmaps;
 mod crash;
 mod docker;
