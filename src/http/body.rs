@@ -41,11 +41,14 @@ pub const WRITE_MEDIA_TYPES: [&str; 7] = [
 ];
 
 /// Refuse (415) a POST, PUT or PATCH whose body has a type outside `WRITE_MEDIA_TYPES`, and a
-/// POST whose body has no type at all. POST is what a browser page may send to any server
-/// without asking first, untyped or as `text/plain`, form data or multipart; never one of
-/// these types. An untyped PUT is JSON, as kube-apiserver reads it (client-go's scale client,
-/// behind `kubectl scale --current-replicas`, sends one), and an untyped PATCH is refused by
-/// the patch handler. DELETE's optional `DeleteOptions` body is left alone.
+/// POST whose body has no type at all unless it carries an `Authorization` header. POST is
+/// what a browser page may send to any server without asking first, untyped or as
+/// `text/plain`, form data or multipart; never one of these types, and never with an
+/// `Authorization` header (that needs a preflight, which another origin does not pass). An
+/// untyped POST that authenticates (the Python `kubernetes` client's creates) and an untyped
+/// PUT are JSON, as kube-apiserver reads them (client-go's scale client, behind
+/// `kubectl scale --current-replicas`, sends such a PUT); an untyped PATCH is refused by the
+/// patch handler. DELETE's optional `DeleteOptions` body is left alone.
 pub fn check_write_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     use actix_web::http::Method;
     let method = req.method();
@@ -55,10 +58,16 @@ pub fn check_write_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     match media_type(req) {
         Some(media) if WRITE_MEDIA_TYPES.contains(&media.as_str()) => Ok(()),
         Some(media) => Err(ApiError::unsupported_media_type(&media, &WRITE_MEDIA_TYPES)),
-        None if *method == Method::POST => Err(ApiError::unsupported_media_type(
-            "no Content-Type",
-            &WRITE_MEDIA_TYPES,
-        )),
+        None if *method == Method::POST
+            && !req
+                .headers()
+                .contains_key(actix_web::http::header::AUTHORIZATION) =>
+        {
+            Err(ApiError::unsupported_media_type(
+                "no Content-Type",
+                &WRITE_MEDIA_TYPES,
+            ))
+        }
         None => Ok(()),
     }
 }

@@ -43,11 +43,9 @@ body = {
     "metadata": {"name": name, "labels": {"client": "kubernetes-python"}},
     "data": {"greeting": "hello"},
 }
-# kubernetes 37 sends a create's JSON body with no Content-Type, which kube-apiserver reads as
-# JSON and kubetrail refuses (415: an untyped POST is what a browser page may send unasked);
-# the type is named here.
-created = api.create_namespaced_config_map(ns, body,
-                                           _headers={"Content-Type": "application/json"})
+# kubernetes 37 sends a create's JSON body with no Content-Type; an authenticated untyped
+# POST is read as JSON, as kube-apiserver reads it.
+created = api.create_namespaced_config_map(ns, body)
 assert created.metadata.name == name and created.metadata.uid, created
 assert created.data == {"greeting": "hello"}, created.data
 ok("create")

@@ -106,8 +106,16 @@ async fn write_typed(
 }
 
 #[tokio::test]
-async fn a_post_without_a_content_type_is_unsupported_media_type() {
+async fn an_untyped_post_that_authenticates_is_json() {
     let app = spawn_app().await;
+    let reply = write_typed(&app, Method::POST, NAMESPACES, None, &namespace("untyped")).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+}
+
+/// What a page of another site can send without a preflight: no type, no `Authorization`.
+#[tokio::test]
+async fn a_post_without_a_content_type_or_credentials_is_unsupported_media_type() {
+    let app = spawn_app_with(|settings| settings.tls = false).await;
     let reply = write_typed(&app, Method::POST, NAMESPACES, None, &namespace("untyped")).await;
     assert_status(&reply, 415, "UnsupportedMediaType");
     assert!(
