@@ -68,9 +68,29 @@ pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
     walk("", old, new, &mut changes);
     if super::redact::is_secret(new) || super::redact::is_secret(old) {
-        super::redact::redact_changes(&mut changes);
+        hide_secret_values(&mut changes);
     }
     changes
+}
+
+/// A Secret's diff with every value `redact::hidden` hides replaced (the change itself stays).
+fn hide_secret_values(changes: &mut [Change]) {
+    use super::redact::hidden;
+    for change in changes {
+        match change {
+            Change::Added { path, value } | Change::Removed { path, value } => {
+                if let Some(stand_in) = hidden(path, value) {
+                    *value = stand_in;
+                }
+            }
+            Change::Changed { path, from, to } => {
+                if let (Some(a), Some(b)) = (hidden(path, from), hidden(path, to)) {
+                    *from = a;
+                    *to = b;
+                }
+            }
+        }
+    }
 }
 
 /// What an event changed, as the log records it (`events.changes`): the diff from the
@@ -240,6 +260,49 @@ mod tests {
 
     fn lines(old: Value, new: Value) -> Vec<String> {
         diff(&old, &new).iter().map(Change::line).collect()
+    }
+
+    fn secret(password: &str, applied: &str) -> Value {
+        use base64::Engine as _;
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "annotations": {
+                crate::model::redact::LAST_APPLIED: applied, "team": "a"}},
+            "data": {"password": base64::engine::general_purpose::STANDARD.encode(password)},
+            "type": "Opaque",
+        })
+    }
+
+    #[test]
+    fn a_secrets_diff_says_what_changed_never_the_values() {
+        let before = secret("hunter2", "{\"stringData\":{\"password\":\"hunter2\"}}");
+        let after = secret(
+            "correct horse",
+            "{\"stringData\":{\"password\":\"correct horse\"}}",
+        );
+        let lines: Vec<String> = diff(&before, &after).iter().map(Change::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "~ data.password: (redacted, 7 bytes) -> (redacted, 13 bytes)",
+                "~ metadata.annotations.kubectl.kubernetes.io/last-applied-configuration: \
+                 (redacted) -> (redacted)",
+            ],
+        );
+        let created: Vec<String> = created(&after).iter().map(Change::line).collect();
+        assert!(created.contains(&"+ data.password: (redacted, 13 bytes)".to_string()));
+        assert!(
+            created.iter().all(|l| !l.contains("correct horse")),
+            "{created:?}"
+        );
+        assert!(created.contains(&"+ metadata.annotations.team: a".to_string()));
+    }
+
+    #[test]
+    fn other_kinds_show_their_values() {
+        let before = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "a"}});
+        let after = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "b"}});
+        assert_eq!(diff(&before, &after)[0].line(), "~ data.k: a -> b");
     }
 
     #[test]

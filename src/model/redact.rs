@@ -1,10 +1,9 @@
 //! What a Secret's history may show: that its data changed, never the values. A diff of a
-//! Secret (`diff::diff`) and a Secret shown by the log's debugging views (`redact_object`)
+//! Secret (`diff::diff` asks `hidden` of each change) and a Secret shown by the log's debugging views (`redact_object`)
 //! carry `(redacted, N bytes)` for every value under `data` and `stringData`, and
 //! `(redacted)` for the annotation `kubectl apply` fills with the whole manifest. Reading a
 //! Secret through the API still gives its values, as Kubernetes does. Pure.
 
-use super::diff::Change;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -58,8 +57,8 @@ pub fn redact_object(object: &mut Value) {
     }
 }
 
-/// The redaction of the value at diff path `path` of a Secret, if it is one to hide.
-fn redaction_at(path: &str, value: &Value) -> Option<Value> {
+/// The stand-in for `value` at diff path `path` of a Secret, when it is one to hide.
+pub fn hidden(path: &str, value: &Value) -> Option<Value> {
     for field in DATA_FIELDS {
         if path == field || path.starts_with(&format!("{field}.")) {
             return Some(redacted_value(field, value));
@@ -69,29 +68,9 @@ fn redaction_at(path: &str, value: &Value) -> Option<Value> {
         .then(|| Value::String("(redacted)".into()))
 }
 
-/// A Secret's diff with every hidden value replaced (the change itself stays visible).
-pub fn redact_changes(changes: &mut [Change]) {
-    for change in changes {
-        match change {
-            Change::Added { path, value } | Change::Removed { path, value } => {
-                if let Some(hidden) = redaction_at(path, value) {
-                    *value = hidden;
-                }
-            }
-            Change::Changed { path, from, to } => {
-                if let (Some(a), Some(b)) = (redaction_at(path, from), redaction_at(path, to)) {
-                    *from = a;
-                    *to = b;
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::diff::diff;
     use serde_json::json;
 
     fn secret(password: &str, applied: &str) -> Value {
@@ -104,41 +83,12 @@ mod tests {
     }
 
     #[test]
-    fn a_secrets_diff_says_what_changed_never_the_values() {
-        let before = secret("hunter2", "{\"stringData\":{\"password\":\"hunter2\"}}");
-        let after = secret(
-            "correct horse",
-            "{\"stringData\":{\"password\":\"correct horse\"}}",
-        );
-        let lines: Vec<String> = diff(&before, &after).iter().map(Change::line).collect();
-        assert_eq!(
-            lines,
-            [
-                "~ data.password: (redacted, 7 bytes) -> (redacted, 13 bytes)",
-                "~ metadata.annotations.kubectl.kubernetes.io/last-applied-configuration: \
-                 (redacted) -> (redacted)",
-            ],
-        );
-        let created: Vec<String> = crate::model::diff::created(&after)
-            .iter()
-            .map(Change::line)
-            .collect();
-        assert!(created.contains(&"+ data.password: (redacted, 13 bytes)".to_string()));
-        assert!(
-            created.iter().all(|l| !l.contains("correct horse")),
-            "{created:?}"
-        );
-        assert!(created.contains(&"+ metadata.annotations.team: a".to_string()));
-    }
-
-    #[test]
-    fn other_kinds_and_other_fields_are_shown_as_they_are() {
-        let before = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "a"}});
-        let after = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "b"}});
-        assert_eq!(diff(&before, &after)[0].line(), "~ data.k: a -> b");
-        let mut config = after.clone();
-        redact_object(&mut config);
-        assert_eq!(config, after);
+    fn other_kinds_are_left_as_they_are() {
+        let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "b"}});
+        let mut shown = config.clone();
+        redact_object(&mut shown);
+        assert_eq!(shown, config);
+        assert_eq!(hidden("spec.replicas", &json!(3)), None);
     }
 
     #[test]
