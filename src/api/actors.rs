@@ -17,13 +17,15 @@ pub const ENDPOINT_CONTROLLER: &str = "endpoint-controller";
 pub const ENDPOINTSLICE_CONTROLLER: &str = "endpointslice-controller";
 /// Keeps a `default` ServiceAccount in every active namespace.
 pub const SERVICEACCOUNT_CONTROLLER: &str = "serviceaccount-controller";
+/// Deletes core/v1 Events not written for the event TTL.
+pub const EVENT_TTL_CONTROLLER: &str = "event-ttl-controller";
 /// Follows ownerReferences (background, foreground and orphan propagation).
 pub const GARBAGE_COLLECTOR: &str = "generic-garbage-collector";
 /// Binds pending pods to nodes.
 pub const SCHEDULER: &str = "default-scheduler";
 
 /// The in-process controllers, in the order the server starts them.
-pub const CONTROLLERS: [&str; 9] = [
+pub const CONTROLLERS: [&str; 10] = [
     NAMESPACE_CONTROLLER,
     SCHEDULER,
     DEPLOYMENT_CONTROLLER,
@@ -33,6 +35,7 @@ pub const CONTROLLERS: [&str; 9] = [
     SERVICEACCOUNT_CONTROLLER,
     GARBAGE_COLLECTOR,
     NODE_LIFECYCLE_CONTROLLER,
+    EVENT_TTL_CONTROLLER,
 ];
 
 /// The node's service proxy: the service network, LoadBalancer ingress.

@@ -79,6 +79,10 @@ enum Commands {
         /// Serve the data directory as it is (e.g. a `replay`): no workers, writes refused.
         #[arg(long)]
         read_only: bool,
+        /// How long a core/v1 Event is kept after its last write (`1h`, `30m`, `2h30m`, `90s`),
+        /// then deleted by the event TTL controller, as kube-apiserver's flag.
+        #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+        event_ttl: std::time::Duration,
     },
     /// Run a node's kubelet in this process against a kubetrail server (list+watch and writes
     /// over its HTTP API): Docker-backed, or simulated with `--simulated`.
@@ -163,6 +167,7 @@ pub async fn run() -> anyhow::Result<()> {
             service_cluster_ip_range,
             no_service_network,
             read_only,
+            event_ttl,
         } => {
             let mut settings = Settings::new(listen, data_dir);
             settings.tls = !insecure_http;
@@ -171,6 +176,7 @@ pub async fn run() -> anyhow::Result<()> {
             settings.cors_allowed_origins = cors_allowed_origins;
             settings.read_only = read_only;
             settings.workers.simulated_nodes = simulated_nodes;
+            settings.workers.event_ttl = event_ttl;
             if !no_docker_node {
                 settings.workers.docker_node = Some(node_name.unwrap_or_else(default_node_name));
             }
@@ -319,4 +325,52 @@ fn routing(
             range: parsed,
         }
     })
+}
+
+/// A duration as kube-apiserver's flags take it: `1h`, `30m`, `2h30m`, `90s` (whole units).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let mut seconds: u64 = 0;
+    let mut number = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(format!("{text:?}: use h, m and s, e.g. 1h or 30m")),
+        };
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("{text:?}: a number must come before {c}"))?;
+        seconds = n
+            .checked_mul(unit)
+            .and_then(|s| seconds.checked_add(s))
+            .ok_or_else(|| format!("{text:?} is too long"))?;
+        number.clear();
+    }
+    if !number.is_empty() || seconds == 0 {
+        return Err(format!(
+            "{text:?}: give a positive duration with its unit, e.g. 1h, 30m or 90s"
+        ));
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_kube_apiserver_flags() {
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2h30m"), Ok(Duration::from_secs(9000)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        for bad in ["", "10", "0s", "h", "1d", "-1h", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

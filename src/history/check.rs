@@ -41,9 +41,13 @@ use std::sync::Arc;
 pub const WINDOW: i64 = 64;
 
 /// The controllers as built into this binary. The node lifecycle controller gets the default
-/// timing: the grace period a server ran with is not in its log.
+/// timing and the event TTL controller the default TTL: what a server ran with is not in its
+/// log.
 pub fn today() -> Vec<Box<dyn Controller>> {
-    crate::workers::controllers(nodes::Timing::default())
+    crate::workers::controllers(
+        nodes::Timing::default(),
+        crate::workers::eventttl::DEFAULT_EVENT_TTL,
+    )
 }
 
 /// One write a controller decided, in a form that compares across runs.
@@ -1264,7 +1268,7 @@ mod tests {
         assert_eq!(
             report.lines(),
             [
-                "checked 3 recorded decisions of namespace-controller, default-scheduler, deployment-controller, replicaset-controller, endpoint-controller, endpointslice-controller, serviceaccount-controller, generic-garbage-collector and node-lifecycle-controller: 0 differ"
+                "checked 3 recorded decisions of namespace-controller, default-scheduler, deployment-controller, replicaset-controller, endpoint-controller, endpointslice-controller, serviceaccount-controller, generic-garbage-collector, node-lifecycle-controller and event-ttl-controller: 0 differ"
             ]
         );
     }

@@ -6,8 +6,8 @@
 
 use super::cache::{Informer, Snapshot};
 use super::{
-    Pass, deployment, endpoints, gc, namespace, nodes, pace, replicaset, run_chains, run_commands,
-    run_slow_start, serviceaccount,
+    Pass, deployment, endpoints, eventttl, gc, namespace, nodes, pace, replicaset, run_chains,
+    run_commands, run_slow_start, serviceaccount,
 };
 use super::{scheduler, wait_for_change};
 use crate::events::{EventLog, RequestMeta};
@@ -57,8 +57,9 @@ pub trait Controller: Send + Sync {
 }
 
 /// Every controller the server runs, in the order it starts them; `timing` is the node
-/// lifecycle controller's. `history::check` replays the decisions of exactly these.
-pub fn controllers(timing: nodes::Timing) -> Vec<Box<dyn Controller>> {
+/// lifecycle controller's, `event_ttl` the event TTL controller's. `history::check` replays
+/// the decisions of exactly these.
+pub fn controllers(timing: nodes::Timing, event_ttl: Duration) -> Vec<Box<dyn Controller>> {
     vec![
         Box::new(namespace::NamespaceController),
         Box::new(scheduler::Scheduler::new()),
@@ -69,6 +70,7 @@ pub fn controllers(timing: nodes::Timing) -> Vec<Box<dyn Controller>> {
         Box::new(serviceaccount::ServiceAccountController),
         Box::new(gc::GarbageCollector),
         Box::new(nodes::NodeLifecycleController::new(timing)),
+        Box::new(eventttl::EventTtlController { ttl: event_ttl }),
     ]
 }
 
@@ -133,10 +135,11 @@ mod tests {
 
     #[test]
     fn the_registry_runs_exactly_the_controllers_api_names() {
-        let registered: Vec<&str> = controllers(nodes::Timing::default())
-            .iter()
-            .map(|c| c.actor())
-            .collect();
+        let registered: Vec<&str> =
+            controllers(nodes::Timing::default(), eventttl::DEFAULT_EVENT_TTL)
+                .iter()
+                .map(|c| c.actor())
+                .collect();
         assert_eq!(registered, actors::CONTROLLERS);
         for actor in registered {
             assert!(
@@ -148,7 +151,7 @@ mod tests {
 
     #[test]
     fn only_the_namespace_controller_runs_with_controllers_off() {
-        let always: Vec<&str> = controllers(nodes::Timing::default())
+        let always: Vec<&str> = controllers(nodes::Timing::default(), eventttl::DEFAULT_EVENT_TTL)
             .iter()
             .filter(|c| c.always_runs())
             .map(|c| c.actor())
@@ -162,7 +165,7 @@ mod tests {
             heartbeat: Duration::from_secs(1),
             grace: Duration::from_secs(4),
         };
-        let registry = controllers(timing);
+        let registry = controllers(timing, eventttl::DEFAULT_EVENT_TTL);
         let node = registry
             .iter()
             .find(|c| c.actor() == actors::NODE_LIFECYCLE_CONTROLLER)

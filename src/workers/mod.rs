@@ -21,6 +21,7 @@ pub mod causes;
 pub mod controller;
 pub mod deployment;
 pub mod endpoints;
+pub mod eventttl;
 pub mod gc;
 pub mod kubelet;
 pub mod namespace;
@@ -281,6 +282,8 @@ pub struct WorkerSettings {
     /// Where the service network runs (the Docker node's Services reachable from its pods
     /// and on loopback), or why it does not.
     pub routing: proxy::worker::Routing,
+    /// How long a core/v1 Event lives after its last write (`--event-ttl`).
+    pub event_ttl: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -294,6 +297,7 @@ impl Default for WorkerSettings {
             routing: proxy::worker::Routing::Off {
                 why: proxy::worker::NO_DOCKER_NODE.to_string(),
             },
+            event_ttl: eventttl::DEFAULT_EVENT_TTL,
         }
     }
 }
@@ -354,7 +358,7 @@ pub async fn spawn_workers(
         shutdown,
     };
     let mut tasks = Vec::new();
-    for controller in controllers(settings.node_lifecycle) {
+    for controller in controllers(settings.node_lifecycle, settings.event_ttl) {
         if !(settings.controllers || controller.always_runs()) {
             continue;
         }

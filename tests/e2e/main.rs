@@ -23,6 +23,7 @@ mod openapi;
 mod portforward;
 mod protobuf;
 mod remote;
+mod retention;
 mod rollout;
 mod schemathesis;
 mod secrets;
