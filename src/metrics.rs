@@ -38,6 +38,7 @@ pub struct Metrics {
     pub commit_batch_size: Histogram,
     pub open_watches: Gauge,
     pub database_bytes: Gauge,
+    pub wal_bytes: Gauge,
     pub panics: Family<PanicLabels, Counter>,
 }
 
@@ -87,6 +88,12 @@ impl Metrics {
             "Size of the SQLite database file",
             database_bytes.clone(),
         );
+        let wal_bytes = Gauge::default();
+        registry.register(
+            "database_wal_size_bytes",
+            "Size of the SQLite write-ahead log file",
+            wal_bytes.clone(),
+        );
         let panics = Family::<PanicLabels, Counter>::default();
         registry.register(
             "panics",
@@ -101,6 +108,7 @@ impl Metrics {
             commit_batch_size,
             open_watches,
             database_bytes,
+            wal_bytes,
             panics,
         }
     }

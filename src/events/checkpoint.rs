@@ -3,7 +3,7 @@
 //! pages into the database file and syncs it while every submission of its batch waits. The
 //! server turns it off on the writer's connection and checkpoints from a connection of its
 //! own instead (`store::Checkpointer`, which never blocks the writer or a reader), a few
-//! times a second.
+//! times a second, and truncates the log file once it outgrows `store::WAL_LIMIT_BYTES`.
 
 use crate::shutdown::Shutdown;
 use crate::store::Checkpointer;
@@ -19,8 +19,12 @@ pub async fn run_checkpointer_until_stopped(mut conn: Checkpointer, mut shutdown
             _ = shutdown.wait() => true,
             _ = tokio::time::sleep(EVERY) => false,
         };
-        if let Err(e) = conn.checkpoint().await {
-            tracing::warn!(error = ?e, "checkpoint of the write-ahead log failed");
+        match conn.checkpoint().await {
+            Ok(wal) if wal > 2 * crate::store::WAL_LIMIT_BYTES => {
+                tracing::debug!(bytes = wal, "the write-ahead log is waiting for readers");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "checkpoint of the write-ahead log failed"),
         }
         if stop {
             conn.close().await;

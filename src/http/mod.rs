@@ -219,6 +219,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Ok(size) = state.store.database_size().await {
         state.metrics.database_bytes.set(size);
     }
+    state.metrics.wal_bytes.set(state.store.wal_size());
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode())

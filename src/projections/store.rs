@@ -115,4 +115,9 @@ impl ReadStore {
     pub async fn database_size(&self) -> Result<i64, StoreError> {
         self.readers.database_size().await
     }
+
+    /// Size of the write-ahead log file in bytes.
+    pub fn wal_size(&self) -> i64 {
+        self.readers.wal_size()
+    }
 }

@@ -25,8 +25,8 @@ mod sqlite;
 mod tests;
 
 pub use sqlite::{
-    Checkpointer, Reader, Readers, Writer, connect_checkpointer, connect_writer, open,
-    open_read_only, open_readers,
+    Checkpointer, Reader, Readers, WAL_LIMIT_BYTES, Writer, connect_checkpointer, connect_writer,
+    open, open_read_only, open_readers,
 };
 
 use crate::model::ResourceKind;

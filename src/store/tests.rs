@@ -688,3 +688,57 @@ async fn entries_at_many_seqs_are_read_together_without_their_objects() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_grown_write_ahead_log_is_cut_back_once_readers_let_go() {
+    use sqlx::Connection as _;
+    let mut log = Log::new().await;
+    log.writer
+        .leave_checkpoints_to_checkpointer()
+        .await
+        .expect("no automatic checkpoints");
+    let database = log._dir.path().join("state.db");
+    let mut checkpointer = connect_checkpointer(&database).await.expect("checkpointer");
+    // A reader inside a transaction keeps SQLite from starting the log over.
+    let mut reader = sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display()))
+        .await
+        .expect("reader");
+    sqlx::query("BEGIN")
+        .execute(&mut reader)
+        .await
+        .expect("begin");
+    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+        .fetch_one(&mut reader)
+        .await
+        .expect("read");
+    let big = "x".repeat(1 << 20);
+    for i in 0..40 {
+        let name = format!("big-{i}");
+        log.commit(vec![(
+            ResourceKind::Pod,
+            "default",
+            &name,
+            "Created",
+            pod(&name, &format!("u{i}"), None, &big),
+        )])
+        .await
+        .expect("commit");
+        checkpointer.checkpoint().await.expect("checkpoint");
+    }
+    let held = checkpointer.checkpoint().await.expect("checkpoint");
+    assert!(held > WAL_LIMIT_BYTES, "the reader holds the log: {held}");
+    assert_eq!(log.readers.wal_size() as u64, held);
+    sqlx::query("COMMIT")
+        .execute(&mut reader)
+        .await
+        .expect("end");
+    let after = checkpointer.checkpoint().await.expect("checkpoint");
+    assert!(after <= WAL_LIMIT_BYTES, "{after}");
+    // Nothing was lost on the way.
+    let page = log
+        .readers
+        .list(ResourceKind::Pod, &ListQuery::default(), None)
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 40);
+}

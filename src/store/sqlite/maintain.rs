@@ -11,6 +11,7 @@
 //! - the **copy of a log prefix**, seq for seq, into a database just created (`replay`).
 
 use super::append::record_applied;
+use super::open::WAL_LIMIT_BYTES;
 use super::{Checkpointer, Writer, insert_columns};
 use crate::model::ResourceKind;
 use crate::store::seal::Sealer;
@@ -230,15 +231,49 @@ async fn newest_snapshot_at_or_before(
 }
 
 impl Checkpointer {
-    /// One `PASSIVE` checkpoint: it never blocks the writer or a reader.
-    pub async fn checkpoint(&mut self) -> Result<(), StoreError> {
+    /// One `PASSIVE` checkpoint, which never blocks the writer or a reader; then, when the
+    /// write-ahead log file has grown past `WAL_LIMIT_BYTES` (readers kept SQLite from
+    /// starting it over), one `TRUNCATE` checkpoint that waits at most `TRUNCATE_WAIT` for
+    /// them and gives up otherwise, until the next time. Returns the log's size after.
+    pub async fn checkpoint(&mut self) -> Result<u64, StoreError> {
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&mut self.conn)
             .await?;
-        Ok(())
+        let wal = wal_path(&self.database);
+        let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        if size <= WAL_LIMIT_BYTES {
+            return Ok(size);
+        }
+        // TRUNCATE holds back new writes while it waits for readers: briefly, then gives up.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA busy_timeout = {}",
+            TRUNCATE_WAIT.as_millis()
+        )))
+        .execute(&mut self.conn)
+        .await?;
+        let truncated = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut self.conn)
+            .await;
+        sqlx::query("PRAGMA busy_timeout = 10000")
+            .execute(&mut self.conn)
+            .await?;
+        if let Err(e) = truncated {
+            tracing::debug!(error = %e, "the write-ahead log could not be truncated yet");
+        }
+        Ok(std::fs::metadata(&wal).map_or(0, |m| m.len()))
     }
 
     pub async fn close(self) {
         let _ = self.conn.close().await;
     }
+}
+
+/// How long a truncating checkpoint waits for readers to leave the write-ahead log.
+const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The write-ahead log of database `database`.
+pub(super) fn wal_path(database: &Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    std::path::PathBuf::from(name)
 }

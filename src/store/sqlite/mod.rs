@@ -16,7 +16,9 @@ mod open;
 
 #[cfg(test)]
 pub(super) use log::where_clause;
-pub use open::{connect_checkpointer, connect_writer, open, open_read_only, open_readers};
+pub use open::{
+    WAL_LIMIT_BYTES, connect_checkpointer, connect_writer, open, open_read_only, open_readers,
+};
 
 use super::seal::Sealer;
 use super::{DatabaseError, StoreError};
@@ -44,11 +46,15 @@ pub struct Reader {
 pub struct Readers {
     pool: SqlitePool,
     sealer: Arc<Sealer>,
+    /// The database file (for the sizes of it and its write-ahead log).
+    database: PathBuf,
 }
 
 /// A connection that checkpoints the write-ahead log, off the writer's path.
 pub struct Checkpointer {
     conn: SqliteConnection,
+    /// The database file: its `-wal` beside it is what a checkpoint keeps small.
+    database: PathBuf,
 }
 
 impl Readers {

@@ -192,6 +192,12 @@ impl Readers {
         })
     }
 
+    /// Size of the write-ahead log file in bytes (0 when there is none).
+    pub fn wal_size(&self) -> i64 {
+        std::fs::metadata(super::maintain::wal_path(&self.database))
+            .map_or(0, |m| i64::try_from(m.len()).unwrap_or(i64::MAX))
+    }
+
     /// Size of the database file in bytes (page count × page size).
     pub async fn database_size(&self) -> Result<i64, StoreError> {
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count")

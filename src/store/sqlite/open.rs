@@ -13,6 +13,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The write-ahead log is kept to about this size (bytes): `journal_size_limit`, and a
+/// truncating checkpoint once it has grown past it.
+pub const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Readers map the database file instead of copying each page they read (256 MiB).
 const MMAP_SIZE: &str = "268435456";
 
@@ -35,6 +39,9 @@ async fn connect_durable(options: &SqliteConnectOptions) -> Result<SqliteConnect
         .clone()
         .synchronous(SqliteSynchronous::Full)
         .pragma("cache_size", "-32768")
+        // A write-ahead log that grew under a burst is cut back to this size when SQLite next
+        // starts it over (after a checkpoint that copied all of it, with no reader in it).
+        .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string())
         .pragma("mmap_size", MMAP_SIZE);
     SqliteConnection::connect_with(&options).await
 }
@@ -66,6 +73,7 @@ pub async fn open(path: &Path) -> anyhow::Result<(Writer, Readers)> {
         Readers {
             pool: readers,
             sealer,
+            database: path.to_path_buf(),
         },
     ))
 }
@@ -128,6 +136,7 @@ pub async fn open_read_only(path: &Path) -> anyhow::Result<(Writer, Readers)> {
         Readers {
             pool: readers,
             sealer,
+            database: path.to_path_buf(),
         },
     ))
 }
@@ -145,6 +154,7 @@ pub async fn open_readers(path: &Path) -> Result<Readers, StoreError> {
             .connect_with(options)
             .await?,
         sealer: Arc::new(Sealer::load(path)?),
+        database: path.to_path_buf(),
     })
 }
 
@@ -162,5 +172,6 @@ pub async fn connect_writer(path: &Path) -> Result<Writer, StoreError> {
 pub async fn connect_checkpointer(path: &Path) -> Result<Checkpointer, StoreError> {
     Ok(Checkpointer {
         conn: connect_durable(&connect_options(path)).await?,
+        database: path.to_path_buf(),
     })
 }

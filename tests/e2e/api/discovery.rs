@@ -124,6 +124,7 @@ async fn health_and_metrics() {
         "kubetrail_event_log_commit_batch_size",
         "kubetrail_open_watches",
         "kubetrail_database_size_bytes",
+        "kubetrail_database_wal_size_bytes",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
