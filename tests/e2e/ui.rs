@@ -242,8 +242,10 @@ async fn the_page_carries_no_token_a_strict_policy_and_no_cache() {
             "replicaset-controller",
             "endpoint-controller",
             "endpointslice-controller",
+            "serviceaccount-controller",
             "generic-garbage-collector",
-            "node-lifecycle-controller"
+            "node-lifecycle-controller",
+            "event-ttl-controller"
         ]
     );
 
