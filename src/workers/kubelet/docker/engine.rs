@@ -187,6 +187,15 @@ impl InspectCache {
     }
 }
 
+/// What one run of a container is made from: the pod's runtime facts, the objects its
+/// environment and volumes draw on, and the attempt's number.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    runtime: &'a Runtime<'a>,
+    sources: &'a Sources,
+    attempt: u32,
+}
+
 /// The kubelet's handle on Docker for one node.
 #[derive(Clone)]
 pub struct Engine {
@@ -323,8 +332,12 @@ impl Engine {
                         node: &self.node,
                         pod_dir: &pod_dir,
                     };
-                    let prepare =
-                        self.prepare(pod, pod_json, spec, &runtime, sources, attempt, recorder);
+                    let run = Run {
+                        runtime: &runtime,
+                        sources,
+                        attempt,
+                    };
+                    let prepare = self.prepare(pod, pod_json, spec, run, recorder);
                     let (prepared, started) = match unstarted.take() {
                         Some(id) => {
                             let (prepared, started) =
@@ -555,11 +568,14 @@ impl Engine {
         pod: &Pod,
         pod_json: &Value,
         container: &Container,
-        runtime: &Runtime<'_>,
-        sources: &Sources,
-        attempt: u32,
+        run: Run<'_>,
         recorder: &Recorder,
     ) -> (Vec<Outcome>, Option<String>) {
+        let Run {
+            runtime,
+            sources,
+            attempt,
+        } = run;
         let mut outcomes = Vec::new();
         match self.ensure_image(pod_json, container, recorder).await {
             Ok(true) => outcomes.push(Outcome::PullSucceeded {

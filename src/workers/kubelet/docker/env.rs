@@ -497,6 +497,9 @@ mod tests {
         .unwrap()
     }
 
+    /// The variables a row expects, or its error message.
+    type Expected = Result<Vec<(&'static str, &'static str)>, &'static str>;
+
     fn resolve(container: Value, links: bool) -> Result<Environment, ConfigError> {
         let p = pod(container, links);
         environment(
@@ -540,7 +543,7 @@ mod tests {
     /// (env / envFrom, expected variable or error) for each row.
     #[test]
     fn value_from_and_env_from_resolve_as_the_kubelet_does() {
-        let table: Vec<(Value, Result<Vec<(&str, &str)>, &str>)> = vec![
+        let table: Vec<(Value, Expected)> = vec![
             (
                 json!({"env": [{"name": "LEVEL", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "LOG_LEVEL"}}}]}),
                 Ok(vec![("LEVEL", "debug")]),

@@ -358,6 +358,9 @@ mod tests {
             .collect())
     }
 
+    /// The files a row expects (path, contents, mode), or its error message.
+    type Expected = Result<Vec<(String, String, u32)>, &'static str>;
+
     fn row(path: &str, data: &str, mode: u32) -> (String, String, u32) {
         (path.to_string(), data.to_string(), mode)
     }
@@ -365,7 +368,7 @@ mod tests {
     #[test]
     fn volume_layouts_follow_items_modes_and_optional() {
         let none = HashMap::new();
-        let table: Vec<(Value, Result<Vec<(String, String, u32)>, &str>)> = vec![
+        let table: Vec<(Value, Expected)> = vec![
             (
                 json!({"name": "v", "configMap": {"name": "cfg"}}),
                 Ok(vec![
