@@ -472,7 +472,8 @@ impl Kubelet {
 
     /// Fetch the tokens the pod's volumes need (when missing or due for a refresh), and write
     /// each API-data volume whose files changed. `Err` names the first volume that cannot be
-    /// set up yet (a missing ConfigMap or Secret, a token not issued), in the kubelet's words.
+    /// set up yet (a missing ConfigMap or Secret, a token not issued), in the kubelet's words;
+    /// it is empty while the only thing missing is a token being fetched.
     fn mount_volumes(&mut self, pod: &Pod, uid: &str, sources: &Sources) -> Result<(), String> {
         let now = jiff::Timestamp::now().as_second();
         let held = self.issued.entry(uid.to_string()).or_default();
@@ -573,6 +574,13 @@ impl Kubelet {
             }
         }
         match first_error {
+            // A token on its way is no failure to report: the pod waits for it quietly.
+            Some(message)
+                if message.contains(volumes::TOKEN_PENDING)
+                    && self.fetching.iter().any(|(u, _)| u == uid) =>
+            {
+                Err(String::new())
+            }
             Some(message) => Err(message),
             None => Ok(()),
         }
@@ -715,7 +723,7 @@ impl Kubelet {
                     true
                 }
                 Err(message) => {
-                    if self.mount_errors.get(&uid) != Some(&message) {
+                    if !message.is_empty() && self.mount_errors.get(&uid) != Some(&message) {
                         self.recorder
                             .note(pod_json, Severity::Warning, "FailedMount", &message);
                         self.mount_errors.insert(uid.clone(), message);

@@ -19,6 +19,9 @@ pub const SERVICE_ACCOUNT_MOUNT: &str = "/var/run/secrets/kubernetes.io/servicea
 /// Kubernetes; this kubelet gives its own CA when the namespace has no such ConfigMap.
 pub const ROOT_CA_CONFIG_MAP: &str = "kube-root-ca.crt";
 
+/// What a mount failure says while the pod's token is not issued yet.
+pub const TOKEN_PENDING: &str = "is not issued yet";
+
 /// One file of a volume.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct File {
@@ -240,7 +243,7 @@ pub fn payload(
             };
             let Some(value) = tokens.get(&want) else {
                 errors.push(format!(
-                    "failed to fetch token: the token of serviceaccount \"{}\" is not issued yet",
+                    "failed to fetch token: the token of serviceaccount \"{}\" {TOKEN_PENDING}",
                     pod.spec
                         .as_ref()
                         .and_then(|s| s.service_account_name.as_deref())
