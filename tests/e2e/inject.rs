@@ -139,12 +139,12 @@ fn the_configmap_chapter_env_and_files_and_an_update_reaching_the_file() {
         "configmap",
         "env-config",
         "--from-literal=LOG_LEVEL=debug",
-        "--from-literal=bad key=x",
+        "--from-literal=1st=x",
     ]);
     c.apply(&pod_manifest(
         "alpine",
         BUSYBOX,
-        "    envFrom:\n    - configMapRef:\n        name: env-config\n      prefix: APP_\n    env:\n    - name: HELLO\n      valueFrom:\n        configMapKeyRef:\n          name: my-config\n          key: hello\n    - name: GREETING\n      value: \"$(HELLO) from $(APP_LOG_LEVEL)\"\n    - name: MISSING\n      valueFrom:\n        configMapKeyRef:\n          name: nope\n          key: k\n          optional: true\n    volumeMounts:\n    - name: config-vol\n      mountPath: /etc/config\n    - name: config-vol\n      mountPath: /etc/hello.txt\n      subPath: hello\n  volumes:\n  - name: config-vol\n    configMap:\n      name: my-config\n",
+        "    envFrom:\n    - configMapRef:\n        name: env-config\n    - configMapRef:\n        name: my-config\n      prefix: CFG_\n    env:\n    - name: HELLO\n      valueFrom:\n        configMapKeyRef:\n          name: my-config\n          key: hello\n    - name: GREETING\n      value: \"$(HELLO) from $(LOG_LEVEL)\"\n    - name: MISSING\n      valueFrom:\n        configMapKeyRef:\n          name: nope\n          key: k\n          optional: true\n    volumeMounts:\n    - name: config-vol\n      mountPath: /etc/config\n    - name: config-vol\n      mountPath: /etc/hello.txt\n      subPath: hello\n  volumes:\n  - name: config-vol\n    configMap:\n      name: my-config\n",
     ));
     c.wait_running("alpine");
 
@@ -153,7 +153,8 @@ fn the_configmap_chapter_env_and_files_and_an_update_reaching_the_file() {
     let env = c.ok(&["exec", "alpine", "--", "env"]);
     for line in [
         "HELLO=world",
-        "APP_LOG_LEVEL=debug",
+        "LOG_LEVEL=debug",
+        "CFG_hello=world",
         "GREETING=world from debug",
         "KUBERNETES_SERVICE_PORT=443",
     ] {
