@@ -236,6 +236,36 @@ struct Kubelet {
     mount_errors: HashMap<String, String>,
 }
 
+/// Make the kubelet's directory private to it: created 0700 when missing; an existing one must
+/// be a directory (not a symlink) of this user's. The pods' files stay the kubelet's own on
+/// the host (containers reach them through their bind mounts, not through it), and a
+/// directory someone else prepared (in a shared temporary directory, say) is refused rather
+/// than written into.
+fn prepare_root(root: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
+    match std::fs::symlink_metadata(root) {
+        Ok(found) => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            if !found.is_dir() || found.uid() != me {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory of this user's",
+                    root.display()
+                )));
+            }
+            if found.mode() & 0o077 != 0 {
+                std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root),
+        Err(e) => Err(e),
+    }
+}
+
 /// A digest of a volume's files, to write only what changed.
 fn digest(payload: &volumes::Payload) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -549,15 +579,9 @@ impl Kubelet {
                 continue;
             }
             let dir = pod_dir.join("volumes").join(&volume.name);
-            let created = std::fs::create_dir_all(&pod_dir).and_then(|()| {
-                // The pods' files stay the kubelet's own on the host; the containers reach
-                // them through their bind mounts, not through this directory.
-                std::fs::set_permissions(
-                    &self.injection.root_dir,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
-                )?;
-                atomic::write(&dir, &payload)
-            });
+            let created = prepare_root(&self.injection.root_dir)
+                .and_then(|()| std::fs::create_dir_all(&pod_dir))
+                .and_then(|()| atomic::write(&dir, &payload));
             match created {
                 Ok(_) => {
                     self.written.insert(key, sum);
