@@ -106,13 +106,16 @@ pub fn write(dir: &Path, payload: &Payload) -> io::Result<bool> {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    if let Some(previous) = previous
-        && previous.as_os_str() != name.as_str()
+    // Only a timestamped directory of ours goes: a plain name right below `dir`.
+    if let Some(previous) = previous.as_deref().and_then(Path::to_str)
+        && previous != name
+        && previous.starts_with("..")
+        && previous.len() > 2
+        && !previous.contains('/')
+        && previous != DATA
+        && previous != DATA_TMP
     {
-        let old = dir.join(previous);
-        if old.starts_with(dir) {
-            let _ = std::fs::remove_dir_all(old);
-        }
+        let _ = std::fs::remove_dir_all(dir.join(previous));
     }
     Ok(true)
 }
