@@ -87,12 +87,31 @@ impl Settings {
     }
 
     /// The names the serving certificate must cover besides the defaults: the listen address
-    /// (the loopback address of its family when it listens on every address) and `tls_sans`.
+    /// (the loopback address of its family when it listens on every address), `tls_sans`,
+    /// and the `kubernetes` Service's names and ClusterIP, the way pods reach the API.
     pub fn certificate_names(&self) -> Vec<String> {
         let mut names = vec![self.client_ip().to_string()];
-        for name in &self.tls_sans {
-            if !names.contains(name) {
-                names.push(name.clone());
+        let service = crate::model::service::ServiceRanges::new(
+            &self.service_cidr,
+            crate::model::service::DEFAULT_NODE_PORTS,
+        )
+        .ok()
+        .map(|r| r.first_ip().to_string());
+        let in_cluster = [
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ];
+        for name in self
+            .tls_sans
+            .iter()
+            .cloned()
+            .chain(in_cluster.iter().map(|n| n.to_string()))
+            .chain(service)
+        {
+            if !names.contains(&name) {
+                names.push(name);
             }
         }
         names
@@ -153,7 +172,16 @@ mod tests {
         ];
         assert_eq!(
             s.certificate_names(),
-            vec!["192.168.7.9", "k8s.example", "10.0.0.1"]
+            vec![
+                "192.168.7.9",
+                "k8s.example",
+                "10.0.0.1",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+                "10.96.0.1",
+            ]
         );
         assert_eq!(s.client_ip().to_string(), "192.168.7.9");
     }
@@ -165,6 +193,6 @@ mod tests {
             "127.0.0.1"
         );
         assert_eq!(settings("[::]:6443").client_ip().to_string(), "::1");
-        assert_eq!(settings("[::]:6443").certificate_names(), vec!["::1"]);
+        assert_eq!(settings("[::]:6443").certificate_names()[0], "::1");
     }
 }

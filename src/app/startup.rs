@@ -113,6 +113,7 @@ impl Application {
         } else {
             None
         };
+        let tokens = Arc::new(tokens);
         let state = web::Data::new(AppState {
             log: log.clone(),
             store: store.clone(),
@@ -129,7 +130,7 @@ impl Application {
             read_only: read_only.clone(),
             cors,
             ui: http::ui::Sessions::new(),
-            tokens: Arc::new(tokens),
+            tokens: tokens.clone(),
         });
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -164,10 +165,22 @@ impl Application {
             // A past moment is served as it was: nothing may act on it.
             Some(_) => vec![],
             None => {
+                // The workers learn where the API listens (the `kubernetes` Service's route),
+                // its CA and its token signer (what the kubelet gives pods).
+                let mut worker_settings = settings.workers.clone();
+                worker_settings.api = Some(workers::ApiServer {
+                    listener: reached_at,
+                    ca_pem: credentials
+                        .as_ref()
+                        .map(|c| c.ca_pem.clone())
+                        .unwrap_or_default(),
+                    signer: tokens.clone(),
+                    kubelet_dir: settings.data_dir.join("kubelet"),
+                });
                 workers::spawn_workers(
                     log.clone(),
                     store.clone(),
-                    &settings.workers,
+                    &worker_settings,
                     shutdown.clone(),
                 )
                 .await?

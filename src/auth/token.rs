@@ -92,6 +92,21 @@ impl Claims {
     }
 }
 
+impl Claims {
+    /// The claims bound to the object `kind` (`Pod`, `Secret` or `Node`) named by `object`,
+    /// as a TokenRequest's `boundObjectRef` or a kubelet's pod token binds them; another kind
+    /// binds nothing.
+    pub fn bound_to(mut self, kind: &str, object: Ref) -> Claims {
+        match kind {
+            "Pod" => self.kubernetes.pod = Some(object),
+            "Secret" => self.kubernetes.secret = Some(object),
+            "Node" => self.kubernetes.node = Some(object),
+            _ => {}
+        }
+        self
+    }
+}
+
 /// The user a ServiceAccount authenticates as.
 pub fn username(namespace: &str, name: &str) -> String {
     format!("system:serviceaccount:{namespace}:{name}")

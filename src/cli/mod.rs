@@ -113,6 +113,10 @@ enum Commands {
         /// tenth address of its service range, e.g. 10.96.0.10).
         #[arg(long, value_name = "IP")]
         cluster_dns: Option<std::net::Ipv4Addr>,
+        /// Where a Docker node keeps its pods' ConfigMap, Secret and token files (default:
+        /// `kubelet-NODE` in the system's temporary directory, made private).
+        #[arg(long, value_name = "DIR")]
+        root_dir: Option<PathBuf>,
     },
     /// Drop the projections and rebuild them from the event log.
     Rebuild {
@@ -208,6 +212,7 @@ pub async fn run() -> anyhow::Result<()> {
             simulated,
             start_delay_ms,
             cluster_dns,
+            root_dir,
         } => {
             let node_name = node_name.unwrap_or_else(default_node_name);
             let connection = match (kubeconfig, server) {
@@ -221,8 +226,19 @@ pub async fn run() -> anyhow::Result<()> {
                 (None, None) => anyhow::bail!("pass --kubeconfig or --server"),
             };
             let connection = std::sync::Arc::new(connection);
-            let informer =
-                remote::informer(connection.clone(), &[ResourceKind::Node, ResourceKind::Pod]);
+            // What pods draw on comes with them: their ConfigMaps, Secrets, ServiceAccounts and
+            // the Services their environment names.
+            let informer = remote::informer(
+                connection.clone(),
+                &[
+                    ResourceKind::Node,
+                    ResourceKind::Pod,
+                    ResourceKind::ConfigMap,
+                    ResourceKind::Secret,
+                    ResourceKind::ServiceAccount,
+                    ResourceKind::Service,
+                ],
+            );
             let heartbeat = std::time::Duration::from_secs(10);
             let shutdown = Shutdown::new();
             let stop = shutdown.clone();
@@ -243,12 +259,20 @@ pub async fn run() -> anyhow::Result<()> {
                 .await;
             } else {
                 tracing::info!(node = %node_name, "Docker kubelet started");
+                let injection = crate::workers::kubelet::docker::Injection {
+                    root_dir: root_dir.unwrap_or_else(|| {
+                        std::env::temp_dir().join(format!("kubelet-{node_name}"))
+                    }),
+                    tokens: Some(connection.clone()),
+                    ca_pem: connection.ca_pem().unwrap_or("").to_string(),
+                };
                 run_docker_kubelet_until_stopped(
                     connection,
                     informer,
                     node_name,
                     heartbeat,
                     cluster_dns,
+                    injection,
                     shutdown,
                 )
                 .await;

@@ -199,11 +199,7 @@ pub async fn request(
             "name": object.name,
             "uid": object.uid,
         });
-        match kind.as_str() {
-            "Pod" => claims.kubernetes.pod = Some(object),
-            "Secret" => claims.kubernetes.secret = Some(object),
-            _ => claims.kubernetes.node = Some(object),
-        }
+        claims = claims.bound_to(&kind, object);
     }
     let token = state.tokens.issue(&claims).map_err(|e| {
         ApiError::Unexpected(anyhow::anyhow!(

@@ -108,6 +108,106 @@ pub fn default_pod(pod: &mut Pod) {
     set_if_empty(&mut status.qos_class, qos);
 }
 
+/// Where the ServiceAccount admission mounts the API credentials in each container.
+pub const SERVICE_ACCOUNT_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+/// The characters of Kubernetes' random name suffixes (no vowels, no look-alikes).
+const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// The ServiceAccount admission's token volume, on create: unless the pod says
+/// `automountServiceAccountToken: false` (or is a mirror pod, or mounts something at the path
+/// already), a projected volume `kube-api-access-xxxxx` (a 3607-second token, `ca.crt` from
+/// the `kube-root-ca.crt` ConfigMap, the namespace) mounted read-only at
+/// `/var/run/secrets/kubernetes.io/serviceaccount` in every container and init container.
+/// Kubernetes draws the suffix at random; here it is derived from the pod's namespace and
+/// name, so admission stays a pure function of its input.
+pub fn mount_service_account_token(pod: &mut Pod) {
+    let mirror = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(MIRROR_POD_ANNOTATION));
+    let seed = format!(
+        "{}/{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod.metadata.name.as_deref().unwrap_or(""),
+        pod.metadata.generate_name.as_deref().unwrap_or("")
+    );
+    let Some(spec) = pod.spec.as_mut() else {
+        return;
+    };
+    if mirror || spec.automount_service_account_token == Some(false) {
+        return;
+    }
+    let mounted = |c: &Container| {
+        c.volume_mounts
+            .iter()
+            .flatten()
+            .any(|m| m.mount_path.trim_end_matches('/') == SERVICE_ACCOUNT_MOUNT_PATH)
+    };
+    if spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .any(mounted)
+    {
+        return;
+    }
+    // FNV-1a over the seed, then one suffix character per step; a name already taken by
+    // another volume moves on to the next.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in seed.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let taken = |name: &str| spec.volumes.iter().flatten().any(|v| v.name == name);
+    let mut name;
+    loop {
+        let mut h = hash;
+        let suffix: String = (0..5)
+            .map(|_| {
+                let c = SUFFIX_ALPHABET[(h % SUFFIX_ALPHABET.len() as u64) as usize] as char;
+                h /= SUFFIX_ALPHABET.len() as u64;
+                c
+            })
+            .collect();
+        name = format!("kube-api-access-{suffix}");
+        if !taken(&name) {
+            break;
+        }
+        hash = hash.wrapping_mul(31).wrapping_add(7);
+    }
+    let volume: Volume = match serde_json::from_value(serde_json::json!({
+        "name": name,
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt",
+                               "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace",
+                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+            ],
+        },
+    })) {
+        Ok(volume) => volume,
+        Err(_) => return,
+    };
+    spec.volumes.get_or_insert_with(Vec::new).push(volume);
+    for c in spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten())
+    {
+        c.volume_mounts.get_or_insert_with(Vec::new).push(
+            k8s_openapi::api::core::v1::VolumeMount {
+                name: name.clone(),
+                mount_path: SERVICE_ACCOUNT_MOUNT_PATH.to_string(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+        );
+    }
+}
+
 fn add_default_tolerations(spec: &mut PodSpec) {
     const NOT_READY: &str = "node.kubernetes.io/not-ready";
     const UNREACHABLE: &str = "node.kubernetes.io/unreachable";

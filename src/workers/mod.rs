@@ -284,6 +284,19 @@ pub struct WorkerSettings {
     pub routing: proxy::worker::Routing,
     /// How long a core/v1 Event lives after its last write (`--event-ttl`).
     pub event_ttl: Duration,
+    /// The API server these workers run in, once it is bound (set by the server at start).
+    pub api: Option<ApiServer>,
+}
+
+/// What the in-process workers know of the server they run in: where its API listens (the
+/// `kubernetes` Service's route), its CA (pods' `ca.crt`), its ServiceAccount token signer
+/// (pods' tokens) and the directory the Docker kubelet keeps pod files in.
+#[derive(Debug, Clone)]
+pub struct ApiServer {
+    pub listener: std::net::SocketAddr,
+    pub ca_pem: String,
+    pub signer: Arc<crate::auth::token::Signer>,
+    pub kubelet_dir: std::path::PathBuf,
 }
 
 impl Default for WorkerSettings {
@@ -298,6 +311,7 @@ impl Default for WorkerSettings {
                 why: proxy::worker::NO_DOCKER_NODE.to_string(),
             },
             event_ttl: eventttl::DEFAULT_EVENT_TTL,
+            api: None,
         }
     }
 }
@@ -390,25 +404,42 @@ pub async fn spawn_workers(
     }
     let routing = settings.routing.clone();
     let cluster_dns = routing.cluster_dns();
+    let api_listener = settings.api.as_ref().map(|a| a.listener);
     tasks.push(
         workers.spawn(actors::SERVICE_PROXY, move |log, informer, shutdown| {
             proxy::worker::run_service_proxy_until_stopped(
                 Arc::new(log),
                 informer,
                 routing.clone(),
+                api_listener,
                 shutdown,
             )
         }),
     );
     if let Some(node) = settings.docker_node.clone() {
         let name = format!("kubelet-{node}");
+        let api = settings.api.clone();
         tasks.push(workers.spawn(&name, move |log, informer, shutdown| {
+            let injection = kubelet::docker::Injection {
+                root_dir: api.as_ref().map_or_else(
+                    || std::env::temp_dir().join(format!("kubetrail-kubelet-{node}")),
+                    |a| a.kubelet_dir.clone(),
+                ),
+                tokens: api.as_ref().map(|a| {
+                    Arc::new(kubelet::tokens::LocalTokens {
+                        signer: a.signer.clone(),
+                        informer: informer.clone(),
+                    }) as Arc<dyn kubelet::tokens::TokenSource>
+                }),
+                ca_pem: api.as_ref().map(|a| a.ca_pem.clone()).unwrap_or_default(),
+            };
             kubelet::docker::run_docker_kubelet_until_stopped(
                 Arc::new(log),
                 informer,
                 node.clone(),
                 heartbeat,
                 cluster_dns,
+                injection,
                 shutdown,
             )
         }));

@@ -21,6 +21,7 @@ pub struct Connection {
     client: reqwest::Client,
     server: String,
     token: Option<String>,
+    ca_pem: Option<String>,
 }
 
 /// What the current context of a kubeconfig names: the server's URL (without a trailing
@@ -92,6 +93,7 @@ impl Connection {
             client: builder.build()?,
             server: server.trim_end_matches('/').to_string(),
             token,
+            ca_pem: ca_pem.map(str::to_string),
         })
     }
 
@@ -99,6 +101,11 @@ impl Connection {
     pub fn from_kubeconfig(path: &std::path::Path) -> anyhow::Result<Self> {
         let target = read_kubeconfig(path)?;
         Self::new(&target.server, target.token, target.ca_pem.as_deref())
+    }
+
+    /// The CA the server's certificate is checked against (PEM), when it is served over TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The server's URL, without a trailing slash.
@@ -143,6 +150,59 @@ fn item(kind: ResourceKind, namespace: &str, name: &str) -> String {
 
 fn rv_of(object: &Value) -> i64 {
     meta::resource_version(object).parse().unwrap_or(0)
+}
+
+/// A kubelet in another process asks the server for its pods' tokens: a TokenRequest bound to
+/// the pod, as Kubernetes' kubelet asks.
+impl crate::workers::kubelet::tokens::TokenSource for Connection {
+    fn pod_token(
+        &self,
+        request: crate::workers::kubelet::tokens::PodToken,
+    ) -> BoxFuture<'_, Result<crate::workers::kubelet::tokens::Issued, String>> {
+        Box::pin(async move {
+            let path = format!(
+                "{}/token",
+                item(
+                    ResourceKind::ServiceAccount,
+                    &request.namespace,
+                    &request.service_account
+                )
+            );
+            let audiences: Vec<&str> = request.audience.iter().map(String::as_str).collect();
+            let body = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": audiences, "expirationSeconds": request.seconds,
+                         "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
+                                            "name": request.pod_name, "uid": request.pod_uid}}});
+            let response = self
+                .request(reqwest::Method::POST, &path)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            let answer: Value = response.json().await.map_err(|e| e.to_string())?;
+            if !status.is_success() {
+                return Err(answer["message"]
+                    .as_str()
+                    .unwrap_or("the TokenRequest was refused")
+                    .to_string());
+            }
+            let token = answer["status"]["token"]
+                .as_str()
+                .ok_or("the TokenRequest's answer holds no token")?
+                .to_string();
+            let now = jiff::Timestamp::now().as_second();
+            let expires_at = answer["status"]["expirationTimestamp"]
+                .as_str()
+                .and_then(meta::parse_time)
+                .map_or(now + request.seconds, |t| t.as_second());
+            Ok(crate::workers::kubelet::tokens::Issued {
+                token,
+                issued_at: now,
+                expires_at,
+            })
+        })
+    }
 }
 
 impl Submit for Connection {

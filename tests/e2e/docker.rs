@@ -711,6 +711,15 @@ spec:
 "#
     ));
     c.wait_for_status("there", "1/1", "Running", 60);
+    // Its ServiceAccount token came through a TokenRequest of the separate kubelet's.
+    let token = c.ok(&[
+        "exec",
+        "there",
+        "--",
+        "cat",
+        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+    ]);
+    assert_eq!(token.split('.').count(), 3, "{token}");
     let node_label = format!("label=dev.kubetrail.node={second}");
     let ids = docker(&["ps", "-q", "--filter", &node_label]);
     assert_eq!(

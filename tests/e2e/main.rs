@@ -16,6 +16,7 @@ mod faults;
 mod helm;
 mod history;
 mod hostile;
+mod inject;
 mod kubectl;
 mod kubectl_120;
 mod network;

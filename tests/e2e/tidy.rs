@@ -154,6 +154,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "workers",
         &[
+            "auth",
             "api",
             "model",
             "store",

@@ -43,6 +43,12 @@ impl Admissible for Pod {
     fn apply_defaults(&mut self) {
         defaults::default_pod(self);
     }
+    /// The ServiceAccount admission's token volume, on create only.
+    fn prepare(&mut self, old: Option<&Self>) {
+        if old.is_none() {
+            defaults::mount_service_account_token(self);
+        }
+    }
     fn validate(&self) -> Vec<FieldError> {
         validation::validate_pod(self)
     }

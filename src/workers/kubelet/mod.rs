@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod simulated;
+pub mod tokens;
 
 use crate::model::meta;
 use crate::model::meta::Lookup as _;

@@ -255,9 +255,33 @@ pub fn desired(services: &[&Value], endpoints: &[&Value], range: Range, dns: Ipv
     out
 }
 
+/// Route the `kubernetes` Service (`default/kubernetes`) to the API server's own listener
+/// `api`, when its Endpoints give it nowhere to go. Kubernetes' Endpoints of that Service name
+/// the API server's address, which may not be a loopback one; this server listens on
+/// loopback, which the relays (in the host's network namespace) reach and a pod could not:
+/// so pods reach the API at the Service's ClusterIP through this route.
+pub fn route_api_server(desired: &mut Desired, api: SocketAddr) {
+    for route in desired.listens.values_mut() {
+        if route.service == "default/kubernetes" && route.backends.is_empty() {
+            route.backends = vec![api];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kubernetes_service_goes_to_the_api_servers_listener() {
+        let svc = serde_json::json!({"metadata": {"name": "kubernetes", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": 6443}]}});
+        let mut d = desired(&[&svc], &[], range(), range().nth(10));
+        let api: SocketAddr = "127.0.0.1:40123".parse().unwrap();
+        route_api_server(&mut d, api);
+        let route = &d.listens[&Listen::tcp("10.96.0.1:443".parse().unwrap())];
+        assert_eq!(route.backends, vec![api]);
+    }
     use serde_json::json;
 
     fn range() -> Range {

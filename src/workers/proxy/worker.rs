@@ -1,7 +1,8 @@
 //! The service proxy: follows Services and Endpoints through the informer and keeps the
 //! service network (`network::Network`) at what they say (`table::desired`), gives
 //! LoadBalancer Services their ingress (127.0.0.1, where they listen), and tells on each
-//! Service, with a Warning Event, what could not be served. Where the network cannot run (not
+//! Service, with a Warning Event, what could not be served. The `kubernetes` Service goes to
+//! the API server's own listener (`table::route_api_server`). Where the network cannot run (not
 //! root, or no Docker node in this process) every Service with a selector gets one Event saying
 //! why, and the API works as before.
 
@@ -73,6 +74,7 @@ pub async fn run_service_proxy_until_stopped(
     submit: Arc<dyn Submit>,
     informer: Informer,
     routing: Routing,
+    api_listener: Option<std::net::SocketAddr>,
     mut shutdown: Shutdown,
 ) {
     let reporter = Reporter::new(actors::SERVICE_PROXY, "");
@@ -117,7 +119,10 @@ pub async fn run_service_proxy_until_stopped(
                 Some(network) => {
                     let s: Vec<&Value> = services.iter().collect();
                     let e: Vec<&Value> = endpoints.iter().collect();
-                    let desired = table::desired(&s, &e, network.range, network.dns);
+                    let mut desired = table::desired(&s, &e, network.range, network.dns);
+                    if let Some(api) = api_listener {
+                        table::route_api_server(&mut desired, api);
+                    }
                     let problems = network.apply(desired.clone()).await;
                     for (socket, why) in problems {
                         let Some((_, route)) = desired.listens.iter().find(|(s, _)| **s == socket)

@@ -3,6 +3,7 @@
 //! kills — and its graceful termination, recording the Events Kubernetes' kubelet records
 //! (Pulling, Pulled, Created, Started, Killing, Failed).
 
+use super::env::Sources;
 use super::observe::{ContainerRecord, PodRecords, Role, RunState};
 use super::pause;
 use super::spec::{self, Runtime};
@@ -186,6 +187,15 @@ impl InspectCache {
     }
 }
 
+/// What one run of a container is made from: the pod's runtime facts, the objects its
+/// environment and volumes draw on, and the attempt's number.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    runtime: &'a Runtime<'a>,
+    sources: &'a Sources,
+    attempt: u32,
+}
+
 /// The kubelet's handle on Docker for one node.
 #[derive(Clone)]
 pub struct Engine {
@@ -194,6 +204,8 @@ pub struct Engine {
     pub host_ip: String,
     /// The cluster DNS pods resolve through (`None`: Docker's resolver).
     pub cluster_dns: Option<std::net::Ipv4Addr>,
+    /// The kubelet's directory: `pods/UID` below it holds each pod's volume files.
+    pub root_dir: std::path::PathBuf,
 }
 
 fn split_image(image: &str) -> (&str, &str) {
@@ -262,8 +274,15 @@ impl Engine {
         pod_json: &Value,
         records: &[ContainerRecord],
         actions: Vec<Action>,
+        sources: &Sources,
         recorder: &Recorder,
     ) -> Vec<Outcome> {
+        let pod_dir = self
+            .root_dir
+            .join("pods")
+            .join(pod.metadata.uid.as_deref().unwrap_or(""))
+            .to_string_lossy()
+            .into_owned();
         let sorted = PodRecords::new(records);
         let mut sandbox = sorted
             .sandbox
@@ -311,8 +330,14 @@ impl Engine {
                         pod_ip: &ip,
                         host_ip: &self.host_ip,
                         node: &self.node,
+                        pod_dir: &pod_dir,
                     };
-                    let prepare = self.prepare(pod, pod_json, spec, &runtime, attempt, recorder);
+                    let run = Run {
+                        runtime: &runtime,
+                        sources,
+                        attempt,
+                    };
+                    let prepare = self.prepare(pod, pod_json, spec, run, recorder);
                     let (prepared, started) = match unstarted.take() {
                         Some(id) => {
                             let (prepared, started) =
@@ -543,10 +568,14 @@ impl Engine {
         pod: &Pod,
         pod_json: &Value,
         container: &Container,
-        runtime: &Runtime<'_>,
-        attempt: u32,
+        run: Run<'_>,
         recorder: &Recorder,
     ) -> (Vec<Outcome>, Option<String>) {
+        let Run {
+            runtime,
+            sources,
+            attempt,
+        } = run;
         let mut outcomes = Vec::new();
         match self.ensure_image(pod_json, container, recorder).await {
             Ok(true) => outcomes.push(Outcome::PullSucceeded {
@@ -560,8 +589,13 @@ impl Engine {
             reason: reason.to_string(),
             message,
         };
-        let body = match spec::container_config(pod, container, runtime, attempt) {
-            Ok(body) => body,
+        let body = match spec::container_config(pod, container, runtime, sources, attempt) {
+            Ok((body, warnings)) => {
+                for (reason, message) in warnings {
+                    recorder.note(pod_json, Severity::Warning, &reason, &message);
+                }
+                body
+            }
             Err(e) => {
                 recorder.note(
                     pod_json,
@@ -686,6 +720,15 @@ impl Engine {
                         None::<bollard::query_parameters::RemoveVolumeOptions>,
                     )
                     .await;
+            }
+        }
+        // The pod's API-data volume files (ConfigMaps, Secrets, its token) go with it.
+        if !uid.is_empty() && !uid.contains('/') && uid != ".." {
+            let dir = self.root_dir.join("pods").join(uid);
+            if let Err(e) = std::fs::remove_dir_all(&dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::debug!(dir = %dir.display(), error = %e, "removing a pod's files failed");
             }
         }
     }

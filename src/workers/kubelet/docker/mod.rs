@@ -11,13 +11,17 @@
 //! labels, a restarted kubelet adopts the containers it finds instead of duplicating them, and
 //! removes those of pods that are gone.
 
+pub mod atomic;
 pub mod engine;
+pub mod env;
 pub mod observe;
 pub mod pause;
 pub mod probe;
 pub mod spec;
 pub mod sync;
+pub mod volumes;
 
+use super::tokens::{Issued, PodToken, TokenSource};
 use super::{NodeDescription, heartbeat_with, node_object};
 use crate::api::actors;
 use crate::api::containers as naming;
@@ -31,16 +35,19 @@ use crate::workers::{Caused, Submit, run_commands};
 use bollard::Docker;
 use bollard::query_parameters::EventsOptionsBuilder;
 use engine::{Engine, InspectCache, Outcome, Recorder};
+use env::Sources;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use observe::{Observed, PodRecords, RunState};
 use probe::{Finding, ProbeKind, ProbeReport};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sync::PodMemory;
 use tokio::sync::mpsc;
+use volumes::TokenWant;
 
 /// The address Docker-backed nodes report: containers publish their ports on loopback.
 pub const HOST_IP: &str = "127.0.0.1";
@@ -56,6 +63,29 @@ pub enum Message {
         outcomes: Vec<Outcome>,
     },
     Probe(ProbeReport),
+    /// A token fetch for a pod's projected volume finished.
+    Token {
+        uid: String,
+        want: TokenWant,
+        result: Result<Issued, String>,
+    },
+}
+
+/// What the kubelet injects into pods and where it keeps their files: its directory
+/// (`pods/UID/volumes/NAME` below it), where pod tokens come from (none: token volumes never
+/// mount), and the cluster CA it gives as `ca.crt` when a namespace has no `kube-root-ca.crt`.
+#[derive(Clone)]
+pub struct Injection {
+    pub root_dir: std::path::PathBuf,
+    pub tokens: Option<Arc<dyn TokenSource>>,
+    pub ca_pem: String,
+}
+
+impl Injection {
+    /// The directory of the pod `uid`.
+    pub fn pod_dir(&self, uid: &str) -> std::path::PathBuf {
+        self.root_dir.join("pods").join(uid)
+    }
 }
 
 /// Connect to the local Docker engine (`DOCKER_HOST` or the default socket).
@@ -195,6 +225,99 @@ struct Kubelet {
     last_runtime_error: Option<String>,
     /// The pods bound to the node at the last pass, by uid.
     pods: HashMap<String, Arc<Value>>,
+    injection: Injection,
+    /// The tokens held for each pod's projected volumes, by pod uid.
+    issued: HashMap<String, HashMap<TokenWant, Issued>>,
+    /// Token fetches in flight: (pod uid, token).
+    fetching: HashSet<(String, TokenWant)>,
+    /// A digest of what each API-data volume last had written: (pod uid, volume) -> digest.
+    written: HashMap<(String, String), u64>,
+    /// The last mount failure reported about each pod.
+    mount_errors: HashMap<String, String>,
+}
+
+/// Make the kubelet's directory private to it: created 0700 when missing; an existing one must
+/// be a directory (not a symlink) of this user's. The pods' files stay the kubelet's own on
+/// the host (containers reach them through their bind mounts, not through it), and a
+/// directory someone else prepared (in a shared temporary directory, say) is refused rather
+/// than written into.
+fn prepare_root(root: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
+    match std::fs::symlink_metadata(root) {
+        Ok(found) => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            if !found.is_dir() || found.uid() != me {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a directory of this user's",
+                    root.display()
+                )));
+            }
+            if found.mode() & 0o077 != 0 {
+                std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root),
+        Err(e) => Err(e),
+    }
+}
+
+/// A digest of a volume's files, to write only what changed.
+fn digest(payload: &volumes::Payload) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    payload.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The objects the pod `pod` in `namespace` draws on, from the informer's snapshot; the
+/// namespace's `kube-root-ca.crt` is `ca_pem` when it has none.
+fn gather_sources(
+    snapshot: &crate::workers::cache::Snapshot,
+    pod: &Value,
+    ca_pem: &str,
+) -> Sources {
+    let namespace = meta::namespace(pod);
+    let named = |kind| {
+        snapshot
+            .in_namespace(kind, namespace)
+            .map(|o| (meta::name(o).to_string(), o.clone()))
+            .collect::<HashMap<_, _>>()
+    };
+    let mut config_maps = named(ResourceKind::ConfigMap);
+    if !ca_pem.is_empty() && !config_maps.contains_key(volumes::ROOT_CA_CONFIG_MAP) {
+        config_maps.insert(
+            volumes::ROOT_CA_CONFIG_MAP.to_string(),
+            Arc::new(json!({"metadata": {"name": volumes::ROOT_CA_CONFIG_MAP,
+                "namespace": namespace}, "data": {"ca.crt": ca_pem}})),
+        );
+    }
+    let account = pod
+        .pointer("/spec/serviceAccountName")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    Sources {
+        config_maps,
+        secrets: named(ResourceKind::Secret),
+        services: snapshot
+            .in_namespace(ResourceKind::Service, namespace)
+            .cloned()
+            .collect(),
+        master: snapshot
+            .get(
+                ResourceKind::Service,
+                env::MASTER_SERVICE.0,
+                env::MASTER_SERVICE.1,
+            )
+            .cloned(),
+        service_account: snapshot
+            .get(ResourceKind::ServiceAccount, namespace, account)
+            .cloned(),
+    }
 }
 
 impl Kubelet {
@@ -228,6 +351,17 @@ impl Kubelet {
                             c.create_error = None;
                             c.pull = None;
                         }
+                    }
+                }
+            }
+            Message::Token { uid, want, result } => {
+                self.fetching.remove(&(uid.clone(), want.clone()));
+                match result {
+                    Ok(issued) => {
+                        self.issued.entry(uid).or_default().insert(want, issued);
+                    }
+                    Err(error) => {
+                        tracing::debug!(pod_uid = %uid, %error, "a pod token was not issued");
                     }
                 }
             }
@@ -366,6 +500,116 @@ impl Kubelet {
         }
     }
 
+    /// Fetch the tokens the pod's volumes need (when missing or due for a refresh), and write
+    /// each API-data volume whose files changed. `Err` names the first volume that cannot be
+    /// set up yet (a missing ConfigMap or Secret, a token not issued), in the kubelet's words;
+    /// it is empty while the only thing missing is a token being fetched.
+    fn mount_volumes(&mut self, pod: &Pod, uid: &str, sources: &Sources) -> Result<(), String> {
+        let now = jiff::Timestamp::now().as_second();
+        let held = self.issued.entry(uid.to_string()).or_default();
+        for want in volumes::token_wants(pod, sources) {
+            let due = held.get(&want).is_none_or(|t| t.refresh_due(now));
+            let key = (uid.to_string(), want.clone());
+            if !due || self.fetching.contains(&key) {
+                continue;
+            }
+            let Some(tokens) = self.injection.tokens.clone() else {
+                continue;
+            };
+            self.fetching.insert(key);
+            let request = PodToken {
+                namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+                service_account: pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.service_account_name.clone())
+                    .unwrap_or_else(|| "default".to_string()),
+                pod_name: pod.metadata.name.clone().unwrap_or_default(),
+                pod_uid: uid.to_string(),
+                audience: want.audience.clone(),
+                seconds: want.seconds,
+            };
+            let messages = self.messages.clone();
+            let uid = uid.to_string();
+            tokio::spawn(async move {
+                let result = tokens.pod_token(request).await;
+                let _ = messages.send(Message::Token { uid, want, result });
+            });
+        }
+        let tokens: HashMap<TokenWant, String> = self
+            .issued
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .map(|(w, t)| (w.clone(), t.token.clone()))
+            .collect();
+        let pod_dir = self.injection.pod_dir(uid);
+        let pod_dir_text = pod_dir.to_string_lossy().into_owned();
+        let pod_ip = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.clone())
+            .unwrap_or_default();
+        let runtime = spec::Runtime {
+            sandbox_id: "",
+            pod_ip: &pod_ip,
+            host_ip: HOST_IP,
+            node: &self.node,
+            pod_dir: &pod_dir_text,
+        };
+        let mut first_error = None;
+        for volume in volumes::projected_volumes(pod) {
+            let key = (uid.to_string(), volume.name.clone());
+            let payload = match volumes::payload(pod, volume, &runtime, sources, &tokens) {
+                Ok(Some(payload)) => payload,
+                Ok(None) => continue,
+                Err(message) => {
+                    // A volume already set up keeps its files, as the kubelet's do.
+                    if !self.written.contains_key(&key) && first_error.is_none() {
+                        first_error = Some(format!(
+                            "MountVolume.SetUp failed for volume \"{}\" : {message}",
+                            volume.name
+                        ));
+                    }
+                    continue;
+                }
+            };
+            let sum = digest(&payload);
+            if self.written.get(&key) == Some(&sum) {
+                continue;
+            }
+            let dir = pod_dir.join("volumes").join(&volume.name);
+            let created = prepare_root(&self.injection.root_dir)
+                .and_then(|()| std::fs::create_dir_all(&pod_dir))
+                .and_then(|()| atomic::write(&dir, &payload));
+            match created {
+                Ok(_) => {
+                    self.written.insert(key, sum);
+                }
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some(format!(
+                            "MountVolume.SetUp failed for volume \"{}\" : writing {}: {e}",
+                            volume.name,
+                            dir.display()
+                        ));
+                    }
+                }
+            }
+        }
+        match first_error {
+            // A token on its way is no failure to report: the pod waits for it quietly.
+            Some(message)
+                if message.contains(volumes::TOKEN_PENDING)
+                    && self.fetching.iter().any(|(u, _)| u == uid) =>
+            {
+                Err(String::new())
+            }
+            Some(message) => Err(message),
+            None => Ok(()),
+        }
+    }
+
     /// One pass: observe, plan every idle pod, write what changed. Returns the last seq written.
     async fn pass(
         &mut self,
@@ -374,9 +618,18 @@ impl Kubelet {
         heartbeat_every: Duration,
     ) -> i64 {
         let now = jiff::Timestamp::now();
-        let (node, pods, marks) = {
+        let (node, pods, marks, sources) = {
             let snapshot = informer.read();
             let pods: Vec<Arc<Value>> = snapshot.pods_on(&self.node).into_iter().cloned().collect();
+            let sources: HashMap<String, Arc<Sources>> = pods
+                .iter()
+                .map(|p| {
+                    (
+                        meta::uid(p).to_string(),
+                        Arc::new(gather_sources(&snapshot, p, &self.injection.ca_pem)),
+                    )
+                })
+                .collect();
             let marks: HashMap<String, Marks> = pods
                 .iter()
                 .map(|p| {
@@ -390,6 +643,7 @@ impl Kubelet {
                 snapshot.get(ResourceKind::Node, "", &self.node).cloned(),
                 pods,
                 marks,
+                sources,
             )
         };
         self.pods = pods
@@ -412,7 +666,7 @@ impl Kubelet {
         self.last_runtime_error = runtime_error;
         if let Ok(records) = observed {
             let observed = Observed::new(records);
-            self.sync_pods(&pods, &marks, &observed, now, &mut commands);
+            self.sync_pods(&pods, &marks, &sources, &observed, now, &mut commands);
         }
         run_commands(submit, commands, || {
             RequestMeta::worker(&self.recorder.actor)
@@ -424,6 +678,7 @@ impl Kubelet {
         &mut self,
         pods: &[Arc<Value>],
         marks: &HashMap<String, Marks>,
+        sources: &HashMap<String, Arc<Sources>>,
         observed: &Observed,
         now: jiff::Timestamp,
         commands: &mut Vec<Caused>,
@@ -444,6 +699,9 @@ impl Kubelet {
         });
         let present: std::collections::HashSet<String> = self.pods.keys().cloned().collect();
         self.memory.retain(|uid, _| present.contains(uid));
+        self.issued.retain(|uid, _| present.contains(uid));
+        self.written.retain(|(uid, _), _| present.contains(uid));
+        self.mount_errors.retain(|uid, _| present.contains(uid));
         self.recorder.forget_notes_except(&present);
         for pod_json in pods {
             let uid = meta::uid(pod_json).to_string();
@@ -482,9 +740,30 @@ impl Kubelet {
             let Ok(pod) = serde_json::from_value::<Pod>(pod_json.as_ref().clone()) else {
                 continue;
             };
+            let pod_sources = sources.get(&uid).cloned().unwrap_or_default();
+            let mounted = match self.mount_volumes(&pod, &uid, &pod_sources) {
+                Ok(()) => {
+                    self.mount_errors.remove(&uid);
+                    true
+                }
+                Err(message) => {
+                    if !message.is_empty() && self.mount_errors.get(&uid) != Some(&message) {
+                        self.recorder
+                            .note(pod_json, Severity::Warning, "FailedMount", &message);
+                        self.mount_errors.insert(uid.clone(), message);
+                    }
+                    false
+                }
+            };
             let sorted = PodRecords::new(&records);
             let memory = self.memory.entry(uid.clone()).or_default();
-            let (actions, notes) = sync::plan(&pod, &sorted, memory, now);
+            let (mut actions, notes) = sync::plan(&pod, &sorted, memory, now);
+            if !mounted {
+                // Nothing starts before its volumes are there; stopping what runs goes on.
+                actions.retain(|a| {
+                    !matches!(a, sync::Action::Start { .. } | sync::Action::CreateSandbox)
+                });
+            }
             let status = sync::status(&pod, &sorted, memory, HOST_IP, now);
             let version: i64 = meta::resource_version(pod_json).parse().unwrap_or(0);
             if let Ok(status) = serde_json::to_value(&status)
@@ -560,7 +839,7 @@ impl Kubelet {
                 let pod_json = pod_json.clone();
                 self.spawn(uid, move |engine, recorder| async move {
                     engine
-                        .run(&pod, &pod_json, &records, actions, &recorder)
+                        .run(&pod, &pod_json, &records, actions, &pod_sources, &recorder)
                         .await
                 });
             }
@@ -640,6 +919,7 @@ pub async fn run_docker_kubelet_until_stopped(
     node: String,
     heartbeat_every: Duration,
     cluster_dns: Option<std::net::Ipv4Addr>,
+    injection: Injection,
     mut shutdown: Shutdown,
 ) {
     tracing::info!(node = %node, "Docker kubelet starting");
@@ -671,6 +951,7 @@ pub async fn run_docker_kubelet_until_stopped(
             node: node.clone(),
             host_ip: HOST_IP.to_string(),
             cluster_dns,
+            root_dir: injection.root_dir.clone(),
         },
         recorder: Recorder::new(submit.clone(), Reporter::new("kubelet", &node), actor),
         node,
@@ -683,6 +964,11 @@ pub async fn run_docker_kubelet_until_stopped(
         last_heartbeat: None,
         last_runtime_error: None,
         pods: HashMap::new(),
+        injection,
+        issued: HashMap::new(),
+        fetching: HashSet::new(),
+        written: HashMap::new(),
+        mount_errors: HashMap::new(),
     };
     let mut changes = informer.changes();
     tracing::info!(node = %kubelet.node, "Docker kubelet running");

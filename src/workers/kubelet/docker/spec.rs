@@ -1,13 +1,17 @@
 //! From a pod spec to Docker create requests: the sandbox that holds the pod's network
 //! namespace (hostname, ports published on 127.0.0.1, emptyDir volumes) and each container
-//! joined to it (command and args with Kubernetes' entrypoint rules, env with `fieldRef` and
-//! `$(VAR)` expansion, working dir, limits, mounts). Pure: the same pod gives the same requests.
+//! joined to it (command and args with Kubernetes' entrypoint rules and `$(VAR)` expansion,
+//! the environment `env` resolves, working dir, limits, mounts: emptyDir volumes and the
+//! API-data volumes' host directories, read-only, `subPath` below them). Pure: the same pod
+//! and sources give the same requests.
 
+use super::env::{Environment, Sources, environment, expand};
 use super::pause;
+use super::volumes;
 use crate::api::containers as naming;
 use crate::model::validation::parse_quantity;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
-use k8s_openapi::api::core::v1::{Container, EnvVar, Pod, Probe};
+use k8s_openapi::api::core::v1::{Container, Pod, Probe, VolumeMount};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeSet, HashMap};
 
@@ -230,118 +234,91 @@ pub fn sandbox_config(
     }
 }
 
-/// What `$(VAR)` references and `fieldRef`s resolve against.
+/// What `$(VAR)` references and `fieldRef`s resolve against, and where the pod's volume
+/// files are on the host.
 #[derive(Debug, Clone, Default)]
 pub struct Runtime<'a> {
     pub sandbox_id: &'a str,
     pub pod_ip: &'a str,
     pub host_ip: &'a str,
     pub node: &'a str,
+    /// The pod's directory on the host (`volumes/NAME` below it holds the API-data volumes).
+    pub pod_dir: &'a str,
 }
 
-fn field_value(pod: &Pod, path: &str, runtime: &Runtime) -> Result<String, ConfigError> {
-    let (name, namespace, uid) = metadata(pod);
-    let keyed = |map: &Option<std::collections::BTreeMap<String, String>>, prefix: &str| {
-        let key = path.strip_prefix(prefix)?.strip_suffix("']")?.to_string();
-        Some(map.as_ref()?.get(&key).cloned().unwrap_or_default())
-    };
-    let spec = pod.spec.as_ref();
-    let value = match path {
-        "metadata.name" => name.to_string(),
-        "metadata.namespace" => namespace.to_string(),
-        "metadata.uid" => uid.to_string(),
-        "spec.nodeName" => runtime.node.to_string(),
-        "spec.serviceAccountName" => spec
-            .and_then(|s| s.service_account_name.clone())
-            .unwrap_or_default(),
-        "status.podIP" => runtime.pod_ip.to_string(),
-        "status.podIPs" => runtime.pod_ip.to_string(),
-        "status.hostIP" | "status.hostIPs" => runtime.host_ip.to_string(),
-        _ => keyed(&pod.metadata.labels, "metadata.labels['")
-            .or_else(|| keyed(&pod.metadata.annotations, "metadata.annotations['"))
-            .ok_or_else(|| ConfigError {
-                reason: "CreateContainerConfigError",
-                message: format!("unsupported fieldRef path {path:?}"),
-            })?,
-    };
-    Ok(value)
-}
-
-/// Kubernetes' `$(VAR)` expansion: defined names are replaced, `$$` is a literal `$`, and
-/// anything else is left as written.
-pub fn expand(text: &str, env: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(inner) = after.strip_prefix('(')
-            && let Some(end) = inner.find(')')
-            && let Some((_, value)) = env.iter().rev().find(|(k, _)| *k == inner[..end])
-        {
-            out.push_str(value);
-            rest = &inner[end + 1..];
-        } else {
-            out.push('$');
-            rest = after;
+impl ConfigError {
+    /// A `CreateContainerConfigError` with the kubelet's `message`.
+    pub fn config(message: String) -> ConfigError {
+        ConfigError {
+            reason: "CreateContainerConfigError",
+            message,
         }
     }
-    out.push_str(rest);
-    out
-}
-
-fn environment(
-    pod: &Pod,
-    vars: &[EnvVar],
-    runtime: &Runtime,
-) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut env: Vec<(String, String)> = Vec::new();
-    for var in vars {
-        let value = match (&var.value, &var.value_from) {
-            (_, Some(from)) => {
-                if let Some(field) = &from.field_ref {
-                    field_value(pod, &field.field_path, runtime)?
-                } else if let Some(key) = &from.config_map_key_ref {
-                    return Err(ConfigError {
-                        reason: "CreateContainerConfigError",
-                        message: format!("configmap \"{}\" not found", key.name),
-                    });
-                } else if let Some(key) = &from.secret_key_ref {
-                    return Err(ConfigError {
-                        reason: "CreateContainerConfigError",
-                        message: format!("secret \"{}\" not found", key.name),
-                    });
-                } else {
-                    String::new()
-                }
-            }
-            (Some(value), None) => expand(value, &env),
-            (None, None) => String::new(),
-        };
-        env.push((var.name.clone(), value));
-    }
-    Ok(env)
 }
 
 fn quantity(text: &str, scale: i128) -> Option<i64> {
     parse_quantity(text).ok().map(|q| (q.nanos / scale) as i64)
 }
 
-/// The create request of run `attempt` of `container`, joined to the sandbox.
+/// The host source of a volume mount: the emptyDir's Docker volume, or the directory (or,
+/// with `subPath`, the path below it) of an API-data volume; `None` for other volumes.
+fn mount_source(
+    pod: &Pod,
+    mount: &VolumeMount,
+    empty_dirs: &HashMap<String, String>,
+    runtime: &Runtime,
+) -> Option<(String, bool)> {
+    if let Some(volume) = empty_dirs.get(&mount.name) {
+        let source = match mount.sub_path.as_deref().filter(|p| !p.is_empty()) {
+            // A subPath of an emptyDir needs the volume's path on the host: not offered.
+            Some(_) => return None,
+            None => volume.clone(),
+        };
+        return Some((source, mount.read_only == Some(true)));
+    }
+    let volume = pod
+        .spec
+        .as_ref()?
+        .volumes
+        .as_ref()?
+        .iter()
+        .find(|v| v.name == mount.name)
+        .filter(|v| volumes::is_projected(v))?;
+    let dir = volumes::volume_dir(runtime.pod_dir, &volume.name);
+    let source = match mount.sub_path.as_deref().filter(|p| !p.is_empty()) {
+        Some(sub) if !sub.starts_with('/') && !sub.split('/').any(|c| c == "..") => {
+            format!("{dir}/{sub}")
+        }
+        Some(_) => return None,
+        None => dir,
+    };
+    // API data is always mounted read-only, as the kubelet does.
+    Some((source, true))
+}
+
+/// The create request of run `attempt` of `container`, joined to the sandbox, and the
+/// Warnings its environment gave (`InvalidEnvironmentVariableNames`).
 pub fn container_config(
     pod: &Pod,
     container: &Container,
     runtime: &Runtime,
+    sources: &Sources,
     attempt: u32,
-) -> Result<ContainerCreateBody, ConfigError> {
-    let env = environment(pod, container.env.as_deref().unwrap_or(&[]), runtime)?;
+) -> Result<(ContainerCreateBody, Vec<(String, String)>), ConfigError> {
+    let Environment {
+        vars: env,
+        warnings,
+    } = environment(pod, container, runtime, sources)?;
+    let lookup = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let expand_all = |items: &Option<Vec<String>>| {
         items
             .as_ref()
-            .map(|v| v.iter().map(|s| expand(s, &env)).collect::<Vec<_>>())
+            .map(|v| v.iter().map(|s| expand(s, &lookup)).collect::<Vec<_>>())
     };
     let command = expand_all(&container.command);
     let args = expand_all(&container.args);
@@ -364,14 +341,14 @@ pub fn container_config(
         .iter()
         .flatten()
         .filter_map(|m| {
-            let volume = empty_dirs.get(&m.name)?;
-            let mode = if m.read_only == Some(true) { ":ro" } else { "" };
-            Some(format!("{volume}:{}{mode}", m.mount_path))
+            let (source, read_only) = mount_source(pod, m, &empty_dirs, runtime)?;
+            let mode = if read_only { ":ro" } else { "" };
+            Some(format!("{source}:{}{mode}", m.mount_path))
         })
         .collect();
     let stdin = container.stdin == Some(true);
     let sandbox = format!("container:{}", runtime.sandbox_id);
-    Ok(ContainerCreateBody {
+    let body = ContainerCreateBody {
         image: container.image.clone(),
         entrypoint,
         cmd,
@@ -397,7 +374,8 @@ pub fn container_config(
             ..Default::default()
         }),
         ..Default::default()
-    })
+    };
+    Ok((body, warnings))
 }
 
 #[cfg(test)]
@@ -419,7 +397,13 @@ mod tests {
             pod_ip: "172.17.0.5",
             host_ip: "127.0.0.1",
             node: "n1",
+            pod_dir: "/data/kubelet/pods/u-1",
         }
+    }
+
+    fn config(p: &Pod, i: usize, attempt: u32) -> Result<ContainerCreateBody, ConfigError> {
+        let c = &p.spec.as_ref().unwrap().containers[i];
+        container_config(p, c, &runtime(), &Sources::default(), attempt).map(|(body, _)| body)
     }
 
     #[test]
@@ -489,14 +473,13 @@ mod tests {
             {"name": "b", "image": "x", "command": ["sleep"]},
             {"name": "c", "image": "x", "args": ["--port", "80"]},
         ]}));
-        let containers = &p.spec.as_ref().unwrap().containers;
-        let a = container_config(&p, &containers[0], &runtime(), 0).unwrap();
+        let a = config(&p, 0, 0).unwrap();
         assert_eq!(a.entrypoint, Some(vec!["sh".to_string(), "-c".to_string()]));
         assert_eq!(a.cmd, Some(vec!["echo hi $HOME".to_string()]));
-        let b = container_config(&p, &containers[1], &runtime(), 0).unwrap();
+        let b = config(&p, 1, 0).unwrap();
         assert_eq!(b.entrypoint, Some(vec!["sleep".to_string()]));
         assert_eq!(b.cmd, Some(vec![]));
-        let c = container_config(&p, &containers[2], &runtime(), 0).unwrap();
+        let c = config(&p, 2, 0).unwrap();
         assert_eq!(c.entrypoint, None);
         assert_eq!(c.cmd, Some(vec!["--port".to_string(), "80".to_string()]));
     }
@@ -510,8 +493,7 @@ mod tests {
             {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
             {"name": "URL", "value": "http://$(IP):3000"},
         ]}]}));
-        let body =
-            container_config(&p, &p.spec.as_ref().unwrap().containers[0], &runtime(), 1).unwrap();
+        let body = config(&p, 0, 1).unwrap();
         assert_eq!(
             body.env.unwrap(),
             vec![
@@ -530,13 +512,7 @@ mod tests {
 
         let missing = pod(json!({"containers": [{"name": "a", "image": "x", "env": [
             {"name": "K", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "k"}}}]}]}));
-        let err = container_config(
-            &missing,
-            &missing.spec.as_ref().unwrap().containers[0],
-            &runtime(),
-            0,
-        )
-        .unwrap_err();
+        let err = config(&missing, 0, 0).unwrap_err();
         assert_eq!(err.reason, "CreateContainerConfigError");
         assert_eq!(err.message, "configmap \"cfg\" not found");
     }
@@ -548,8 +524,7 @@ mod tests {
             "containers": [{"name": "a", "image": "x",
                 "resources": {"limits": {"memory": "64Mi", "cpu": "500m"}},
                 "volumeMounts": [{"name": "shared", "mountPath": "/data", "readOnly": true}]}]}));
-        let body =
-            container_config(&p, &p.spec.as_ref().unwrap().containers[0], &runtime(), 0).unwrap();
+        let body = config(&p, 0, 0).unwrap();
         let host = body.host_config.unwrap();
         assert_eq!(host.memory, Some(64 * 1024 * 1024));
         assert_eq!(host.nano_cpus, Some(500_000_000));
@@ -560,10 +535,26 @@ mod tests {
     }
 
     #[test]
-    fn expansion_leaves_unknown_references() {
+    fn api_data_volumes_mount_read_only_from_the_pod_directory() {
+        let p = pod(json!({
+            "volumes": [
+                {"name": "cfg", "configMap": {"name": "app"}},
+                {"name": "creds", "secret": {"secretName": "db"}},
+                {"name": "shared", "emptyDir": {}}],
+            "containers": [{"name": "a", "image": "x", "volumeMounts": [
+                {"name": "cfg", "mountPath": "/etc/app"},
+                {"name": "cfg", "mountPath": "/etc/app.conf", "subPath": "app.conf"},
+                {"name": "creds", "mountPath": "/secrets", "readOnly": false},
+                {"name": "shared", "mountPath": "/data"}]}]}));
+        let host = config(&p, 0, 0).unwrap().host_config.unwrap();
         assert_eq!(
-            expand("$(NOPE) $(A)$", &[("A".into(), "1".into())]),
-            "$(NOPE) 1$"
+            host.binds.unwrap(),
+            vec![
+                "/data/kubelet/pods/u-1/volumes/cfg:/etc/app:ro",
+                "/data/kubelet/pods/u-1/volumes/cfg/app.conf:/etc/app.conf:ro",
+                "/data/kubelet/pods/u-1/volumes/creds:/secrets:ro",
+                "k8s_u-1_shared:/data",
+            ]
         );
     }
 }
