@@ -6,8 +6,9 @@
 use super::env::Sources;
 use super::observe::{ContainerRecord, PodRecords, Role, RunState};
 use super::pause;
-use super::spec::{self, Runtime};
+use super::pod::Runtime;
 use super::sync::Action;
+use super::{pod, spec};
 use crate::api::containers as naming;
 use crate::events::{Command, DeleteOptions, RequestMeta};
 use crate::model::{ResourceKind, meta};
@@ -317,7 +318,7 @@ impl Engine {
                     }
                 },
                 Action::Start { container, attempt } => {
-                    let Some(spec) = spec::all_containers(pod).find(|c| c.name == container) else {
+                    let Some(spec) = pod::all_containers(pod).find(|c| c.name == container) else {
                         continue;
                     };
                     let sandbox_id = match (&sandbox, &unstarted) {

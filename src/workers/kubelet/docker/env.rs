@@ -7,7 +7,7 @@
 //! that is not `optional` is a `CreateContainerConfigError` with the kubelet's message. Pure:
 //! what it reads is in `Sources`, gathered by the kubelet from its informer.
 
-use super::spec::{ConfigError, Runtime};
+use super::pod::{ConfigError, Runtime};
 use crate::model::meta;
 use crate::model::validation::parse_quantity;
 use base64::Engine as _;
@@ -406,7 +406,7 @@ pub fn environment(
                     field_value(pod, &field.field_path, runtime)?
                 } else if let Some(resource) = &from.resource_field_ref {
                     let target = match resource.container_name.as_deref() {
-                        Some(name) if !name.is_empty() => super::spec::all_containers(pod)
+                        Some(name) if !name.is_empty() => super::pod::all_containers(pod)
                             .find(|c| c.name == name)
                             .unwrap_or(container),
                         _ => container,

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod env;
 pub mod observe;
 pub mod pause;
+pub mod pod;
 pub mod probe;
 pub mod spec;
 pub mod sync;
@@ -465,7 +466,7 @@ impl Kubelet {
             if self.probers.contains_key(&record.id) {
                 continue;
             }
-            let Some(container) = spec::all_containers(pod).find(|c| c.name == record.container)
+            let Some(container) = pod::all_containers(pod).find(|c| c.name == record.container)
             else {
                 continue;
             };
@@ -550,7 +551,7 @@ impl Kubelet {
             .as_ref()
             .and_then(|s| s.pod_ip.clone())
             .unwrap_or_default();
-        let runtime = spec::Runtime {
+        let runtime = pod::Runtime {
             sandbox_id: "",
             pod_ip: &pod_ip,
             host_ip: HOST_IP,

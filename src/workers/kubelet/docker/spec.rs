@@ -7,6 +7,7 @@
 
 use super::env::{Environment, Sources, environment, expand};
 use super::pause;
+use super::pod::{ConfigError, Runtime, all_containers};
 use super::volumes;
 use crate::api::containers as naming;
 use crate::model::validation::parse_quantity;
@@ -15,28 +16,12 @@ use k8s_openapi::api::core::v1::{Container, Pod, Probe, VolumeMount};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeSet, HashMap};
 
-/// Why a container cannot be created: a Kubernetes waiting reason and its message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub reason: &'static str,
-    pub message: String,
-}
-
 fn metadata(pod: &Pod) -> (&str, &str, &str) {
     (
         pod.metadata.name.as_deref().unwrap_or(""),
         pod.metadata.namespace.as_deref().unwrap_or("default"),
         pod.metadata.uid.as_deref().unwrap_or(""),
     )
-}
-
-/// Every container of the pod: init containers first, in order.
-pub fn all_containers(pod: &Pod) -> impl Iterator<Item = &Container> {
-    let spec = pod.spec.as_ref();
-    spec.and_then(|s| s.init_containers.as_ref())
-        .into_iter()
-        .flatten()
-        .chain(spec.map(|s| s.containers.as_slice()).unwrap_or(&[]))
 }
 
 fn labels(
@@ -231,28 +216,6 @@ pub fn sandbox_config(
             ..Default::default()
         }),
         ..Default::default()
-    }
-}
-
-/// What `$(VAR)` references and `fieldRef`s resolve against, and where the pod's volume
-/// files are on the host.
-#[derive(Debug, Clone, Default)]
-pub struct Runtime<'a> {
-    pub sandbox_id: &'a str,
-    pub pod_ip: &'a str,
-    pub host_ip: &'a str,
-    pub node: &'a str,
-    /// The pod's directory on the host (`volumes/NAME` below it holds the API-data volumes).
-    pub pod_dir: &'a str,
-}
-
-impl ConfigError {
-    /// A `CreateContainerConfigError` with the kubelet's `message`.
-    pub fn config(message: String) -> ConfigError {
-        ConfigError {
-            reason: "CreateContainerConfigError",
-            message,
-        }
     }
 }
 

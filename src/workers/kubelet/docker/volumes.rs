@@ -7,7 +7,7 @@
 //! payloads with `atomic` and bind-mounts the directories (`spec`).
 
 use super::env::{Sources, field_value, resource_value};
-use super::spec::Runtime;
+use super::pod::Runtime;
 use k8s_openapi::api::core::v1::{KeyToPath, Pod, Volume};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -278,7 +278,7 @@ fn downward_files(
             field_value(pod, &field.field_path, runtime).map_err(|e| e.message)?
         } else if let Some(resource) = &item.resource_field_ref {
             let name = resource.container_name.as_deref().unwrap_or("");
-            let container = super::spec::all_containers(pod)
+            let container = super::pod::all_containers(pod)
                 .find(|c| c.name == name)
                 .ok_or_else(|| format!("container {name:?} not found in the pod"))?;
             resource_value(
