@@ -718,10 +718,14 @@ async fn a_scripted_scenario_is_explained_replayed_and_checked() {
 async fn exact_lists_refuse_what_kubernetes_refuses() {
     let live = start_live(tempfile::tempdir().expect("dir"), 0).await;
     // The log stands still once each built-in namespace has its `default` ServiceAccount.
-    until("the default ServiceAccounts", Duration::from_secs(20), || async {
-        let (_, accounts) = get(&live, "/api/v1/serviceaccounts").await;
-        accounts["items"].as_array().map_or(0, Vec::len) == 4
-    })
+    until(
+        "the default ServiceAccounts",
+        Duration::from_secs(20),
+        || async {
+            let (_, accounts) = get(&live, "/api/v1/serviceaccounts").await;
+            accounts["items"].as_array().map_or(0, Vec::len) == 4
+        },
+    )
     .await;
     let last: i64 = get(&live, "/api/v1/namespaces").await.1["metadata"]["resourceVersion"]
         .as_str()
