@@ -169,12 +169,37 @@ pub fn lock(dir: &Path) -> anyhow::Result<DirLock> {
     Ok(DirLock { _file: file, path })
 }
 
+/// The pid of the server holding `dir`'s lock, when one does (the lock is tried shared and let
+/// go at once: nothing is changed).
+pub fn holder(dir: &Path) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    let mut file = std::fs::File::open(dir.join(LOCK_FILE)).ok()?;
+    // SAFETY: flock on a descriptor this function owns; no memory is passed.
+    let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    if free {
+        return None;
+    }
+    let mut pid = String::new();
+    file.read_to_string(&mut pid).ok()?;
+    pid.trim().parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn mode_of(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn the_holder_of_the_lock_is_named_while_it_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(holder(dir.path()), None);
+        let lock = lock(dir.path()).unwrap();
+        assert_eq!(holder(dir.path()), Some(std::process::id()));
+        drop(lock);
+        assert_eq!(holder(dir.path()), None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The `kubetrail` command line: `serve` runs the API server and its workers; `kubelet` runs a
 //! node against a server; `rebuild` replays the log into fresh projections; `events`,
-//! `history`, `why`, `replay`, `verify` and `snapshot` debug with the log (`history`); `ui`
+//! `history`, `why`, `replay`, `verify` and `snapshot` debug with the log (`history`);
+//! `status` says what a data directory holds and what its server costs; `ui`
 //! prints a login link for the timeline UI. The top of the layers: it parses arguments and
 //! calls into `app` and the library; nothing imports it.
 
 mod history;
+mod status;
 mod ui;
 
 use crate::app::config::Settings;
@@ -136,6 +138,9 @@ enum Commands {
     Verify(history::VerifyArgs),
     /// Snapshot the projections, so a rebuild replays only the events after it.
     Snapshot(history::DataDir),
+    /// What the data directory holds (sizes, events and objects by kind, the resourceVersions
+    /// kept) and the memory of the server serving it.
+    Status(status::StatusArgs),
     /// Print a link that logs a browser in to the timeline UI (`/ui/`) of a running server.
     Ui(ui::UiArgs),
 }
@@ -304,6 +309,7 @@ pub async fn run() -> anyhow::Result<()> {
             }
         }
         Commands::Snapshot(args) => history::snapshot(args).await?,
+        Commands::Status(args) => status::status(args).await?,
         Commands::Ui(args) => ui::ui(args).await?,
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! What the log lets go of: core/v1 Events expire after `--event-ttl`, deleted by the
-//! `event-ttl-controller` (their history says so, with the reason), while an Event written
-//! again in the meantime stays.
+//! What the log lets go of and what it costs: core/v1 Events expire after `--event-ttl`,
+//! deleted by the `event-ttl-controller` (their history says so, with the reason), while an
+//! Event written again in the meantime stays; `kubetrail status` reports the sizes, the kinds,
+//! the resourceVersions kept and the server's memory.
 
 use crate::support::app::spawn_app_with;
 use crate::support::wait::until;
@@ -79,4 +80,54 @@ async fn events_expire_after_the_ttl_as_deletions_by_the_event_ttl_controller() 
             && reason.ends_with(": expired: older than the 20s event TTL"),
         "{reason}"
     );
+}
+
+#[tokio::test]
+async fn status_reports_sizes_kinds_versions_and_the_servers_memory() {
+    use crate::support::app::pod;
+    use crate::support::binary::run as kubetrail;
+    let app = spawn_app_with(|_| {}).await;
+    for name in ["a", "b"] {
+        let created = app.create_pod("default", &pod(name)).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let data = app.dir.path().display().to_string();
+    let (code, out, err) = kubetrail(&["status", "--data-dir", &data, "-o", "json"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let report: Value = serde_json::from_str(out.trim()).expect("JSON");
+    // This test's process is the server holding the directory.
+    assert_eq!(report["server"]["pid"], std::process::id(), "{report}");
+    assert!(
+        report["server"]["rssAnonBytes"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+    assert!(
+        report["databaseBytes"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+    assert_eq!(report["oldestResourceVersion"], 1, "{report}");
+    let pods = report["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "Pod")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (pods["events"].as_i64(), pods["objects"].as_i64()),
+        (Some(2), Some(2))
+    );
+    let (code, text, err) = kubetrail(&["status", "--data-dir", &data]).await;
+    assert_eq!(code, 0, "{text}{err}");
+    assert!(text.contains("Server:          pid "), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pod", "2", "2"]),
+        "{text}"
+    );
+    let dir = app.stop().await;
+    let data = dir.path().display().to_string();
+    let (code, text, err) = kubetrail(&["status", "--data-dir", &data]).await;
+    assert_eq!(code, 0, "{text}{err}");
+    assert!(text.contains("Server:          not running"), "{text}");
 }

@@ -100,6 +100,28 @@ impl Readers {
         Ok(super::last_seq(&self.pool).await?)
     }
 
+    /// What the log and the projections hold, by kind: (kind, events, objects), by kind name;
+    /// and the oldest seq the log keeps (0 when empty).
+    pub async fn census(&self) -> Result<(Vec<(String, i64, i64)>, i64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, SUM(events), SUM(objects) FROM ( \
+               SELECT kind, COUNT(*) AS events, 0 AS objects FROM events GROUP BY kind \
+               UNION ALL \
+               SELECT kind, 0, COUNT(*) FROM objects GROUP BY kind) \
+             GROUP BY kind ORDER BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut kinds = Vec::with_capacity(rows.len());
+        for row in rows {
+            kinds.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+        }
+        let oldest: i64 = sqlx::query_scalar("SELECT COALESCE(MIN(seq), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((kinds, oldest))
+    }
+
     /// The newest seq at or before `time` (a log time), 0 when none.
     pub async fn seq_at_time(&self, time: &str) -> Result<i64, StoreError> {
         Ok(

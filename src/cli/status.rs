@@ -1,0 +1,171 @@
+//! `kubetrail status`: what a data directory holds and what its server costs: the database
+//! and write-ahead log sizes, the resourceVersions the log keeps, events and current objects
+//! by kind, and the serving process's resident memory (anonymous and file-backed), read from
+//! `/proc` when a server holds the directory. Reads the database read-only, beside a running
+//! server; changes nothing.
+
+use super::history::{DataDir, Output, open_readers};
+use crate::history::HistoryError;
+use clap::Args;
+use serde_json::{Value, json};
+use std::path::Path;
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// A process's resident memory, bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resident {
+    pub total: u64,
+    pub anon: u64,
+    pub file: u64,
+}
+
+/// The resident memory in a `/proc/PID/status` text.
+pub fn resident(status: &str) -> Option<Resident> {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kb| kb.trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    Some(Resident {
+        total: field("VmRSS:")?,
+        anon: field("RssAnon:").unwrap_or(0),
+        file: field("RssFile:").unwrap_or(0),
+    })
+}
+
+/// `12.3 MiB`, `512 B`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// `kubetrail status`
+pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
+    let dir = &args.data.data_dir;
+    let readers = open_readers(dir).await?;
+    let (kinds, oldest) = readers.census().await?;
+    let last = readers.last_seq().await?;
+    readers.close().await;
+    let database = file_size(&dir.join("state.db"));
+    let wal = file_size(&dir.join("state.db-wal"));
+    let server = crate::datadir::holder(dir).map(|pid| {
+        let memory = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| resident(&s));
+        (pid, memory)
+    });
+    let events: i64 = kinds.iter().map(|k| k.1).sum();
+    match args.output {
+        Output::Json => {
+            let server = server.map(|(pid, memory)| {
+                json!({
+                    "pid": pid,
+                    "rssBytes": memory.map(|m| m.total),
+                    "rssAnonBytes": memory.map(|m| m.anon),
+                    "rssFileBytes": memory.map(|m| m.file),
+                })
+            });
+            let kinds: Vec<Value> = kinds
+                .iter()
+                .map(|(kind, events, objects)| {
+                    json!({"kind": kind, "events": events, "objects": objects})
+                })
+                .collect();
+            let report = json!({
+                "dataDirectory": dir.display().to_string(),
+                "server": server,
+                "databaseBytes": database,
+                "walBytes": wal,
+                "oldestResourceVersion": oldest,
+                "newestResourceVersion": last,
+                "events": events,
+                "kinds": kinds,
+            });
+            println!("{report}");
+        }
+        Output::Text => {
+            let server = match server {
+                None => "not running".to_string(),
+                Some((pid, Some(m))) => format!(
+                    "pid {pid}, resident {} (anonymous {}, file-backed {})",
+                    size(m.total),
+                    size(m.anon),
+                    size(m.file)
+                ),
+                Some((pid, None)) => format!("pid {pid} (its memory cannot be read)"),
+            };
+            let log = match last {
+                0 => "empty".to_string(),
+                _ => format!("{events} events, resourceVersions {oldest} to {last}"),
+            };
+            let mut lines = vec![
+                format!("Data directory:  {}", dir.display()),
+                format!("Server:          {server}"),
+                format!(
+                    "Database:        state.db {}, write-ahead log {}",
+                    size(database),
+                    size(wal)
+                ),
+                format!("Log:             {log}"),
+                String::new(),
+                format!("{:<24}{:>10}{:>10}", "KIND", "EVENTS", "OBJECTS"),
+            ];
+            for (kind, events, objects) in &kinds {
+                lines.push(format!("{kind:<24}{events:>10}{objects:>10}"));
+            }
+            for line in lines {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_read_from_proc_status() {
+        let text = "Name:\tkubetrail\nVmRSS:\t  2048 kB\nRssAnon:\t  1024 kB\nRssFile:\t 1000 kB\n";
+        assert_eq!(
+            resident(text),
+            Some(Resident {
+                total: 2048 * 1024,
+                anon: 1024 * 1024,
+                file: 1000 * 1024
+            })
+        );
+        assert_eq!(resident("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(119 * 1024 * 1024), "119.0 MiB");
+    }
+}
