@@ -2,6 +2,7 @@
 //! are a persisted format and are never renamed.
 
 use crate::model::ResourceKind;
+use crate::model::filter::Facets;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -71,8 +72,9 @@ pub struct EventEnvelope {
     pub object: Arc<Value>,
     /// `object` serialized exactly as stored.
     pub object_json: String,
-    /// The object's state before this event, when it existed.
-    pub prev_object: Option<Arc<Value>>,
+    /// What a watch's filter reads of the object's state before this event, when it existed
+    /// (its labels and field labels; the whole earlier version is not kept).
+    pub prev_facets: Option<Facets>,
     pub actor: String,
     pub user_agent: Option<String>,
     pub field_manager: Option<String>,

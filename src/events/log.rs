@@ -18,6 +18,7 @@ use super::error::{CommandError, StoreError, SubmitError};
 use super::event::{EVENT_VERSION, EventEnvelope, EventType};
 use crate::health::{Health, panic_message};
 use crate::metrics::Metrics;
+use crate::model::filter::Facets;
 use crate::model::service::{HeldAddresses, ServiceAddresses, ServiceRanges};
 use crate::model::{ResourceKind, meta};
 use crate::store::{self, EventRow, NewEvent, ObjectKey, ProjectedRow, Reader, Readers, Writer};
@@ -338,7 +339,9 @@ struct Decider {
     /// A read-only connection: it sees committed state only.
     conn: Reader,
     /// Namespaces as committed or decided, so a namespaced write does not read its namespace
-    /// from disk. Only the writer changes namespaces.
+    /// from disk. Only the writer changes namespaces. `None`: deleted by a batch not yet
+    /// committed; dropped once it is, so the map holds no more than the namespaces that exist
+    /// (a namespace nobody made is never cached, however many requests name one).
     namespaces: HashMap<String, Option<Arc<Value>>>,
     /// Objects written by batches not yet known to be committed, with the seq of each one's
     /// last event (`None`: deleted). Entries leave once that seq is committed, when `conn`
@@ -390,6 +393,11 @@ impl Decider {
             self.next_seq = committed + 1;
         } else {
             self.overlay.retain(|_, (_, seq)| *seq > committed);
+            let overlay = &self.overlay;
+            self.namespaces.retain(|name, namespace| {
+                namespace.is_some()
+                    || overlay.contains_key(&(ResourceKind::Namespace, String::new(), name.clone()))
+            });
         }
     }
 
@@ -662,7 +670,7 @@ impl Decider {
                 event_type,
                 object: object.clone(),
                 object_json,
-                prev_object: prev.take(),
+                prev_facets: prev.take().map(|p| Facets::of(*kind, &p)),
                 actor: meta_in.actor.clone(),
                 user_agent: meta_in.user_agent.clone(),
                 field_manager: meta_in.field_manager.clone(),
@@ -731,7 +739,10 @@ impl Decider {
             .load(ResourceKind::Namespace, "", name)
             .await?
             .map(Arc::new);
-        self.namespaces.insert(name.to_string(), loaded.clone());
+        if let Some(namespace) = &loaded {
+            self.namespaces
+                .insert(name.to_string(), Some(namespace.clone()));
+        }
         Ok(loaded)
     }
 

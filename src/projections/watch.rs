@@ -9,7 +9,7 @@ use super::{ReadStore, Replayed};
 use crate::events::{EventEnvelope, EventLog, EventType};
 use crate::metrics::Metrics;
 use crate::model::ResourceKind;
-use crate::model::filter::ObjectFilter;
+use crate::model::filter::{Facets, ObjectFilter};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -277,7 +277,9 @@ async fn run(
                 serde_json::from_str(&row.object).map_err(crate::events::StoreError::Corrupt)?;
             let prev = prev_json
                 .as_deref()
-                .and_then(|p| serde_json::from_str::<Value>(p).ok());
+                .filter(|_| !request.filter.is_everything())
+                .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                .map(|p| Facets::of(request.kind, &p));
             if let Some(watch_type) = classify(&request.filter, event_type, &object, prev.as_ref())
             {
                 send(WatchEvent::Object {
@@ -319,7 +321,7 @@ async fn run(
                         &request.filter,
                         envelope.event_type,
                         &envelope.object,
-                        envelope.prev_object.as_deref(),
+                        envelope.prev_facets.as_ref(),
                     ) {
                         send(WatchEvent::Object { watch_type, object: ObjectJson::Shared(envelope) }).await?;
                     }
@@ -366,7 +368,7 @@ pub fn classify(
     filter: &ObjectFilter,
     event_type: EventType,
     object: &Value,
-    prev: Option<&Value>,
+    prev: Option<&Facets>,
 ) -> Option<&'static str> {
     if filter.is_everything() {
         return Some(event_type.watch_type());
@@ -376,7 +378,7 @@ pub fn classify(
         EventType::Created => now.then_some("ADDED"),
         EventType::Deleted => now.then_some("DELETED"),
         _ => {
-            let before = prev.is_some_and(|p| filter.matches(p));
+            let before = prev.is_some_and(|p| filter.matches_facets(p));
             match (before, now) {
                 (true, true) => Some("MODIFIED"),
                 (false, true) => Some("ADDED"),
