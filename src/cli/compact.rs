@@ -109,7 +109,10 @@ pub async fn compact(args: CompactArgs) -> Result<(), HistoryError> {
             });
             report.insert("compactionResourceVersion".into(), json!(null));
         } else {
-            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                // SAFETY: geteuid only reads this process's effective user id.
+                .unwrap_or_else(|_| format!("uid {}", unsafe { libc::geteuid() }));
             let plan = CompactionPlan {
                 through,
                 kinds,

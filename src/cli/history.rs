@@ -282,7 +282,7 @@ pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
             .compactions()
             .await?
             .into_iter()
-            .rfind(|c| c.folds(kind.as_str()));
+            .rfind(|c| c.folds(kind.as_str(), kind.has_status()));
         if let Some(c) = folded {
             print([render::compaction_line(&c)])?;
         }

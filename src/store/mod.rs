@@ -8,7 +8,8 @@
 //!   [`connect_checkpointer`] (more connections to a database `open` migrated);
 //! - [`Writer`]: one batch of the log's writer in one transaction ([`Writer::commit`]: the
 //!   events appended with multi-row inserts, the projection rows written, the projections'
-//!   position recorded), rebuild, snapshots, checkpoints, the copy of a log prefix (`replay`);
+//!   position recorded), rebuild, snapshots, checkpoints, the copy of a log prefix (`replay`),
+//!   compaction (`begin_compaction`, `compact_step`, the vacuum);
 //! - [`Reader`]: the writer's decider reading current state; [`Readers`]: every other read of
 //!   current state and of the log;
 //! - the one event row ([`EventRow`], with its one column list in the dialect), the one
@@ -294,10 +295,10 @@ pub struct Compaction {
 }
 
 impl Compaction {
-    /// Whether it folded (some of) the history of `kind`: a kind it names, or any kind when it
-    /// folded status updates.
-    pub fn folds(&self, kind: &str) -> bool {
-        self.status_only || self.kinds.iter().any(|k| k == kind)
+    /// Whether it folded (some of) the history of `kind`: a kind it names, or a kind with a
+    /// status (`has_status`) when it folded status updates.
+    pub fn folds(&self, kind: &str, has_status: bool) -> bool {
+        (self.status_only && has_status) || self.kinds.iter().any(|k| k == kind)
     }
 
     /// What it folded, in words: `Event and Lease history and status updates`.
