@@ -39,6 +39,8 @@ pub struct Metrics {
     pub open_watches: Gauge,
     pub database_bytes: Gauge,
     pub wal_bytes: Gauge,
+    /// The log's compaction point (0: never compacted).
+    pub compaction_point: Gauge,
     pub panics: Family<PanicLabels, Counter>,
 }
 
@@ -94,6 +96,12 @@ impl Metrics {
             "Size of the SQLite write-ahead log file",
             wal_bytes.clone(),
         );
+        let compaction_point = Gauge::default();
+        registry.register(
+            "event_log_compaction_resource_version",
+            "The log's compaction point: lists and watches at an older resourceVersion are answered 410 Expired (0: never compacted)",
+            compaction_point.clone(),
+        );
         let panics = Family::<PanicLabels, Counter>::default();
         registry.register(
             "panics",
@@ -109,6 +117,7 @@ impl Metrics {
             open_watches,
             database_bytes,
             wal_bytes,
+            compaction_point,
             panics,
         }
     }

@@ -41,6 +41,9 @@ pub struct Settings {
     /// Take a snapshot of the projections at shutdown when this many events were appended
     /// since the newest one (0: never).
     pub snapshot_every: i64,
+    /// Compact the log now and then, folding the default selection older than this (`None`:
+    /// never; the log keeps everything).
+    pub compact_older_than: Option<Duration>,
 }
 
 impl Settings {
@@ -59,6 +62,7 @@ impl Settings {
             workers: WorkerSettings::default(),
             read_only: false,
             snapshot_every: 10_000,
+            compact_older_than: None,
         }
     }
 

@@ -192,6 +192,17 @@ impl Application {
                 events::checkpoint::run_checkpointer_until_stopped(conn, shutdown.clone()),
             ));
         }
+        if let (None, Some(older_than)) = (&read_only, settings.compact_older_than) {
+            let mut writer = store::connect_writer(&settings.database_path()).await?;
+            writer.leave_checkpoints_to_checkpointer().await?;
+            let mut stop = shutdown.clone();
+            tasks.push(tokio::spawn(crate::history::compact::run_compaction_until(
+                writer,
+                store.readers().clone(),
+                older_than,
+                async move { stop.wait().await },
+            )));
+        }
         let snapshot_every = match read_only {
             Some(_) => 0,
             None => settings.snapshot_every,

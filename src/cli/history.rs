@@ -184,6 +184,10 @@ pub async fn events(args: EventsArgs) -> Result<(), HistoryError> {
         Output::Json => print(entries.iter().map(|e| e.to_json(true).to_string())),
     };
     if args.output == Output::Text {
+        // Where the log's full history begins, when a compaction folded some of it.
+        if let Some(c) = pool.compactions().await?.into_iter().last() {
+            print([render::compaction_line(&c)])?;
+        }
         print([render::header(true, style)])?;
     }
     let mut cursor = 0;
@@ -273,7 +277,16 @@ pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
         } else {
             format!("{} {namespace}/{name}", kind.as_str())
         };
-        print([title, render::header(false, style)])?;
+        print([title])?;
+        let folded = pool
+            .compactions()
+            .await?
+            .into_iter()
+            .rfind(|c| c.folds(kind.as_str(), kind.has_status()));
+        if let Some(c) = folded {
+            print([render::compaction_line(&c)])?;
+        }
+        print([render::header(false, style)])?;
     }
     emit(&rows)?;
     if kind == ResourceKind::Deployment && args.output == Output::Text && !args.follow {

@@ -5,6 +5,7 @@
 //! prints a login link for the timeline UI. The top of the layers: it parses arguments and
 //! calls into `app` and the library; nothing imports it.
 
+mod compact;
 mod history;
 mod status;
 mod ui;
@@ -85,6 +86,11 @@ enum Commands {
         /// then deleted by the event TTL controller, as kube-apiserver's flag.
         #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
         event_ttl: std::time::Duration,
+        /// Compact the log now and then (as `kubetrail compact --before DURATION` with its
+        /// default kinds): fold the history of Events, Leases and status-only updates older
+        /// than this. Off by default: the log keeps everything.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        compact_older_than: Option<std::time::Duration>,
     },
     /// Run a node's kubelet in this process against a kubetrail server (list+watch and writes
     /// over its HTTP API): Docker-backed, or simulated with `--simulated`.
@@ -138,6 +144,11 @@ enum Commands {
     Verify(history::VerifyArgs),
     /// Snapshot the projections, so a rebuild replays only the events after it.
     Snapshot(history::DataDir),
+    /// Fold old history (by default: core/v1 Events, Leases and status-only updates of every
+    /// kind) into each object's newest version at a compaction point, and shrink the database.
+    /// What people wrote to other kinds stays. Lists and watches at an older resourceVersion
+    /// are then answered 410 Expired. Runs beside a running server.
+    Compact(compact::CompactArgs),
     /// What the data directory holds (sizes, events and objects by kind, the resourceVersions
     /// kept) and the memory of the server serving it.
     Status(status::StatusArgs),
@@ -177,6 +188,7 @@ pub async fn run() -> anyhow::Result<()> {
             no_service_network,
             read_only,
             event_ttl,
+            compact_older_than,
         } => {
             let mut settings = Settings::new(listen, data_dir);
             settings.tls = !insecure_http;
@@ -186,6 +198,7 @@ pub async fn run() -> anyhow::Result<()> {
             settings.read_only = read_only;
             settings.workers.simulated_nodes = simulated_nodes;
             settings.workers.event_ttl = event_ttl;
+            settings.compact_older_than = compact_older_than;
             if !no_docker_node {
                 settings.workers.docker_node = Some(node_name.unwrap_or_else(default_node_name));
             }
@@ -309,6 +322,7 @@ pub async fn run() -> anyhow::Result<()> {
             }
         }
         Commands::Snapshot(args) => history::snapshot(args).await?,
+        Commands::Compact(args) => compact::compact(args).await?,
         Commands::Status(args) => status::status(args).await?,
         Commands::Ui(args) => ui::ui(args).await?,
     }

@@ -1,7 +1,8 @@
 //! `kubetrail status`: what a data directory holds and what its server costs: the database
 //! and write-ahead log sizes, the resourceVersions the log keeps, events and current objects
 //! by kind, and the serving process's resident memory (anonymous and file-backed), read from
-//! `/proc` when a server holds the directory. Reads the database read-only, beside a running
+//! `/proc` when a server holds the directory; the compaction point, where the log's full history
+//! begins. Reads the database read-only, beside a running
 //! server; changes nothing.
 
 use super::history::{DataDir, Output, open_readers};
@@ -68,6 +69,7 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
     let readers = open_readers(dir).await?;
     let (kinds, oldest) = readers.census().await?;
     let last = readers.last_seq().await?;
+    let compaction = readers.compactions().await?.into_iter().last();
     readers.close().await;
     let database = file_size(&dir.join("state.db"));
     let wal = file_size(&dir.join("state.db-wal"));
@@ -101,6 +103,7 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
                 "walBytes": wal,
                 "oldestResourceVersion": oldest,
                 "newestResourceVersion": last,
+                "compactionResourceVersion": compaction.as_ref().map(|c| c.seq_through),
                 "events": events,
                 "kinds": kinds,
             });
@@ -130,6 +133,19 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
                     size(wal)
                 ),
                 format!("Log:             {log}"),
+                format!(
+                    "Compacted:       {}",
+                    match &compaction {
+                        None => "never (every event kept)".to_string(),
+                        Some(c) => format!(
+                            "through resourceVersion {} at {} ({}; {} events removed)",
+                            c.seq_through,
+                            c.time,
+                            c.selection(),
+                            c.events_removed
+                        ),
+                    }
+                ),
                 String::new(),
                 format!("{:<24}{:>10}{:>10}", "KIND", "EVENTS", "OBJECTS"),
             ];

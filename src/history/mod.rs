@@ -1,12 +1,14 @@
 //! Debugging with the log: what happened to an object and why, the log itself with filters,
 //! past states, a replay of the log into a read-only sandbox, a check of today's controllers
 //! against the decisions they recorded, and a verification of the projections. Reads the log;
-//! writes only into new data directories (`replay`) and the derived snapshot tables.
+//! writes only into new data directories (`replay`) and the derived snapshot tables, except
+//! `compact`, which folds history at or before a compaction point through the store.
 //!
 //! Pure parts: `diff`, `why`, `render`, the folds and comparisons in `verify` and `check`.
 //! I/O parts: `query`, `replay`, `cli`, which call the store (`store::Readers`); no SQL here.
 
 pub mod check;
+pub mod compact;
 pub mod query;
 pub mod render;
 pub mod replay;
@@ -142,10 +144,17 @@ pub async fn why_chain(pool: &Readers, seq: i64) -> Result<Vec<why::Link>, Histo
         }
         let Some(entry) = query::entry(pool, at).await? else {
             if links.is_empty() {
-                return Err(HistoryError::NotFound(format!(
-                    "the log has no event at resourceVersion {at}"
-                )));
+                let through = pool.compaction_point().await?;
+                return Err(HistoryError::NotFound(if at <= through {
+                    format!(
+                        "the log has no event at resourceVersion {at}: history before \
+                         resourceVersion {through} is compacted"
+                    )
+                } else {
+                    format!("the log has no event at resourceVersion {at}")
+                }));
             }
+            // The cause is gone (compacted): `why::origin` says so.
             break;
         };
         let before = match entry.prev_seq {

@@ -12,28 +12,53 @@ use serde_json::Value;
 pub struct HistoryRow {
     pub entry: LogEntry,
     pub changes: Vec<Change>,
+    /// The version before this one (its `prev_seq`) is not in the log: a compaction folded
+    /// it, so `changes` are since the version before it that is (none for the first row).
+    pub compacted_before: bool,
 }
 
 /// Pair each entry of one object's history with its diff from the entry before it (the
 /// previous event of the same uid). `before_first` is the version before `entries[0]` when the
-/// page starts mid-history.
+/// page starts mid-history (`None` also when a compaction folded it).
 pub fn history_rows(entries: Vec<LogEntry>, before_first: Option<Value>) -> Vec<HistoryRow> {
-    let mut previous: Option<(String, Value)> =
-        before_first.map(|v| (crate::model::meta::uid(&v).to_string(), v));
+    // `before_first` is the version at the first entry's `prev_seq`.
+    let first_prev = entries.first().and_then(|e| e.prev_seq).unwrap_or(0);
+    let mut previous: Option<(String, i64, Value)> =
+        before_first.map(|v| (crate::model::meta::uid(&v).to_string(), first_prev, v));
     let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
         let object: Value = serde_json::from_str(&entry.object).unwrap_or(Value::Null);
         let changes = match (&previous, entry.event_type.as_str()) {
             (_, "Deleted") => vec![],
-            (Some((uid, before)), _) if *uid == entry.uid && entry.prev_seq.is_some() => {
+            (Some((uid, _, before)), _) if *uid == entry.uid && entry.prev_seq.is_some() => {
                 diff::diff(before, &object)
             }
             _ => vec![],
         };
-        previous = Some((entry.uid.clone(), object));
-        rows.push(HistoryRow { entry, changes });
+        let compacted_before = entry
+            .prev_seq
+            .is_some_and(|prev| previous.as_ref().is_none_or(|(_, seq, _)| *seq != prev));
+        previous = Some((entry.uid.clone(), entry.seq, object));
+        rows.push(HistoryRow {
+            entry,
+            changes,
+            compacted_before,
+        });
     }
     rows
+}
+
+/// The line saying where a compaction left an object's or the log's history.
+pub fn compaction_line(compaction: &crate::store::Compaction) -> String {
+    format!(
+        "history before resourceVersion {} compacted: {} folded into each object's newest \
+         version ({} events removed, {} by {})",
+        compaction.seq_through,
+        compaction.selection(),
+        compaction.events_removed,
+        compaction.time,
+        compaction.actor
+    )
 }
 
 /// ANSI colours for a terminal, or none.
@@ -135,6 +160,18 @@ pub fn history_lines(row_: &HistoryRow, style: Style) -> Vec<String> {
     if row_.entry.event_type == "Created" {
         lines.push(format!("        uid {}", row_.entry.uid));
     }
+    if row_.compacted_before
+        && let Some(prev) = row_.entry.prev_seq
+    {
+        let since = if row_.changes.is_empty() {
+            String::new()
+        } else {
+            " (changes since the version before it that the log keeps)".to_string()
+        };
+        lines.push(format!(
+            "        history before compacted: the version at resourceVersion {prev} is folded{since}"
+        ));
+    }
     for change in &row_.changes {
         lines.push(format!("        {}", style.change(change)));
     }
@@ -145,6 +182,9 @@ pub fn history_lines(row_: &HistoryRow, style: Style) -> Vec<String> {
 pub fn history_json(row_: &HistoryRow) -> Value {
     let mut entry = row_.entry.to_json(false);
     entry["changes"] = Value::Array(row_.changes.iter().map(Change::to_json).collect());
+    if row_.compacted_before {
+        entry["previousCompacted"] = Value::Bool(true);
+    }
     entry
 }
 
@@ -247,5 +287,37 @@ mod tests {
         );
         assert_eq!(rows[0].changes.len(), 1);
         assert_eq!(history_json(&rows[0])["changes"][0]["op"], "change");
+        assert!(!rows[0].compacted_before);
+    }
+
+    #[test]
+    fn a_version_whose_predecessor_was_compacted_says_so() {
+        let rows = history_rows(
+            vec![
+                entry(
+                    7,
+                    "StatusUpdated",
+                    "u1",
+                    Some(6),
+                    json!({"metadata": {"uid": "u1"}, "status": {"x": 2}}),
+                ),
+                entry(
+                    9,
+                    "Updated",
+                    "u1",
+                    Some(7),
+                    json!({"metadata": {"uid": "u1"}, "status": {"x": 2}, "spec": {"y": 1}}),
+                ),
+            ],
+            None,
+        );
+        assert!(rows[0].compacted_before && !rows[1].compacted_before);
+        let lines = history_lines(&rows[0], Style { color: false });
+        assert_eq!(
+            lines[1],
+            "        history before compacted: the version at resourceVersion 6 is folded"
+        );
+        assert_eq!(history_json(&rows[0])["previousCompacted"], true);
+        assert_eq!(rows[1].changes.len(), 1);
     }
 }

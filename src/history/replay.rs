@@ -121,6 +121,14 @@ pub async fn replay_into(
             seq
         }
     };
+    let through = readers.compaction_point().await?;
+    if until_seq < through {
+        return Err(HistoryError::BadRequest(format!(
+            "resourceVersion {until_seq} is before the log's compaction point {through}: the \
+             log no longer holds every event before it, so the state then cannot be replayed; \
+             replay to {through} or later"
+        )));
+    }
     let until_time = super::query::entry(&readers, until_seq)
         .await?
         .map(|e| e.time)

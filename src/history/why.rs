@@ -68,6 +68,8 @@ pub struct Step {
     /// Further links folded into this one (oldest last), all status updates by the same actor
     /// of the same object.
     pub folded: Vec<i64>,
+    /// The cause the oldest of the step's links names (`caused_by`).
+    pub caused_by: Option<i64>,
 }
 
 /// Fold each run of consecutive `StatusUpdated` links of the same object by the same worker.
@@ -85,10 +87,12 @@ pub fn collapse(links: Vec<Link>) -> Vec<Step> {
                     == (b.kind.as_str(), b.namespace.as_str(), b.name.as_str())
             {
                 last.folded.push(b.seq);
+                last.caused_by = b.caused_by;
                 continue;
             }
         }
         steps.push(Step {
+            caused_by: link.entry.caused_by,
             link,
             folded: vec![],
         });
@@ -195,12 +199,28 @@ fn also(link: &Link) -> Vec<String> {
         .collect()
 }
 
+/// The cause the chain's last step names that the log no longer holds (a compaction folded
+/// it): the walk stopped there.
+fn compacted_cause(steps: &[Step]) -> Option<i64> {
+    let last = steps.last()?;
+    let oldest = last.folded.last().copied().unwrap_or(last.link.entry.seq);
+    last.caused_by.filter(|c| *c < oldest)
+}
+
 /// Where the chain ends, in words.
 pub fn origin(steps: &[Step]) -> String {
     let Some(last) = steps.last() else {
         return "no such event".to_string();
     };
     let entry = &last.link.entry;
+    if let Some(cause) = compacted_cause(steps) {
+        return format!(
+            "origin: not in the log: {} at resourceVersion {} was caused by resourceVersion \
+             {cause}, whose history was compacted",
+            entry.subject(),
+            entry.seq
+        );
+    }
     if is_controller(&entry.actor) {
         format!(
             "origin: {} at resourceVersion {}, by {} with no recorded cause",
@@ -250,8 +270,14 @@ pub fn to_json(links: &[Link]) -> Value {
         })
         .collect();
     let origin = links.last().map(|l| {
-        json!({"resourceVersion": l.entry.seq.to_string(), "actor": l.entry.actor,
-               "person": !is_controller(&l.entry.actor)})
+        let mut origin = json!({"resourceVersion": l.entry.seq.to_string(),
+               "actor": l.entry.actor, "person": !is_controller(&l.entry.actor)});
+        // The walk stopped at a cause the log no longer holds.
+        if let Some(cause) = l.entry.caused_by.filter(|c| *c < l.entry.seq) {
+            origin["compactedCause"] = json!(cause.to_string());
+            origin["person"] = json!(false);
+        }
+        origin
     });
     json!({"apiVersion": crate::api::GROUP_VERSION, "kind": "Why", "chain": chain, "origin": origin})
 }
@@ -336,6 +362,24 @@ mod tests {
                 "origin: a request by kubetrail-admin with kubectl-scale at resourceVersion 12 (2026-01-01T00:00:00.000000000Z)",
             ]
         );
+    }
+
+    #[test]
+    fn a_chain_whose_cause_was_compacted_says_so() {
+        let created = link(
+            30,
+            "Pod",
+            "echo-rs-x7k2p",
+            "Created",
+            "replicaset-controller",
+            Some(9),
+        );
+        let steps = collapse(vec![created.clone()]);
+        assert_eq!(
+            origin(&steps),
+            "origin: not in the log: Pod default/echo-rs-x7k2p at resourceVersion 30 was caused by resourceVersion 9, whose history was compacted"
+        );
+        assert_eq!(to_json(&[created])["origin"]["compactedCause"], "9");
     }
 
     #[test]

@@ -383,6 +383,11 @@ impl From<StoreError> for ApiError {
                  written; free space on the disk of the data directory and retry (writes resume \
                  as soon as there is room)",
             ),
+            // A list at a resourceVersion before the compaction point, as etcd3's store
+            // answers a compacted revision.
+            StoreError::Compacted { .. } => {
+                ApiError::expired("The resourceVersion for the provided list is too old.")
+            }
             other => ApiError::Unexpected(other.into()),
         }
     }

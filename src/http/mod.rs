@@ -220,6 +220,9 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         state.metrics.database_bytes.set(size);
     }
     state.metrics.wal_bytes.set(state.store.wal_size());
+    if let Ok(point) = state.store.compaction_point().await {
+        state.metrics.compaction_point.set(point);
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode())

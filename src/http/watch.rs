@@ -69,6 +69,21 @@ pub async fn serve(
         let body = stream::iter([Ok::<_, actix_web::Error>(Bytes::from(line))]);
         return Ok(respond(content_type, body));
     }
+    // A watch from before the log's compaction point cannot be replayed: an ERROR event
+    // (410 Expired), as kube-apiserver's watch cache sends for a version older than it holds,
+    // and the client lists again.
+    if let Some(rv) = options
+        .resource_version
+        .filter(|rv| *rv > 0 && !options.send_initial_events)
+    {
+        let through = state.store.compaction_point().await?;
+        if rv < through {
+            let status = watch::too_old(rv, through);
+            let line = format!("{{\"type\":\"ERROR\",\"object\":{status}}}\n");
+            let body = stream::iter([Ok::<_, actix_web::Error>(Bytes::from(line))]);
+            return Ok(respond(content_type, body));
+        }
+    }
     let request = WatchRequest {
         kind,
         namespace: target.namespace.clone(),

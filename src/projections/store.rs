@@ -106,6 +106,12 @@ impl ReadStore {
             .collect())
     }
 
+    /// The log's compaction point: lists and watches before it are refused (0: never
+    /// compacted).
+    pub async fn compaction_point(&self) -> Result<i64, StoreError> {
+        self.readers.compaction_point().await
+    }
+
     /// Highest seq in the log (0 when empty).
     pub async fn last_seq(&self) -> Result<i64, StoreError> {
         self.readers.last_seq().await

@@ -261,9 +261,19 @@ async fn run(
         if Instant::now() >= deadline {
             return Err(WatchEnd::Deadline);
         }
-        let rows = store
+        let rows = match store
             .events_after(request.kind, namespace, cursor, REPLAY_PAGE)
-            .await?;
+            .await
+        {
+            Err(crate::events::StoreError::Compacted { requested, through }) => {
+                send(WatchEvent::Error {
+                    status: too_old(requested, through),
+                })
+                .await?;
+                return Ok(());
+            }
+            rows => rows?,
+        };
         let count = rows.len() as i64;
         for Replayed {
             row,
@@ -387,6 +397,16 @@ pub fn classify(
             }
         }
     }
+}
+
+/// A watch from a resourceVersion before the log's compaction point, as kube-apiserver's watch
+/// cache answers one older than it holds.
+pub fn too_old(requested: i64, through: i64) -> Value {
+    json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": format!("too old resource version: {requested} ({through})"),
+        "reason": "Expired", "code": 410
+    })
 }
 
 fn fell_behind(kind: ResourceKind, cursor: i64) -> Value {

@@ -8,7 +8,8 @@
 //!   [`connect_checkpointer`] (more connections to a database `open` migrated);
 //! - [`Writer`]: one batch of the log's writer in one transaction ([`Writer::commit`]: the
 //!   events appended with multi-row inserts, the projection rows written, the projections'
-//!   position recorded), rebuild, snapshots, checkpoints, the copy of a log prefix (`replay`);
+//!   position recorded), rebuild, snapshots, checkpoints, the copy of a log prefix (`replay`),
+//!   compaction (`begin_compaction`, `compact_step`, the vacuum);
 //! - [`Reader`]: the writer's decider reading current state; [`Readers`]: every other read of
 //!   current state and of the log;
 //! - the one event row ([`EventRow`], with its one column list in the dialect), the one
@@ -265,6 +266,73 @@ pub struct RecordedPage {
     pub last_seq: i64,
 }
 
+/// What a compaction folds: at or before `through` (the compaction point), every event of
+/// `kinds` and, with `status_updates`, every `StatusUpdated` event of any kind, that is not
+/// its object's newest event at or before the point; and every event at or before it of an
+/// object of `kinds` whose newest event there deleted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactionPlan {
+    pub through: i64,
+    /// Kind names (`Event`, `Lease`).
+    pub kinds: Vec<String>,
+    pub status_updates: bool,
+    /// Who compacts (recorded with it).
+    pub actor: String,
+}
+
+/// One recorded compaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compaction {
+    pub id: i64,
+    /// The compaction point: the log holds every event after it.
+    pub seq_through: i64,
+    /// When it started (RFC 3339, UTC).
+    pub time: String,
+    pub kinds: Vec<String>,
+    pub status_only: bool,
+    pub events_removed: i64,
+    pub actor: String,
+}
+
+impl Compaction {
+    /// Whether it folded (some of) the history of `kind`: a kind it names, or a kind with a
+    /// status (`has_status`) when it folded status updates.
+    pub fn folds(&self, kind: &str, has_status: bool) -> bool {
+        (self.status_only && has_status) || self.kinds.iter().any(|k| k == kind)
+    }
+
+    /// What it folded, in words: `Event and Lease history and status updates`.
+    pub fn selection(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if !self.kinds.is_empty() {
+            parts.push(format!("{} history", self.kinds.join(", ")));
+        }
+        if self.status_only {
+            parts.push("status updates".into());
+        }
+        parts.join(" and ")
+    }
+}
+
+/// Where a compaction in progress has got to: which pass (the superseded events, then the
+/// deletions) and the next seq of that pass. A fresh one starts at the beginning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompactionCursor {
+    pub(crate) pass: u8,
+    pub(crate) next: i64,
+}
+
+impl CompactionCursor {
+    /// How far through its two passes it is, 0.0 to 1.0, for a compaction through `through`.
+    pub fn fraction(&self, through: i64) -> f64 {
+        if through <= 0 {
+            return 1.0;
+        }
+        let pass = (self.next.min(through) as f64) / (through as f64);
+        ((self.pass as f64) + pass).min(2.0) / 2.0
+    }
+}
+
 /// The store failed (I/O, the database). Whatever was being written did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -278,6 +346,10 @@ pub enum StoreError {
     /// space is freed.
     #[error("the disk holding the event log is full")]
     DiskFull,
+    /// A read of the log at a position before its compaction point, where the log no longer
+    /// holds every event.
+    #[error("resourceVersion {requested} is before the log's compaction point {through}")]
+    Compacted { requested: i64, through: i64 },
 }
 
 impl StoreError {
@@ -295,6 +367,10 @@ impl StoreError {
             StoreError::Corrupt(e) => StoreError::other(e.to_string()),
             StoreError::WriterGone => StoreError::WriterGone,
             StoreError::DiskFull => StoreError::DiskFull,
+            StoreError::Compacted { requested, through } => StoreError::Compacted {
+                requested: *requested,
+                through: *through,
+            },
         }
     }
 }

@@ -742,3 +742,296 @@ async fn a_grown_write_ahead_log_is_cut_back_once_readers_let_go() {
         .expect("list");
     assert_eq!(page.items.len(), 40);
 }
+
+fn event(name: &str, count: i64) -> Value {
+    json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": "default", "uid": format!("ev-{name}")},
+        "involvedObject": {"kind": "Pod", "name": "a"}, "count": count})
+}
+
+/// A log with what a compaction folds and what it keeps: Events written again and deleted, a
+/// pod's status updates around a person's update, a ConfigMap a person changed.
+async fn retained(log: &mut Log) {
+    let status = |phase: &str| {
+        let mut p = pod("a", "ua", Some("n1"), "1");
+        p["status"] = json!({"phase": phase});
+        p
+    };
+    let configmap = |v: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": "default", "uid": "ucm"}, "data": {"v": v}})
+    };
+    let batches: Vec<Vec<Change<'_>>> = vec![
+        vec![(
+            ResourceKind::Pod,
+            "default",
+            "a",
+            "Created",
+            pod("a", "ua", None, "1"),
+        )],
+        vec![(
+            ResourceKind::Event,
+            "default",
+            "e1",
+            "Created",
+            event("e1", 1),
+        )],
+        vec![(
+            ResourceKind::Pod,
+            "default",
+            "a",
+            "StatusUpdated",
+            status("Pending"),
+        )],
+        vec![(
+            ResourceKind::Event,
+            "default",
+            "e1",
+            "Updated",
+            event("e1", 2),
+        )],
+        vec![(
+            ResourceKind::ConfigMap,
+            "default",
+            "cm",
+            "Created",
+            configmap("1"),
+        )],
+        vec![(
+            ResourceKind::Pod,
+            "default",
+            "a",
+            "StatusUpdated",
+            status("Running"),
+        )],
+        vec![(
+            ResourceKind::Event,
+            "default",
+            "e2",
+            "Created",
+            event("e2", 1),
+        )],
+        vec![(
+            ResourceKind::ConfigMap,
+            "default",
+            "cm",
+            "Updated",
+            configmap("2"),
+        )],
+        vec![(
+            ResourceKind::Event,
+            "default",
+            "e2",
+            "Deleted",
+            event("e2", 1),
+        )],
+        // 10: the compaction point in the test.
+        vec![(
+            ResourceKind::Pod,
+            "default",
+            "a",
+            "StatusUpdated",
+            status("Succeeded"),
+        )],
+        vec![(
+            ResourceKind::Event,
+            "default",
+            "e1",
+            "Updated",
+            event("e1", 3),
+        )],
+        vec![(
+            ResourceKind::Pod,
+            "default",
+            "a",
+            "StatusUpdated",
+            status("Failed"),
+        )],
+    ];
+    for batch in batches {
+        log.commit(batch).await.expect("commit");
+    }
+}
+
+#[tokio::test]
+async fn the_log_is_append_only_after_its_compaction_point_and_never_updated() {
+    let mut log = Log::new().await;
+    retained(&mut log).await;
+    let delete = |seq: i64| format!("DELETE FROM events WHERE seq = {seq}");
+    assert!(
+        log.writer.execute_raw(&delete(1)).await.is_err(),
+        "before any compaction"
+    );
+    let plan = CompactionPlan {
+        through: 5,
+        kinds: vec![],
+        status_updates: true,
+        actor: "tester".into(),
+    };
+    log.writer.begin_compaction(&plan).await.expect("recorded");
+    assert!(
+        log.writer.execute_raw(&delete(6)).await.is_err(),
+        "after the point"
+    );
+    assert!(
+        log.writer
+            .execute_raw("UPDATE events SET actor = 'x' WHERE seq = 1")
+            .await
+            .is_err(),
+        "an update"
+    );
+    assert!(
+        log.writer
+            .execute_raw("UPDATE compactions SET seq_through = 12")
+            .await
+            .is_err(),
+        "moving the point"
+    );
+    assert!(
+        log.writer
+            .execute_raw("DELETE FROM compactions")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        log.writer
+            .execute_raw(&delete(3))
+            .await
+            .expect("at or before it"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_compaction_folds_the_chosen_history_and_keeps_every_fold_after_its_point() {
+    let mut log = Log::new().await;
+    retained(&mut log).await;
+    let query = ListQuery::default();
+    let mut before = Vec::new();
+    for kind in [
+        ResourceKind::Pod,
+        ResourceKind::Event,
+        ResourceKind::ConfigMap,
+    ] {
+        for at in 10..=log.seq {
+            before.push(
+                log.readers
+                    .list_at(kind, &query, None, at)
+                    .await
+                    .expect("list")
+                    .items,
+            );
+        }
+    }
+    let (projections, _) = log.projections().await;
+    log.writer.take_snapshot().await.expect("snapshot");
+    let plan = CompactionPlan {
+        through: 10,
+        kinds: vec!["Event".into()],
+        status_updates: true,
+        actor: "tester".into(),
+    };
+    let (compaction, total) = log.writer.begin_compaction(&plan).await.expect("begin");
+    // Events: e1's 2 and 4 (its newest by 10 is 4: only 2 goes), e2's 7 and 9 (deleted).
+    // Pod a's status updates 3 and 6 (superseded by 10); 10 itself stays.
+    assert_eq!(total, 5);
+    let mut cursor = CompactionCursor::default();
+    let mut removed = 0;
+    while let Some(step) = log
+        .writer
+        .compact_step(&compaction, &mut cursor)
+        .await
+        .expect("step")
+    {
+        removed += step;
+    }
+    assert_eq!(removed, 5);
+    let kept: Vec<i64> = log
+        .readers
+        .entries(&LogFilter::default(), 0, 100, false)
+        .await
+        .expect("entries")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(kept, [1, 4, 5, 8, 10, 11, 12]);
+    let recorded = log.readers.compactions().await.expect("compactions");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        (recorded[0].seq_through, recorded[0].events_removed),
+        (10, 5)
+    );
+    assert_eq!(log.readers.compaction_point().await.expect("point"), 10);
+    // Every list at or after the point is what it was; before it, refused.
+    let mut after = Vec::new();
+    for kind in [
+        ResourceKind::Pod,
+        ResourceKind::Event,
+        ResourceKind::ConfigMap,
+    ] {
+        for at in 10..=log.seq {
+            after.push(
+                log.readers
+                    .list_at(kind, &query, None, at)
+                    .await
+                    .expect("list")
+                    .items,
+            );
+        }
+    }
+    assert_eq!(after, before);
+    assert!(matches!(
+        log.readers
+            .list_at(ResourceKind::Pod, &query, None, 9)
+            .await,
+        Err(StoreError::Compacted {
+            requested: 9,
+            through: 10
+        })
+    ));
+    assert!(matches!(
+        log.readers
+            .events_after(ResourceKind::Pod, None, 9, 10)
+            .await,
+        Err(StoreError::Compacted { .. })
+    ));
+    assert_eq!(
+        log.readers
+            .events_after(ResourceKind::Pod, None, 10, 10)
+            .await
+            .expect("after the point")
+            .len(),
+        1
+    );
+    // The history entries went with their events.
+    let page = log
+        .readers
+        .recorded_history_page(ResourceKind::Pod, "default", "a", 0, 100)
+        .await
+        .expect("page")
+        .expect("every event has its entry");
+    assert_eq!(page.count, 3);
+    // The projections are still the fold of the log, from genesis (the older snapshot went).
+    assert_eq!(
+        log.writer
+            .newest_snapshot_at_or_before(i64::MAX)
+            .await
+            .expect("newest"),
+        12,
+        "a snapshot at or after the point stays"
+    );
+    log.writer.rebuild().await.expect("rebuild");
+    assert_eq!(log.projections().await.0, projections);
+    // Nothing more to do: a second compaction at the same point removes nothing.
+    let (again, total) = log.writer.begin_compaction(&plan).await.expect("again");
+    assert_eq!(total, 0);
+    let mut cursor = CompactionCursor::default();
+    while let Some(step) = log
+        .writer
+        .compact_step(&again, &mut cursor)
+        .await
+        .expect("step")
+    {
+        assert_eq!(step, 0);
+    }
+}

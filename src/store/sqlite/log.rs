@@ -269,7 +269,9 @@ impl Readers {
 
     /// List `kind` as it was at log position `at` (a `resourceVersionMatch=Exact` list): for
     /// each object its newest event with seq <= `at`, unless that event deleted it. Read from
-    /// the log alone (its rows never change), through the `(kind, namespace, name, seq)` index.
+    /// the log alone (its rows after the compaction point never change), through the
+    /// `(kind, namespace, name, seq)` index, in one read transaction with the compaction point:
+    /// a position before it is `StoreError::Compacted`.
     pub async fn list_at(
         &self,
         kind: ResourceKind,
@@ -305,11 +307,19 @@ impl Readers {
         if let Some((ns, name)) = &query.start_after {
             q = q.bind(ns).bind(name);
         }
+        let mut tx = self.pool.begin().await?;
+        let through = super::compact::compaction_point(&mut *tx).await?;
+        if at < through {
+            return Err(StoreError::Compacted {
+                requested: at,
+                through,
+            });
+        }
         let limit = query.limit.filter(|l| *l > 0);
         let mut items = Vec::new();
         let mut continue_after = None;
         let mut last_returned: Option<(String, String)> = None;
-        let mut rows = q.fetch(&self.pool);
+        let mut rows = q.fetch(&mut *tx);
         while let Some(row) = rows.try_next().await? {
             let event_type: &str = row.try_get(3)?;
             if event_type == DELETED {
@@ -342,7 +352,8 @@ impl Readers {
 
     /// Events of `kind` after `seq` (optionally in one namespace), oldest first, each with its
     /// object's previous state (the object of its `prev_seq`), as a watch replays them. Rows
-    /// carry what folding needs (`Columns::State`).
+    /// carry what folding needs (`Columns::State`). After a position before the compaction
+    /// point (where events are missing) it is `StoreError::Compacted`.
     pub async fn events_after(
         &self,
         kind: ResourceKind,
@@ -366,7 +377,16 @@ impl Readers {
         if let Some(ns) = namespace {
             q = q.bind(ns);
         }
-        let found = q.bind(limit).fetch_all(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        let through = super::compact::compaction_point(&mut *tx).await?;
+        if seq < through {
+            return Err(StoreError::Compacted {
+                requested: seq,
+                through,
+            });
+        }
+        let found = q.bind(limit).fetch_all(&mut *tx).await?;
+        drop(tx);
         let mut out = Vec::with_capacity(found.len());
         for r in &found {
             let previous: Option<String> = r.try_get(COLUMNS.len())?;

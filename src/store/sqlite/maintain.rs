@@ -102,8 +102,23 @@ impl Writer {
             "INSERT INTO main.events ({columns}) SELECT {columns} FROM source.events \
              WHERE seq <= ? ORDER BY seq"
         );
+        // A compacted source's record comes along: the copy is compacted at the same point.
+        let compacted: bool = sqlx::query_scalar(
+            "SELECT COUNT(*) > 0 FROM source.sqlite_master WHERE type = 'table' AND name = 'compactions'",
+        )
+        .fetch_one(&mut self.conn)
+        .await?;
         let conn = &mut self.conn;
         let copied: Result<u64, sqlx::Error> = in_write_transaction!(conn, async {
+            if compacted {
+                sqlx::query(
+                    "INSERT INTO main.compactions SELECT * FROM source.compactions \
+                     WHERE seq_through <= ? ORDER BY id",
+                )
+                .bind(until)
+                .execute(&mut *conn)
+                .await?;
+            }
             Ok::<u64, sqlx::Error>(
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(until)
@@ -177,8 +192,13 @@ async fn replay(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
     .execute(&mut *conn)
     .await?;
     record_applied(conn, last).await?;
-    // seq has no gaps: the log holds `last` events, all reflected now.
-    Ok(last as u64)
+    // seq has no gaps but the events compactions removed: the log holds the rest, all
+    // reflected now.
+    let removed: i64 =
+        sqlx::query_scalar("SELECT COALESCE(SUM(events_removed), 0) FROM compactions")
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok((last - removed).max(0) as u64)
 }
 
 async fn snapshot(conn: &mut SqliteConnection) -> Result<Option<(i64, i64)>, StoreError> {

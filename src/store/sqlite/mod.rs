@@ -6,9 +6,12 @@
 //! - `append`: the writer's commit (multi-row appends and projection rows in one transaction);
 //! - `objects`: reads of current state;
 //! - `log`: reads of the log (debugging queries, Exact lists, watch replay, `verify`'s scan);
-//! - `maintain`: rebuild, snapshots, checkpoints, the copy of a log prefix.
+//! - `maintain`: rebuild, snapshots, checkpoints, the copy of a log prefix;
+//! - `compact`: compaction (the point recorded, the folded history removed in short
+//!   transactions, the freed pages given back).
 
 mod append;
+mod compact;
 mod log;
 mod maintain;
 mod objects;

@@ -7,7 +7,9 @@ use crate::datadir;
 use crate::store::StoreError;
 use crate::store::seal::Sealer;
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Connection, SqliteConnection};
 use std::path::Path;
 use std::sync::Arc;
@@ -37,6 +39,11 @@ async fn connect_durable(options: &SqliteConnectOptions) -> Result<SqliteConnect
     // and are read back. Pages it only reads come from the mapped file.
     let options = options
         .clone()
+        // Before the first table of a new database (sqlx sets it before the journal mode), so
+        // that the pages a compaction frees can be given back; an older database keeps its
+        // mode until `compact --vacuum`. Only on writing connections: a read-only one may not
+        // set it.
+        .auto_vacuum(SqliteAutoVacuum::Incremental)
         .synchronous(SqliteSynchronous::Full)
         .pragma("cache_size", "-32768")
         // A write-ahead log that grew under a burst is cut back to this size when SQLite next
