@@ -11,6 +11,7 @@ use super::{
 };
 use super::{scheduler, wait_for_change};
 use crate::events::{EventLog, RequestMeta};
+use crate::model::ResourceKind;
 use crate::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,16 @@ pub type Interest = fn(&Snapshot) -> u64;
 /// Every change matters.
 pub fn any_change(snapshot: &Snapshot) -> u64 {
     snapshot.seq.max(0) as u64
+}
+
+/// Every change but a Lease's: what a controller that reads no Leases follows, so the nodes'
+/// renewals (one per node every heartbeat period) do not start its passes.
+pub fn any_change_but_leases(snapshot: &Snapshot) -> u64 {
+    ResourceKind::ALL
+        .into_iter()
+        .filter(|kind| *kind != ResourceKind::Lease)
+        .map(|kind| snapshot.changes_of(kind))
+        .sum()
 }
 
 /// When a controller runs a pass: when `interest` moves, and at least every `tick` (for what
@@ -164,6 +175,7 @@ mod tests {
         let timing = nodes::Timing {
             heartbeat: Duration::from_secs(1),
             grace: Duration::from_secs(4),
+            ..nodes::Timing::default()
         };
         let registry = controllers(timing, eventttl::DEFAULT_EVENT_TTL);
         let node = registry
@@ -174,6 +186,7 @@ mod tests {
         let fast = nodes::Timing {
             heartbeat: Duration::from_millis(10),
             grace: Duration::from_millis(40),
+            ..nodes::Timing::default()
         };
         let node = nodes::NodeLifecycleController::new(fast);
         assert_eq!(node.wake().tick, Duration::from_millis(100));
