@@ -191,4 +191,25 @@ mod tests {
         let node = nodes::NodeLifecycleController::new(fast);
         assert_eq!(node.wake().tick, Duration::from_millis(100));
     }
+
+    #[test]
+    fn a_lease_renewal_moves_no_interest_but_the_leases() {
+        use crate::events::EventType;
+        use serde_json::json;
+        let mut snapshot = Snapshot::default();
+        let lease = |rv: i64| {
+            Arc::new(
+                json!({"metadata": {"name": "n1", "namespace": "kube-node-lease",
+                "uid": "l", "resourceVersion": rv.to_string()}}),
+            )
+        };
+        snapshot.apply(ResourceKind::Lease, EventType::Created, lease(1), 1);
+        let before = any_change_but_leases(&snapshot);
+        snapshot.apply(ResourceKind::Lease, EventType::Updated, lease(2), 2);
+        assert_eq!(any_change_but_leases(&snapshot), before);
+        let pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "p",
+            "resourceVersion": "3"}});
+        snapshot.apply(ResourceKind::Pod, EventType::Created, Arc::new(pod), 3);
+        assert_ne!(any_change_but_leases(&snapshot), before);
+    }
 }
