@@ -1,11 +1,11 @@
 //! coordination.k8s.io/v1 Leases and the node heartbeats kept in them: a Lease through real
-//! kubectl (create, get with its HOLDER column, `get leases -A`, `-o yaml`, a refused spec,
-//! delete); a simulated node whose Lease renewals keep it Ready while its Node object is not
-//! rewritten for several grace periods, made Unknown (NotReady, tainted unreachable) once its
-//! kubelet stops, with `why` naming the Lease, and written Ready again at once when the kubelet
-//! comes back; a kubelet in another process killed, its stale Lease the primary cause of the
-//! node going Unknown, the decision reproduced by `replay --check-workers`, and the Lease
-//! collected with its Node.
+//! kubectl (create, get with its HOLDER column, `get leases -A` with a field selector,
+//! `-o yaml`, a refused spec, a patch a watch sees, delete); a simulated node whose Lease
+//! renewals keep it Ready while its Node object is not rewritten for several grace periods,
+//! made Unknown (NotReady, tainted unreachable) once its kubelet stops, with `why` naming the
+//! Lease, and written Ready again at once when the kubelet comes back; a kubelet in another
+//! process killed, its stale Lease the primary cause of the node going Unknown, the decision
+//! reproduced by `replay --check-workers`, and the Lease collected with its Node.
 
 use crate::support::app::{TestApp, start_with_workers};
 use crate::support::binary::{kubetrail, run};
@@ -173,6 +173,25 @@ async fn a_lease_through_kubectl() {
         stderr.contains("spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0"),
         "{stderr}"
     );
+    let selected = rows(
+        &c.kubectl
+            .ok(&[
+                "get",
+                "leases",
+                "-A",
+                "--field-selector",
+                "metadata.name=lock",
+            ])
+            .await,
+    );
+    assert_eq!(selected.len(), 2, "{selected:?}");
+    let created_rv = c
+        .get("/apis/coordination.k8s.io/v1/namespaces/default/leases/lock")
+        .await
+        .body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let renewed = c
         .kubectl
         .ok(&[
@@ -185,6 +204,26 @@ async fn a_lease_through_kubectl() {
         ])
         .await;
     assert!(renewed.contains("patched"), "{renewed}");
+    // A watch from the created version sees the renewal.
+    let watched = c
+        .send(
+            c.request(
+                reqwest::Method::GET,
+                "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+            )
+            .query(&[
+                ("watch", "true"),
+                ("resourceVersion", created_rv.as_str()),
+                ("timeoutSeconds", "1"),
+            ]),
+        )
+        .await;
+    assert!(
+        watched.text.contains(r#""type":"MODIFIED""#)
+            && watched.text.contains("2026-01-01T00:00:10.000000Z"),
+        "{}",
+        watched.text
+    );
     let deleted = c.kubectl.ok(&["delete", "lease", "lock"]).await;
     assert!(deleted.contains("deleted"), "{deleted}");
     let gone = c.kubectl.run(&["get", "lease", "lock"]).await;
