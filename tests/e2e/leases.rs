@@ -9,6 +9,7 @@
 
 use crate::support::app::{TestApp, start_with_workers};
 use crate::support::binary::{kubetrail, run};
+use crate::support::internals::{DEFAULT_EVENT_TTL, NodeTiming, check, controllers, store};
 use crate::support::wait::until;
 use serde_json::{Value, json};
 use std::process::Stdio;
@@ -399,10 +400,23 @@ async fn a_dead_kubelet_s_stale_lease_is_why_its_node_goes_unknown() {
     })
     .await;
 
-    // `replay --check-workers` makes the recorded decisions again: none differs.
+    // `replay --check-workers` makes the recorded decisions again: none differs. Run with the
+    // grace period the server had, the controllers reproduce every one, Ready=Unknown included.
     let dir = app.stop().await;
     let data = dir.path().display().to_string();
     let (code, out, err) = run(&["replay", "--check-workers", "--data-dir", &data]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(": 0 differ"), "{out}");
+    let pool = store::open_readers(&dir.path().join("state.db"))
+        .await
+        .expect("readers");
+    let timing = NodeTiming {
+        grace: Duration::from_secs(15),
+        ..NodeTiming::default()
+    };
+    let report = check::check_workers(&pool, &controllers(timing, DEFAULT_EVENT_TTL))
+        .await
+        .expect("check");
+    assert!(report.differences.is_empty(), "{:#?}", report.lines());
+    assert_eq!(report.skipped, 0, "{:#?}", report.lines());
 }
