@@ -245,7 +245,7 @@ pub async fn run() -> anyhow::Result<()> {
             };
             let connection = std::sync::Arc::new(connection);
             // What pods draw on comes with them: their ConfigMaps, Secrets, ServiceAccounts and
-            // the Services their environment names.
+            // the Services their environment names; the node's Lease is renewed from its copy.
             let informer = remote::informer(
                 connection.clone(),
                 &[
@@ -255,9 +255,12 @@ pub async fn run() -> anyhow::Result<()> {
                     ResourceKind::Secret,
                     ResourceKind::ServiceAccount,
                     ResourceKind::Service,
+                    ResourceKind::Lease,
                 ],
             );
-            let heartbeat = std::time::Duration::from_secs(10);
+            let heartbeat = crate::workers::kubelet::NodeReporting::from(
+                crate::workers::nodes::Timing::default(),
+            );
             let shutdown = Shutdown::new();
             let stop = shutdown.clone();
             tokio::spawn(async move {

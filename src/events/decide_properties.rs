@@ -150,6 +150,9 @@ fn valid(kind: ResourceKind, name: &str) -> Value {
             "metadata": metadata, "data": {"a": "1"}}),
         ResourceKind::Secret => json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": metadata, "data": {"a": "MQ=="}, "stringData": {"b": "2"}}),
+        ResourceKind::Lease => json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": metadata, "spec": {"holderIdentity": "n", "leaseDurationSeconds": 40,
+            "renewTime": "2026-01-01T00:00:00.000000Z"}}),
         ResourceKind::ServiceAccount => json!({"apiVersion": "v1", "kind": "ServiceAccount",
             "metadata": metadata, "secrets": [{"name": "s"}]}),
     }

@@ -1,5 +1,5 @@
 //! Discovery: `/version`, `/api`, `/apis` (aggregated v2 and legacy), `/api/v1`, and for each
-//! group (`apps`, `discovery.k8s.io`) `/apis/<group>` and `/apis/<group>/v1`. Static data
+//! group (`apps`, `coordination.k8s.io`, `discovery.k8s.io`) `/apis/<group>` and `/apis/<group>/v1`. Static data
 //! derived from the kinds table.
 
 use crate::model::ResourceKind;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 pub const KUBERNETES_VERSION: &str = "v1.32.4";
 
 /// The named groups served (besides the log's own), in the order `/apis` lists them.
-pub const GROUPS: [&str; 2] = ["apps", "discovery.k8s.io"];
+pub const GROUPS: [&str; 3] = ["apps", "coordination.k8s.io", "discovery.k8s.io"];
 
 const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 

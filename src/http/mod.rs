@@ -137,6 +137,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis/apps", web::get().to(apps_group))
         .route("/apis/apps/v1", web::get().to(apps_resources))
         .route("/apis/apps/v1/", web::get().to(apps_resources))
+        .route(
+            "/apis/coordination.k8s.io",
+            web::get().to(coordination_group),
+        )
+        .route(
+            "/apis/coordination.k8s.io/v1",
+            web::get().to(coordination_resources),
+        )
+        .route(
+            "/apis/coordination.k8s.io/v1/",
+            web::get().to(coordination_resources),
+        )
         .route("/apis/discovery.k8s.io", web::get().to(discovery_group))
         .route(
             "/apis/discovery.k8s.io/v1",
@@ -250,6 +262,14 @@ async fn apps_group() -> HttpResponse {
 
 async fn apps_resources() -> HttpResponse {
     discovery::resource_list("apps")
+}
+
+async fn coordination_group() -> HttpResponse {
+    discovery::group_root("coordination.k8s.io")
+}
+
+async fn coordination_resources() -> HttpResponse {
+    discovery::resource_list("coordination.k8s.io")
 }
 
 async fn discovery_group() -> HttpResponse {

@@ -43,7 +43,8 @@ pub fn supported_fields(kind: ResourceKind) -> &'static [&'static str] {
         | ResourceKind::Endpoints
         | ResourceKind::EndpointSlice
         | ResourceKind::ConfigMap
-        | ResourceKind::ServiceAccount => &["metadata.name", "metadata.namespace"],
+        | ResourceKind::ServiceAccount
+        | ResourceKind::Lease => &["metadata.name", "metadata.namespace"],
         // kube-apiserver's SecretToSelectableFields adds `type`.
         ResourceKind::Secret => &["metadata.name", "metadata.namespace", "type"],
         ResourceKind::Service => &[

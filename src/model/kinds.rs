@@ -18,10 +18,11 @@ pub enum ResourceKind {
     ConfigMap,
     Secret,
     ServiceAccount,
+    Lease,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 12] = [
+    pub const ALL: [ResourceKind; 13] = [
         ResourceKind::Namespace,
         ResourceKind::Node,
         ResourceKind::Pod,
@@ -34,6 +35,7 @@ impl ResourceKind {
         ResourceKind::ConfigMap,
         ResourceKind::Secret,
         ResourceKind::ServiceAccount,
+        ResourceKind::Lease,
     ];
 
     /// The `kind` field value.
@@ -51,6 +53,7 @@ impl ResourceKind {
             ResourceKind::ConfigMap => "ConfigMap",
             ResourceKind::Secret => "Secret",
             ResourceKind::ServiceAccount => "ServiceAccount",
+            ResourceKind::Lease => "Lease",
         }
     }
 
@@ -63,6 +66,7 @@ impl ResourceKind {
         match self {
             ResourceKind::ReplicaSet | ResourceKind::Deployment => "apps",
             ResourceKind::EndpointSlice => "discovery.k8s.io",
+            ResourceKind::Lease => "coordination.k8s.io",
             _ => "",
         }
     }
@@ -76,6 +80,7 @@ impl ResourceKind {
         match self {
             ResourceKind::ReplicaSet | ResourceKind::Deployment => "apps/v1",
             ResourceKind::EndpointSlice => "discovery.k8s.io/v1",
+            ResourceKind::Lease => "coordination.k8s.io/v1",
             _ => "v1",
         }
     }
@@ -95,6 +100,7 @@ impl ResourceKind {
             ResourceKind::ConfigMap => "configmaps",
             ResourceKind::Secret => "secrets",
             ResourceKind::ServiceAccount => "serviceaccounts",
+            ResourceKind::Lease => "leases",
         }
     }
 
@@ -112,6 +118,7 @@ impl ResourceKind {
             ResourceKind::ConfigMap => "configmap",
             ResourceKind::Secret => "secret",
             ResourceKind::ServiceAccount => "serviceaccount",
+            ResourceKind::Lease => "lease",
         }
     }
 
@@ -125,7 +132,7 @@ impl ResourceKind {
             ResourceKind::Event => &["ev"],
             ResourceKind::Service => &["svc"],
             ResourceKind::Endpoints => &["ep"],
-            ResourceKind::EndpointSlice | ResourceKind::Secret => &[],
+            ResourceKind::EndpointSlice | ResourceKind::Secret | ResourceKind::Lease => &[],
             ResourceKind::ConfigMap => &["cm"],
             ResourceKind::ServiceAccount => &["sa"],
         }
@@ -154,6 +161,7 @@ impl ResourceKind {
                 | ResourceKind::ConfigMap
                 | ResourceKind::Secret
                 | ResourceKind::ServiceAccount
+                | ResourceKind::Lease
         )
     }
 
@@ -190,6 +198,7 @@ impl ResourceKind {
                 | ResourceKind::ConfigMap
                 | ResourceKind::Secret
                 | ResourceKind::ServiceAccount
+                | ResourceKind::Lease
         )
     }
 
@@ -266,7 +275,8 @@ impl ResourceKind {
             | ResourceKind::Endpoints
             | ResourceKind::EndpointSlice
             | ResourceKind::ConfigMap
-            | ResourceKind::Secret => &[],
+            | ResourceKind::Secret
+            | ResourceKind::Lease => &[],
         }
     }
 

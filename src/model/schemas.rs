@@ -4,6 +4,7 @@
 
 use crate::model::ResourceKind;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount,
 };
@@ -43,5 +44,6 @@ pub fn register(kind: ResourceKind, generator: &mut SchemaGenerator) -> String {
         ResourceKind::ConfigMap => name_of::<ConfigMap>(generator),
         ResourceKind::Secret => name_of::<Secret>(generator),
         ResourceKind::ServiceAccount => name_of::<ServiceAccount>(generator),
+        ResourceKind::Lease => name_of::<Lease>(generator),
     }
 }

@@ -11,6 +11,7 @@ use super::{
 };
 use super::{scheduler, wait_for_change};
 use crate::events::{EventLog, RequestMeta};
+use crate::model::ResourceKind;
 use crate::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,16 @@ pub type Interest = fn(&Snapshot) -> u64;
 /// Every change matters.
 pub fn any_change(snapshot: &Snapshot) -> u64 {
     snapshot.seq.max(0) as u64
+}
+
+/// Every change but a Lease's: what a controller that reads no Leases follows, so the nodes'
+/// renewals (one per node every heartbeat period) do not start its passes.
+pub fn any_change_but_leases(snapshot: &Snapshot) -> u64 {
+    ResourceKind::ALL
+        .into_iter()
+        .filter(|kind| *kind != ResourceKind::Lease)
+        .map(|kind| snapshot.changes_of(kind))
+        .sum()
 }
 
 /// When a controller runs a pass: when `interest` moves, and at least every `tick` (for what
@@ -164,6 +175,7 @@ mod tests {
         let timing = nodes::Timing {
             heartbeat: Duration::from_secs(1),
             grace: Duration::from_secs(4),
+            ..nodes::Timing::default()
         };
         let registry = controllers(timing, eventttl::DEFAULT_EVENT_TTL);
         let node = registry
@@ -174,8 +186,30 @@ mod tests {
         let fast = nodes::Timing {
             heartbeat: Duration::from_millis(10),
             grace: Duration::from_millis(40),
+            ..nodes::Timing::default()
         };
         let node = nodes::NodeLifecycleController::new(fast);
         assert_eq!(node.wake().tick, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_lease_renewal_moves_no_interest_but_the_leases() {
+        use crate::events::EventType;
+        use serde_json::json;
+        let mut snapshot = Snapshot::default();
+        let lease = |rv: i64| {
+            Arc::new(
+                json!({"metadata": {"name": "n1", "namespace": "kube-node-lease",
+                "uid": "l", "resourceVersion": rv.to_string()}}),
+            )
+        };
+        snapshot.apply(ResourceKind::Lease, EventType::Created, lease(1), 1);
+        let before = any_change_but_leases(&snapshot);
+        snapshot.apply(ResourceKind::Lease, EventType::Updated, lease(2), 2);
+        assert_eq!(any_change_but_leases(&snapshot), before);
+        let pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "p",
+            "resourceVersion": "3"}});
+        snapshot.apply(ResourceKind::Pod, EventType::Created, Arc::new(pod), 3);
+        assert_ne!(any_change_but_leases(&snapshot), before);
     }
 }

@@ -216,16 +216,11 @@ fn delete(kind: ResourceKind, object: &Value, propagation: Option<Propagation>) 
 }
 
 fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<Caused> {
-    // Every kind that can have owners or dependents: all but nodes, namespaces (their own
-    // controller empties them) and core/v1 Events (many, and never owned).
+    // Every kind that can have owners or dependents: all but namespaces (their own controller
+    // empties them) and core/v1 Events (many, and never owned). Nodes own their Leases.
     let objects: Objects<'_> = ResourceKind::ALL
         .into_iter()
-        .filter(|kind| {
-            !matches!(
-                kind,
-                ResourceKind::Event | ResourceKind::Node | ResourceKind::Namespace
-            )
-        })
+        .filter(|kind| !matches!(kind, ResourceKind::Event | ResourceKind::Namespace))
         .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
         .collect();
     reconcile(&objects, snapshot)
@@ -329,5 +324,26 @@ mod tests {
             describe(&reconcile(&objects, &Snapshot::default())),
             ["update web finalizers=0 owners=0"]
         );
+    }
+
+    #[test]
+    fn a_node_s_lease_lives_as_long_as_the_node() {
+        use crate::events::EventType;
+        use std::sync::Arc;
+        let node = json!({"metadata": {"name": "n1", "uid": "node-1", "resourceVersion": "3"}});
+        let lease = json!({"metadata": {"name": "n1", "namespace": "kube-node-lease",
+            "uid": "lease-1", "resourceVersion": "4",
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": "node-1"}]}});
+        let mut snapshot = Snapshot::default();
+        snapshot.apply(
+            ResourceKind::Node,
+            EventType::Created,
+            Arc::new(node.clone()),
+            3,
+        );
+        snapshot.apply(ResourceKind::Lease, EventType::Created, Arc::new(lease), 4);
+        assert!(reconcile_snapshot(&snapshot).is_empty());
+        snapshot.apply(ResourceKind::Node, EventType::Deleted, Arc::new(node), 5);
+        assert_eq!(describe(&reconcile_snapshot(&snapshot)), ["delete n1"]);
     }
 }

@@ -41,7 +41,8 @@ use crate::projections::ReadStore;
 use crate::shutdown::Shutdown;
 use cache::Informer;
 pub use controller::{
-    Controller, Interest, Wake, any_change, controllers, run_controller_until_stopped,
+    Controller, Interest, Wake, any_change, any_change_but_leases, controllers,
+    run_controller_until_stopped,
 };
 use futures_util::StreamExt;
 use std::future::Future;
@@ -383,7 +384,7 @@ pub async fn spawn_workers(
             }),
         );
     }
-    let heartbeat = settings.node_lifecycle.heartbeat;
+    let reporting = kubelet::NodeReporting::from(settings.node_lifecycle);
     if settings.simulated_nodes > 0 {
         let nodes: Vec<String> = (0..settings.simulated_nodes)
             .map(kubelet::simulated::node_name)
@@ -396,7 +397,7 @@ pub async fn spawn_workers(
                     informer,
                     nodes.clone(),
                     delay,
-                    heartbeat,
+                    reporting,
                     shutdown,
                 )
             }),
@@ -437,7 +438,7 @@ pub async fn spawn_workers(
                 Arc::new(log),
                 informer,
                 node.clone(),
-                heartbeat,
+                reporting,
                 cluster_dns,
                 injection,
                 shutdown,

@@ -54,10 +54,12 @@ impl Controller for NamespaceController {
         actors::NAMESPACE_CONTROLLER
     }
 
+    /// Any change but the nodes' Lease renewals; a namespace being emptied of Leases is looked
+    /// at again on the tick.
     fn wake(&self) -> Wake {
         Wake {
             tick: Duration::from_secs(5),
-            interest: super::any_change,
+            interest: super::any_change_but_leases,
         }
     }
 

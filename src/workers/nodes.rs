@@ -2,6 +2,10 @@
 //! grace period and gets the `node.kubernetes.io/unreachable:NoExecute` taint (a `NotReady`
 //! node gets `not-ready`); pods on a NoExecute-tainted node are evicted once their toleration
 //! runs out, so their ReplicaSets replace them elsewhere. The taint goes when the node is back.
+//!
+//! A node is heard from when its kubelet renews its Lease (`kube-node-lease/<node>`'s
+//! `renewTime`) or writes its status (the Ready condition's `lastHeartbeatTime`), whichever is
+//! newer; the cause of `Ready=Unknown` names the one that went stale.
 
 use super::cache::Snapshot;
 use super::causes::{self, Input};
@@ -15,11 +19,15 @@ use std::time::Duration;
 
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
+/// The namespace of the nodes' Leases, one per node, named as the node.
+pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 
-/// Heartbeat and grace periods (kubelet posts every 10 s; a node is unknown after 40 s).
+/// Heartbeat, status report and grace periods: kubelet renews its Lease every 10 s and writes
+/// an unchanged node status every 5 minutes; a node not heard from for 40 s is unknown.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub heartbeat: Duration,
+    pub status_report: Duration,
     pub grace: Duration,
 }
 
@@ -27,8 +35,46 @@ impl Default for Timing {
     fn default() -> Self {
         Timing {
             heartbeat: Duration::from_secs(10),
+            status_report: Duration::from_secs(300),
             grace: Duration::from_secs(40),
         }
+    }
+}
+
+/// When a node was last heard from, and through what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeardFrom {
+    /// Its Lease's `renewTime`.
+    Lease(jiff::Timestamp),
+    /// Its Ready condition's `lastHeartbeatTime` (or `lastTransitionTime` without one).
+    Status(jiff::Timestamp),
+}
+
+impl HeardFrom {
+    pub fn at(self) -> jiff::Timestamp {
+        match self {
+            HeardFrom::Lease(t) | HeardFrom::Status(t) => t,
+        }
+    }
+}
+
+/// When `lease` was last renewed.
+fn renewed_at(lease: &Value) -> Option<jiff::Timestamp> {
+    lease.at("/spec/renewTime").and_then(time_of)
+}
+
+/// The newer of the node's Lease renewal and its Ready condition's heartbeat (the status when
+/// both are the same time).
+pub fn heard_from(node: &Value, lease: Option<&Value>) -> Option<HeardFrom> {
+    let status = ready_condition(node).and_then(|ready| {
+        time_of(&ready["lastHeartbeatTime"]).or_else(|| time_of(&ready["lastTransitionTime"]))
+    });
+    let renewed = lease.and_then(renewed_at);
+    match (status, renewed) {
+        (Some(s), Some(l)) if l > s => Some(HeardFrom::Lease(l)),
+        (Some(s), _) => Some(HeardFrom::Status(s)),
+        (None, Some(l)) => Some(HeardFrom::Lease(l)),
+        (None, None) => None,
     }
 }
 
@@ -50,9 +96,10 @@ fn time_of(v: &Value) -> Option<jiff::Timestamp> {
     v.as_str().and_then(meta::parse_time)
 }
 
-/// The commands for one node and the pods bound to it.
+/// The commands for one node (with its Lease, when it has one) and the pods bound to it.
 pub fn reconcile(
     node: &Value,
+    lease: Option<&Value>,
     pods: &[&Value],
     timing: Timing,
     now: jiff::Timestamp,
@@ -62,10 +109,9 @@ pub fn reconcile(
         return commands;
     };
     let status = ready["status"].as_str().unwrap_or("Unknown");
-    let heartbeat =
-        time_of(&ready["lastHeartbeatTime"]).or_else(|| time_of(&ready["lastTransitionTime"]));
-    let silent =
-        heartbeat.is_some_and(|t| now.duration_since(t).as_secs_f64() > timing.grace.as_secs_f64());
+    let silent = heard_from(node, lease).is_some_and(|heard| {
+        now.duration_since(heard.at()).as_secs_f64() > timing.grace.as_secs_f64()
+    });
     if silent && status != "Unknown" {
         let mut updated = node.clone();
         if let Some(conditions) = updated
@@ -196,12 +242,14 @@ fn toleration_seconds(pod: &Value, taint: &Value) -> Tolerated {
     result
 }
 
-/// The causes of a command for `node`: its last heartbeat for the Ready condition, the Ready
-/// condition's change for the taints, the taint for an eviction (and the pod, for its
-/// tolerations).
+/// The causes of a command for `node`: for the Ready condition, the node and its Lease, the
+/// newer first (a dead kubelet's last renewal; or a change to the node since, such as a pause),
+/// each saying how long ago it was heard from; the Ready condition's change for the taints,
+/// the taint for an eviction (and the pod, for its tolerations).
 fn causes_for(
     command: &Command,
     node: &Value,
+    lease: Option<&Value>,
     snapshot: &Snapshot,
     timing: Timing,
     now: jiff::Timestamp,
@@ -209,22 +257,40 @@ fn causes_for(
     let name = meta::name(node);
     let marks = snapshot.marks_of(ResourceKind::Node, node);
     let heartbeat = meta::resource_version(node).parse().unwrap_or(0);
+    let grace = timing.grace.as_secs();
     match command {
         Command::Update {
             part: UpdatePart::Status,
             ..
         } => {
-            let since = ready_condition(node)
-                .and_then(|c| time_of(&c["lastHeartbeatTime"]))
-                .map(|t| now.duration_since(t).as_secs())
-                .unwrap_or(0);
-            causes::only(
-                heartbeat,
-                format!(
-                    "node {name} sent no heartbeat for {since}s (grace {}s): Ready=Unknown",
-                    timing.grace.as_secs()
+            let ago = |t: jiff::Timestamp| now.duration_since(t).as_secs();
+            let status_heartbeat = heard_from(node, None);
+            let node_input = match (heard_from(node, lease), status_heartbeat) {
+                (Some(HeardFrom::Lease(_)), Some(status)) => format!(
+                    "node {name} (its status last reported {}s ago)",
+                    ago(status.at())
                 ),
-            )
+                (_, status) => format!(
+                    "node {name} sent no heartbeat for {}s (grace {grace}s)",
+                    status.map_or(0, |s| ago(s.at()))
+                ),
+            };
+            let mut inputs = vec![Input::new(heartbeat, node_input)];
+            if let Some(lease) = lease
+                && let Some(renewed) = renewed_at(lease)
+            {
+                inputs.insert(
+                    0,
+                    Input::new(
+                        meta::resource_version(lease).parse().unwrap_or(0),
+                        format!(
+                            "node {name}'s lease was last renewed {}s ago (grace {grace}s)",
+                            ago(renewed)
+                        ),
+                    ),
+                );
+            }
+            causes::newest_first(inputs, "Ready=Unknown")
         }
         Command::Update { object, .. } => {
             let status = super::cache::ready_status(node).unwrap_or("Unknown");
@@ -274,8 +340,11 @@ fn reconcile_all(snapshot: &Snapshot, timing: Timing, now: jiff::Timestamp) -> V
             .into_iter()
             .map(|p| p.as_ref())
             .collect();
-        for command in reconcile(node, &pods, timing, now) {
-            let because = causes_for(&command, node, snapshot, timing, now);
+        let lease = snapshot
+            .get(ResourceKind::Lease, LEASE_NAMESPACE, name)
+            .map(|l| l.as_ref());
+        for command in reconcile(node, lease, &pods, timing, now) {
+            let because = causes_for(&command, node, lease, snapshot, timing, now);
             commands.push((command, because));
         }
     }
@@ -298,8 +367,11 @@ impl Controller for NodeLifecycleController {
         actors::NODE_LIFECYCLE_CONTROLLER
     }
 
-    /// Node conditions and taints are decided from the nodes and the clock; pods on a node are
-    /// looked at again on every tick (a quarter of the grace period, at least 100 ms).
+    /// Node conditions and taints are decided from the nodes, their Leases and the clock; pods
+    /// on a node are looked at again on every tick (a quarter of the grace period, at least
+    /// 100 ms). A Lease renewal only ever makes a node less silent, which changes nothing the
+    /// controller writes (the kubelet writes Ready back), so Leases do not wake it: the tick
+    /// notices one that stopped.
     fn wake(&self) -> Wake {
         Wake {
             tick: (self.timing.grace / 4).max(Duration::from_millis(100)),
@@ -332,7 +404,7 @@ mod tests {
     }
 
     fn run(node: &Value, pods: &[&Value]) -> Vec<Command> {
-        reconcile(node, pods, Timing::default(), NOW.parse().unwrap())
+        reconcile(node, None, pods, Timing::default(), NOW.parse().unwrap())
     }
 
     #[test]
@@ -386,5 +458,90 @@ mod tests {
             assert!(run(&tainted, &[&pod(Some(seconds))]).is_empty());
         }
         assert_eq!(run(&tainted, &[&pod(Some(i64::MIN))]).len(), 1);
+    }
+
+    fn lease(renewed: &str) -> Value {
+        json!({"metadata": {"name": "n1", "namespace": LEASE_NAMESPACE, "resourceVersion": "77"},
+               "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40, "renewTime": renewed}})
+    }
+
+    #[test]
+    fn a_renewed_lease_keeps_a_node_with_an_old_status_heard_from() {
+        // The status was written 9 minutes ago; the lease 5 s ago.
+        let quiet = node("True", "2026-01-01T00:01:00Z", json!([]));
+        let fresh = lease("2026-01-01T00:09:55.123456Z");
+        let now = NOW.parse().unwrap();
+        assert!(reconcile(&quiet, Some(&fresh), &[], Timing::default(), now).is_empty());
+        assert_eq!(
+            heard_from(&quiet, Some(&fresh)),
+            Some(HeardFrom::Lease(
+                "2026-01-01T00:09:55.123456Z".parse().unwrap()
+            ))
+        );
+        // A status newer than the lease is what the node was heard from.
+        let recent = node("True", "2026-01-01T00:09:58Z", json!([]));
+        assert!(matches!(
+            heard_from(&recent, Some(&fresh)),
+            Some(HeardFrom::Status(_))
+        ));
+    }
+
+    #[test]
+    fn a_stale_lease_makes_the_node_unknown_and_is_named_as_the_cause() {
+        let mut quiet = node("True", "2026-01-01T00:01:00Z", json!([]));
+        quiet["metadata"]["resourceVersion"] = json!("12");
+        let stale = lease("2026-01-01T00:09:15Z");
+        let now: jiff::Timestamp = NOW.parse().unwrap();
+        let commands = reconcile(&quiet, Some(&stale), &[], Timing::default(), now);
+        let [command] = &commands[..] else {
+            panic!("one write: {commands:?}")
+        };
+        assert!(
+            matches!(command, Command::Update { part: UpdatePart::Status, object, .. }
+            if object["status"]["conditions"][0]["status"] == "Unknown")
+        );
+        let causes_of = |node: &Value, lease: Option<&Value>| {
+            causes_for(
+                command,
+                node,
+                lease,
+                &Snapshot::default(),
+                Timing::default(),
+                now,
+            )
+        };
+        // The lease's last renewal is the newest input: a dead kubelet.
+        assert_eq!(
+            causes_of(&quiet, Some(&stale)),
+            [
+                Cause::new(
+                    77,
+                    "node n1's lease was last renewed 45s ago (grace 40s): Ready=Unknown"
+                ),
+                Cause::new(12, "node n1 (its status last reported 540s ago)"),
+            ]
+        );
+        // The node changed after the lease's last renewal (a pause): that change comes first,
+        // the lease beside it.
+        let mut paused = quiet.clone();
+        paused["metadata"]["resourceVersion"] = json!("90");
+        assert_eq!(
+            causes_of(&paused, Some(&stale)),
+            [
+                Cause::new(
+                    90,
+                    "node n1 (its status last reported 540s ago): Ready=Unknown"
+                ),
+                Cause::new(77, "node n1's lease was last renewed 45s ago (grace 40s)"),
+            ]
+        );
+        // Without a lease the status's heartbeat is what went stale.
+        assert_eq!(
+            causes_of(&quiet, None),
+            [Cause::new(
+                12,
+                "node n1 sent no heartbeat for 540s (grace 40s): Ready=Unknown"
+            )]
+        );
     }
 }

@@ -559,7 +559,7 @@ impl Controller for ReplicaSetController {
     fn wake(&self) -> Wake {
         Wake {
             tick: Duration::from_secs(2),
-            interest: super::any_change,
+            interest: super::any_change_but_leases,
         }
     }
 

@@ -476,7 +476,7 @@ impl Controller for Scheduler {
     fn wake(&self) -> Wake {
         Wake {
             tick: Duration::from_secs(5),
-            interest: super::any_change,
+            interest: super::any_change_but_leases,
         }
     }
 

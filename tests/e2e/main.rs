@@ -19,6 +19,7 @@ mod hostile;
 mod inject;
 mod kubectl;
 mod kubectl_120;
+mod leases;
 mod network;
 mod openapi;
 mod portforward;

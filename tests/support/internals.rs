@@ -15,7 +15,9 @@ pub use kubetrail::model::meta::format_time;
 pub use kubetrail::store;
 pub use kubetrail::wire::openapi;
 pub use kubetrail::workers::cache::Snapshot;
+pub use kubetrail::workers::eventttl::DEFAULT_EVENT_TTL;
+pub use kubetrail::workers::nodes::Timing as NodeTiming;
 pub use kubetrail::workers::proxy::{
     dns as cluster_dns, host as service_host, network::Network, table as service_table,
 };
-pub use kubetrail::workers::{Controller, Pass, Wake};
+pub use kubetrail::workers::{Controller, Pass, Wake, controllers};

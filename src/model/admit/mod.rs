@@ -4,6 +4,7 @@
 use super::validation::{self, FieldError};
 use super::{ResourceKind, defaults};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount,
 };
@@ -195,6 +196,16 @@ impl Admissible for ServiceAccount {
     }
 }
 
+impl Admissible for Lease {
+    fn apply_defaults(&mut self) {}
+    fn validate(&self) -> Vec<FieldError> {
+        validation::validate_lease(self)
+    }
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        validation::validate_lease_update(self, old)
+    }
+}
+
 /// What is being admitted.
 #[derive(Debug, Clone, Copy)]
 pub enum Admission<'a> {
@@ -222,6 +233,7 @@ pub fn admit(
         ResourceKind::ConfigMap => admit_typed::<ConfigMap>(kind, object, admission),
         ResourceKind::Secret => admit_typed::<Secret>(kind, object, admission),
         ResourceKind::ServiceAccount => admit_typed::<ServiceAccount>(kind, object, admission),
+        ResourceKind::Lease => admit_typed::<Lease>(kind, object, admission),
     }
 }
 
@@ -305,6 +317,7 @@ fn unknown_fields_decoded(kind: ResourceKind, raw: &Value) -> Vec<String> {
         ResourceKind::ConfigMap => reencode::<ConfigMap>(raw),
         ResourceKind::Secret => reencode::<Secret>(raw),
         ResourceKind::ServiceAccount => reencode::<ServiceAccount>(raw),
+        ResourceKind::Lease => reencode::<Lease>(raw),
     };
     let mut unknown = Vec::new();
     if let Some(known) = known {

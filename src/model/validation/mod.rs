@@ -13,6 +13,7 @@ mod event;
 mod field;
 mod formats;
 mod gofmt;
+mod lease;
 mod namespace;
 mod node;
 mod objectmeta;
@@ -35,6 +36,7 @@ pub use config::{
 pub use deployment::{validate_deployment, validate_deployment_update};
 pub use event::validate_event;
 pub use field::{FieldError, FieldErrorReason, NameKind};
+pub use lease::{validate_lease, validate_lease_update};
 pub use namespace::validate_namespace;
 pub use node::validate_node;
 pub use objectmeta::validate_object_meta;

@@ -71,7 +71,7 @@ impl GroupVersion {
 }
 
 /// The group-versions with a document, in index order.
-pub const GROUP_VERSIONS: [GroupVersion; 5] = [
+pub const GROUP_VERSIONS: [GroupVersion; 6] = [
     GroupVersion {
         group: "",
         version: "v1",
@@ -89,6 +89,12 @@ pub const GROUP_VERSIONS: [GroupVersion; 5] = [
         version: "v1",
         path: "apis/autoscaling/v1",
         url: "/openapi/v3/apis/autoscaling/v1",
+    },
+    GroupVersion {
+        group: "coordination.k8s.io",
+        version: "v1",
+        path: "apis/coordination.k8s.io/v1",
+        url: "/openapi/v3/apis/coordination.k8s.io/v1",
     },
     GroupVersion {
         group: "discovery.k8s.io",

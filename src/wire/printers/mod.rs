@@ -2,7 +2,7 @@
 //! for with `Accept: application/json;as=Table;g=meta.k8s.io;v=v1`.
 //!
 //! Owns, per kind (Pod, ReplicaSet, Deployment, Node, Namespace, core/v1 Event, Service,
-//! Endpoints, EndpointSlice, ConfigMap, Secret, ServiceAccount, plus the generic fallback every
+//! Endpoints, EndpointSlice, ConfigMap, Secret, ServiceAccount, Lease, plus the generic fallback every
 //! other kind gets), the column definitions and the cell logic of Kubernetes'
 //! `pkg/printers/internalversion/printers.go` (always the wide form, as the real server renders
 //! it), apimachinery's `duration.HumanDuration`, label-selector formatting for the Selector
@@ -17,6 +17,7 @@ use crate::model::meta::Lookup as _;
 
 mod config;
 mod event;
+mod lease;
 mod namespace;
 mod node;
 mod pod;
@@ -25,6 +26,7 @@ mod service;
 
 use config::{config_map_cells, secret_cells, service_account_cells};
 use event::event_cells;
+use lease::lease_cells;
 use namespace::namespace_cells;
 use node::node_cells;
 use pod::pod_cells;
@@ -304,6 +306,11 @@ pub fn columns(kind: &str) -> Vec<Column> {
             col("Secrets", "string", config::SERVICE_ACCOUNT_SECRETS_DESC),
             AGE_COLUMN,
         ],
+        "Lease" => vec![
+            NAME_COLUMN,
+            col("Holder", "string", lease::LEASE_HOLDER_DESC),
+            AGE_COLUMN,
+        ],
         _ => vec![NAME_COLUMN, col("Created At", "date", AGE_DESC)],
     }
 }
@@ -329,6 +336,7 @@ pub fn cells(kind: &str, object: &Value, now: Timestamp) -> Vec<Value> {
         "ConfigMap" => config_map_cells(object, now),
         "Secret" => secret_cells(object, now),
         "ServiceAccount" => service_account_cells(object, now),
+        "Lease" => lease_cells(object, now),
         _ => generic_cells(object),
     }
 }
@@ -772,7 +780,7 @@ mod tests {
                 &["string"; 10],
             ),
             (
-                "Lease",
+                "PriorityClass",
                 &["Name", "Created At"],
                 &[0, 0],
                 &["string", "date"],
@@ -812,7 +820,7 @@ mod tests {
     fn generic_cells_case() {
         let cm = json!({"metadata": {"name": "cfg", "creationTimestamp": "2025-03-04T05:06:07Z"}});
         assert_eq!(
-            cells("Lease", &cm, now()),
+            cells("PriorityClass", &cm, now()),
             vec![s("cfg"), s("2025-03-04T05:06:07Z")]
         );
         let no_time = json!({"metadata": {"name": "cfg"}});

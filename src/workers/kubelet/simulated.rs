@@ -1,10 +1,11 @@
 //! Simulated nodes (as kwok does): a kubelet that registers a Node labelled and annotated as
-//! simulated, heartbeats, marks each pod bound to it Running and Ready after a short delay
+//! simulated, heartbeats (renews its Lease, writes its status on a change or every report
+//! period), marks each pod bound to it Running and Ready after a short delay
 //! without running anything (and, like kwok, without recording container events), and
 //! confirms pod deletions at once. Annotate the node
 //! `kubetrail.dev/paused=true` to make it behave like a dead node.
 
-use super::{NodeDescription, heartbeat, node_object, running_status};
+use super::{NodeDescription, NodeReporting, Reports, heartbeat, node_object, running_status};
 use crate::api::actors;
 use crate::api::{PAUSED_ANNOTATION, SIMULATED_ANNOTATION};
 use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
@@ -14,7 +15,7 @@ use crate::shutdown::Shutdown;
 use crate::workers::cache::{Informer, Snapshot};
 use crate::workers::causes;
 use crate::workers::{Caused, Submit, run_commands, wait_for_change};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,11 +63,11 @@ fn pod_ip(index: u32, uid: &str) -> String {
     format!("10.244.{}.{}", index % 256, hash % 250 + 2)
 }
 
-/// Per-node memory: when each pod was first seen bound here, and the last heartbeat sent.
+/// Per-node memory: when each pod was first seen bound here, and the node's last reports.
 #[derive(Default)]
 pub struct Local {
     first_seen: HashMap<String, Instant>,
-    last_heartbeat: Option<Instant>,
+    reports: Reports,
 }
 
 /// One pass of a simulated kubelet for `node`.
@@ -75,9 +76,10 @@ pub fn reconcile(
     node: &str,
     local: &mut Local,
     start_delay: Duration,
-    heartbeat_every: Duration,
+    reporting: NodeReporting,
 ) -> Vec<Caused> {
-    let now = meta::format_time(jiff::Timestamp::now());
+    let clock = jiff::Timestamp::now();
+    let now = meta::format_time(clock);
     let mut commands = Vec::new();
     let Some(object) = snapshot.get(ResourceKind::Node, "", node) else {
         commands.push((
@@ -88,7 +90,7 @@ pub fn reconcile(
             },
             Vec::new(),
         ));
-        local.last_heartbeat = Some(Instant::now());
+        local.reports.last_status = Some(Instant::now());
         return commands;
     };
     if meta::string_map(object, "annotations")
@@ -98,17 +100,15 @@ pub fn reconcile(
     {
         return commands;
     }
-    let ready = object
-        .at("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True");
-    if !ready
-        || local
-            .last_heartbeat
-            .is_none_or(|t| t.elapsed() >= heartbeat_every)
-    {
+    let instant = Instant::now();
+    commands.extend(local.reports.lease(
+        snapshot,
+        object,
+        reporting,
+        instant,
+        &meta::format_micro_time(clock),
+    ));
+    if let Some(why) = local.reports.status_due(object, None, reporting, instant) {
         commands.push((
             Command::Update {
                 kind: ResourceKind::Node,
@@ -119,10 +119,9 @@ pub fn reconcile(
             },
             causes::only(
                 meta::resource_version(object).parse().unwrap_or(0),
-                format!("node {node}'s last status: heartbeat due"),
+                why.reason(node),
             ),
         ));
-        local.last_heartbeat = Some(Instant::now());
     }
     let index = index_of(node);
     let pods = snapshot.pods_on(node);
@@ -201,7 +200,7 @@ pub async fn run_simulated_kubelets_until_stopped(
     informer: Informer,
     nodes: Vec<String>,
     start_delay: Duration,
-    heartbeat_every: Duration,
+    reporting: NodeReporting,
     mut shutdown: Shutdown,
 ) {
     let mut fleet: Vec<(String, Local)> = nodes
@@ -210,7 +209,7 @@ pub async fn run_simulated_kubelets_until_stopped(
         .collect();
     let mut changes = informer.changes();
     let tick = start_delay
-        .min(heartbeat_every)
+        .min(reporting.renew_every)
         .max(Duration::from_millis(20));
     loop {
         let started = std::time::Instant::now();
@@ -218,7 +217,7 @@ pub async fn run_simulated_kubelets_until_stopped(
         {
             let snapshot = informer.read();
             for (node, local) in &mut fleet {
-                let commands = reconcile(&snapshot, node, local, start_delay, heartbeat_every);
+                let commands = reconcile(&snapshot, node, local, start_delay, reporting);
                 writes.push((actors::kubelet(node), commands));
             }
         }

@@ -7,7 +7,8 @@
 //! pod's actions to a task of its own (one at a time per pod), so a slow pull or a grace period
 //! never holds up other pods. It wakes on a change in the log, on Docker's event stream (a
 //! container exit is noticed at once), on a finished pod task or probe finding, and each second
-//! for back-off timers and heartbeats. Because everything a container belongs to is on its
+//! for back-off timers and heartbeats (the node's Lease renewed every heartbeat period, its
+//! status written on a change or every status report period). Because everything a container belongs to is on its
 //! labels, a restarted kubelet adopts the containers it finds instead of duplicating them, and
 //! removes those of pods that are gone.
 
@@ -23,7 +24,7 @@ pub mod sync;
 pub mod volumes;
 
 use super::tokens::{Issued, PodToken, TokenSource};
-use super::{NodeDescription, heartbeat_with, node_object};
+use super::{NodeDescription, NodeReporting, Reports, StatusWrite, heartbeat_with, node_object};
 use crate::api::actors;
 use crate::api::containers as naming;
 use crate::events::{Command, RequestMeta, UpdatePart};
@@ -222,7 +223,8 @@ struct Kubelet {
     busy: HashMap<String, tokio::task::JoinHandle<()>>,
     /// Probers by container instance: (pod uid, task).
     probers: HashMap<String, (String, tokio::task::AbortHandle)>,
-    last_heartbeat: Option<Instant>,
+    /// When the node's Lease was last renewed and its status last written.
+    reports: Reports,
     last_runtime_error: Option<String>,
     /// The pods bound to the node at the last pass, by uid.
     pods: HashMap<String, Arc<Value>>,
@@ -431,27 +433,22 @@ impl Kubelet {
         self.busy.insert(uid, handle);
     }
 
-    /// Register the node, or refresh its heartbeat when due or when readiness changed.
+    /// Register the node, or write its status when it changed or a report is due.
     async fn node_command(
         &mut self,
         node: Option<Arc<Value>>,
         runtime_error: Option<&str>,
-        heartbeat_every: Duration,
+        reporting: NodeReporting,
     ) -> Option<Caused> {
         let Some(node) = node else {
             let description = describe(Some(&self.engine.docker), &self.node).await;
-            self.last_heartbeat = Some(Instant::now());
+            self.reports.last_status = Some(Instant::now());
             return Some(register(&description, runtime_error));
         };
-        let changed = self.last_runtime_error.as_deref() != runtime_error;
-        let due = self
-            .last_heartbeat
-            .is_none_or(|t| t.elapsed() >= heartbeat_every);
-        if !changed && !due {
-            return None;
-        }
-        self.last_heartbeat = Some(Instant::now());
-        Some(refresh(&node, runtime_error))
+        let why = self
+            .reports
+            .status_due(&node, runtime_error, reporting, Instant::now())?;
+        Some(refresh(&node, runtime_error, why))
     }
 
     /// Start probers for running instances that have probes and none yet.
@@ -616,11 +613,21 @@ impl Kubelet {
         &mut self,
         submit: &dyn Submit,
         informer: &Informer,
-        heartbeat_every: Duration,
+        reporting: NodeReporting,
     ) -> i64 {
         let now = jiff::Timestamp::now();
-        let (node, pods, marks, sources) = {
+        let (node, lease, pods, marks, sources) = {
             let snapshot = informer.read();
+            let node = snapshot.get(ResourceKind::Node, "", &self.node).cloned();
+            let lease = node.as_ref().and_then(|node| {
+                self.reports.lease(
+                    &snapshot,
+                    node,
+                    reporting,
+                    Instant::now(),
+                    &meta::format_micro_time(now),
+                )
+            });
             let pods: Vec<Arc<Value>> = snapshot.pods_on(&self.node).into_iter().cloned().collect();
             let sources: HashMap<String, Arc<Sources>> = pods
                 .iter()
@@ -640,12 +647,7 @@ impl Kubelet {
                     )
                 })
                 .collect();
-            (
-                snapshot.get(ResourceKind::Node, "", &self.node).cloned(),
-                pods,
-                marks,
-                sources,
-            )
+            (node, lease, pods, marks, sources)
         };
         self.pods = pods
             .iter()
@@ -660,8 +662,9 @@ impl Kubelet {
             tracing::warn!(node = %self.node, %error, "the container runtime is down");
         }
         let mut commands: Vec<Caused> = Vec::new();
+        commands.extend(lease);
         commands.extend(
-            self.node_command(node, runtime_error.as_deref(), heartbeat_every)
+            self.node_command(node, runtime_error.as_deref(), reporting)
                 .await,
         );
         self.last_runtime_error = runtime_error;
@@ -875,8 +878,9 @@ fn register(description: &NodeDescription, runtime_error: Option<&str>) -> Cause
     (command, Vec::new())
 }
 
-/// The write that refreshes `node`'s heartbeat, ready unless the runtime is down.
-fn refresh(node: &Value, runtime_error: Option<&str>) -> Caused {
+/// The write that refreshes `node`'s status (`why`: a change, or a report due), ready unless
+/// the runtime is down.
+fn refresh(node: &Value, runtime_error: Option<&str>, why: StatusWrite) -> Caused {
     let now = meta::format_time(jiff::Timestamp::now());
     let command = Command::Update {
         kind: ResourceKind::Node,
@@ -890,7 +894,7 @@ fn refresh(node: &Value, runtime_error: Option<&str>) -> Caused {
             "node {}'s last status: the runtime is down: {error}",
             meta::name(node)
         ),
-        None => format!("node {}'s last status: heartbeat due", meta::name(node)),
+        None => why.reason(meta::name(node)),
     };
     (
         command,
@@ -898,14 +902,39 @@ fn refresh(node: &Value, runtime_error: Option<&str>) -> Caused {
     )
 }
 
-/// Register `node`, or refresh it, as not ready because Docker cannot be reached.
-async fn report_unreachable(submit: &dyn Submit, informer: &Informer, node: &str, error: &str) {
-    let current = informer.read().get(ResourceKind::Node, "", node).cloned();
-    let command = match current {
-        None => register(&describe(None, node).await, Some(error)),
-        Some(current) => refresh(&current, Some(error)),
+/// Register `node`, or report it, as not ready because Docker cannot be reached: its Lease
+/// renewed when due, its status written when it changed or a report is due.
+async fn report_unreachable(
+    submit: &dyn Submit,
+    informer: &Informer,
+    node: &str,
+    error: &str,
+    reports: &mut Reports,
+    reporting: NodeReporting,
+) {
+    let (current, lease) = {
+        let snapshot = informer.read();
+        let current = snapshot.get(ResourceKind::Node, "", node).cloned();
+        let lease = current.as_ref().and_then(|current| {
+            let now = meta::format_micro_time(jiff::Timestamp::now());
+            reports.lease(&snapshot, current, reporting, Instant::now(), &now)
+        });
+        (current, lease)
     };
-    let last = run_commands(submit, vec![command], || {
+    let mut commands: Vec<Caused> = lease.into_iter().collect();
+    match current {
+        None => {
+            reports.last_status = Some(Instant::now());
+            commands.push(register(&describe(None, node).await, Some(error)));
+        }
+        Some(current) => {
+            if let Some(why) = reports.status_due(&current, Some(error), reporting, Instant::now())
+            {
+                commands.push(refresh(&current, Some(error), why));
+            }
+        }
+    }
+    let last = run_commands(submit, commands, || {
         RequestMeta::worker(&actors::kubelet(node))
     })
     .await;
@@ -918,12 +947,13 @@ pub async fn run_docker_kubelet_until_stopped(
     submit: Arc<dyn Submit>,
     informer: Informer,
     node: String,
-    heartbeat_every: Duration,
+    reporting: NodeReporting,
     cluster_dns: Option<std::net::Ipv4Addr>,
     injection: Injection,
     mut shutdown: Shutdown,
 ) {
     tracing::info!(node = %node, "Docker kubelet starting");
+    let mut reports = Reports::default();
     let docker = loop {
         match Docker::connect_with_local_defaults() {
             Ok(docker) => match docker.clone().negotiate_version().await {
@@ -933,7 +963,15 @@ pub async fn run_docker_kubelet_until_stopped(
             Err(error) => {
                 // No client at all (e.g. no socket): the node is registered as not ready and
                 // the kubelet keeps trying.
-                report_unreachable(submit.as_ref(), &informer, &node, &error.to_string()).await;
+                report_unreachable(
+                    submit.as_ref(),
+                    &informer,
+                    &node,
+                    &error.to_string(),
+                    &mut reports,
+                    reporting,
+                )
+                .await;
                 tokio::select! {
                     _ = shutdown.wait() => return,
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
@@ -962,7 +1000,7 @@ pub async fn run_docker_kubelet_until_stopped(
         memory: HashMap::new(),
         busy: HashMap::new(),
         probers: HashMap::new(),
-        last_heartbeat: None,
+        reports,
         last_runtime_error: None,
         pods: HashMap::new(),
         injection,
@@ -978,9 +1016,7 @@ pub async fn run_docker_kubelet_until_stopped(
             kubelet.take(message);
         }
         let started = Instant::now();
-        let last = kubelet
-            .pass(submit.as_ref(), &informer, heartbeat_every)
-            .await;
+        let last = kubelet.pass(submit.as_ref(), &informer, reporting).await;
         informer.wait_for(last).await;
         // A pod's task reporting back (its containers started, or stopped) is what a pod
         // start waits on: it ends the rest, and the next pass writes the new status at once.
