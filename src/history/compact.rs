@@ -17,14 +17,9 @@ pub const DEFAULT_KINDS: [&str; 2] = ["Event", "Lease"];
 /// A kind named on the command line (`events`, `leases`, `ev`, `Event`, `pods`) as the log
 /// names it.
 pub fn kind_name(resource: &str) -> Result<String, HistoryError> {
-    match super::query::resolve_resource(resource) {
-        Ok(kind) => Ok(kind.as_str().to_string()),
-        // coordination.k8s.io Leases are folded by name whether or not this build serves them.
-        Err(e) => match resource.to_ascii_lowercase().split('.').next() {
-            Some("lease" | "leases") => Ok("Lease".to_string()),
-            _ => Err(e),
-        },
-    }
+    Ok(super::query::resolve_resource(resource)?
+        .as_str()
+        .to_string())
 }
 
 /// Where a compaction ends.
