@@ -23,6 +23,8 @@ struct Cluster {
     server: Option<Server>,
     /// The service range when this cluster runs the service network.
     range: Option<String>,
+    /// More arguments of `serve`.
+    extra: Vec<String>,
     /// Every container and volume this test's node made.
     made: Cleanup,
     kubectl: Kubectl,
@@ -31,10 +33,12 @@ struct Cluster {
 }
 
 /// Start `kubetrail serve` on `dir` with the Docker node `node` (and the service network on
-/// `range`).
-fn serve(dir: &Path, node: &str, range: Option<&str>) -> Server {
+/// `range`), plus `extra` arguments.
+fn serve(dir: &Path, node: &str, range: Option<&str>, extra: &[String]) -> Server {
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let serve = Serve::new(dir)
         .args(&["--node-name", node])
+        .args(&extra)
         .env_remove("KUBETRAIL_SIMULATED_NODES");
     match range {
         Some(range) => serve.service_network(range).start(),
@@ -44,20 +48,22 @@ fn serve(dir: &Path, node: &str, range: Option<&str>) -> Server {
 
 impl Cluster {
     fn start(test: &str) -> Cluster {
-        Cluster::start_with(test, None)
+        Cluster::start_with(test, None, &[])
     }
 
     /// A cluster whose server runs the service network on `range`.
     fn start_routed(test: &str, range: &str) -> Cluster {
-        Cluster::start_with(test, Some(range))
+        Cluster::start_with(test, Some(range), &[])
     }
 
-    fn start_with(test: &str, range: Option<&str>) -> Cluster {
+    fn start_with(test: &str, range: Option<&str>, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("data dir");
         let node = unique("dk", test);
-        let server = serve(dir.path(), &node, range);
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        let server = serve(dir.path(), &node, range, &extra);
         let cluster = Cluster {
             range: range.map(str::to_string),
+            extra,
             kubectl: Kubectl::new(&server.kubeconfig),
             made: Cleanup::new(NODE_LABEL, &node),
             server: Some(server),
@@ -78,7 +84,12 @@ impl Cluster {
         if let Some(server) = self.server.take() {
             server.kill_9();
         }
-        let server = serve(self.dir.path(), &self.node, self.range.as_deref());
+        let server = serve(
+            self.dir.path(),
+            &self.node,
+            self.range.as_deref(),
+            &self.extra,
+        );
         self.kubectl.kubeconfig = server.kubeconfig.clone();
         self.server = Some(server);
     }
@@ -284,6 +295,22 @@ fn the_pod_chapter_runs_a_real_container() {
         c.containers(true, &[&uid_label]).is_empty(),
         "every container of the pod is gone"
     );
+}
+
+/// A server on plain HTTP has no CA to publish as `kube-root-ca.crt`: its pods still start,
+/// with the ServiceAccount volume's `ca.crt` empty beside their token.
+#[test]
+fn a_server_on_plain_http_runs_pods_with_an_empty_ca_file() {
+    let c = Cluster::start_with("plain", None, &["--insecure-http"]);
+    c.ok(&["run", "echo", "--image", ECHO, "--port", "3000"]);
+    c.wait_for_status("echo", "1/1", "Running", 60);
+    let dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let ca = c.ok(&["exec", "echo", "--", "wc", "-c", &format!("{dir}/ca.crt")]);
+    assert!(ca.trim().starts_with('0'), "{ca}");
+    let token = c.ok(&["exec", "echo", "--", "cat", &format!("{dir}/token")]);
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT: {token}");
+    let namespace = c.ok(&["exec", "echo", "--", "cat", &format!("{dir}/namespace")]);
+    assert_eq!(namespace.trim(), "default");
 }
 
 #[test]

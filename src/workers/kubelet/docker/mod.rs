@@ -278,7 +278,7 @@ fn digest(payload: &volumes::Payload) -> u64 {
 }
 
 /// The objects the pod `pod` in `namespace` draws on, from the informer's snapshot; the
-/// namespace's `kube-root-ca.crt` is `ca_pem` when it has none.
+/// namespace's `kube-root-ca.crt` is `ca_pem` when it has none (empty without a CA).
 fn gather_sources(
     snapshot: &crate::workers::cache::Snapshot,
     pod: &Value,
@@ -292,7 +292,9 @@ fn gather_sources(
             .collect::<HashMap<_, _>>()
     };
     let mut config_maps = named(ResourceKind::ConfigMap);
-    if !ca_pem.is_empty() && !config_maps.contains_key(volumes::ROOT_CA_CONFIG_MAP) {
+    // A server on plain HTTP has no CA: its pods still get the volume, with an empty `ca.crt`,
+    // rather than never starting for want of a ConfigMap nobody can publish.
+    if !config_maps.contains_key(volumes::ROOT_CA_CONFIG_MAP) {
         config_maps.insert(
             volumes::ROOT_CA_CONFIG_MAP.to_string(),
             Arc::new(json!({"metadata": {"name": volumes::ROOT_CA_CONFIG_MAP,
