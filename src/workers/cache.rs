@@ -11,6 +11,12 @@
 //! start, sees the same ones. A snapshot loaded at start-up lists the projections and folds only
 //! the newest `RECENT_EVENTS` events for marks and departures: an object older than those has
 //! its unchanged aspects marked at the oldest of its events among them (or its current version).
+//!
+//! Each object is `Held` with its `Facts`, what passes read of every object; the kinds that come
+//! in thousands (`held_as_text`) are held only as their JSON text exactly as stored, shared with
+//! the envelope that published it, and parsed one at a time by a reader that acts on it. Marks
+//! and the ownership counter follow digests of the parts they watch, so no earlier version is
+//! needed to tell what an event changed.
 
 use crate::events::{EventLog, EventType, StoreError};
 use crate::model::meta::Lookup as _;
@@ -933,6 +939,39 @@ mod tests {
         let deleted = s.deletion_of("u1").expect("remembered");
         assert_eq!((deleted.seq, deleted.deletion_requested), (12, Some(10)));
         assert_eq!(s.gone_from("rs2").count(), 1);
+    }
+
+    #[test]
+    fn events_are_held_as_their_text_and_read_back_whole() {
+        let mut s = Snapshot::default();
+        for (seq, (namespace, name)) in (1..).zip([("a", "e1"), ("b", "e2"), ("b", "e3")]) {
+            let event = json!({"metadata": {"name": name, "namespace": namespace,
+                                            "uid": format!("u-{name}"),
+                                            "resourceVersion": seq.to_string(),
+                                            "creationTimestamp": "2026-01-01T00:00:00Z"},
+                               "reason": "Scheduled"});
+            let text: Arc<str> = event.to_string().into();
+            s.apply_stored(
+                ResourceKind::Event,
+                EventType::Created,
+                Arc::new(event),
+                Some(text),
+                seq,
+            );
+        }
+        let held: Vec<&Held> = s.held(ResourceKind::Event).collect();
+        assert!(held.iter().all(|h| h.parsed().is_none()));
+        assert_eq!(held[0].facts().uid, "u-e1");
+        assert_eq!(
+            held[0].facts().written,
+            Some("2026-01-01T00:00:00Z".parse().expect("time"))
+        );
+        let in_b: Vec<String> = s
+            .in_namespace(ResourceKind::Event, "b")
+            .map(|e| format!("{}:{}", meta::name(&e), e["reason"].as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(in_b, ["e2:Scheduled", "e3:Scheduled"]);
+        assert_eq!(s.in_namespace(ResourceKind::Event, "").count(), 0);
     }
 
     #[test]
