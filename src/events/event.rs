@@ -70,8 +70,8 @@ pub struct EventEnvelope {
     pub event_type: EventType,
     /// The resulting object (for `Deleted`, its last state), `resourceVersion` = `seq`.
     pub object: Arc<Value>,
-    /// `object` serialized exactly as stored.
-    pub object_json: String,
+    /// `object` serialized exactly as stored, shared with the informer and the watches.
+    pub object_json: Arc<str>,
     /// What a watch's filter reads of the object's state before this event, when it existed
     /// (its labels and field labels; the whole earlier version is not kept).
     pub prev_facets: Option<Facets>,

@@ -669,7 +669,7 @@ impl Decider {
                 uid,
                 event_type,
                 object: object.clone(),
-                object_json,
+                object_json: object_json.into(),
                 prev_facets: prev.take().map(|p| Facets::of(*kind, &p)),
                 actor: meta_in.actor.clone(),
                 user_agent: meta_in.user_agent.clone(),
@@ -836,7 +836,7 @@ impl Committer {
                     uid: e.uid.as_str(),
                     seq: e.seq,
                     node_name: store::node_name_of(e.kind, &e.object),
-                    object: e.object_json.as_str(),
+                    object: &e.object_json,
                 });
                 (key, row)
             })

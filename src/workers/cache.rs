@@ -11,6 +11,12 @@
 //! start, sees the same ones. A snapshot loaded at start-up lists the projections and folds only
 //! the newest `RECENT_EVENTS` events for marks and departures: an object older than those has
 //! its unchanged aspects marked at the oldest of its events among them (or its current version).
+//!
+//! Each object is `Held` with its `Facts`, what passes read of every object; the kinds that come
+//! in thousands (`held_as_text`) are held only as their JSON text exactly as stored, shared with
+//! the envelope that published it, and parsed one at a time by a reader that acts on it. Marks
+//! and the ownership counter follow digests of the parts they watch, so no earlier version is
+//! needed to tell what an event changed.
 
 use crate::events::{EventLog, EventType, StoreError};
 use crate::model::meta::Lookup as _;
@@ -49,44 +55,181 @@ pub struct Marks {
 impl Marks {
     /// The marks of an object first seen at `seq`.
     pub fn first(object: &Value, seq: i64) -> Marks {
+        Marks::first_of(meta::deletion_timestamp(object).is_some(), seq)
+    }
+
+    fn first_of(deleting: bool, seq: i64) -> Marks {
         Marks {
             created: seq,
             spec: seq,
             labels: seq,
             owners: seq,
-            deletion: meta::deletion_timestamp(object).map(|_| seq),
+            deletion: deleting.then_some(seq),
             phase: seq,
             ready: seq,
         }
     }
 
     /// The marks after `before` became `after` at `seq`.
-    fn advance(self, before: &Value, after: &Value, seq: i64) -> Marks {
-        if meta::uid(before) != meta::uid(after) {
-            return Marks::first(after, seq);
+    fn advance(self, before: &Facts, after: &Facts, seq: i64) -> Marks {
+        if before.uid != after.uid {
+            return Marks::first_of(after.deleting, seq);
         }
-        let moved = |path: &str, mark: i64| {
-            if before.at(path) == after.at(path) {
-                mark
-            } else {
-                seq
-            }
-        };
+        let moved = |before: u64, after: u64, mark: i64| if before == after { mark } else { seq };
+        let (b, a) = (&before.digest, &after.digest);
         Marks {
             created: self.created,
-            spec: moved("/spec", self.spec),
-            labels: moved("/metadata/labels", self.labels),
-            owners: moved("/metadata/ownerReferences", self.owners),
-            deletion: match meta::deletion_timestamp(after) {
-                Some(_) => self.deletion.or(Some(seq)),
-                None => None,
+            spec: moved(b.spec, a.spec, self.spec),
+            labels: moved(b.labels, a.labels, self.labels),
+            owners: moved(b.owners, a.owners, self.owners),
+            deletion: match after.deleting {
+                true => self.deletion.or(Some(seq)),
+                false => None,
             },
-            phase: moved("/status/phase", self.phase),
-            ready: if ready_status(before) == ready_status(after) {
+            phase: moved(b.phase, a.phase, self.phase),
+            ready: if before.ready == after.ready {
                 self.ready
             } else {
                 seq
             },
+        }
+    }
+}
+
+/// Hashes of the parts of an object whose changes the marks and the ownership counter follow,
+/// so an object held as text needs no earlier version to tell what an event changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Digest {
+    spec: u64,
+    labels: u64,
+    owners: u64,
+    finalizers: u64,
+    phase: u64,
+}
+
+/// What the informer reads of every object it holds, whatever form it holds it in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    pub uid: String,
+    /// `metadata.resourceVersion` as a number (the seq that wrote this version).
+    pub version: i64,
+    /// `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+    /// The uids in `metadata.ownerReferences`.
+    pub owners: Vec<String>,
+    /// The status of the `Ready` condition (pods, nodes).
+    pub ready: Option<String>,
+    /// `spec.nodeName` of a pod, when bound.
+    pub node: Option<String>,
+    /// When a core/v1 Event was last written (`eventttl::last_written`).
+    pub written: Option<jiff::Timestamp>,
+    digest: Digest,
+}
+
+impl Facts {
+    pub fn of(kind: ResourceKind, object: &Value) -> Facts {
+        Facts {
+            uid: meta::uid(object).to_string(),
+            version: version(object),
+            deleting: meta::deletion_timestamp(object).is_some(),
+            owners: meta::owner_uids(object)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            ready: ready_status(object).map(str::to_string),
+            node: (kind == ResourceKind::Pod)
+                .then(|| node_of(object).map(str::to_string))
+                .flatten(),
+            written: (kind == ResourceKind::Event)
+                .then(|| super::eventttl::last_written(object))
+                .flatten(),
+            digest: Digest {
+                spec: digest(object.at("/spec")),
+                labels: digest(object.at("/metadata/labels")),
+                owners: digest(object.at("/metadata/ownerReferences")),
+                finalizers: digest(object.at("/metadata/finalizers")),
+                phase: digest(object.at("/status/phase")),
+            },
+        }
+    }
+}
+
+/// A hash of a part of an object (absent and `null` alike).
+fn digest(value: Option<&Value>) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    fn feed(value: &Value, h: &mut std::collections::hash_map::DefaultHasher) {
+        match value {
+            Value::Null => 0u8.hash(h),
+            Value::Bool(b) => (1u8, b).hash(h),
+            Value::Number(n) => (2u8, n.to_string()).hash(h),
+            Value::String(s) => (3u8, s).hash(h),
+            Value::Array(items) => {
+                (4u8, items.len()).hash(h);
+                items.iter().for_each(|v| feed(v, h));
+            }
+            Value::Object(map) => {
+                (5u8, map.len()).hash(h);
+                for (k, v) in map {
+                    k.hash(h);
+                    feed(v, h);
+                }
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    feed(value.unwrap_or(&Value::Null), &mut h);
+    h.finish()
+}
+
+/// Whether the informer holds objects of `kind` only as their JSON text and `Facts`: the
+/// kinds that come in thousands. Readers parse one such object when they act on it.
+pub fn held_as_text(kind: ResourceKind) -> bool {
+    kind == ResourceKind::Event
+}
+
+/// An object as the informer holds it: parsed, or only as its JSON text exactly as stored
+/// (shared with the published envelope), with its `Facts` either way.
+#[derive(Debug, Clone)]
+pub struct Held {
+    form: Form,
+    facts: Facts,
+}
+
+#[derive(Debug, Clone)]
+enum Form {
+    Parsed(Arc<Value>),
+    Text(Arc<str>),
+}
+
+impl Held {
+    fn new(kind: ResourceKind, object: Arc<Value>, json: Option<Arc<str>>) -> Held {
+        let facts = Facts::of(kind, &object);
+        let form = if held_as_text(kind) {
+            Form::Text(json.unwrap_or_else(|| object.to_string().into()))
+        } else {
+            Form::Parsed(object)
+        };
+        Held { form, facts }
+    }
+
+    pub fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    /// The object itself, parsed from its text when held as text (a corrupt text, which the
+    /// log never holds, reads as `null`).
+    pub fn object(&self) -> Arc<Value> {
+        match &self.form {
+            Form::Parsed(object) => object.clone(),
+            Form::Text(json) => Arc::new(serde_json::from_str(json).unwrap_or(Value::Null)),
+        }
+    }
+
+    /// The object when held parsed.
+    pub fn parsed(&self) -> Option<&Arc<Value>> {
+        match &self.form {
+            Form::Parsed(object) => Some(object),
+            Form::Text(_) => None,
         }
     }
 }
@@ -165,7 +308,7 @@ impl Departures {
 /// An object with its marks.
 #[derive(Debug, Clone)]
 struct Entry {
-    object: Arc<Value>,
+    object: Held,
     marks: Marks,
 }
 
@@ -186,15 +329,32 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The objects of a kind held parsed (not `held_as_text`; read those with `held`).
     pub fn list(&self, kind: ResourceKind) -> impl Iterator<Item = &Arc<Value>> {
+        debug_assert!(!held_as_text(kind), "{} is held as text", kind.as_str());
+        self.held(kind).filter_map(Held::parsed)
+    }
+
+    /// Every object of `kind`, in whichever form it is held.
+    pub fn held(&self, kind: ResourceKind) -> impl Iterator<Item = &Held> {
         self.objects
             .get(&kind)
             .into_iter()
             .flat_map(|m| m.values().map(|e| &e.object))
     }
 
+    /// Every object of `kind` with its namespace and name.
+    pub fn held_named(&self, kind: ResourceKind) -> impl Iterator<Item = (&str, &str, &Held)> {
+        self.objects.get(&kind).into_iter().flat_map(|m| {
+            m.iter()
+                .map(|((ns, name), e)| (ns.as_str(), name.as_str(), &e.object))
+        })
+    }
+
+    /// An object of a kind held parsed (not `held_as_text`).
     pub fn get(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Arc<Value>> {
-        self.entry(kind, namespace, name).map(|e| &e.object)
+        self.entry(kind, namespace, name)
+            .and_then(|e| e.object.parsed())
     }
 
     fn entry(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Entry> {
@@ -213,7 +373,7 @@ impl Snapshot {
     pub fn marks_of(&self, kind: ResourceKind, object: &Value) -> Marks {
         let at = version(object);
         match self.entry(kind, meta::namespace(object), meta::name(object)) {
-            Some(entry) if version(&entry.object) == at => entry.marks,
+            Some(entry) if entry.object.facts.version == at => entry.marks,
             _ => Marks::first(object, at),
         }
     }
@@ -243,13 +403,19 @@ impl Snapshot {
             .find(|g| g.deleted && g.kind == kind && g.namespace == namespace && g.name == name)
     }
 
+    /// The objects of `kind` in `namespace`, parsed (those held as text, one by one as the
+    /// iterator reaches them).
     pub fn in_namespace<'a>(
         &'a self,
         kind: ResourceKind,
         namespace: &'a str,
-    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
-        self.list(kind)
-            .filter(move |o| meta::namespace(o) == namespace)
+    ) -> impl Iterator<Item = Arc<Value>> + 'a {
+        self.objects
+            .get(&kind)
+            .into_iter()
+            .flat_map(move |m| m.range((namespace.to_string(), String::new())..))
+            .take_while(move |((ns, _), _)| ns == namespace)
+            .map(|(_, e)| e.object.object())
     }
 
     /// Pods bound to `node`.
@@ -261,7 +427,7 @@ impl Snapshot {
             return vec![];
         };
         keys.iter()
-            .filter_map(|k| pods.get(k).map(|e| &e.object))
+            .filter_map(|k| pods.get(k).and_then(|e| e.object.parsed()))
             .collect()
     }
 
@@ -290,7 +456,7 @@ impl Snapshot {
             };
             for (key, entry) in objects.iter_mut() {
                 if let Some(learnt) = known.get(key)
-                    && version(&learnt.object) == version(&entry.object)
+                    && learnt.object.facts.version == entry.object.facts.version
                 {
                     entry.marks = learnt.marks;
                 }
@@ -321,6 +487,19 @@ impl Snapshot {
         object: Arc<Value>,
         seq: i64,
     ) {
+        self.apply_stored(kind, event_type, object, None, seq);
+    }
+
+    /// `apply`, with the object's JSON text as stored when the caller has it (kept, not
+    /// serialized again, for a kind `held_as_text`).
+    pub(crate) fn apply_stored(
+        &mut self,
+        kind: ResourceKind,
+        event_type: EventType,
+        object: Arc<Value>,
+        json: Option<Arc<str>>,
+        seq: i64,
+    ) {
         self.seq = self.seq.max(seq);
         let key = (
             meta::namespace(&object).to_string(),
@@ -329,33 +508,35 @@ impl Snapshot {
         let objects = self.objects.entry(kind).or_default();
         let before = objects.get(&key);
         if let Some(existing) = before
-            && version(&existing.object) >= seq
+            && existing.object.facts.version >= seq
         {
             return;
         }
+        let held = Held::new(kind, object, json);
+        let after = &held.facts;
         *self.changes_by_kind.entry(kind).or_default() += 1;
-        if matters_to_ownership(event_type, before.map(|e| e.object.as_ref()), &object) {
+        if matters_to_ownership(event_type, before.map(|e| &e.object.facts), after) {
             self.ownership_changes += 1;
         }
         let marks = match before {
-            Some(entry) => entry.marks.advance(&entry.object, &object, seq),
-            None => Marks::first(&object, seq),
+            Some(entry) => entry.marks.advance(&entry.object.facts, after, seq),
+            None => Marks::first_of(after.deleting, seq),
         };
-        if let Some(gone) = departure(kind, event_type, before, &object, seq) {
+        if let Some(gone) = departure(kind, event_type, before, &key, after, seq) {
             self.departures.push(gone);
         }
         let objects = self.objects.entry(kind).or_default();
         if kind == ResourceKind::Pod {
-            if let Some(old_node) = objects.get(&key).and_then(|e| node_of(&e.object))
+            if let Some(old_node) = objects.get(&key).and_then(|e| e.object.facts.node.as_ref())
                 && let Some(keys) = self.pods_by_node.get_mut(old_node)
             {
                 keys.remove(&key);
             }
             if event_type != EventType::Deleted
-                && let Some(node) = node_of(&object)
+                && let Some(node) = &after.node
             {
                 self.pods_by_node
-                    .entry(node.to_string())
+                    .entry(node.clone())
                     .or_default()
                     .insert(key.clone());
             }
@@ -363,7 +544,13 @@ impl Snapshot {
         if event_type == EventType::Deleted {
             objects.remove(&key);
         } else {
-            objects.insert(key, Entry { object, marks });
+            objects.insert(
+                key,
+                Entry {
+                    object: held,
+                    marks,
+                },
+            );
         }
     }
 }
@@ -374,34 +561,33 @@ fn departure(
     kind: ResourceKind,
     event_type: EventType,
     before: Option<&Entry>,
-    after: &Value,
+    (namespace, name): &Key,
+    after: &Facts,
     seq: i64,
 ) -> Option<Gone> {
     let gone = |owners: Vec<String>, deleted: bool| Gone {
         seq,
         kind,
-        namespace: meta::namespace(after).to_string(),
-        name: meta::name(after).to_string(),
-        uid: meta::uid(after).to_string(),
+        namespace: namespace.clone(),
+        name: name.clone(),
+        uid: after.uid.clone(),
         owners,
         deleted,
         deletion_requested: before.and_then(|e| e.marks.deletion),
     };
     if event_type == EventType::Deleted {
-        let owners = meta::owner_uids(after).into_iter().map(str::to_string);
-        return Some(gone(owners.collect(), true));
+        return Some(gone(after.owners.clone(), true));
     }
     let before = before?;
-    if meta::uid(&before.object) != meta::uid(after)
-        || before.object.at("/metadata/ownerReferences") == after.at("/metadata/ownerReferences")
-    {
+    let was = &before.object.facts;
+    if was.uid != after.uid || was.digest.owners == after.digest.owners {
         return None;
     }
-    let now = meta::owner_uids(after);
-    let left: Vec<String> = meta::owner_uids(&before.object)
-        .into_iter()
-        .filter(|o| !now.contains(o))
-        .map(str::to_string)
+    let left: Vec<String> = was
+        .owners
+        .iter()
+        .filter(|o| !after.owners.contains(o))
+        .cloned()
         .collect();
     (!left.is_empty()).then(|| gone(left, false))
 }
@@ -410,16 +596,15 @@ fn departure(
 /// for deletion, or ownerReferences or finalizers that differ from the cached version. A new
 /// object's references are not counted: a dependent created after its owner is gone is found
 /// by the garbage collector's periodic pass.
-fn matters_to_ownership(event_type: EventType, before: Option<&Value>, after: &Value) -> bool {
-    if event_type == EventType::Deleted || meta::deletion_timestamp(after).is_some() {
+fn matters_to_ownership(event_type: EventType, before: Option<&Facts>, after: &Facts) -> bool {
+    if event_type == EventType::Deleted || after.deleting {
         return true;
     }
     let Some(before) = before else {
         return false;
     };
-    ["/metadata/ownerReferences", "/metadata/finalizers"]
-        .iter()
-        .any(|path| before.at(path) != after.at(path))
+    before.digest.owners != after.digest.owners
+        || before.digest.finalizers != after.digest.finalizers
 }
 
 fn node_of(pod: &Value) -> Option<&str> {
@@ -517,7 +702,8 @@ async fn load(store: &ReadStore) -> Result<Snapshot, StoreError> {
         for json in page.items {
             let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
             let seq = version(&object);
-            snapshot.apply(kind, EventType::Updated, Arc::new(object), seq);
+            let json = held_as_text(kind).then(|| json.into());
+            snapshot.apply_stored(kind, EventType::Updated, Arc::new(object), json, seq);
         }
     }
     snapshot.learn_from(recent(store, start).await?);
@@ -569,7 +755,8 @@ async fn fold_log(
                 return Ok(());
             }
             let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
-            snapshot.apply(kind, event_type, Arc::new(object), row.seq);
+            let json = held_as_text(kind).then(|| row.object.into());
+            snapshot.apply_stored(kind, event_type, Arc::new(object), json, row.seq);
         }
     }
     Ok(())
@@ -614,10 +801,11 @@ async fn follow(
                     gap = true;
                     break;
                 }
-                snapshot.apply(
+                snapshot.apply_stored(
                     envelope.kind,
                     envelope.event_type,
                     envelope.object.clone(),
+                    Some(envelope.object_json.clone()),
                     envelope.seq,
                 );
             }
@@ -652,11 +840,12 @@ async fn resync(state: &RwLock<Snapshot>, store: &ReadStore) -> Result<(), Store
         } in rows
         {
             let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
-            parsed.push((row.seq, kind, event_type, object));
+            let json = held_as_text(kind).then(|| row.object.into());
+            parsed.push((row.seq, kind, event_type, object, json));
         }
         let mut snapshot = state.write().unwrap_or_else(|p| p.into_inner());
-        for (seq, kind, event_type, object) in parsed {
-            snapshot.apply(kind, event_type, Arc::new(object), seq);
+        for (seq, kind, event_type, object, json) in parsed {
+            snapshot.apply_stored(kind, event_type, Arc::new(object), json, seq);
         }
     }
 }
@@ -750,6 +939,39 @@ mod tests {
         let deleted = s.deletion_of("u1").expect("remembered");
         assert_eq!((deleted.seq, deleted.deletion_requested), (12, Some(10)));
         assert_eq!(s.gone_from("rs2").count(), 1);
+    }
+
+    #[test]
+    fn events_are_held_as_their_text_and_read_back_whole() {
+        let mut s = Snapshot::default();
+        for (seq, (namespace, name)) in (1..).zip([("a", "e1"), ("b", "e2"), ("b", "e3")]) {
+            let event = json!({"metadata": {"name": name, "namespace": namespace,
+                                            "uid": format!("u-{name}"),
+                                            "resourceVersion": seq.to_string(),
+                                            "creationTimestamp": "2026-01-01T00:00:00Z"},
+                               "reason": "Scheduled"});
+            let text: Arc<str> = event.to_string().into();
+            s.apply_stored(
+                ResourceKind::Event,
+                EventType::Created,
+                Arc::new(event),
+                Some(text),
+                seq,
+            );
+        }
+        let held: Vec<&Held> = s.held(ResourceKind::Event).collect();
+        assert!(held.iter().all(|h| h.parsed().is_none()));
+        assert_eq!(held[0].facts().uid, "u-e1");
+        assert_eq!(
+            held[0].facts().written,
+            Some("2026-01-01T00:00:00Z".parse().expect("time"))
+        );
+        let in_b: Vec<String> = s
+            .in_namespace(ResourceKind::Event, "b")
+            .map(|e| format!("{}:{}", meta::name(&e), e["reason"].as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(in_b, ["e2:Scheduled", "e3:Scheduled"]);
+        assert_eq!(s.in_namespace(ResourceKind::Event, "").count(), 0);
     }
 
     #[test]

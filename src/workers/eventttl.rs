@@ -44,27 +44,34 @@ pub fn last_written(event: &Value) -> Option<jiff::Timestamp> {
     .max()
 }
 
+/// One Event as a pass reads it (its facts; the Event itself is not parsed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub uid: &'a str,
+    pub version: i64,
+    /// `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+    /// `last_written`.
+    pub at: Option<jiff::Timestamp>,
+}
+
 /// The Events among `events` last written more than `ttl` before `now`, oldest first, at most
 /// `limit`.
 pub fn expired<'a>(
-    events: impl Iterator<Item = &'a Value>,
+    events: impl Iterator<Item = Written<'a>>,
     now: jiff::Timestamp,
     ttl: Duration,
     limit: usize,
-) -> Vec<(&'a Value, jiff::Timestamp)> {
+) -> Vec<(Written<'a>, jiff::Timestamp)> {
     let ttl = jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::MAX);
-    let mut found: Vec<(&Value, jiff::Timestamp)> = events
-        .filter(|e| meta::deletion_timestamp(e).is_none())
-        .filter_map(|e| last_written(e).map(|at| (e, at)))
+    let mut found: Vec<(Written<'a>, jiff::Timestamp)> = events
+        .filter(|e| !e.deleting)
+        .filter_map(|e| e.at.map(|at| (e, at)))
         .filter(|(_, at)| now.duration_since(*at) > ttl)
         .collect();
-    found.sort_by(|a, b| {
-        (a.1, meta::namespace(a.0), meta::name(a.0)).cmp(&(
-            b.1,
-            meta::namespace(b.0),
-            meta::name(b.0),
-        ))
-    });
+    found.sort_by(|a, b| (a.1, a.0.namespace, a.0.name).cmp(&(b.1, b.0.namespace, b.0.name)));
     found.truncate(limit);
     found
 }
@@ -81,27 +88,38 @@ fn spoken(ttl: Duration) -> String {
 
 /// The deletion of each expired Event, caused by its last version.
 fn reconcile_all(snapshot: &Snapshot, now: jiff::Timestamp, ttl: Duration) -> Vec<Caused> {
-    let events = snapshot.list(ResourceKind::Event).map(AsRef::as_ref);
+    let events = snapshot
+        .held_named(ResourceKind::Event)
+        .map(|(namespace, name, held)| {
+            let facts = held.facts();
+            Written {
+                namespace,
+                name,
+                uid: &facts.uid,
+                version: facts.version,
+                deleting: facts.deleting,
+                at: facts.written,
+            }
+        });
     expired(events, now, ttl, MAX_DELETIONS_PER_PASS)
         .into_iter()
         .map(|(event, at)| {
             let command = Command::Delete {
                 kind: ResourceKind::Event,
-                namespace: meta::namespace(event).to_string(),
-                name: meta::name(event).to_string(),
+                namespace: event.namespace.to_string(),
+                name: event.name.to_string(),
                 options: DeleteOptions {
-                    precondition_uid: Some(meta::uid(event).to_string()),
-                    precondition_resource_version: Some(meta::resource_version(event).to_string()),
+                    precondition_uid: Some(event.uid.to_string()),
+                    precondition_resource_version: Some(event.version.to_string()),
                     ..Default::default()
                 },
             };
-            let version = meta::resource_version(event).parse().unwrap_or(0);
             let because = causes::newest_first(
                 vec![Input::new(
-                    version,
+                    event.version,
                     format!(
                         "Event {} last written {}",
-                        meta::name(event),
+                        event.name,
                         meta::format_time(at)
                     ),
                 )],

@@ -15,6 +15,7 @@ use crate::support::wait::until;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -101,10 +102,10 @@ impl Controller for FlippedSurplus {
         let mut pass = self.0.reconcile(snapshot, now);
         for rs in snapshot.list(ResourceKind::ReplicaSet) {
             let namespace = rs["metadata"]["namespace"].as_str().unwrap_or("");
-            let pods: Vec<&Value> = snapshot
+            let held: Vec<Arc<Value>> = snapshot
                 .in_namespace(ResourceKind::Pod, namespace)
-                .map(|p| p.as_ref())
                 .collect();
+            let pods: Vec<&Value> = held.iter().map(|p| p.as_ref()).collect();
             // This ReplicaSet's deletions: of the pods it controls.
             let owned = |name: &str| {
                 pods.iter().any(|p| {

@@ -288,7 +288,7 @@ fn gather_sources(
     let named = |kind| {
         snapshot
             .in_namespace(kind, namespace)
-            .map(|o| (meta::name(o).to_string(), o.clone()))
+            .map(|o| (meta::name(&o).to_string(), o))
             .collect::<HashMap<_, _>>()
     };
     let mut config_maps = named(ResourceKind::ConfigMap);
@@ -310,7 +310,6 @@ fn gather_sources(
         secrets: named(ResourceKind::Secret),
         services: snapshot
             .in_namespace(ResourceKind::Service, namespace)
-            .cloned()
             .collect(),
         master: snapshot
             .get(
