@@ -12,7 +12,7 @@
 //!
 //! Run with `cargo bench --bench soak`; `-- --minutes N` sets the soak's length, `-- --quick`
 //! makes every part short (1,000 pods, 3 minutes, 2 idle minutes), `-- --skip-docker` leaves
-//! out part 3. Every loop is bounded in time; a watchdog stops the run if the server's memory
+//! out part 3, `-- --part N` runs only part N (`--idle-minutes N` sets part 3's length). Every loop is bounded in time; a watchdog stops the run if the server's memory
 //! passes 4 GiB.
 
 use serde_json::{Value, json};
@@ -31,6 +31,8 @@ struct Options {
     minutes: u64,
     idle_minutes: u64,
     docker: bool,
+    /// `--part N`: run only that part.
+    only: Option<u64>,
 }
 
 fn options() -> Option<Options> {
@@ -50,6 +52,7 @@ fn options() -> Option<Options> {
         minutes: value("--minutes").unwrap_or(if quick { 3 } else { 15 }),
         idle_minutes: value("--idle-minutes").unwrap_or(if quick { 2 } else { 10 }),
         docker: !args.iter().any(|a| a == "--skip-docker"),
+        only: value("--part"),
     })
 }
 
@@ -382,9 +385,14 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     println!("kubetrail soak benchmark");
-    memory_per_pod(&client, options.pods).await;
-    soak(&client, options.minutes).await;
-    if options.docker {
+    let runs = |part: u64| options.only.is_none_or(|only| only == part);
+    if runs(1) {
+        memory_per_pod(&client, options.pods).await;
+    }
+    if runs(2) {
+        soak(&client, options.minutes).await;
+    }
+    if runs(3) && options.docker {
         idle_docker(&client, options.idle_minutes).await;
     }
 }
