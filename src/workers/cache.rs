@@ -121,7 +121,7 @@ pub struct Facts {
     pub ready: Option<String>,
     /// `spec.nodeName` of a pod, when bound.
     pub node: Option<String>,
-    /// When a core/v1 Event was last written (`eventttl::last_written`).
+    /// When a core/v1 Event was last written (`meta::event_last_written`).
     pub written: Option<jiff::Timestamp>,
     digest: Digest,
 }
@@ -141,7 +141,7 @@ impl Facts {
                 .then(|| node_of(object).map(str::to_string))
                 .flatten(),
             written: (kind == ResourceKind::Event)
-                .then(|| super::eventttl::last_written(object))
+                .then(|| meta::event_last_written(object))
                 .flatten(),
             digest: Digest {
                 spec: digest(object.at("/spec")),

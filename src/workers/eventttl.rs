@@ -14,7 +14,6 @@ use super::{Caused, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions};
 use crate::model::{ResourceKind, meta};
-use serde_json::Value;
 use std::time::Duration;
 
 /// Kubernetes' default `--event-ttl`.
@@ -22,27 +21,6 @@ pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(3600);
 /// Deletions per pass: a backlog (a server started after a long stop) drains over a few
 /// passes instead of one batch as large as the backlog.
 pub const MAX_DELETIONS_PER_PASS: usize = 500;
-
-/// When `event` was last written, as far as its own fields say.
-pub fn last_written(event: &Value) -> Option<jiff::Timestamp> {
-    let managed = event
-        .pointer("/metadata/managedFields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.get("time").and_then(Value::as_str));
-    [
-        "/lastTimestamp",
-        "/eventTime",
-        "/series/lastObservedTime",
-        "/metadata/creationTimestamp",
-    ]
-    .iter()
-    .filter_map(|path| event.pointer(path).and_then(Value::as_str))
-    .chain(managed)
-    .filter_map(meta::parse_time)
-    .max()
-}
 
 /// One Event as a pass reads it (its facts; the Event itself is not parsed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +136,8 @@ mod tests {
     //! given (Events with their times) / when a pass runs at `now` / then the Events deleted.
     use super::*;
     use crate::events::EventType;
-    use serde_json::json;
+    use crate::model::meta::event_last_written as last_written;
+    use serde_json::{Value, json};
     use std::sync::Arc;
 
     fn at(text: &str) -> jiff::Timestamp {
