@@ -106,6 +106,30 @@ fn mode_of(mode: Option<i32>, default: u32) -> u32 {
 }
 
 /// Files of one ConfigMap or Secret's data, as `items` (or every key) say.
+/// How the kubelet words a key that `items` names and a ConfigMap or Secret lacks.
+const CONFIG_KEY_MISSING: &str = "configmap references non-existent config key";
+const SECRET_KEY_MISSING: &str = "references non-existent secret key";
+
+/// The files of a ConfigMap or Secret source looked up as `found`. A missing source that is
+/// not optional is returned as `Ok(Some(message))`, for the caller to fail the mount with or
+/// to collect among a projected volume's errors; a missing optional one adds nothing.
+fn source_files(
+    out: &mut Payload,
+    found: Result<BTreeMap<String, Vec<u8>>, String>,
+    items: Option<&Vec<KeyToPath>>,
+    default_mode: u32,
+    optional: bool,
+    missing_key: &str,
+) -> Result<Option<String>, String> {
+    match found {
+        Ok(data) => {
+            keyed_files(out, &data, items, default_mode, optional, missing_key).map(|()| None)
+        }
+        Err(_) if optional => Ok(None),
+        Err(message) => Ok(Some(message)),
+    }
+}
+
 fn keyed_files(
     out: &mut Payload,
     data: &BTreeMap<String, Vec<u8>>,
@@ -159,36 +183,33 @@ pub fn payload(
     let mut out = Payload::new();
     if let Some(cm) = &volume.config_map {
         let mode = mode_of(cm.default_mode, DEFAULT_MODE);
+        let found = sources.config_map(&cm.name);
         let optional = cm.optional == Some(true);
-        match sources.config_map(&cm.name) {
-            Ok(data) => keyed_files(
-                &mut out,
-                &data,
-                cm.items.as_ref(),
-                mode,
-                optional,
-                "configmap references non-existent config key",
-            )?,
-            Err(_) if optional => {}
-            Err(message) => return Err(message),
+        if let Some(missing) = source_files(
+            &mut out,
+            found,
+            cm.items.as_ref(),
+            mode,
+            optional,
+            CONFIG_KEY_MISSING,
+        )? {
+            return Err(missing);
         }
         return Ok(Some(out));
     }
     if let Some(secret) = &volume.secret {
-        let name = secret.secret_name.clone().unwrap_or_default();
         let mode = mode_of(secret.default_mode, DEFAULT_MODE);
+        let found = sources.secret(secret.secret_name.as_deref().unwrap_or_default());
         let optional = secret.optional == Some(true);
-        match sources.secret(&name) {
-            Ok(data) => keyed_files(
-                &mut out,
-                &data,
-                secret.items.as_ref(),
-                mode,
-                optional,
-                "references non-existent secret key",
-            )?,
-            Err(_) if optional => {}
-            Err(message) => return Err(message),
+        if let Some(missing) = source_files(
+            &mut out,
+            found,
+            secret.items.as_ref(),
+            mode,
+            optional,
+            SECRET_KEY_MISSING,
+        )? {
+            return Err(missing);
         }
         return Ok(Some(out));
     }
@@ -204,33 +225,27 @@ pub fn payload(
     let mut errors = Vec::new();
     for source in projected.sources.iter().flatten() {
         if let Some(cm) = &source.config_map {
+            let found = sources.config_map(&cm.name);
             let optional = cm.optional == Some(true);
-            match sources.config_map(&cm.name) {
-                Ok(data) => keyed_files(
-                    &mut out,
-                    &data,
-                    cm.items.as_ref(),
-                    mode,
-                    optional,
-                    "configmap references non-existent config key",
-                )?,
-                Err(_) if optional => {}
-                Err(message) => errors.push(message),
-            }
+            errors.extend(source_files(
+                &mut out,
+                found,
+                cm.items.as_ref(),
+                mode,
+                optional,
+                CONFIG_KEY_MISSING,
+            )?);
         } else if let Some(secret) = &source.secret {
+            let found = sources.secret(&secret.name);
             let optional = secret.optional == Some(true);
-            match sources.secret(&secret.name) {
-                Ok(data) => keyed_files(
-                    &mut out,
-                    &data,
-                    secret.items.as_ref(),
-                    mode,
-                    optional,
-                    "references non-existent secret key",
-                )?,
-                Err(_) if optional => {}
-                Err(message) => errors.push(message),
-            }
+            errors.extend(source_files(
+                &mut out,
+                found,
+                secret.items.as_ref(),
+                mode,
+                optional,
+                SECRET_KEY_MISSING,
+            )?);
         } else if let Some(downward) = &source.downward_api {
             downward_files(&mut out, pod, downward.items.as_deref(), mode, runtime)?;
         } else if let Some(token) = &source.service_account_token {
