@@ -18,6 +18,7 @@
 //! and the ownership counter follow digests of the parts they watch, so no earlier version is
 //! needed to tell what an event changed.
 
+use super::pods::PodFacts;
 use crate::events::{EventLog, EventType, StoreError};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
@@ -110,6 +111,8 @@ struct Digest {
 /// What the informer reads of every object it holds, whatever form it holds it in.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
+    pub namespace: String,
+    pub name: String,
     pub uid: String,
     /// `metadata.resourceVersion` as a number (the seq that wrote this version).
     pub version: i64,
@@ -123,12 +126,16 @@ pub struct Facts {
     pub node: Option<String>,
     /// When a core/v1 Event was last written (`meta::event_last_written`).
     pub written: Option<jiff::Timestamp>,
+    /// What the workers read of a pod (pods only).
+    pub pod: Option<Box<PodFacts>>,
     digest: Digest,
 }
 
 impl Facts {
     pub fn of(kind: ResourceKind, object: &Value) -> Facts {
         Facts {
+            namespace: meta::namespace(object).to_string(),
+            name: meta::name(object).to_string(),
             uid: meta::uid(object).to_string(),
             version: version(object),
             deleting: meta::deletion_timestamp(object).is_some(),
@@ -143,6 +150,7 @@ impl Facts {
             written: (kind == ResourceKind::Event)
                 .then(|| meta::event_last_written(object))
                 .flatten(),
+            pod: (kind == ResourceKind::Pod).then(|| Box::new(PodFacts::of(object))),
             digest: Digest {
                 spec: digest(object.at("/spec")),
                 labels: digest(object.at("/metadata/labels")),
@@ -202,7 +210,9 @@ enum Form {
 }
 
 impl Held {
-    fn new(kind: ResourceKind, object: Arc<Value>, json: Option<Arc<str>>) -> Held {
+    /// `object` (of `kind`) as the informer holds it; `json` is its text as stored, when the
+    /// caller has it.
+    pub fn new(kind: ResourceKind, object: Arc<Value>, json: Option<Arc<str>>) -> Held {
         let facts = Facts::of(kind, &object);
         let form = if held_as_text(kind) {
             Form::Text(json.unwrap_or_else(|| object.to_string().into()))
@@ -214,6 +224,50 @@ impl Held {
 
     pub fn facts(&self) -> &Facts {
         &self.facts
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.facts.namespace
+    }
+
+    pub fn name(&self) -> &str {
+        &self.facts.name
+    }
+
+    pub fn uid(&self) -> &str {
+        &self.facts.uid
+    }
+
+    /// `metadata.resourceVersion` as a number.
+    pub fn version(&self) -> i64 {
+        self.facts.version
+    }
+
+    /// Whether `metadata.deletionTimestamp` is set.
+    pub fn deleting(&self) -> bool {
+        self.facts.deleting
+    }
+
+    /// `spec.nodeName` of a pod, when bound.
+    pub fn node(&self) -> Option<&str> {
+        self.facts.node.as_deref()
+    }
+
+    /// The status of the `Ready` condition (pods, nodes).
+    pub fn ready(&self) -> Option<&str> {
+        self.facts.ready.as_deref()
+    }
+
+    /// What the workers read of a pod (an object of another kind reads as a pod with nothing
+    /// set).
+    pub fn pod(&self) -> &PodFacts {
+        static NONE: std::sync::LazyLock<PodFacts> = std::sync::LazyLock::new(PodFacts::default);
+        self.facts.pod.as_deref().unwrap_or(&NONE)
+    }
+
+    /// A pod that counts toward its workload: not being deleted, not finished.
+    pub fn is_active(&self) -> bool {
+        !self.facts.deleting && !self.pod().is_terminal()
     }
 
     /// The object itself, parsed from its text when held as text (a corrupt text, which the
@@ -418,8 +472,13 @@ impl Snapshot {
             .map(|(_, e)| e.object.object())
     }
 
-    /// Pods bound to `node`.
-    pub fn pods_on(&self, node: &str) -> Vec<&Arc<Value>> {
+    /// Pods bound to `node`, parsed.
+    pub fn pods_on(&self, node: &str) -> Vec<Arc<Value>> {
+        self.pods_held_on(node).into_iter().map(Held::object).collect()
+    }
+
+    /// Pods bound to `node`, as held.
+    pub fn pods_held_on(&self, node: &str) -> Vec<&Held> {
         let Some(keys) = self.pods_by_node.get(node) else {
             return vec![];
         };
@@ -427,8 +486,32 @@ impl Snapshot {
             return vec![];
         };
         keys.iter()
-            .filter_map(|k| pods.get(k).and_then(|e| e.object.parsed()))
+            .filter_map(|k| pods.get(k).map(|e| &e.object))
             .collect()
+    }
+
+    /// Every pod, as held (read `Held::pod` and parse only the ones acted on).
+    pub fn pods(&self) -> impl Iterator<Item = &Held> {
+        self.held(ResourceKind::Pod)
+    }
+
+    /// An object of any kind, parsed (from its text when held as text).
+    pub fn object(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        self.entry(kind, namespace, name).map(|e| e.object.object())
+    }
+
+    /// An object of any kind, as held.
+    pub fn get_held(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Held> {
+        self.entry(kind, namespace, name).map(|e| &e.object)
+    }
+
+    /// The marks of `held` (of `kind`), as `marks_of`.
+    pub fn marks_held(&self, kind: ResourceKind, held: &Held) -> Marks {
+        let at = held.version();
+        match self.entry(kind, held.namespace(), held.name()) {
+            Some(entry) if entry.object.facts.version == at => entry.marks,
+            _ => Marks::first_of(held.deleting(), at),
+        }
     }
 
     /// Replace every object of `kind` (after a relist), as of `seq`.

@@ -26,6 +26,7 @@ pub mod gc;
 pub mod kubelet;
 pub mod namespace;
 pub mod nodes;
+pub mod pods;
 pub mod proxy;
 pub mod record;
 pub mod remote;

@@ -16,6 +16,7 @@ use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use serde_json::{Value, json};
 use std::time::Duration;
+use std::sync::Arc;
 
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
@@ -335,11 +336,21 @@ fn reconcile_all(snapshot: &Snapshot, timing: Timing, now: jiff::Timestamp) -> V
     let mut commands = Vec::new();
     for node in snapshot.list(ResourceKind::Node) {
         let name = meta::name(node);
-        let pods: Vec<&Value> = snapshot
-            .pods_on(name)
-            .into_iter()
-            .map(|p| p.as_ref())
-            .collect();
+        // Only a node already tainted NoExecute evicts: the pods of the others stay unparsed.
+        let no_execute = node
+            .at("/spec/taints")
+            .and_then(Value::as_array)
+            .is_some_and(|taints| taints.iter().any(|t| t["effect"] == "NoExecute"));
+        let held: Vec<Arc<Value>> = match no_execute {
+            true => snapshot
+                .pods_held_on(name)
+                .into_iter()
+                .filter(|p| !p.deleting())
+                .map(|p| p.object())
+                .collect(),
+            false => Vec::new(),
+        };
+        let pods: Vec<&Value> = held.iter().map(|p| p.as_ref()).collect();
         let lease = snapshot
             .get(ResourceKind::Lease, LEASE_NAMESPACE, name)
             .map(|l| l.as_ref());

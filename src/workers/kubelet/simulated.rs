@@ -9,7 +9,6 @@ use super::{NodeDescription, NodeReporting, Reports, heartbeat, node_object, run
 use crate::api::actors;
 use crate::api::{PAUSED_ANNOTATION, SIMULATED_ANNOTATION};
 use crate::events::{Command, DeleteOptions, RequestMeta, UpdatePart};
-use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use crate::shutdown::Shutdown;
 use crate::workers::cache::{Informer, Snapshot};
@@ -124,18 +123,18 @@ pub fn reconcile(
         ));
     }
     let index = index_of(node);
-    let pods = snapshot.pods_on(node);
-    let here: std::collections::HashSet<&str> = pods.iter().map(|p| meta::uid(p)).collect();
+    let pods = snapshot.pods_held_on(node);
+    let here: std::collections::HashSet<&str> = pods.iter().map(|p| p.uid()).collect();
     local
         .first_seen
         .retain(|uid, _| here.contains(uid.as_str()));
-    for pod in pods {
-        let uid = meta::uid(pod).to_string();
-        let name = meta::name(pod);
-        // The pod's marks are looked up only for a pod this pass acts on: this loop runs over
-        // every pod of the fleet on every change.
-        if meta::deletion_timestamp(pod).is_some() {
-            let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+    for held in pods {
+        let uid = held.uid().to_string();
+        let name = held.name();
+        // The pod's marks are looked up, and the pod parsed, only for a pod this pass acts
+        // on: this loop runs over every pod of the fleet on every change.
+        if held.deleting() {
+            let marks = snapshot.marks_held(ResourceKind::Pod, held);
             let cause = causes::only(
                 marks.deletion.unwrap_or(marks.created),
                 format!("pod {name} is being deleted: nothing runs, deletion confirmed"),
@@ -144,7 +143,7 @@ pub fn reconcile(
             commands.push((
                 Command::Delete {
                     kind: ResourceKind::Pod,
-                    namespace: meta::namespace(pod).to_string(),
+                    namespace: held.namespace().to_string(),
                     name: name.to_string(),
                     options: DeleteOptions {
                         grace_period_seconds: Some(0),
@@ -156,8 +155,7 @@ pub fn reconcile(
             ));
             continue;
         }
-        let started = pod.at("/status/startTime").is_some();
-        if started {
+        if held.pod().started {
             continue;
         }
         let seen = *local
@@ -168,12 +166,13 @@ pub fn reconcile(
             continue;
         }
         let cause = causes::only(
-            snapshot.marks_of(ResourceKind::Pod, pod).spec,
+            snapshot.marks_held(ResourceKind::Pod, held).spec,
             format!("pod {name} bound to {node}: started (simulated)"),
         );
+        let pod = held.object();
         let mut updated = pod.as_ref().clone();
         updated["status"] = running_status(
-            pod,
+            &pod,
             &host_ip(index),
             &pod_ip(index, &uid),
             "simulated",
@@ -182,8 +181,8 @@ pub fn reconcile(
         commands.push((
             Command::Update {
                 kind: ResourceKind::Pod,
-                namespace: meta::namespace(pod).to_string(),
-                name: meta::name(pod).to_string(),
+                namespace: held.namespace().to_string(),
+                name: name.to_string(),
                 object: updated,
                 part: UpdatePart::Status,
             },

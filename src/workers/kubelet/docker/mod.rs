@@ -629,7 +629,7 @@ impl Kubelet {
                     &meta::format_micro_time(now),
                 )
             });
-            let pods: Vec<Arc<Value>> = snapshot.pods_on(&self.node).into_iter().cloned().collect();
+            let pods: Vec<Arc<Value>> = snapshot.pods_on(&self.node);
             let sources: HashMap<String, Arc<Sources>> = pods
                 .iter()
                 .map(|p| {
