@@ -32,7 +32,7 @@ use crate::events::{Command, EventType, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::store::Readers;
 use crate::workers::cache::Snapshot;
-use crate::workers::{Controller, Pass, cache, nodes, replicaset};
+use crate::workers::{Controller, Pass, cache, nodes, pods};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -259,7 +259,7 @@ fn update_decision(
         (ResourceKind::Pod, UpdatePart::Main) => Some(Decision::SetController {
             namespace,
             name,
-            controller: replicaset::controller_of(object)
+            controller: pods::controller_of(object)
                 .and_then(|r| r["uid"].as_str())
                 .map(str::to_string),
         }),

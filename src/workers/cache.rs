@@ -474,7 +474,10 @@ impl Snapshot {
 
     /// Pods bound to `node`, parsed.
     pub fn pods_on(&self, node: &str) -> Vec<Arc<Value>> {
-        self.pods_held_on(node).into_iter().map(Held::object).collect()
+        self.pods_held_on(node)
+            .into_iter()
+            .map(Held::object)
+            .collect()
     }
 
     /// Pods bound to `node`, as held.

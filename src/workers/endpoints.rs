@@ -9,7 +9,7 @@
 
 use super::cache::Snapshot;
 use super::causes::{self, Input};
-use super::replicaset::is_terminal;
+use super::pods::is_terminal;
 use super::{Cause, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};

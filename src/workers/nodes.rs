@@ -15,8 +15,8 @@ use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use serde_json::{Value, json};
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";

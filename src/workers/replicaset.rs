@@ -6,6 +6,7 @@
 
 use super::cache::Snapshot;
 use super::causes::{self, Input, plural};
+use super::pods::{controller_of, is_active, is_terminal, ready_since};
 use super::record::{Reporter, Severity};
 use super::{Cause, Controller, Pass, SlowStart, Wake};
 use crate::api::actors;
@@ -22,40 +23,6 @@ use std::time::Duration;
 /// `burstReplicas`: a ReplicaSet scaled to millions converges over many passes, each of
 /// bounded size, instead of building every missing pod at once.
 pub const BURST_REPLICAS: usize = 500;
-
-pub(crate) fn controller_of(pod: &Value) -> Option<&Value> {
-    pod.at("/metadata/ownerReferences")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|r| r["controller"] == true)
-}
-
-/// Whether a pod has finished (Succeeded or Failed).
-pub(crate) fn is_terminal(pod: &Value) -> bool {
-    matches!(
-        pod.at("/status/phase").and_then(Value::as_str),
-        Some("Succeeded") | Some("Failed")
-    )
-}
-
-/// Whether a pod counts toward its workload: not being deleted, not finished.
-pub(crate) fn is_active(pod: &Value) -> bool {
-    meta::deletion_timestamp(pod).is_none() && !is_terminal(pod)
-}
-
-/// Since when a pod has been Ready (`None` when it is not).
-pub(crate) fn ready_since(pod: &Value) -> Option<jiff::Timestamp> {
-    pod.at("/status/conditions")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|c| c["type"] == "Ready" && c["status"] == "True")
-        .map(|c| {
-            c["lastTransitionTime"]
-                .as_str()
-                .and_then(meta::parse_time)
-                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        })
-}
 
 /// Deletion preference, lowest first: unscheduled before scheduled, pending before running,
 /// not ready before ready, more restarts first, newest first (kube's ActivePods order).

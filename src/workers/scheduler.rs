@@ -5,52 +5,16 @@
 
 use super::cache::Snapshot;
 use super::causes::{self, Input};
+use super::pods::{Requests, bytes, cpu_milli, is_pending, pod_requests};
 use super::record::{Reporter, Severity};
 use super::{Cause, Caused, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, UpdatePart};
 use crate::model::meta::Lookup as _;
-use crate::model::{ResourceKind, meta, validation};
+use crate::model::{ResourceKind, meta};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-
-/// CPU (millicores) and memory (bytes) a pod asks for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Requests {
-    pub cpu_milli: i64,
-    pub memory: i64,
-}
-
-fn quantity(value: Option<&Value>, scale: i128) -> i64 {
-    value
-        .and_then(Value::as_str)
-        .and_then(|q| validation::parse_quantity(q).ok())
-        .map(|q| (q.nanos / scale) as i64)
-        .unwrap_or(0)
-}
-
-fn cpu_milli(v: Option<&Value>) -> i64 {
-    quantity(v, 1_000_000)
-}
-
-fn bytes(v: Option<&Value>) -> i64 {
-    quantity(v, 1_000_000_000)
-}
-
-pub fn pod_requests(pod: &Value) -> Requests {
-    let mut total = Requests::default();
-    for c in pod
-        .at("/spec/containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        total.cpu_milli += cpu_milli(c.at("/resources/requests/cpu"));
-        total.memory += bytes(c.at("/resources/requests/memory"));
-    }
-    total
-}
 
 /// Room on one node.
 #[derive(Debug, Clone)]
@@ -206,20 +170,6 @@ fn controller_uid(pod: &Value) -> Option<String> {
         .find(|r| r["controller"] == true)
         .and_then(|r| r["uid"].as_str())
         .map(str::to_string)
-}
-
-/// Whether the scheduler owns this pod now: unassigned, ours (its `schedulerName`, defaulted
-/// to ours, is our actor name, as in Kubernetes), not being deleted.
-pub fn is_pending(pod: &Value) -> bool {
-    let node = pod
-        .at("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let scheduler = pod
-        .at("/spec/schedulerName")
-        .and_then(Value::as_str)
-        .unwrap_or(actors::SCHEDULER);
-    node.is_empty() && scheduler == actors::SCHEDULER && meta::deletion_timestamp(pod).is_none()
 }
 
 /// Count one more pod of `owner` (if any) on the node at `node` of `nodes`.

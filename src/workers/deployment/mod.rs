@@ -22,8 +22,9 @@ mod status;
 mod why;
 
 use super::cache::Snapshot;
+use super::pods::{controller_of, is_active, is_terminal, ready_since};
 use super::record::{Reporter, Severity};
-use super::replicaset::{controller_of, is_active, is_terminal, ready_since, selector_of};
+use super::replicaset::selector_of;
 use super::{Cause, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, Propagation, UpdatePart};

@@ -10,7 +10,7 @@ use crate::model::{ResourceKind, meta};
 use crate::workers::Cause;
 use crate::workers::cache::Snapshot;
 use crate::workers::causes::{self, Input, plural};
-use crate::workers::replicaset::controller_of;
+use crate::workers::pods::controller_of;
 use serde_json::{Value, json};
 
 /// The causes of what one pass did for one Deployment (`Step`), from the inputs that step
