@@ -74,6 +74,17 @@ pub struct EventLog {
     health: Arc<Health>,
 }
 
+/// Subscribes to the log's envelopes on demand (`EventLog::subscriptions`).
+#[derive(Clone)]
+pub struct Subscriptions(broadcast::WeakSender<Arc<EventEnvelope>>);
+
+impl Subscriptions {
+    /// A new receiver of the envelopes published from now on, while the log exists.
+    pub fn subscribe(&self) -> Option<broadcast::Receiver<Arc<EventEnvelope>>> {
+        self.0.upgrade().map(|sender| sender.subscribe())
+    }
+}
+
 /// How far the log is committed, shared by the two stages.
 struct Progress {
     /// The seq of the last committed event.
@@ -190,6 +201,13 @@ impl EventLog {
     /// The seq of the last committed event (the newest resourceVersion).
     pub fn last_seq(&self) -> i64 {
         self.progress.last_seq.load(Ordering::Acquire)
+    }
+
+    /// A way to subscribe later (again after a restart) that holds no receiver meanwhile: a
+    /// receiver nobody reads keeps every envelope in the buffer until it is overwritten. It
+    /// does not keep the log open either (`None` once the log is gone).
+    pub fn subscriptions(&self) -> Subscriptions {
+        Subscriptions(self.published.downgrade())
     }
 
     pub fn subscriber_count(&self) -> usize {

@@ -14,4 +14,4 @@ pub mod log;
 pub use command::{Cause, Command, DeleteOptions, Propagation, RequestMeta, UpdatePart};
 pub use error::{CommandError, StoreError, SubmitError};
 pub use event::{EventEnvelope, EventType};
-pub use log::{EventLog, Submitted, random_name_suffix};
+pub use log::{EventLog, Submitted, Subscriptions, random_name_suffix};

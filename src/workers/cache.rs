@@ -120,6 +120,8 @@ pub struct Facts {
     pub deleting: bool,
     /// The uids in `metadata.ownerReferences`.
     pub owners: Vec<String>,
+    /// `metadata.finalizers`.
+    pub finalizers: Vec<String>,
     /// The status of the `Ready` condition (pods, nodes).
     pub ready: Option<String>,
     /// `spec.nodeName` of a pod, when bound.
@@ -143,6 +145,7 @@ impl Facts {
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
+            finalizers: meta::finalizers(object),
             ready: ready_status(object).map(str::to_string),
             node: (kind == ResourceKind::Pod)
                 .then(|| node_of(object).map(str::to_string))
@@ -189,14 +192,37 @@ fn digest(value: Option<&Value>) -> u64 {
     h.finish()
 }
 
-/// Whether the informer holds objects of `kind` only as their JSON text and `Facts`: the
-/// kinds that come in thousands. Readers parse one such object when they act on it.
-pub fn held_as_text(kind: ResourceKind) -> bool {
-    kind == ResourceKind::Event
+/// How the informer holds the objects of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// Parsed: the few objects passes read whole (nodes, workloads, Services, ...).
+    Parsed,
+    /// Only as the JSON text exactly as stored (shared with the envelope that published it)
+    /// and `Facts`: the kinds that come in thousands and that a pass reads whole only for the
+    /// few objects it acts on (pods; `PodFacts` carries what passes choose them by).
+    Text,
+    /// Only as `Facts`: the kinds no worker reads beyond them (core/v1 Events, whose expiry
+    /// needs their last write time).
+    Facts,
 }
 
-/// An object as the informer holds it: parsed, or only as its JSON text exactly as stored
-/// (shared with the published envelope), with its `Facts` either way.
+/// How the informer holds the objects of `kind`.
+pub fn holding(kind: ResourceKind) -> Holding {
+    match kind {
+        ResourceKind::Pod => Holding::Text,
+        ResourceKind::Event => Holding::Facts,
+        _ => Holding::Parsed,
+    }
+}
+
+/// Whether the informer holds objects of `kind` in another form than parsed; read them with
+/// `Snapshot::held`.
+pub fn held_as_text(kind: ResourceKind) -> bool {
+    holding(kind) != Holding::Parsed
+}
+
+/// An object as the informer holds it (`holding`): parsed, as its JSON text, or only its
+/// `Facts`; with its `Facts` in every form.
 #[derive(Debug, Clone)]
 pub struct Held {
     form: Form,
@@ -207,6 +233,7 @@ pub struct Held {
 enum Form {
     Parsed(Arc<Value>),
     Text(Arc<str>),
+    Facts,
 }
 
 impl Held {
@@ -214,10 +241,10 @@ impl Held {
     /// caller has it.
     pub fn new(kind: ResourceKind, object: Arc<Value>, json: Option<Arc<str>>) -> Held {
         let facts = Facts::of(kind, &object);
-        let form = if held_as_text(kind) {
-            Form::Text(json.unwrap_or_else(|| object.to_string().into()))
-        } else {
-            Form::Parsed(object)
+        let form = match holding(kind) {
+            Holding::Parsed => Form::Parsed(object),
+            Holding::Text => Form::Text(json.unwrap_or_else(|| object.to_string().into())),
+            Holding::Facts => Form::Facts,
         };
         Held { form, facts }
     }
@@ -271,11 +298,22 @@ impl Held {
     }
 
     /// The object itself, parsed from its text when held as text (a corrupt text, which the
-    /// log never holds, reads as `null`).
+    /// log never holds, reads as `null`). Of an object held only as facts, just the metadata
+    /// that names it (namespace, name, uid, resourceVersion): read such objects' `facts`.
     pub fn object(&self) -> Arc<Value> {
         match &self.form {
             Form::Parsed(object) => object.clone(),
             Form::Text(json) => Arc::new(serde_json::from_str(json).unwrap_or(Value::Null)),
+            Form::Facts => {
+                let f = &self.facts;
+                let mut metadata = serde_json::json!({
+                    "name": f.name, "uid": f.uid, "resourceVersion": f.version.to_string(),
+                });
+                if !f.namespace.is_empty() {
+                    metadata["namespace"] = f.namespace.clone().into();
+                }
+                Arc::new(serde_json::json!({ "metadata": metadata }))
+            }
         }
     }
 
@@ -283,7 +321,7 @@ impl Held {
     pub fn parsed(&self) -> Option<&Arc<Value>> {
         match &self.form {
             Form::Parsed(object) => Some(object),
-            Form::Text(_) => None,
+            Form::Text(_) | Form::Facts => None,
         }
     }
 }
@@ -470,6 +508,20 @@ impl Snapshot {
             .flat_map(move |m| m.range((namespace.to_string(), String::new())..))
             .take_while(move |((ns, _), _)| ns == namespace)
             .map(|(_, e)| e.object.object())
+    }
+
+    /// The objects of `kind` in `namespace`, as held.
+    pub fn held_in_namespace<'a>(
+        &'a self,
+        kind: ResourceKind,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a Held> + 'a {
+        self.objects
+            .get(&kind)
+            .into_iter()
+            .flat_map(move |m| m.range((namespace.to_string(), String::new())..))
+            .take_while(move |((ns, _), _)| ns == namespace)
+            .map(|(_, e)| &e.object)
     }
 
     /// Pods bound to `node`, parsed.
@@ -717,17 +769,21 @@ impl Informer {
         store: &ReadStore,
         shutdown: Shutdown,
     ) -> Result<Self, StoreError> {
-        let live = log.subscribe();
+        let subscriptions = log.subscriptions();
         let state = Arc::new(RwLock::new(load(store).await?));
         let first = read(&state).seq;
         let (tx, seq) = watch::channel(first);
         // Each run (again after a panic) subscribes anew, then fills from the log what was
-        // published before it subscribed: a panicked `follow` takes its receiver with it.
+        // published before it subscribed: a panicked `follow` takes its receiver with it. No
+        // receiver is held between runs: one nobody reads would pin the whole buffer.
         let (following, store) = (state.clone(), store.clone());
         let start = move || {
             let (state, store, tx) = (following.clone(), store.clone(), tx.clone());
-            let live = live.resubscribe();
+            let live = subscriptions.subscribe();
             async move {
+                let Some(live) = live else {
+                    return;
+                };
                 if let Err(e) = resync(&state, &store).await {
                     tracing::warn!(error = %e, "informer could not catch up");
                 }
@@ -788,7 +844,7 @@ async fn load(store: &ReadStore) -> Result<Snapshot, StoreError> {
         for json in page.items {
             let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
             let seq = version(&object);
-            let json = held_as_text(kind).then(|| json.into());
+            let json = (holding(kind) == Holding::Text).then(|| json.into());
             snapshot.apply_stored(kind, EventType::Updated, Arc::new(object), json, seq);
         }
     }
@@ -841,7 +897,7 @@ async fn fold_log(
                 return Ok(());
             }
             let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
-            let json = held_as_text(kind).then(|| row.object.into());
+            let json = (holding(kind) == Holding::Text).then(|| row.object.into());
             snapshot.apply_stored(kind, event_type, Arc::new(object), json, row.seq);
         }
     }
@@ -926,7 +982,7 @@ async fn resync(state: &RwLock<Snapshot>, store: &ReadStore) -> Result<(), Store
         } in rows
         {
             let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
-            let json = held_as_text(kind).then(|| row.object.into());
+            let json = (holding(kind) == Holding::Text).then(|| row.object.into());
             parsed.push((row.seq, kind, event_type, object, json));
         }
         let mut snapshot = state.write().unwrap_or_else(|p| p.into_inner());
@@ -1028,7 +1084,7 @@ mod tests {
     }
 
     #[test]
-    fn events_are_held_as_their_text_and_read_back_whole() {
+    fn events_are_held_as_facts_and_pods_as_their_text() {
         let mut s = Snapshot::default();
         for (seq, (namespace, name)) in (1..).zip([("a", "e1"), ("b", "e2"), ("b", "e3")]) {
             let event = json!({"metadata": {"name": name, "namespace": namespace,
@@ -1052,12 +1108,37 @@ mod tests {
             held[0].facts().written,
             Some("2026-01-01T00:00:00Z".parse().expect("time"))
         );
-        let in_b: Vec<String> = s
+        // Only what names them is left of them.
+        let in_b: Vec<Value> = s
             .in_namespace(ResourceKind::Event, "b")
-            .map(|e| format!("{}:{}", meta::name(&e), e["reason"].as_str().unwrap_or("")))
+            .map(|e| e.as_ref().clone())
             .collect();
-        assert_eq!(in_b, ["e2:Scheduled", "e3:Scheduled"]);
+        assert_eq!(
+            in_b,
+            [
+                json!({"metadata": {"name": "e2", "namespace": "b", "uid": "u-e2",
+                                    "resourceVersion": "2"}}),
+                json!({"metadata": {"name": "e3", "namespace": "b", "uid": "u-e3",
+                                    "resourceVersion": "3"}})
+            ]
+        );
         assert_eq!(s.in_namespace(ResourceKind::Event, "").count(), 0);
+
+        let p = pod(4, json!({"app": "a"}), Some("rs"), false);
+        let text: Arc<str> = p.to_string().into();
+        s.apply_stored(
+            ResourceKind::Pod,
+            EventType::Created,
+            p.clone(),
+            Some(text.clone()),
+            4,
+        );
+        let held = s.get_held(ResourceKind::Pod, "default", "p").expect("held");
+        assert!(held.parsed().is_none());
+        assert_eq!(held.object(), p);
+        assert_eq!(held.pod().labels.get("app").map(String::as_str), Some("a"));
+        assert_eq!(s.pods_held_on("n1").len(), 1);
+        assert_eq!(s.pods_on("n1"), [p]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! dependents are gone; an owner held by `orphan` first has itself removed from its
 //! dependents' ownerReferences. `reconcile` is pure.
 
-use super::cache::Snapshot;
+use super::cache::{Held, Snapshot};
 use super::causes::{self, Input};
 use super::{Caused, Controller, Pass, Wake};
 use crate::api::actors;
@@ -57,30 +57,28 @@ pub fn retain_in(object: &mut Value, field: &str, keep: impl Fn(&Value) -> bool)
     }
 }
 
-/// Every object of the kinds that take part in ownership, with its kind.
-pub type Objects<'a> = Vec<(ResourceKind, &'a Value)>;
+/// Every object of the kinds that take part in ownership, with its kind, as held: a pass reads
+/// their facts and parses only the objects it writes.
+pub type Objects<'a> = Vec<(ResourceKind, &'a Held)>;
 
 /// `Kind name`.
-fn subject(kind: ResourceKind, object: &Value) -> String {
-    format!("{} {}", kind.as_str(), meta::name(object))
+fn subject(kind: ResourceKind, object: &Held) -> String {
+    format!("{} {}", kind.as_str(), object.name())
 }
 
 /// The garbage collector's commands for the whole cluster, each with its causes: an owner
 /// being deleted (its deletion request), or owners gone (their deletions, as far as
 /// `snapshot` still knows them).
 pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
-    let live: HashMap<&str, (ResourceKind, &Value)> = objects
-        .iter()
-        .map(|(k, o)| (meta::uid(o), (*k, *o)))
-        .collect();
-    let mut dependents: HashMap<&str, Vec<(ResourceKind, &Value)>> = HashMap::new();
+    let live: HashSet<&str> = objects.iter().map(|(_, o)| o.uid()).collect();
+    let mut dependents: HashMap<&str, Vec<(ResourceKind, &Held)>> = HashMap::new();
     for (kind, object) in objects {
-        for uid in meta::owner_uids(object) {
+        for uid in &object.facts().owners {
             dependents.entry(uid).or_default().push((*kind, object));
         }
     }
-    let being_deleted = |kind: ResourceKind, owner: &Value, policy: &str, outcome: String| {
-        let marks = snapshot.marks_of(kind, owner);
+    let being_deleted = |kind: ResourceKind, owner: &Held, policy: &str, outcome: String| {
+        let marks = snapshot.marks_held(kind, owner);
         causes::only(
             marks.deletion.unwrap_or(marks.created),
             format!(
@@ -92,17 +90,20 @@ pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
     let mut commands = Vec::new();
     // Owners waiting on their dependents.
     for (kind, owner) in objects {
-        if meta::deletion_timestamp(owner).is_none() {
+        if !owner.deleting() {
             continue;
         }
-        let finalizers = meta::finalizers(owner);
-        let uid = meta::uid(owner);
+        let finalizers = &owner.facts().finalizers;
+        let uid = owner.uid();
         let deps = dependents.get(uid).map(Vec::as_slice).unwrap_or(&[]);
         if finalizers.iter().any(|f| f == ORPHAN) {
             if deps.is_empty() {
                 let because =
                     being_deleted(*kind, owner, "Orphan", "no dependents left".to_string());
-                commands.push((update(*kind, without_finalizer(owner, ORPHAN)), because));
+                commands.push((
+                    update(*kind, without_finalizer(&owner.object(), ORPHAN)),
+                    because,
+                ));
             } else {
                 let gone: HashSet<&str> = [uid].into();
                 for (dep_kind, dep) in deps {
@@ -112,17 +113,23 @@ pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
                         "Orphan",
                         format!("{} orphaned", subject(*dep_kind, dep)),
                     );
-                    commands.push((update(*dep_kind, without_owner(dep, &gone)), because));
+                    commands.push((
+                        update(*dep_kind, without_owner(&dep.object(), &gone)),
+                        because,
+                    ));
                 }
             }
         } else if finalizers.iter().any(|f| f == FOREGROUND) {
             if deps.is_empty() {
                 let because =
                     being_deleted(*kind, owner, "Foreground", "no dependents left".to_string());
-                commands.push((update(*kind, without_finalizer(owner, FOREGROUND)), because));
+                commands.push((
+                    update(*kind, without_finalizer(&owner.object(), FOREGROUND)),
+                    because,
+                ));
             } else {
                 for (dep_kind, dep) in deps {
-                    if meta::deletion_timestamp(dep).is_none() {
+                    if !dep.deleting() {
                         let because = being_deleted(
                             *kind,
                             owner,
@@ -139,19 +146,21 @@ pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
         }
     }
     // Dependents whose owners are gone.
-    for (kind, object) in objects {
-        let owners = meta::owner_uids(object);
+    for (kind, held) in objects {
+        let owners = &held.facts().owners;
         if owners.is_empty() {
             continue;
         }
         let missing: HashSet<&str> = owners
             .iter()
-            .copied()
-            .filter(|uid| !live.contains_key(uid))
+            .map(String::as_str)
+            .filter(|uid| !live.contains(uid))
             .collect();
         if missing.is_empty() {
             continue;
         }
+        // Acted on: its ownerReferences name the missing owners' kinds and names.
+        let object = held.object();
         // The deletions of the missing owners that the snapshot still remembers.
         let mut inputs: Vec<Input> = object
             .at("/metadata/ownerReferences")
@@ -174,41 +183,38 @@ pub fn reconcile(objects: &Objects<'_>, snapshot: &Snapshot) -> Vec<Caused> {
         if inputs.is_empty() {
             // The owners' deletions are older than the snapshot remembers: the dependent's own
             // version is what shows its owners missing.
-            let marks = snapshot.marks_of(*kind, object);
+            let marks = snapshot.marks_held(*kind, held);
             inputs.push(Input::new(
                 marks.owners,
-                format!("{} names owners that do not exist", subject(*kind, object)),
+                format!("{} names owners that do not exist", subject(*kind, held)),
             ));
         }
         if missing.len() == owners.len() {
-            if meta::deletion_timestamp(object).is_none() {
+            if !held.deleting() {
                 let because = causes::newest_first(
                     inputs,
-                    &format!("{} has no owner left", subject(*kind, object)),
+                    &format!("{} has no owner left", subject(*kind, held)),
                 );
-                commands.push((
-                    delete(*kind, object, Some(Propagation::Background)),
-                    because,
-                ));
+                commands.push((delete(*kind, held, Some(Propagation::Background)), because));
             }
         } else {
             let because = causes::newest_first(
                 inputs,
-                &format!("{} loses the owners that are gone", subject(*kind, object)),
+                &format!("{} loses the owners that are gone", subject(*kind, held)),
             );
-            commands.push((update(*kind, without_owner(object, &missing)), because));
+            commands.push((update(*kind, without_owner(&object, &missing)), because));
         }
     }
     commands
 }
 
-fn delete(kind: ResourceKind, object: &Value, propagation: Option<Propagation>) -> Command {
+fn delete(kind: ResourceKind, object: &Held, propagation: Option<Propagation>) -> Command {
     Command::Delete {
         kind,
-        namespace: meta::namespace(object).to_string(),
-        name: meta::name(object).to_string(),
+        namespace: object.namespace().to_string(),
+        name: object.name().to_string(),
         options: DeleteOptions {
-            precondition_uid: Some(meta::uid(object).to_string()),
+            precondition_uid: Some(object.uid().to_string()),
             propagation,
             ..Default::default()
         },
@@ -221,7 +227,7 @@ fn reconcile_snapshot(snapshot: &Snapshot) -> Vec<Caused> {
     let objects: Objects<'_> = ResourceKind::ALL
         .into_iter()
         .filter(|kind| !matches!(kind, ResourceKind::Event | ResourceKind::Namespace))
-        .flat_map(|kind| snapshot.list(kind).map(move |o| (kind, o.as_ref())))
+        .flat_map(|kind| snapshot.held(kind).map(move |o| (kind, o)))
         .collect();
     reconcile(&objects, snapshot)
 }
@@ -252,18 +258,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rs(finalizer: Option<&str>) -> Value {
+    fn rs(finalizer: Option<&str>) -> Held {
         let mut rs = json!({"metadata": {"name": "web", "namespace": "default", "uid": "rs-1", "resourceVersion": "5"}});
         if let Some(f) = finalizer {
             rs["metadata"]["finalizers"] = json!([f]);
             rs["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
         }
-        rs
+        Held::new(ResourceKind::ReplicaSet, std::sync::Arc::new(rs), None)
     }
 
-    fn pod(name: &str) -> Value {
-        json!({"metadata": {"name": name, "namespace": "default", "uid": format!("pod-{name}"), "resourceVersion": "6",
-                            "ownerReferences": [{"uid": "rs-1", "controller": true, "kind": "ReplicaSet", "name": "web"}]}})
+    fn pod(name: &str) -> Held {
+        let pod = json!({"metadata": {"name": name, "namespace": "default", "uid": format!("pod-{name}"), "resourceVersion": "6",
+                            "ownerReferences": [{"uid": "rs-1", "controller": true, "kind": "ReplicaSet", "name": "web"}]}});
+        Held::new(ResourceKind::Pod, std::sync::Arc::new(pod), None)
     }
 
     fn describe(commands: &[Caused]) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! namespaced object in it: workloads, Services, ConfigMaps, Secrets, ServiceAccounts, events),
 //! then finalizes it so the log records its removal.
 
-use super::cache::Snapshot;
+use super::cache::{Held, Snapshot};
 use super::causes;
 use super::{Caused, Controller, Pass, Wake};
 use crate::api::actors;
@@ -20,7 +20,7 @@ fn contents() -> impl Iterator<Item = ResourceKind> {
 
 /// What to do for one terminating namespace given what is still in it: delete what is not yet
 /// being deleted, or, once it is empty, finalize it.
-pub fn reconcile(namespace: &Value, contents: &[(ResourceKind, Value)]) -> Vec<Command> {
+pub fn reconcile(namespace: &Value, contents: &[(ResourceKind, &Held)]) -> Vec<Command> {
     let ns = meta::name(namespace);
     if meta::deletion_timestamp(namespace).is_none() {
         return vec![];
@@ -36,11 +36,11 @@ pub fn reconcile(namespace: &Value, contents: &[(ResourceKind, Value)]) -> Vec<C
     }
     contents
         .iter()
-        .filter(|(_, object)| meta::deletion_timestamp(object).is_none())
+        .filter(|(_, object)| !object.deleting())
         .map(|(kind, object)| Command::Delete {
             kind: *kind,
             namespace: ns.to_string(),
-            name: meta::name(object).to_string(),
+            name: object.name().to_string(),
             options: DeleteOptions::default(),
         })
         .collect()
@@ -80,11 +80,11 @@ fn reconcile_all(snapshot: &Snapshot) -> Vec<Caused> {
             continue;
         }
         let name = meta::name(namespace);
-        let contents: Vec<(ResourceKind, Value)> = contents()
+        let contents: Vec<(ResourceKind, &Held)> = contents()
             .flat_map(|kind| {
                 snapshot
-                    .in_namespace(kind, name)
-                    .map(move |o| (kind, o.as_ref().clone()))
+                    .held_in_namespace(kind, name)
+                    .map(move |o| (kind, o))
             })
             .collect();
         let marks = snapshot.marks_of(ResourceKind::Namespace, namespace);
@@ -110,6 +110,11 @@ fn reconcile_all(snapshot: &Snapshot) -> Vec<Caused> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    fn held(kind: ResourceKind, object: Value) -> Held {
+        Held::new(kind, Arc::new(object), None)
+    }
 
     fn terminating(name: &str) -> Value {
         json!({"metadata": {"name": name, "deletionTimestamp": "2026-01-01T00:00:00Z"},
@@ -121,9 +126,10 @@ mod tests {
         let pod = json!({"metadata": {"name": "web", "namespace": "team"}});
         let going =
             json!({"metadata": {"name": "old", "namespace": "team", "deletionTimestamp": "x"}});
+        let (pod, going) = (held(ResourceKind::Pod, pod), held(ResourceKind::Pod, going));
         let commands = reconcile(
             &terminating("team"),
-            &[(ResourceKind::Pod, pod), (ResourceKind::Pod, going)],
+            &[(ResourceKind::Pod, &pod), (ResourceKind::Pod, &going)],
         );
         assert_eq!(commands.len(), 1);
         assert!(matches!(&commands[0], Command::Delete { name, .. } if name == "web"));
@@ -145,19 +151,18 @@ mod tests {
             .filter(|k| !matches!(k, ResourceKind::Namespace | ResourceKind::Node))
             .collect();
         assert_eq!(contents().collect::<Vec<_>>(), want);
-        let objects: Vec<(ResourceKind, Value)> = [
+        let held: Vec<(ResourceKind, Held)> = [
             ResourceKind::ConfigMap,
             ResourceKind::Secret,
             ResourceKind::ServiceAccount,
         ]
         .into_iter()
         .map(|kind| {
-            (
-                kind,
-                json!({"metadata": {"name": "x", "namespace": "team"}}),
-            )
+            let object = json!({"metadata": {"name": "x", "namespace": "team"}});
+            (kind, held(kind, object))
         })
         .collect();
+        let objects: Vec<(ResourceKind, &Held)> = held.iter().map(|(k, h)| (*k, h)).collect();
         let deleted: Vec<ResourceKind> = reconcile(&terminating("team"), &objects)
             .into_iter()
             .filter_map(|c| match c {

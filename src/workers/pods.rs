@@ -232,7 +232,7 @@ mod tests {
                              {"apiVersion": "v1", "kind": "Other", "name": "x", "uid": "o1"},
                              {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
                               "uid": "o2", "controller": true}]},
-            "spec": {"hostname": "h", "containers": [
+            "spec": {"hostname": "h", "nodeName": "n1", "containers": [
                 {"name": "c", "ports": [{"name": "http", "containerPort": 8080},
                                         {"containerPort": 9090}],
                  "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}},
