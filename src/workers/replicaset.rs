@@ -3,10 +3,13 @@
 //! creates missing pods from the template (named `<rs>-<suffix>`, with a controller
 //! ownerReference), deletes surplus pods (unscheduled, then pending, then not ready, newest
 //! first), and keeps `status` current. `reconcile` is pure; the loop only feeds it snapshots.
+//!
+//! Pods are read as the informer holds them (`Held`): every choice reads their facts, and only
+//! a pod adopted or released is parsed, to write it back.
 
-use super::cache::Snapshot;
+use super::cache::{Held, Snapshot};
 use super::causes::{self, Input, plural};
-use super::pods::{controller_of, is_active, is_terminal, ready_since};
+use super::pods::controller_of;
 use super::record::{Reporter, Severity};
 use super::{Cause, Controller, Pass, SlowStart, Wake};
 use crate::api::actors;
@@ -17,6 +20,7 @@ use crate::model::{ResourceKind, meta};
 use serde_json::{Value, json};
 use std::cmp::Reverse;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The most pods one pass creates or deletes for one ReplicaSet, as Kubernetes'
@@ -26,34 +30,19 @@ pub const BURST_REPLICAS: usize = 500;
 
 /// Deletion preference, lowest first: unscheduled before scheduled, pending before running,
 /// not ready before ready, more restarts first, newest first (kube's ActivePods order).
-fn surplus_rank(pod: &Value) -> (bool, u8, bool, Reverse<i64>, Reverse<String>) {
-    let assigned = pod
-        .at("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty());
-    let phase = match pod.at("/status/phase").and_then(Value::as_str) {
+fn surplus_rank(held: &Held) -> (bool, u8, bool, Reverse<i64>, Reverse<&str>) {
+    let pod = held.pod();
+    let phase = match pod.phase.as_deref() {
         Some("Pending") | None => 0,
         Some("Unknown") => 1,
         _ => 2,
     };
-    let restarts: i64 = pod
-        .at("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["restartCount"].as_i64())
-        .sum();
-    let created = pod
-        .at("/metadata/creationTimestamp")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
     (
-        assigned,
+        held.node().is_some(),
         phase,
-        ready_since(pod).is_some(),
-        Reverse(restarts),
-        Reverse(created),
+        pod.ready_since.is_some(),
+        Reverse(pod.restarts),
+        Reverse(pod.created.as_str()),
     )
 }
 
@@ -94,7 +83,7 @@ fn pod_update(pod: Value) -> Command {
 /// pods to create.
 pub fn reconcile(
     rs: &Value,
-    pods: &[&Value],
+    pods: &[&Held],
     reporter: &Reporter,
     now: jiff::Timestamp,
     mut new_name: impl FnMut() -> String,
@@ -107,24 +96,24 @@ pub fn reconcile(
         return commands;
     };
     let uid = meta::uid(rs);
-    let mut claimed: Vec<&Value> = Vec::new();
-    for pod in pods {
-        let matches = selector.matches_object(pod);
-        match controller_of(pod) {
-            Some(owner) if owner["uid"] == uid => {
+    let mut claimed: Vec<&Held> = Vec::new();
+    for &pod in pods {
+        let matches = selector.matches(&pod.pod().labels);
+        match pod.pod().controller_uid() {
+            Some(owner) if owner == uid => {
                 if matches {
                     claimed.push(pod);
-                } else if meta::deletion_timestamp(pod).is_none() {
+                } else if !pod.deleting() {
                     // Release: the pod's labels no longer match.
-                    let mut released = (*pod).clone();
+                    let mut released = Arc::unwrap_or_clone(pod.object());
                     super::gc::retain_in(&mut released, "ownerReferences", |r| r["uid"] != uid);
                     commands.push(pod_update(released));
                 }
             }
             Some(_) => {}
-            None if matches && is_active(pod) => {
+            None if matches && pod.is_active() => {
                 // Adopt an orphan that matches.
-                let mut adopted = (*pod).clone();
+                let mut adopted = Arc::unwrap_or_clone(pod.object());
                 let reference = json!({
                     "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta::name(rs),
                     "uid": uid, "controller": true, "blockOwnerDeletion": true,
@@ -145,7 +134,7 @@ pub fn reconcile(
             None => {}
         }
     }
-    let mut active: Vec<&Value> = claimed.iter().copied().filter(|p| is_active(p)).collect();
+    let mut active: Vec<&Held> = claimed.iter().copied().filter(|p| p.is_active()).collect();
     let desired = usize::try_from(
         rs.at("/spec/replicas")
             .and_then(Value::as_i64)
@@ -175,13 +164,13 @@ pub fn reconcile(
             }
         }
     } else if active.len() > desired {
-        active.sort_by_key(|p| surplus_rank(p));
+        active.sort_by_key(|&p| surplus_rank(p));
         let surplus = (active.len() - desired).min(BURST_REPLICAS);
         for pod in &active[..surplus] {
             commands.push(Command::Delete {
                 kind: ResourceKind::Pod,
-                namespace: meta::namespace(pod).to_string(),
-                name: meta::name(pod).to_string(),
+                namespace: pod.namespace().to_string(),
+                name: pod.name().to_string(),
                 options: DeleteOptions::default(),
             });
             if reporter.allow(rs, now) {
@@ -190,7 +179,7 @@ pub fn reconcile(
                     rs,
                     Severity::Normal,
                     "SuccessfulDelete",
-                    &format!("Deleted pod: {}", meta::name(pod)),
+                    &format!("Deleted pod: {}", pod.name()),
                     now,
                 ));
             }
@@ -203,7 +192,7 @@ pub fn reconcile(
 }
 
 /// The status the ReplicaSet should report, as an update when it differs from the current one.
-fn status_update(rs: &Value, claimed: &[&Value], now: jiff::Timestamp) -> Option<Command> {
+fn status_update(rs: &Value, claimed: &[&Held], now: jiff::Timestamp) -> Option<Command> {
     let template_labels = rs
         .at("/spec/template/metadata/labels")
         .and_then(Value::as_object)
@@ -213,17 +202,18 @@ fn status_update(rs: &Value, claimed: &[&Value], now: jiff::Timestamp) -> Option
         .at("/spec/minReadySeconds")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let active: Vec<&&Value> = claimed.iter().filter(|p| is_active(p)).collect();
+    let active: Vec<&Held> = claimed.iter().copied().filter(|p| p.is_active()).collect();
     let fully_labeled = active
         .iter()
         .filter(|p| {
-            let labels = p.at("/metadata/labels").and_then(Value::as_object);
+            // A label whose value is not a string counts as absent on either side.
+            let labels = &p.pod().labels;
             template_labels
                 .iter()
-                .all(|(k, v)| labels.and_then(|l| l.get(k)).and_then(Value::as_str) == v.as_str())
+                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
         })
         .count();
-    let ready: Vec<jiff::Timestamp> = active.iter().filter_map(|p| ready_since(p)).collect();
+    let ready: Vec<jiff::Timestamp> = active.iter().filter_map(|p| p.pod().ready_since).collect();
     let available = ready
         .iter()
         .filter(|since| now.duration_since(**since).as_secs() >= min_ready)
@@ -289,22 +279,27 @@ pub(crate) fn selector_of(rs: &Value) -> Option<LabelSelector> {
 /// What made the ReplicaSet's count and status what they are: its spec, the pods it claims
 /// (created, adopted, being deleted, finished, ready or not) and the pods that recently left
 /// it (deleted or released), each at the event that last changed it.
-fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
+fn causes_of(rs: &Value, pods: &[&Held], snapshot: &Snapshot) -> Causes {
     let uid = meta::uid(rs);
     let selector = selector_of(rs);
-    let claimed: Vec<&Value> = pods
+    let selected = |p: &Held| {
+        selector
+            .as_ref()
+            .is_some_and(|s| s.matches(&p.pod().labels))
+    };
+    let claimed: Vec<&Held> = pods
         .iter()
         .copied()
-        .filter(|p| controller_of(p).is_some_and(|o| o["uid"] == uid))
-        .filter(|p| selector.as_ref().is_some_and(|s| s.matches_object(p)))
+        .filter(|p| p.pod().controller_uid() == Some(uid))
+        .filter(|p| selected(p))
         .collect();
     // Active pods it claims, counting the orphans this pass adopts.
     let adoptable = pods
         .iter()
-        .filter(|p| controller_of(p).is_none() && is_active(p))
-        .filter(|p| selector.as_ref().is_some_and(|s| s.matches_object(p)))
+        .filter(|p| p.pod().controller.is_none() && p.is_active())
+        .filter(|p| selected(p))
         .count();
-    let active = claimed.iter().filter(|p| is_active(p)).count() + adoptable;
+    let active = claimed.iter().filter(|p| p.is_active()).count() + adoptable;
     let desired = rs
         .at("/spec/replicas")
         .and_then(Value::as_i64)
@@ -329,43 +324,41 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
     let mut newest_creation = 0;
     // Pods that stopped counting: being deleted, finished, deleted, released.
     let mut lost = Vec::new();
-    for pod in &claimed {
-        let name = meta::name(pod);
-        let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+    for &pod in &claimed {
+        let name = pod.name();
+        let marks = snapshot.marks_held(ResourceKind::Pod, pod);
+        let phase = pod.pod().phase.as_deref();
         newest_creation = newest_creation.max(marks.created);
         if let Some(deletion) = marks.deletion {
             lost.push(Input::new(deletion, format!("pod {name} is being deleted")));
             status.push(Input::new(deletion, format!("pod {name} is being deleted")));
-        } else if is_terminal(pod) {
-            let phase = pod
-                .at("/status/phase")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+        } else if pod.pod().is_terminal() {
+            let phase = phase.unwrap_or("");
             lost.push(Input::new(marks.phase, format!("pod {name} {phase}")));
         }
         if marks.owners > marks.created {
             surplus.push(Input::new(marks.owners, format!("pod {name} adopted")));
         }
         status.push(Input::new(marks.created, format!("pod {name} created")));
-        if let Some(ready) = super::cache::ready_status(pod) {
+        if let Some(ready) = pod.ready() {
             status.push(Input::new(marks.ready, format!("pod {name} Ready={ready}")));
         }
-        if let Some(phase) = pod.at("/status/phase").and_then(Value::as_str) {
+        if let Some(phase) = phase {
             status.push(Input::new(marks.phase, format!("pod {name} {phase}")));
         }
     }
     // Pods this pass releases (their labels stopped matching) or adopts (orphans that match):
     // the same pass creates or deletes for them, before either shows in the snapshot.
-    for pod in pods {
-        let owner = controller_of(pod).map(|o| &o["uid"]);
-        let matches = selector.as_ref().is_some_and(|s| s.matches_object(pod));
-        let marks = snapshot.marks_of(ResourceKind::Pod, pod);
-        let name = meta::name(pod);
-        if owner.is_some_and(|o| o == uid) && !matches && meta::deletion_timestamp(pod).is_none() {
+    for &pod in pods {
+        let owner = pod.pod().controller_uid();
+        let matches = selected(pod);
+        let marks = snapshot.marks_held(ResourceKind::Pod, pod);
+        let name = pod.name();
+        if owner == Some(uid) && !matches && !pod.deleting() {
             let what = format!("labels of pod {name} no longer match");
             lost.push(Input::new(marks.labels, what.clone()));
             status.push(Input::new(marks.labels, what));
-        } else if owner.is_none() && matches && is_active(pod) {
+        } else if owner.is_none() && matches && pod.is_active() {
             let what = format!("pod {name} matches and has no controller");
             surplus.push(Input::new(marks.labels.max(marks.owners), what.clone()));
             status.push(Input::new(marks.labels.max(marks.owners), what));
@@ -387,7 +380,7 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
     shortfall.extend(lost.into_iter().filter(|l| l.seq > newest_creation));
     let ready = claimed
         .iter()
-        .filter(|p| is_active(p) && ready_since(p).is_some())
+        .filter(|p| p.is_active() && p.pod().ready_since.is_some())
         .count();
     let short = format!("{active} of {}", plural(desired, "pod"));
     let over = format!(
@@ -404,9 +397,9 @@ fn causes_of(rs: &Value, pods: &[&Value], snapshot: &Snapshot) -> Causes {
 
 /// The causes of adopting or releasing `pod`: what made it match or stop matching the
 /// selector (its labels, its creation, its owners) and the ReplicaSet's spec.
-fn ownership_causes(rs: &Value, pod: &Value, snapshot: &Snapshot, adopt: bool) -> Vec<Cause> {
-    let name = meta::name(pod);
-    let marks = snapshot.marks_of(ResourceKind::Pod, pod);
+fn ownership_causes(rs: &Value, pod: &Held, snapshot: &Snapshot, adopt: bool) -> Vec<Cause> {
+    let name = pod.name();
+    let marks = snapshot.marks_held(ResourceKind::Pod, pod);
     let rs_spec = snapshot.marks_of(ResourceKind::ReplicaSet, rs).spec;
     let selector = selector_of(rs).map(|s| s.to_string()).unwrap_or_default();
     let outcome = if adopt {
@@ -431,12 +424,12 @@ fn ownership_causes(rs: &Value, pod: &Value, snapshot: &Snapshot, adopt: bool) -
 /// One pass over every ReplicaSet, each command with its causes (`causes_of`). Each
 /// ReplicaSet's pod creations form a slow-start group of their own.
 fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp) -> Pass {
-    let mut pods_by_namespace: HashMap<&str, Vec<&Value>> = HashMap::new();
-    for pod in snapshot.list(ResourceKind::Pod) {
+    let mut pods_by_namespace: HashMap<&str, Vec<&Held>> = HashMap::new();
+    for pod in snapshot.pods() {
         pods_by_namespace
-            .entry(meta::namespace(pod))
+            .entry(pod.namespace())
             .or_default()
-            .push(pod.as_ref());
+            .push(pod);
     }
     let mut pass = Pass::default();
     for rs in snapshot.list(ResourceKind::ReplicaSet) {
@@ -472,7 +465,7 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
                     ..
                 } => {
                     let adopt = controller_of(object).is_some();
-                    match pods.iter().find(|p| meta::name(p) == name) {
+                    match pods.iter().find(|p| p.name() == name) {
                         Some(pod) => ownership_causes(rs, pod, snapshot, adopt),
                         None => why.status.clone(),
                     }
@@ -556,7 +549,11 @@ mod tests {
     }
 
     fn when(rs: &Value, pods: &[Value]) -> Vec<Command> {
-        let refs: Vec<&Value> = pods.iter().collect();
+        let held: Vec<Held> = pods
+            .iter()
+            .map(|p| Held::new(ResourceKind::Pod, Arc::new(p.clone()), None))
+            .collect();
+        let refs: Vec<&Held> = held.iter().collect();
         let mut n = 0;
         reconcile(
             rs,

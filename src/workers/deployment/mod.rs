@@ -14,15 +14,16 @@
 //! `Available` and `Progressing` conditions (with `ProgressDeadlineExceeded`).
 //!
 //! A pass does one step and leaves the next to the pass that sees its result, so no object gets
-//! two writes from one snapshot.
+//! two writes from one snapshot. Pods are read as the informer holds them (`Held`): only their
+//! facts (owner, phase, readiness), never parsed.
 
 pub mod revision;
 pub mod rollout;
 mod status;
 mod why;
 
-use super::cache::Snapshot;
-use super::pods::{controller_of, is_active, is_terminal, ready_since};
+use super::cache::{Held, Snapshot};
+use super::pods::controller_of;
 use super::record::{Reporter, Severity};
 use super::replicaset::selector_of;
 use super::{Cause, Controller, Pass, Wake};
@@ -42,7 +43,7 @@ use why::causes_of;
 const NO_DEADLINE: i64 = i32::MAX as i64;
 
 /// Pods by the uid of the ReplicaSet that controls them.
-pub type PodsByOwner<'a> = HashMap<&'a str, Vec<&'a Value>>;
+pub type PodsByOwner<'a> = HashMap<&'a str, Vec<&'a Held>>;
 
 /// What a Deployment's spec asks for, read once.
 #[derive(Debug, Clone)]
@@ -109,8 +110,10 @@ impl Spec {
 }
 
 /// Whether a pod has been ready for `min_ready` seconds at `now`.
-fn is_available(pod: &Value, min_ready: i64, now: jiff::Timestamp) -> bool {
-    ready_since(pod).is_some_and(|since| now.duration_since(since).as_secs() >= min_ready)
+fn is_available(pod: &Held, min_ready: i64, now: jiff::Timestamp) -> bool {
+    pod.pod()
+        .ready_since
+        .is_some_and(|since| now.duration_since(since).as_secs() >= min_ready)
 }
 
 fn age(object: &Value) -> (String, String) {
@@ -127,15 +130,18 @@ fn annotated_number(rs: &Value, key: &str) -> Option<i64> {
 /// One owned ReplicaSet and its pods, counted.
 struct Owned<'a> {
     rs: &'a Value,
-    pods: &'a [&'a Value],
+    pods: &'a [&'a Held],
     counted: Counted,
     ready: i64,
 }
 
 impl<'a> Owned<'a> {
-    fn new(rs: &'a Value, pods: &'a [&'a Value], min_ready: i64, now: jiff::Timestamp) -> Self {
-        let active: Vec<&&Value> = pods.iter().filter(|p| is_active(p)).collect();
-        let ready = active.iter().filter(|p| ready_since(p).is_some()).count();
+    fn new(rs: &'a Value, pods: &'a [&'a Held], min_ready: i64, now: jiff::Timestamp) -> Self {
+        let active: Vec<&Held> = pods.iter().copied().filter(|p| p.is_active()).collect();
+        let ready = active
+            .iter()
+            .filter(|p| p.pod().ready_since.is_some())
+            .count();
         let available = active
             .iter()
             .filter(|p| is_available(p, min_ready, now))
@@ -157,7 +163,7 @@ impl<'a> Owned<'a> {
 
     /// Pods that have not finished, including those being deleted (Recreate waits for them).
     fn running(&self) -> bool {
-        self.pods.iter().any(|p| !is_terminal(p))
+        self.pods.iter().any(|p| !p.pod().is_terminal())
     }
 }
 
@@ -712,9 +718,9 @@ fn reconcile_all(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp)
             .push(rs.as_ref());
     }
     let mut pods: PodsByOwner<'_> = HashMap::new();
-    for pod in snapshot.list(ResourceKind::Pod) {
-        if let Some(owner) = controller_of(pod).and_then(|o| o["uid"].as_str()) {
-            pods.entry(owner).or_default().push(pod.as_ref());
+    for pod in snapshot.pods() {
+        if let Some(owner) = pod.pod().controller_uid() {
+            pods.entry(owner).or_default().push(pod);
         }
     }
     let mut pass = Pass::default();

@@ -67,12 +67,17 @@ struct Given {
 impl Given {
     fn when(&self) -> Outcome {
         let sets: Vec<&Value> = self.sets.iter().collect();
+        let held: Vec<Held> = self
+            .pods
+            .iter()
+            .map(|pod| Held::new(ResourceKind::Pod, std::sync::Arc::new(pod.clone()), None))
+            .collect();
         let mut pods: PodsByOwner<'_> = HashMap::new();
-        for pod in &self.pods {
+        for (pod, held) in self.pods.iter().zip(&held) {
             let owner = pod["metadata"]["ownerReferences"][0]["uid"]
                 .as_str()
                 .unwrap();
-            pods.entry(owner).or_default().push(pod);
+            pods.entry(owner).or_default().push(held);
         }
         reconcile(
             &self.d,

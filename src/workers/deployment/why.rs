@@ -59,17 +59,17 @@ pub(super) fn causes_of(
     };
     let readiness = |inputs: &mut Vec<Input>, new_only: bool| {
         for rs in owned.iter().filter(|rs| !new_only || is_new(rs)) {
-            for pod in pods.get(meta::uid(rs)).into_iter().flatten() {
-                let marks = snapshot.marks_of(ResourceKind::Pod, pod);
-                if let Some(ready) = crate::workers::cache::ready_status(pod) {
+            for &pod in pods.get(meta::uid(rs)).into_iter().flatten() {
+                let marks = snapshot.marks_held(ResourceKind::Pod, pod);
+                if let Some(ready) = pod.ready() {
                     inputs.push(Input::new(
                         marks.ready,
-                        format!("pod {} Ready={ready}", meta::name(pod)),
+                        format!("pod {} Ready={ready}", pod.name()),
                     ));
                 }
                 inputs.push(Input::new(
                     marks.created,
-                    format!("pod {} created", meta::name(pod)),
+                    format!("pod {} created", pod.name()),
                 ));
             }
         }
