@@ -5,11 +5,12 @@
 //! finished pod or one without an IP is none; a pod being deleted leaves Endpoints and stays
 //! in slices as `terminating`. Each service port resolves its `targetPort` against the pod: a
 //! number as it is, a name through the pod's container ports (a pod without that name has no
-//! endpoint for that port). `desired_endpoints` and `desired_slice` are pure.
+//! endpoint for that port). `desired_endpoints` and `desired_slice` are pure; they read each
+//! pod as held (`Held`: its facts), so a pass over every Service parses no pod.
 
-use super::cache::Snapshot;
+use super::cache::{Held, Snapshot};
 use super::causes::{self, Input};
-use super::pods::is_terminal;
+use super::pods::PodFacts;
 use super::{Cause, Controller, Pass, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
@@ -47,51 +48,37 @@ pub fn selector_of(service: &Value) -> Option<LabelSelector> {
     LabelSelector::parse(&text).ok()
 }
 
-fn is_ready(pod: &Value) -> bool {
-    crate::workers::cache::ready_status(pod) == Some("True")
-}
-
-fn pod_ip(pod: &Value) -> Option<&str> {
-    pod.at("/status/podIP")
-        .and_then(Value::as_str)
-        .filter(|ip| !ip.is_empty())
+fn is_ready(pod: &Held) -> bool {
+    pod.ready() == Some("True")
 }
 
 /// The pod's port a service port's `targetPort` names (`FindPort`): a number as it is, a name
-/// through the pod's container ports with that name and protocol.
-pub fn target_port(service_port: &Value, pod: &Value) -> Option<i64> {
+/// through the pod's container ports with that name and protocol. It reads the pod's facts
+/// (`PodFacts::of` makes them of a parsed pod).
+pub fn target_port(service_port: &Value, pod: &PodFacts) -> Option<i64> {
     let protocol = service_port["protocol"].as_str().unwrap_or("TCP");
     match service_port.get("targetPort") {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(name)) => match name.parse::<i64>() {
             Ok(n) => Some(n),
-            Err(_) => pod
-                .at("/spec/containers")
-                .and_then(Value::as_array)?
-                .iter()
-                .flat_map(|c| c["ports"].as_array().into_iter().flatten())
-                .find(|p| {
-                    p["name"].as_str() == Some(name.as_str())
-                        && p["protocol"].as_str().unwrap_or("TCP") == protocol
-                })
-                .and_then(|p| p["containerPort"].as_i64()),
+            Err(_) => pod.named_port(name, protocol),
         },
         _ => service_port["port"].as_i64(),
     }
 }
 
-fn target_ref(pod: &Value) -> Value {
+fn target_ref(pod: &Held) -> Value {
     json!({
         "kind": "Pod",
-        "namespace": meta::namespace(pod),
-        "name": meta::name(pod),
-        "uid": meta::uid(pod),
+        "namespace": pod.namespace(),
+        "name": pod.name(),
+        "uid": pod.uid(),
     })
 }
 
 /// The endpoint port of `service_port` for `pod` (None when the pod has no such port).
-fn endpoint_port(service_port: &Value, pod: &Value) -> Option<Value> {
-    let port = target_port(service_port, pod)?;
+fn endpoint_port(service_port: &Value, pod: &Held) -> Option<Value> {
+    let port = target_port(service_port, pod.pod())?;
     let mut out = json!({
         "port": port,
         "protocol": service_port["protocol"].as_str().unwrap_or("TCP"),
@@ -115,7 +102,7 @@ fn ports_of(service: &Value) -> Vec<Value> {
 
 /// The Endpoints object the Service should have, given the pods of its namespace; `None` for
 /// a Service without a selector.
-pub fn desired_endpoints(service: &Value, pods: &[&Value]) -> Option<Value> {
+pub fn desired_endpoints(service: &Value, pods: &[&Held]) -> Option<Value> {
     let selector = selector_of(service)?;
     let publish_not_ready = service.at("/spec/publishNotReadyAddresses") == Some(&json!(true));
     let service_ports = ports_of(service);
@@ -123,13 +110,16 @@ pub fn desired_endpoints(service: &Value, pods: &[&Value]) -> Option<Value> {
     type Addresses = (BTreeMap<String, Value>, BTreeMap<String, Value>);
     let mut subsets: BTreeMap<String, (Vec<Value>, Addresses)> = BTreeMap::new();
     for pod in pods {
-        if !selector.matches_object(pod) || is_terminal(pod) {
+        let facts = pod.pod();
+        if !selector.matches(&facts.labels) || facts.is_terminal() {
             continue;
         }
-        if meta::deletion_timestamp(pod).is_some() {
+        if pod.deleting() {
             continue;
         }
-        let Some(ip) = pod_ip(pod) else { continue };
+        let Some(ip) = facts.ip.as_deref() else {
+            continue;
+        };
         let mut ports: Vec<Value> = service_ports
             .iter()
             .filter_map(|p| endpoint_port(p, pod))
@@ -145,20 +135,18 @@ pub fn desired_endpoints(service: &Value, pods: &[&Value]) -> Option<Value> {
         });
         let key = serde_json::to_string(&ports).unwrap_or_default();
         let mut address = json!({"ip": ip, "targetRef": target_ref(pod)});
-        if let Some(node) = pod.at("/spec/nodeName").and_then(Value::as_str) {
+        if let Some(node) = pod.node() {
             address["nodeName"] = json!(node);
         }
-        if let (Some(hostname), Some(subdomain)) = (
-            pod.at("/spec/hostname").and_then(Value::as_str),
-            pod.at("/spec/subdomain").and_then(Value::as_str),
-        ) && subdomain == meta::name(service)
+        if let (Some(hostname), Some(subdomain)) = (&facts.hostname, &facts.subdomain)
+            && subdomain == meta::name(service)
         {
             address["hostname"] = json!(hostname);
         }
         let entry = subsets
             .entry(key)
             .or_insert_with(|| (ports, Default::default()));
-        let sort_key = format!("{ip}/{}", meta::uid(pod));
+        let sort_key = format!("{ip}/{}", pod.uid());
         if is_ready(pod) || publish_not_ready {
             entry.1.0.insert(sort_key, address);
         } else {
@@ -213,7 +201,7 @@ pub fn endpoints_current(current: &Value, desired: &Value) -> bool {
 /// The one IPv4 EndpointSlice the Service should have (up to the endpoints a slice holds,
 /// 100 in Kubernetes; beyond that the first 100 by IP), given its namespace's pods; `None` for
 /// a Service without a selector. Its name is left to the caller (`<service>-<suffix>`).
-pub fn desired_slice(service: &Value, pods: &[&Value]) -> Option<Value> {
+pub fn desired_slice(service: &Value, pods: &[&Held]) -> Option<Value> {
     const MAX_ENDPOINTS: usize = 100;
     let selector = selector_of(service)?;
     let publish_not_ready = service.at("/spec/publishNotReadyAddresses") == Some(&json!(true));
@@ -222,10 +210,13 @@ pub fn desired_slice(service: &Value, pods: &[&Value]) -> Option<Value> {
     let mut ports: BTreeSet<String> = BTreeSet::new();
     let mut port_values: Vec<Value> = Vec::new();
     for pod in pods {
-        if !selector.matches_object(pod) || is_terminal(pod) {
+        let facts = pod.pod();
+        if !selector.matches(&facts.labels) || facts.is_terminal() {
             continue;
         }
-        let Some(ip) = pod_ip(pod) else { continue };
+        let Some(ip) = facts.ip.as_deref() else {
+            continue;
+        };
         let pod_ports: Vec<Value> = service_ports
             .iter()
             .filter_map(|p| endpoint_port(p, pod))
@@ -238,7 +229,7 @@ pub fn desired_slice(service: &Value, pods: &[&Value]) -> Option<Value> {
                 port_values.push(port);
             }
         }
-        let terminating = meta::deletion_timestamp(pod).is_some();
+        let terminating = pod.deleting();
         let serving = is_ready(pod) || publish_not_ready;
         let mut endpoint = json!({
             "addresses": [ip],
@@ -249,10 +240,10 @@ pub fn desired_slice(service: &Value, pods: &[&Value]) -> Option<Value> {
             },
             "targetRef": target_ref(pod),
         });
-        if let Some(node) = pod.at("/spec/nodeName").and_then(Value::as_str) {
+        if let Some(node) = pod.node() {
             endpoint["nodeName"] = json!(node);
         }
-        endpoints.insert(format!("{ip}/{}", meta::uid(pod)), endpoint);
+        endpoints.insert(format!("{ip}/{}", pod.uid()), endpoint);
     }
     let mut labels = meta::string_map(service, "labels");
     labels.insert(SERVICE_NAME_LABEL.into(), meta::name(service).to_string());
@@ -299,29 +290,27 @@ pub fn slice_current(current: &Value, desired: &Value) -> bool {
 /// mirroring controller leaves them be): only those are deleted when their Service goes.
 pub const SKIP_MIRROR_LABEL: &str = "endpointslice.kubernetes.io/skip-mirror";
 
-/// The pods of each namespace.
-fn pods_by_namespace(snapshot: &Snapshot) -> HashMap<&str, Vec<&Value>> {
-    let mut pods: HashMap<&str, Vec<&Value>> = HashMap::new();
-    for pod in snapshot.list(ResourceKind::Pod) {
-        pods.entry(meta::namespace(pod))
-            .or_default()
-            .push(pod.as_ref());
+/// The pods of each namespace, as held.
+fn pods_by_namespace(snapshot: &Snapshot) -> HashMap<&str, Vec<&Held>> {
+    let mut pods: HashMap<&str, Vec<&Held>> = HashMap::new();
+    for pod in snapshot.pods() {
+        pods.entry(pod.namespace()).or_default().push(pod);
     }
     pods
 }
 
 /// What a Service's endpoints were read from: its spec and the selected pods' creation,
 /// readiness, IP and deletion, each at the event that last changed it.
-fn causes_of(service: &Value, pods: &[&Value], snapshot: &Snapshot, outcome: &str) -> Vec<Cause> {
+fn causes_of(service: &Value, pods: &[&Held], snapshot: &Snapshot, outcome: &str) -> Vec<Cause> {
     let mut inputs = vec![Input::new(
         snapshot.marks_of(ResourceKind::Service, service).spec,
         format!("spec of Service {}", meta::name(service)),
     )];
     if let Some(selector) = selector_of(service) {
-        for pod in pods.iter().filter(|p| selector.matches_object(p)) {
-            let marks = snapshot.marks_of(ResourceKind::Pod, pod);
-            let name = meta::name(pod);
-            if let Some(ready) = crate::workers::cache::ready_status(pod) {
+        for pod in pods.iter().filter(|p| selector.matches(&p.pod().labels)) {
+            let marks = snapshot.marks_held(ResourceKind::Pod, pod);
+            let name = pod.name();
+            if let Some(ready) = pod.ready() {
                 inputs.push(Input::new(marks.ready, format!("pod {name} Ready={ready}")));
             }
             if let Some(deletion) = marks.deletion {
@@ -555,6 +544,7 @@ impl Controller for EndpointSliceController {
 mod tests {
     //! given (Service + pods) / when desired / then endpoints.
     use super::*;
+    use std::sync::Arc;
 
     fn service(ports: Value) -> Value {
         json!({"metadata": {"name": "web", "namespace": "default", "uid": "svc-uid", "labels": {"team": "a"}},
@@ -566,6 +556,24 @@ mod tests {
                "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}]},
                "status": {"phase": "Running", "podIP": ip,
                           "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
+    }
+
+    /// `desired_endpoints` of the pods as the informer holds them.
+    fn endpoints_of(service: &Value, pods: &[&Value]) -> Option<Value> {
+        let held = held(pods);
+        desired_endpoints(service, &held.iter().collect::<Vec<_>>())
+    }
+
+    /// `desired_slice` of the pods as the informer holds them.
+    fn slice_of(service: &Value, pods: &[&Value]) -> Option<Value> {
+        let held = held(pods);
+        desired_slice(service, &held.iter().collect::<Vec<_>>())
+    }
+
+    fn held(pods: &[&Value]) -> Vec<Held> {
+        pods.iter()
+            .map(|p| Held::new(ResourceKind::Pod, Arc::new((*p).clone()), None))
+            .collect()
     }
 
     #[test]
@@ -580,7 +588,7 @@ mod tests {
         no_ip["status"]["podIP"] = json!(null);
         let mut done = pod("done", "10.0.0.4", false);
         done["status"]["phase"] = json!("Succeeded");
-        let ep = desired_endpoints(&svc, &[&a, &b, &c, &other, &no_ip, &done]).unwrap();
+        let ep = endpoints_of(&svc, &[&a, &b, &c, &other, &no_ip, &done]).unwrap();
         let subset = &ep["subsets"][0];
         let ips = |k: &str| -> Vec<&str> {
             subset[k]
@@ -604,7 +612,7 @@ mod tests {
         let a = pod("a", "10.0.0.1", true);
         let mut unnamed = pod("b", "10.0.0.2", true);
         unnamed["spec"]["containers"][0]["ports"] = json!([]);
-        let ep = desired_endpoints(&svc, &[&a, &unnamed]).unwrap();
+        let ep = endpoints_of(&svc, &[&a, &unnamed]).unwrap();
         assert_eq!(ep["subsets"].as_array().unwrap().len(), 1);
         assert_eq!(
             ep["subsets"][0]["ports"],
@@ -618,9 +626,9 @@ mod tests {
         let svc = service(json!([{"port": 80, "targetPort": 8080, "protocol": "TCP"}]));
         let mut going = pod("a", "10.0.0.1", true);
         going["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-        let ep = desired_endpoints(&svc, &[&going]).unwrap();
+        let ep = endpoints_of(&svc, &[&going]).unwrap();
         assert!(ep.get("subsets").is_none(), "{ep}");
-        let slice = desired_slice(&svc, &[&going]).unwrap();
+        let slice = slice_of(&svc, &[&going]).unwrap();
         assert_eq!(
             slice["endpoints"][0]["conditions"],
             json!({"ready": false, "serving": true, "terminating": true})
@@ -635,12 +643,12 @@ mod tests {
         let mut svc = service(json!([{"port": 80, "protocol": "TCP"}]));
         svc["spec"]["publishNotReadyAddresses"] = json!(true);
         let b = pod("b", "10.0.0.1", false);
-        let ep = desired_endpoints(&svc, &[&b]).unwrap();
+        let ep = endpoints_of(&svc, &[&b]).unwrap();
         assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], "10.0.0.1");
         assert_eq!(ep["subsets"][0]["ports"][0]["port"], 80);
         svc["spec"]["selector"] = json!(null);
-        assert!(desired_endpoints(&svc, &[&b]).is_none());
-        assert!(desired_slice(&svc, &[&b]).is_none());
+        assert!(endpoints_of(&svc, &[&b]).is_none());
+        assert!(slice_of(&svc, &[&b]).is_none());
     }
 
     #[test]
@@ -648,7 +656,7 @@ mod tests {
         let mut svc = service(json!([{"port": 80, "protocol": "TCP"}]));
         svc["spec"]["clusterIP"] = json!("None");
         let a = pod("a", "10.0.0.1", true);
-        let ep = desired_endpoints(&svc, &[&a]).unwrap();
+        let ep = endpoints_of(&svc, &[&a]).unwrap();
         assert_eq!(ep["metadata"]["labels"][HEADLESS_LABEL], "");
         let mut stored = ep.clone();
         stored["metadata"]["resourceVersion"] = json!("7");
@@ -656,7 +664,7 @@ mod tests {
         let b = pod("b", "10.0.0.2", true);
         assert!(!endpoints_current(
             &stored,
-            &desired_endpoints(&svc, &[&a, &b]).unwrap()
+            &endpoints_of(&svc, &[&a, &b]).unwrap()
         ));
     }
 }

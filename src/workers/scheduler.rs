@@ -2,10 +2,12 @@
 //! a node that is Ready, schedulable, matches `nodeSelector`, tolerates its taints and has room
 //! for the pod's requests; spreads pods of one owner across nodes. A pod that fits nowhere gets
 //! `PodScheduled=False` and a `FailedScheduling` event, and is retried when anything changes.
+//! A pass parses only the pending pods; the placed ones count through their facts (node,
+//! requests, controller).
 
-use super::cache::Snapshot;
+use super::cache::{Held, Snapshot};
 use super::causes::{self, Input};
-use super::pods::{Requests, bytes, cpu_milli, is_pending, pod_requests};
+use super::pods::{Requests, bytes, controller_of, cpu_milli, pod_requests};
 use super::record::{Reporter, Severity};
 use super::{Cause, Caused, Controller, Pass, Wake};
 use crate::api::actors;
@@ -14,6 +16,7 @@ use crate::model::meta::Lookup as _;
 use crate::model::{ResourceKind, meta};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Room on one node.
@@ -164,10 +167,7 @@ fn misfit(pod: &Value, node: &NodeFacts, room: &NodeRoom, asks: Requests) -> Opt
 }
 
 fn controller_uid(pod: &Value) -> Option<String> {
-    pod.at("/metadata/ownerReferences")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|r| r["controller"] == true)
+    controller_of(pod)
         .and_then(|r| r["uid"].as_str())
         .map(str::to_string)
 }
@@ -185,8 +185,9 @@ fn count_owned(
 }
 
 /// Decide a node for each pending pod, oldest first, accounting each placement before the
-/// next so one pass never overfills a node.
-pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<Decision> {
+/// next so one pass never overfills a node. The pods already `placed` (every pod not pending)
+/// count by their facts alone.
+pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Held]) -> Vec<Decision> {
     let mut sorted: Vec<&Value> = nodes.to_vec();
     sorted.sort_by(|a, b| meta::name(a).cmp(meta::name(b)));
     let facts: Vec<NodeFacts> = sorted.iter().map(|n| NodeFacts::of(n)).collect();
@@ -199,20 +200,14 @@ pub fn schedule(pending: &[&Value], nodes: &[&Value], placed: &[&Value]) -> Vec<
     // Pods of each owner on each node (by the node's index), for spreading.
     let mut owners: HashMap<String, Vec<i64>> = HashMap::new();
     for pod in placed {
-        let node = pod
-            .at("/spec/nodeName")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let phase = pod
-            .at("/status/phase")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if phase == "Succeeded" || phase == "Failed" {
+        let facts = pod.pod();
+        if facts.is_terminal() {
             continue;
         }
-        if let Some(&i) = index.get(node) {
-            rooms[i].take(pod_requests(pod));
-            count_owned(&mut owners, controller_uid(pod), i, rooms.len());
+        if let Some(&i) = pod.node().and_then(|node| index.get(node)) {
+            rooms[i].take(facts.requests);
+            let owner = facts.controller_uid().map(str::to_string);
+            count_owned(&mut owners, owner, i, rooms.len());
         }
     }
     let mut decisions = Vec::with_capacity(pending.len());
@@ -298,24 +293,19 @@ fn bind_causes(snapshot: &Snapshot, pod: &Value, node: &str) -> Vec<Cause> {
 
 /// The commands for one scheduling pass over `snapshot`.
 pub fn reconcile(snapshot: &Snapshot, reporter: &Reporter, now: jiff::Timestamp) -> Vec<Caused> {
-    let mut pending: Vec<&Value> = snapshot
-        .list(ResourceKind::Pod)
-        .map(|p| p.as_ref())
-        .filter(|p| is_pending(p))
-        .collect();
+    let mut pending: Vec<&Held> = snapshot.pods().filter(|p| p.pod().pending).collect();
     if pending.is_empty() {
         return vec![];
     }
-    pending.sort_by_key(|p| meta::resource_version(p).parse::<i64>().unwrap_or(0));
+    pending.sort_by_key(|p| p.version());
+    // Only the pending pods are parsed: they are the ones a pass writes.
+    let pending: Vec<Arc<Value>> = pending.into_iter().map(Held::object).collect();
+    let pending: Vec<&Value> = pending.iter().map(|p| p.as_ref()).collect();
     let nodes: Vec<&Value> = snapshot
         .list(ResourceKind::Node)
         .map(|n| n.as_ref())
         .collect();
-    let placed: Vec<&Value> = snapshot
-        .list(ResourceKind::Pod)
-        .map(|p| p.as_ref())
-        .filter(|p| !is_pending(p))
-        .collect();
+    let placed: Vec<&Held> = snapshot.pods().filter(|p| !p.pod().pending).collect();
     let mut commands = Vec::new();
     for (pod, decision) in pending.iter().zip(schedule(&pending, &nodes, &placed)) {
         let namespace = meta::namespace(pod).to_string();
@@ -524,6 +514,7 @@ mod tests {
         running["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!("1500m");
         let pods: Vec<Value> = (0..2).map(|i| pod(&format!("p{i}"))).collect();
         let pending: Vec<&Value> = pods.iter().collect();
+        let running = Held::new(ResourceKind::Pod, Arc::new(running), None);
         let decisions = schedule(&pending, &[&n], &[&running]);
         assert_eq!(names(&decisions)[0], "a");
         assert_eq!(
