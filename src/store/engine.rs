@@ -3,11 +3,11 @@
 //! names an engine. Where a database lives is a [`Database`]: a SQLite file or a PostgreSQL
 //! URL.
 
-use super::sqlite;
 use super::{
     Compaction, CompactionCursor, CompactionPlan, EventRow, ListPage, ListQuery, LogFilter,
     NewEvent, ObjectKey, ProjectedRow, RecordedPage, StoreError, StoredObject,
 };
+use super::{postgres, sqlite};
 use crate::model::ResourceKind;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -79,29 +79,26 @@ impl From<PathBuf> for Database {
 /// The one connection that writes (for a read-only server: one that cannot).
 pub enum Writer {
     Sqlite(sqlite::Writer),
+    Postgres(postgres::Writer),
 }
 
 /// One read-only connection of its own: the writer's decider, which reads what is committed.
 pub enum Reader {
     Sqlite(sqlite::Reader),
+    Postgres(postgres::Reader),
 }
 
 /// The pool every other read goes through. Cheap to clone.
 #[derive(Clone)]
 pub enum Readers {
     Sqlite(sqlite::Readers),
+    Postgres(postgres::Readers),
 }
 
 /// A connection that keeps the database's write-ahead log small, off the writer's path.
 pub enum Checkpointer {
     Sqlite(sqlite::Checkpointer),
-}
-
-/// PostgreSQL databases are not served yet.
-macro_rules! not_yet {
-    () => {
-        return Err(StoreError::other("PostgreSQL databases are not supported yet").into())
-    };
+    Postgres(postgres::Checkpointer),
 }
 
 /// The same call on whichever dialect's handle `$handle` holds.
@@ -109,6 +106,7 @@ macro_rules! dispatch {
     ($handle:expr, $h:ident => $call:expr) => {
         match $handle {
             Self::Sqlite($h) => $call,
+            Self::Postgres($h) => $call,
         }
     };
 }
@@ -121,7 +119,10 @@ pub async fn open(database: impl Into<Database>) -> anyhow::Result<(Writer, Read
             let (writer, readers) = sqlite::open(&path).await?;
             (Writer::Sqlite(writer), Readers::Sqlite(readers))
         }
-        Database::Postgres { .. } => not_yet!(),
+        Database::Postgres { url, data_dir } => {
+            let (writer, readers) = postgres::open(&url, &data_dir).await?;
+            (Writer::Postgres(writer), Readers::Postgres(readers))
+        }
     })
 }
 
@@ -133,7 +134,10 @@ pub async fn open_read_only(database: impl Into<Database>) -> anyhow::Result<(Wr
             let (writer, readers) = sqlite::open_read_only(&path).await?;
             (Writer::Sqlite(writer), Readers::Sqlite(readers))
         }
-        Database::Postgres { .. } => not_yet!(),
+        Database::Postgres { url, data_dir } => {
+            let (writer, readers) = postgres::open_read_only(&url, &data_dir).await?;
+            (Writer::Postgres(writer), Readers::Postgres(readers))
+        }
     })
 }
 
@@ -141,7 +145,9 @@ pub async fn open_read_only(database: impl Into<Database>) -> anyhow::Result<(Wr
 pub async fn open_readers(database: impl Into<Database>) -> Result<Readers, StoreError> {
     Ok(match database.into() {
         Database::Sqlite(path) => Readers::Sqlite(sqlite::open_readers(&path).await?),
-        Database::Postgres { .. } => not_yet!(),
+        Database::Postgres { url, data_dir } => {
+            Readers::Postgres(postgres::open_readers(&url, &data_dir).await?)
+        }
     })
 }
 
@@ -149,7 +155,9 @@ pub async fn open_readers(database: impl Into<Database>) -> Result<Readers, Stor
 pub async fn connect_writer(database: impl Into<Database>) -> Result<Writer, StoreError> {
     Ok(match database.into() {
         Database::Sqlite(path) => Writer::Sqlite(sqlite::connect_writer(&path).await?),
-        Database::Postgres { .. } => not_yet!(),
+        Database::Postgres { url, data_dir } => {
+            Writer::Postgres(postgres::connect_writer(&url, &data_dir).await?)
+        }
     })
 }
 
@@ -159,7 +167,9 @@ pub async fn connect_checkpointer(
 ) -> Result<Checkpointer, StoreError> {
     Ok(match database.into() {
         Database::Sqlite(path) => Checkpointer::Sqlite(sqlite::connect_checkpointer(&path).await?),
-        Database::Postgres { .. } => not_yet!(),
+        Database::Postgres { url, .. } => {
+            Checkpointer::Postgres(postgres::connect_checkpointer(&url).await?)
+        }
     })
 }
 
@@ -316,6 +326,7 @@ impl Readers {
     pub async fn detach_one(&self) -> Result<Reader, StoreError> {
         Ok(match self {
             Readers::Sqlite(r) => Reader::Sqlite(r.detach_one().await?),
+            Readers::Postgres(r) => Reader::Postgres(r.detach_one().await?),
         })
     }
 
@@ -484,7 +495,7 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         let full = e
             .as_database_error()
-            .is_some_and(sqlite::is_disk_full);
+            .is_some_and(|d| sqlite::is_disk_full(d) || postgres::is_disk_full(d));
         if full {
             StoreError::DiskFull
         } else {

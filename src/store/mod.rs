@@ -19,10 +19,12 @@
 //!   converted once (`engine`).
 //!
 //! The handles (`engine`) hold the handle of their database's dialect and forward each call:
-//! the SQLite dialect in `sqlite/` (schema: `migrations/`). A dialect implements the same
-//! methods over these types; nothing above this module names an engine.
+//! the SQLite dialect in `sqlite/` (schema: `migrations/`), the PostgreSQL one in `postgres/`
+//! (schema: `migrations/postgres/`, the same tables, indexes and rules). Both implement the
+//! same methods over these types; nothing above this module names an engine.
 
 mod engine;
+mod postgres;
 pub mod seal;
 mod sqlite;
 #[cfg(test)]
