@@ -27,6 +27,8 @@ mod maintain;
 mod objects;
 mod open;
 
+#[cfg(test)]
+pub(super) use log::where_clause;
 pub use open::{connect_checkpointer, connect_writer, open, open_read_only, open_readers};
 
 use super::StoreError;
