@@ -53,6 +53,7 @@ on_both_engines!(
     the_log_is_append_only_after_its_compaction_point_and_never_updated,
     a_compaction_folds_the_chosen_history_and_keeps_every_fold_after_its_point,
     a_sqlite_log_prefix_is_copied_seq_for_seq,
+    a_secret_is_sealed_at_rest_with_the_data_directorys_key,
 );
 
 /// A database and the writer's bookkeeping for hand-made events.
@@ -86,6 +87,11 @@ impl Log {
     async fn new(engine: Engine) -> Log {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = database(engine, dir.path()).await;
+        Log::open(dir, database).await
+    }
+
+    /// A log in `database`, whose data directory is `dir`.
+    async fn open(dir: tempfile::TempDir, database: Database) -> Log {
         let (writer, readers) = open(database.clone()).await.expect("database");
         Log {
             dir,
@@ -1214,6 +1220,58 @@ async fn a_sqlite_log_prefix_is_copied_seq_for_seq(engine: Engine) {
     );
 }
 
+async fn a_secret_is_sealed_at_rest_with_the_data_directorys_key(engine: Engine) {
+    let value = "c2VjcmV0LXZhbHVl";
+    let secret = || {
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "namespace": "default", "uid": "us"}, "data": {"k": value}})
+    };
+    let created = || vec![(ResourceKind::Secret, "default", "s", "Created", secret())];
+    let mut log = Log::new(engine).await;
+    log.commit(created()).await.expect("commit");
+    assert!(log.dir.path().join(seal::KEY_FILE).exists());
+    let served = log
+        .readers
+        .get(ResourceKind::Secret, "default", "s")
+        .await
+        .expect("get")
+        .expect("the secret");
+    assert!(served.json.contains(value));
+    let (rows, applied) = log.projections().await;
+    let at_rest = &rows[&key("Secret", "default", "s")];
+    assert!(!at_rest.object.contains(value), "{}", at_rest.object);
+    assert_eq!(at_rest.uid, "us");
+    // A rebuild copies the sealed text and reads the uid it carries in the clear.
+    log.writer.rebuild().await.expect("rebuild");
+    assert_eq!(log.projections().await, (rows, applied));
+
+    // A copied log brings its keys into the data directory.
+    let mut source = Log::new(Engine::Sqlite).await;
+    source.commit(created()).await.expect("commit");
+    let mut copy = Log::new(engine).await;
+    copy.writer
+        .copy_log_from(&source.dir.path().join("state.db"), 1)
+        .await
+        .expect("copy");
+    copy.writer.rebuild().await.expect("rebuild");
+    // Readers opened after the copy (as `replay` serves it) hold the adopted key.
+    let copied = open_readers(copy.database.clone())
+        .await
+        .expect("readers")
+        .get(ResourceKind::Secret, "default", "s")
+        .await
+        .expect("get")
+        .expect("the secret");
+    let original = source
+        .readers
+        .get(ResourceKind::Secret, "default", "s")
+        .await
+        .expect("get")
+        .expect("the secret");
+    assert_eq!(copied.json, original.json);
+    assert!(copied.json.contains(value));
+}
+
 #[tokio::test]
 async fn postgres_keeps_its_write_ahead_log_itself_and_serves_read_only() {
     let mut log = Log::new(Engine::Postgres).await;
@@ -1259,6 +1317,84 @@ async fn postgres_keeps_its_write_ahead_log_itself_and_serves_read_only() {
     let empty = database(Engine::Postgres, dir.path()).await;
     let refused = open_read_only(empty).await.err().expect("refused");
     assert!(refused.to_string().contains("needs migrating"), "{refused}");
+}
+
+/// The names of the pods a list gives, whole and a page of two at a time, now and at the
+/// log's position.
+async fn listed_names(log: &Log) -> Vec<Vec<String>> {
+    let names = |page: &ListPage| -> Vec<String> {
+        page.items
+            .iter()
+            .map(|json| {
+                let object: Value = serde_json::from_str(json).expect("json");
+                meta::name(&object).to_string()
+            })
+            .collect()
+    };
+    let all = ListQuery::default();
+    let whole = log
+        .readers
+        .list(ResourceKind::Pod, &all, None)
+        .await
+        .expect("list");
+    let at = log
+        .readers
+        .list_at(ResourceKind::Pod, &all, None, log.seq)
+        .await
+        .expect("list at");
+    let mut paged = Vec::new();
+    let mut query = ListQuery {
+        limit: Some(2),
+        ..Default::default()
+    };
+    loop {
+        let page = log
+            .readers
+            .list(ResourceKind::Pod, &query, None)
+            .await
+            .expect("page");
+        paged.extend(names(&page));
+        match page.continue_after {
+            Some(after) => query.start_after = Some(after),
+            None => break,
+        }
+    }
+    vec![names(&whole), names(&at), paged]
+}
+
+#[tokio::test]
+async fn names_are_ordered_bytewise_on_both_engines_whatever_the_databases_locale() {
+    let names = ["a", "B", "_x", "b-1", "b.1", "Z", "é", "e"];
+    let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    expected.sort();
+    let created = || {
+        names
+            .iter()
+            .map(|n| {
+                (
+                    ResourceKind::Pod,
+                    "default",
+                    *n,
+                    "Created",
+                    pod(n, &format!("u{n}"), None, "1"),
+                )
+            })
+            .collect::<Vec<Change<'_>>>()
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let english = Database::Postgres {
+        url: server::new_database_in_english().await,
+        data_dir: dir.path().to_path_buf(),
+    };
+    let mut logs = vec![
+        Log::new(Engine::Sqlite).await,
+        Log::new(Engine::Postgres).await,
+        Log::open(dir, english).await,
+    ];
+    for log in &mut logs {
+        log.commit(created()).await.expect("commit");
+        assert_eq!(listed_names(log).await, vec![expected.clone(); 3]);
+    }
 }
 
 #[test]
@@ -1310,6 +1446,11 @@ mod server {
 
     /// A new, empty database (`t_<random>`) of the test server; its URL.
     pub(super) async fn new_database() -> String {
+        create("").await
+    }
+
+    /// A new database made with `options`; its URL.
+    async fn create(options: &str) -> String {
         let admin = match SERVER.get_or_init(start) {
             Ok(url) => url.clone(),
             Err(why) => panic!("{why}"),
@@ -1318,12 +1459,24 @@ mod server {
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("connecting to the test PostgreSQL ({admin}): {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("a database for the test");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name} {options}"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("a database for the test");
         let _ = conn.close().await;
         with_database(&admin, &name)
+    }
+
+    /// A new database whose own collation is English (ICU), not bytewise: the schema's
+    /// columns must keep SQLite's order in it.
+    pub(super) async fn new_database_in_english() -> String {
+        create(
+            "TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' \
+             LOCALE 'C'",
+        )
+        .await
     }
 
     /// `url` with its database replaced by `name` (the query, such as the socket's `host`,
