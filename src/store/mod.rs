@@ -2,33 +2,39 @@
 //! `sqlx`). Everything above it reads and writes through the handles and types here, which say
 //! nothing about the engine:
 //!
-//! - opening a data directory's database: [`open`] (the writer's connection, migrated, and the
-//!   read pool), [`open_read_only`] (a server that writes nothing), [`open_readers`] (the
-//!   debugging commands beside a running server), [`connect_writer`] and
-//!   [`connect_checkpointer`] (more connections to a database `open` migrated);
+//! - opening a data directory's database ([`Database`]: a SQLite file, or a PostgreSQL URL
+//!   with the data directory that keeps the encryption keys): [`open`] (the writer's
+//!   connection, migrated, and the read pool), [`open_read_only`] (a server that writes
+//!   nothing), [`open_readers`] (the debugging commands beside a running server),
+//!   [`connect_writer`] and [`connect_checkpointer`] (more connections to a database `open`
+//!   migrated);
 //! - [`Writer`]: one batch of the log's writer in one transaction ([`Writer::commit`]: the
 //!   events appended with multi-row inserts, the projection rows written, the projections'
 //!   position recorded), rebuild, snapshots, checkpoints, the copy of a log prefix (`replay`),
 //!   compaction (`begin_compaction`, `compact_step`, the vacuum);
 //! - [`Reader`]: the writer's decider reading current state; [`Readers`]: every other read of
 //!   current state and of the log;
-//! - the one event row ([`EventRow`], with its one column list in the dialect), the one
+//! - the one event row ([`EventRow`], with its one column list in each dialect), the one
 //!   projection row ([`ProjectedRow`]), and [`StoreError`], into which the engine's errors are
-//!   converted once, here.
+//!   converted once (`engine`).
 //!
-//! The SQLite dialect lives in `sqlite/`. A second engine would implement the same handles
-//! (today concrete types, re-exported from the dialect) over these types; nothing above this
-//! module would change. The schema is `migrations/`.
+//! The handles (`engine`) hold the handle of their database's dialect and forward each call:
+//! the SQLite dialect in `sqlite/` (schema: `migrations/`), the PostgreSQL one in `postgres/`
+//! (schema: `migrations/postgres/`, the same tables, indexes and rules). Both implement the
+//! same methods over these types; nothing above this module names an engine.
 
+mod engine;
+mod postgres;
 pub mod seal;
 mod sqlite;
 #[cfg(test)]
 mod tests;
 
-pub use sqlite::{
-    Checkpointer, Reader, Readers, WAL_LIMIT_BYTES, Writer, connect_checkpointer, connect_writer,
-    open, open_read_only, open_readers,
+pub use engine::{
+    Checkpointer, Database, Reader, Readers, Writer, connect_checkpointer, connect_writer, open,
+    open_read_only, open_readers,
 };
+pub use sqlite::WAL_LIMIT_BYTES;
 
 use crate::model::ResourceKind;
 use crate::model::meta::Lookup as _;

@@ -1,15 +1,66 @@
-//! The store against a real SQLite database in a temporary directory, migrated as a server's:
-//! commits keep the log and the projections together, reads at a past seq see the state then,
-//! and a rebuild (from genesis or from a snapshot) gives the rows the writer maintained.
+//! The store against real databases, migrated as a server's, each case on both engines: a
+//! SQLite file in a temporary directory, and a fresh database of a PostgreSQL server. Commits
+//! keep the log and the projections together, reads at a past seq see the state then, and a
+//! rebuild (from genesis or from a snapshot) gives the rows the writer maintained.
+//!
+//! The PostgreSQL server is the one `KUBETRAIL_TEST_POSTGRES` names (a URL whose user may
+//! create databases), or else one the tests start (`server`): Debian's PostgreSQL 15 in a
+//! temporary directory, on a Unix socket there only, stopped when the test process exits.
 
 use super::*;
 use crate::model::meta;
 use serde_json::json;
 use std::collections::BTreeMap;
 
+/// Which engine a case runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Each case, once per engine: `on_sqlite::NAME` and `on_postgres::NAME` run `NAME(engine)`.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Engine::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_engines!(
+    an_append_projects_its_objects_in_the_same_transaction,
+    a_delete_removes_the_projection_row_and_the_log_keeps_the_event,
+    a_list_at_a_past_seq_returns_the_state_then,
+    a_rebuild_gives_the_rows_the_writer_maintained_from_genesis_and_from_a_snapshot,
+    last_seq_follows_the_appends,
+    the_watch_replay_carries_each_events_previous_object,
+    a_full_database_is_a_full_disk,
+    entries_at_many_seqs_are_read_together_without_their_objects,
+    the_log_is_append_only_after_its_compaction_point_and_never_updated,
+    a_compaction_folds_the_chosen_history_and_keeps_every_fold_after_its_point,
+    a_sqlite_log_prefix_is_copied_seq_for_seq,
+    a_secret_is_sealed_at_rest_with_the_data_directorys_key,
+);
+
 /// A database and the writer's bookkeeping for hand-made events.
 struct Log {
-    _dir: tempfile::TempDir,
+    /// The data directory (the SQLite file, the encryption keys).
+    dir: tempfile::TempDir,
+    database: Database,
     writer: Writer,
     readers: Readers,
     /// Each object's last event seq (for `prev_seq`).
@@ -20,12 +71,31 @@ struct Log {
 /// One event to commit: (kind, namespace, name, event type, object).
 type Change<'a> = (ResourceKind, &'a str, &'a str, &'a str, Value);
 
+/// Where a case's database lives, in the data directory `dir`: a new SQLite file, or a new
+/// database of the test PostgreSQL server.
+async fn database(engine: Engine, dir: &std::path::Path) -> Database {
+    match engine {
+        Engine::Sqlite => Database::Sqlite(dir.join("state.db")),
+        Engine::Postgres => Database::Postgres {
+            url: server::new_database().await,
+            data_dir: dir.to_path_buf(),
+        },
+    }
+}
+
 impl Log {
-    async fn new() -> Log {
+    async fn new(engine: Engine) -> Log {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (writer, readers) = open(&dir.path().join("state.db")).await.expect("database");
+        let database = database(engine, dir.path()).await;
+        Log::open(dir, database).await
+    }
+
+    /// A log in `database`, whose data directory is `dir`.
+    async fn open(dir: tempfile::TempDir, database: Database) -> Log {
+        let (writer, readers) = open(database.clone()).await.expect("database");
         Log {
-            _dir: dir,
+            dir,
+            database,
             writer,
             readers,
             last: BTreeMap::new(),
@@ -213,9 +283,8 @@ async fn busy(log: &mut Log) {
     .expect("third batch");
 }
 
-#[tokio::test]
-async fn an_append_projects_its_objects_in_the_same_transaction() {
-    let mut log = Log::new().await;
+async fn an_append_projects_its_objects_in_the_same_transaction(engine: Engine) {
+    let mut log = Log::new(engine).await;
     log.commit(vec![(
         ResourceKind::Pod,
         "default",
@@ -271,9 +340,8 @@ async fn an_append_projects_its_objects_in_the_same_transaction() {
     assert_eq!(log.readers.last_seq().await.expect("last seq"), 1);
 }
 
-#[tokio::test]
-async fn a_delete_removes_the_projection_row_and_the_log_keeps_the_event() {
-    let mut log = Log::new().await;
+async fn a_delete_removes_the_projection_row_and_the_log_keeps_the_event(engine: Engine) {
+    let mut log = Log::new(engine).await;
     busy(&mut log).await;
     let (rows, _) = log.projections().await;
     // `b` was deleted in the second batch and created again (another uid) in the third.
@@ -309,9 +377,8 @@ async fn a_delete_removes_the_projection_row_and_the_log_keeps_the_event() {
     );
 }
 
-#[tokio::test]
-async fn a_list_at_a_past_seq_returns_the_state_then() {
-    let mut log = Log::new().await;
+async fn a_list_at_a_past_seq_returns_the_state_then(engine: Engine) {
+    let mut log = Log::new(engine).await;
     busy(&mut log).await;
     let names = |page: &ListPage| -> Vec<(String, String)> {
         page.items
@@ -375,9 +442,10 @@ async fn a_list_at_a_past_seq_returns_the_state_then() {
     );
 }
 
-#[tokio::test]
-async fn a_rebuild_gives_the_rows_the_writer_maintained_from_genesis_and_from_a_snapshot() {
-    let mut log = Log::new().await;
+async fn a_rebuild_gives_the_rows_the_writer_maintained_from_genesis_and_from_a_snapshot(
+    engine: Engine,
+) {
+    let mut log = Log::new(engine).await;
     busy(&mut log).await;
     let (live, applied) = log.projections().await;
     assert_eq!(log.writer.rebuild().await.expect("rebuild"), log.seq as u64);
@@ -463,9 +531,8 @@ async fn a_rebuild_gives_the_rows_the_writer_maintained_from_genesis_and_from_a_
     );
 }
 
-#[tokio::test]
-async fn last_seq_follows_the_appends() {
-    let mut log = Log::new().await;
+async fn last_seq_follows_the_appends(engine: Engine) {
+    let mut log = Log::new(engine).await;
     assert_eq!(log.readers.last_seq().await.expect("empty"), 0);
     assert_eq!(log.writer.last_seq().await.expect("empty"), 0);
     busy(&mut log).await;
@@ -530,9 +597,8 @@ async fn last_seq_follows_the_appends() {
     assert!(log.writer.projections_current().await.expect("current"));
 }
 
-#[tokio::test]
-async fn the_watch_replay_carries_each_events_previous_object() {
-    let mut log = Log::new().await;
+async fn the_watch_replay_carries_each_events_previous_object(engine: Engine) {
+    let mut log = Log::new(engine).await;
     busy(&mut log).await;
     let replayed = log
         .readers
@@ -569,11 +635,11 @@ async fn the_watch_replay_carries_each_events_previous_object() {
     assert_eq!(everything[0].kind, "Namespace");
 }
 
-#[tokio::test]
-async fn a_full_database_is_a_full_disk() {
-    let mut log = Log::new().await;
+async fn a_full_database_is_a_full_disk(engine: Engine) {
+    let mut log = Log::new(engine).await;
     busy(&mut log).await;
-    // SQLite answers a database at its page limit as it answers a full disk (SQLITE_FULL).
+    // SQLite answers a database at its page limit as it answers a full disk (SQLITE_FULL);
+    // on PostgreSQL a trigger raises what a full disk does (SQLSTATE 53100).
     log.writer.limit_pages_to_current().await.expect("limit");
     let big = "x".repeat(1 << 16);
     let refused = log
@@ -648,11 +714,16 @@ fn the_where_clause_and_matches_agree() {
         assert_eq!(filter.matches(&entry), expected, "{why}");
     }
     assert_eq!(sqlite::where_clause(&LogFilter::default()).0, "");
+    let (clause, binds) = postgres::where_clause(&filter, &mut Default::default());
+    assert_eq!(
+        clause,
+        " WHERE kind = $1 AND actor = $2 AND event_type IN ($3, $4) AND seq >= $5 AND time <= $6"
+    );
+    assert_eq!(binds.len(), 6);
 }
 
-#[tokio::test]
-async fn entries_at_many_seqs_are_read_together_without_their_objects() {
-    let mut log = Log::new().await;
+async fn entries_at_many_seqs_are_read_together_without_their_objects(engine: Engine) {
+    let mut log = Log::new(engine).await;
     busy(&mut log).await;
     let seqs: Vec<i64> = (1..=8).chain([42]).collect();
     let found = log
@@ -692,12 +763,12 @@ async fn entries_at_many_seqs_are_read_together_without_their_objects() {
 #[tokio::test]
 async fn a_grown_write_ahead_log_is_cut_back_once_readers_let_go() {
     use sqlx::Connection as _;
-    let mut log = Log::new().await;
+    let mut log = Log::new(Engine::Sqlite).await;
     log.writer
         .leave_checkpoints_to_checkpointer()
         .await
         .expect("no automatic checkpoints");
-    let database = log._dir.path().join("state.db");
+    let database = log.dir.path().join("state.db");
     let mut checkpointer = connect_checkpointer(&database).await.expect("checkpointer");
     // A reader inside a transaction keeps SQLite from starting the log over.
     let mut reader = sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display()))
@@ -853,9 +924,8 @@ async fn retained(log: &mut Log) {
     }
 }
 
-#[tokio::test]
-async fn the_log_is_append_only_after_its_compaction_point_and_never_updated() {
-    let mut log = Log::new().await;
+async fn the_log_is_append_only_after_its_compaction_point_and_never_updated(engine: Engine) {
+    let mut log = Log::new(engine).await;
     retained(&mut log).await;
     let delete = |seq: i64| format!("DELETE FROM events WHERE seq = {seq}");
     assert!(
@@ -902,9 +972,10 @@ async fn the_log_is_append_only_after_its_compaction_point_and_never_updated() {
     );
 }
 
-#[tokio::test]
-async fn a_compaction_folds_the_chosen_history_and_keeps_every_fold_after_its_point() {
-    let mut log = Log::new().await;
+async fn a_compaction_folds_the_chosen_history_and_keeps_every_fold_after_its_point(
+    engine: Engine,
+) {
+    let mut log = Log::new(engine).await;
     retained(&mut log).await;
     let query = ListQuery::default();
     let mut before = Vec::new();
@@ -1033,5 +1104,498 @@ async fn a_compaction_folds_the_chosen_history_and_keeps_every_fold_after_its_po
         .expect("step")
     {
         assert_eq!(step, 0);
+    }
+}
+
+/// One event with every optional field set, and strings JSON must escape, appended alone.
+async fn append_odd_event(log: &mut Log, seq: i64) {
+    let object = pod("d", "ud", None, "é\"\\\u{1}\t☃").to_string();
+    let causes = Cause::list_json(&[Cause::new(2, "0 of 1 \"pods\" ☃"), Cause::new(3, "x")]);
+    let event = NewEvent {
+        row: EventRow {
+            seq,
+            time: "2026-01-01T00:00:09.000000000Z",
+            api_version: "v1",
+            kind: "Pod",
+            namespace: "default",
+            name: "d",
+            uid: "ud",
+            event_type: "Created",
+            event_version: 2,
+            prev_seq: None,
+            object: &object,
+            actor: "system:serviceaccount:kube-system:\"x\"",
+            user_agent: Some("kubectl/v1.37 \"quoted\" \\ é ☃ \u{1}\u{1f}\n\t\r\u{8}\u{c}/"),
+            field_manager: Some("manager ☃ \"m\""),
+            request_id: "r-\u{7f}",
+            caused_by: Some(2),
+            causes: Some(&causes),
+        },
+        changes: "[{\"path\":\"/spec\",\"op\":\"add\"}]",
+    };
+    log.writer
+        .append_unprojected(std::slice::from_ref(&event))
+        .await
+        .expect("append");
+}
+
+/// The log's events up to `to`, with their objects.
+async fn read(log: &Log, to: i64) -> Vec<EventRow> {
+    let filter = LogFilter {
+        to_seq: Some(to),
+        ..Default::default()
+    };
+    log.readers
+        .entries(&filter, 0, 100, true)
+        .await
+        .expect("entries")
+}
+
+/// A pod's recorded history.
+async fn pod_history(log: &Log, name: &str) -> RecordedPage {
+    log.readers
+        .recorded_history_page(ResourceKind::Pod, "default", name, 0, 100)
+        .await
+        .expect("page")
+        .expect("recorded")
+}
+
+async fn a_sqlite_log_prefix_is_copied_seq_for_seq(engine: Engine) {
+    let mut source = Log::new(Engine::Sqlite).await;
+    busy(&mut source).await;
+    append_odd_event(&mut source, 9).await;
+    let file = source.dir.path().join("state.db");
+    let everything = LogFilter::default();
+
+    let mut prefix = Log::new(engine).await;
+    let copied = prefix.writer.copy_log_from(&file, 6).await.expect("copy");
+    assert_eq!(copied, 6);
+    assert_eq!(read(&prefix, 100).await, read(&source, 6).await);
+    prefix.writer.rebuild().await.expect("rebuild");
+    let query = ListQuery::default();
+    assert_eq!(
+        prefix
+            .readers
+            .list(ResourceKind::Pod, &query, None)
+            .await
+            .expect("list")
+            .items,
+        source
+            .readers
+            .list_at(ResourceKind::Pod, &query, None, 6)
+            .await
+            .expect("list at 6")
+            .items
+    );
+
+    let mut whole = Log::new(engine).await;
+    let copied = whole.writer.copy_log_from(&file, 100).await.expect("copy");
+    assert_eq!(copied, 9);
+    assert_eq!(
+        whole
+            .readers
+            .entries(&everything, 0, 100, true)
+            .await
+            .expect("entries"),
+        read(&source, 100).await
+    );
+    // The history entries are made from the copied rows by each engine's trigger: the same
+    // text, byte for byte, escapes and all.
+    for name in ["a", "b", "d"] {
+        let copied = pod_history(&whole, name).await;
+        assert_eq!(copied, pod_history(&source, name).await);
+        let _: Value = serde_json::from_str(&copied.items).expect("the page is JSON");
+    }
+    whole.writer.rebuild().await.expect("rebuild");
+    assert!(whole.writer.projections_current().await.expect("current"));
+    assert_eq!(
+        whole
+            .readers
+            .get(ResourceKind::Pod, "default", "d")
+            .await
+            .expect("get")
+            .expect("d")
+            .json,
+        read(&source, 100).await[8].object
+    );
+}
+
+async fn a_secret_is_sealed_at_rest_with_the_data_directorys_key(engine: Engine) {
+    let value = "c2VjcmV0LXZhbHVl";
+    let secret = || {
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "namespace": "default", "uid": "us"}, "data": {"k": value}})
+    };
+    let created = || vec![(ResourceKind::Secret, "default", "s", "Created", secret())];
+    let mut log = Log::new(engine).await;
+    log.commit(created()).await.expect("commit");
+    assert!(log.dir.path().join(seal::KEY_FILE).exists());
+    let served = log
+        .readers
+        .get(ResourceKind::Secret, "default", "s")
+        .await
+        .expect("get")
+        .expect("the secret");
+    assert!(served.json.contains(value));
+    let (rows, applied) = log.projections().await;
+    let at_rest = &rows[&key("Secret", "default", "s")];
+    assert!(!at_rest.object.contains(value), "{}", at_rest.object);
+    assert_eq!(at_rest.uid, "us");
+    // A rebuild copies the sealed text and reads the uid it carries in the clear.
+    log.writer.rebuild().await.expect("rebuild");
+    assert_eq!(log.projections().await, (rows, applied));
+
+    // A copied log brings its keys into the data directory.
+    let mut source = Log::new(Engine::Sqlite).await;
+    source.commit(created()).await.expect("commit");
+    let mut copy = Log::new(engine).await;
+    copy.writer
+        .copy_log_from(&source.dir.path().join("state.db"), 1)
+        .await
+        .expect("copy");
+    copy.writer.rebuild().await.expect("rebuild");
+    // Readers opened after the copy (as `replay` serves it) hold the adopted key.
+    let copied = open_readers(copy.database.clone())
+        .await
+        .expect("readers")
+        .get(ResourceKind::Secret, "default", "s")
+        .await
+        .expect("get")
+        .expect("the secret");
+    let original = source
+        .readers
+        .get(ResourceKind::Secret, "default", "s")
+        .await
+        .expect("get")
+        .expect("the secret");
+    assert_eq!(copied.json, original.json);
+    assert!(copied.json.contains(value));
+}
+
+#[tokio::test]
+async fn postgres_keeps_its_write_ahead_log_itself_and_serves_read_only() {
+    let mut log = Log::new(Engine::Postgres).await;
+    busy(&mut log).await;
+    let mut checkpointer = connect_checkpointer(log.database.clone())
+        .await
+        .expect("checkpointer");
+    assert_eq!(checkpointer.checkpoint().await.expect("checkpoint"), 0);
+    checkpointer.close().await;
+    assert_eq!(log.readers.wal_size(), 0);
+    assert!(log.readers.database_size().await.expect("size") > 0);
+    log.writer
+        .leave_checkpoints_to_checkpointer()
+        .await
+        .expect("nothing to turn off");
+    assert!(
+        log.writer
+            .vacuums_incrementally()
+            .await
+            .expect("autovacuum")
+    );
+    assert_eq!(
+        log.writer.incremental_vacuum_step().await.expect("vacuum"),
+        0
+    );
+    log.writer.vacuum().await.expect("vacuum full");
+    assert_eq!(log.readers.last_seq().await.expect("last seq"), 8);
+
+    let (mut writer, readers) = open_read_only(log.database.clone())
+        .await
+        .expect("read-only");
+    assert_eq!(readers.last_seq().await.expect("last seq"), 8);
+    assert!(writer.execute_raw("DELETE FROM objects").await.is_err());
+    let debugging = open_readers(log.database.clone()).await.expect("readers");
+    let (census, oldest) = debugging.census().await.expect("census");
+    assert_eq!(oldest, 1);
+    assert_eq!(
+        census,
+        [("Namespace".to_string(), 1, 1), ("Pod".to_string(), 7, 3)]
+    );
+    // A database nothing migrated is refused, saying what to run.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = database(Engine::Postgres, dir.path()).await;
+    let refused = open_read_only(empty).await.err().expect("refused");
+    assert!(refused.to_string().contains("needs migrating"), "{refused}");
+}
+
+/// The names of the pods a list gives, whole and a page of two at a time, now and at the
+/// log's position.
+async fn listed_names(log: &Log) -> Vec<Vec<String>> {
+    let names = |page: &ListPage| -> Vec<String> {
+        page.items
+            .iter()
+            .map(|json| {
+                let object: Value = serde_json::from_str(json).expect("json");
+                meta::name(&object).to_string()
+            })
+            .collect()
+    };
+    let all = ListQuery::default();
+    let whole = log
+        .readers
+        .list(ResourceKind::Pod, &all, None)
+        .await
+        .expect("list");
+    let at = log
+        .readers
+        .list_at(ResourceKind::Pod, &all, None, log.seq)
+        .await
+        .expect("list at");
+    let mut paged = Vec::new();
+    let mut query = ListQuery {
+        limit: Some(2),
+        ..Default::default()
+    };
+    loop {
+        let page = log
+            .readers
+            .list(ResourceKind::Pod, &query, None)
+            .await
+            .expect("page");
+        paged.extend(names(&page));
+        match page.continue_after {
+            Some(after) => query.start_after = Some(after),
+            None => break,
+        }
+    }
+    vec![names(&whole), names(&at), paged]
+}
+
+#[tokio::test]
+async fn names_are_ordered_bytewise_on_both_engines_whatever_the_databases_locale() {
+    let names = ["a", "B", "_x", "b-1", "b.1", "Z", "é", "e"];
+    let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    expected.sort();
+    let created = || {
+        names
+            .iter()
+            .map(|n| {
+                (
+                    ResourceKind::Pod,
+                    "default",
+                    *n,
+                    "Created",
+                    pod(n, &format!("u{n}"), None, "1"),
+                )
+            })
+            .collect::<Vec<Change<'_>>>()
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let english = Database::Postgres {
+        url: server::new_database_in_english().await,
+        data_dir: dir.path().to_path_buf(),
+    };
+    let mut logs = vec![
+        Log::new(Engine::Sqlite).await,
+        Log::new(Engine::Postgres).await,
+        Log::open(dir, english).await,
+    ];
+    for log in &mut logs {
+        log.commit(created()).await.expect("commit");
+        assert_eq!(listed_names(log).await, vec![expected.clone(); 3]);
+    }
+}
+
+#[test]
+fn a_database_is_a_postgres_url_or_a_path() {
+    let dir = std::path::Path::new("/data");
+    let url = "postgresql://kt:secret@db.example:5432/kubetrail";
+    let database = Database::parse(url, dir);
+    assert_eq!(
+        database,
+        Database::Postgres {
+            url: url.into(),
+            data_dir: dir.into()
+        }
+    );
+    assert_eq!(
+        database.to_string(),
+        "postgresql://kt@db.example:5432/kubetrail"
+    );
+    assert!(matches!(
+        Database::parse("postgres://localhost/k", dir),
+        Database::Postgres { .. }
+    ));
+    assert_eq!(
+        Database::parse("/data/state.db", dir),
+        Database::Sqlite("/data/state.db".into())
+    );
+    assert_eq!(
+        Database::from(std::path::Path::new("x.db")),
+        Database::Sqlite("x.db".into())
+    );
+}
+
+/// The PostgreSQL server of the test process, and a fresh database of it for each case.
+mod server {
+    use sqlx::Connection as _;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::OnceLock;
+
+    /// Debian's PostgreSQL 15 binaries (`apt-get install postgresql`).
+    const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+    /// The server's URL (of its `postgres` database), or why there is none.
+    static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+
+    /// The directory of the server the tests started (data, socket, log), for the stop at
+    /// exit.
+    static STARTED: OnceLock<PathBuf> = OnceLock::new();
+
+    /// A new, empty database (`t_<random>`) of the test server; its URL.
+    pub(super) async fn new_database() -> String {
+        create("").await
+    }
+
+    /// A new database made with `options`; its URL.
+    async fn create(options: &str) -> String {
+        let admin = match SERVER.get_or_init(start) {
+            Ok(url) => url.clone(),
+            Err(why) => panic!("{why}"),
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to the test PostgreSQL ({admin}): {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name} {options}"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("a database for the test");
+        let _ = conn.close().await;
+        with_database(&admin, &name)
+    }
+
+    /// A new database whose own collation is English (ICU), not bytewise: the schema's
+    /// columns must keep SQLite's order in it.
+    pub(super) async fn new_database_in_english() -> String {
+        create(
+            "TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' \
+             LOCALE 'C'",
+        )
+        .await
+    }
+
+    /// `url` with its database replaced by `name` (the query, such as the socket's `host`,
+    /// kept).
+    fn with_database(url: &str, name: &str) -> String {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let (scheme, rest) = base.split_once("://").expect("a URL");
+        let authority = rest.split('/').next().unwrap_or_default();
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!("{scheme}://{authority}/{name}{query}")
+    }
+
+    /// `KUBETRAIL_TEST_POSTGRES`, or a server started here, once per process.
+    fn start() -> Result<String, String> {
+        if let Ok(url) = std::env::var("KUBETRAIL_TEST_POSTGRES") {
+            return Ok(url);
+        }
+        let initdb = Path::new(BIN).join("initdb");
+        if !initdb.exists() {
+            return Err(format!(
+                "the PostgreSQL tests need PostgreSQL 15's server binaries ({} is missing): \
+                 apt-get install postgresql (or set KUBETRAIL_TEST_POSTGRES to a server's URL)",
+                initdb.display()
+            ));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("kubetrail-pg-")
+            .tempdir()
+            .map_err(|e| format!("a directory for the test PostgreSQL: {e}"))?
+            .keep();
+        // As root the server runs as `postgres` (it refuses to run as root), in a directory
+        // that user owns.
+        let as_root = unsafe { libc::geteuid() } == 0;
+        if as_root {
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&dir))?;
+        }
+        let data = dir.join("data");
+        let log = dir.join("server.log");
+        run(as_server(as_root, &initdb)
+            .args([
+                "--no-sync",
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+            ])
+            .args(["--no-locale", "--pgdata"])
+            .arg(&data))?;
+        // No TCP at all (`listen_addresses` empty): only the Unix socket in `dir`.
+        let options = format!(
+            "-c listen_addresses='' -k {} -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=400",
+            dir.display()
+        );
+        run(as_server(as_root, &Path::new(BIN).join("pg_ctl"))
+            .args(["start", "--wait", "--silent", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .arg("-o")
+            .arg(options))
+        .map_err(|e| {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            format!("{e}\n{log}")
+        })?;
+        let _ = STARTED.set(dir.clone());
+        // SAFETY: `stop` is an `extern "C" fn()` that touches only statics set before this.
+        unsafe { libc::atexit(stop) };
+        Ok(format!(
+            "postgres://postgres@localhost/postgres?host={}",
+            dir.display()
+        ))
+    }
+
+    /// `program`, run as the server's user when the tests run as root.
+    fn as_server(as_root: bool, program: &Path) -> Command {
+        if as_root {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn run(command: &mut Command) -> Result<(), String> {
+        let output = command
+            .output()
+            .map_err(|e| format!("running {command:?}: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{command:?} failed ({}): {}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+
+    /// At the test process's exit: stop the server at once (its data is thrown away) and
+    /// remove its directory. `atexit` runs it whether the tests passed or failed (the test
+    /// harness ends with `exit`); a killed process leaves the server running, in a directory
+    /// named `kubetrail-pg-*` under the temporary directory.
+    extern "C" fn stop() {
+        let Some(dir) = STARTED.get() else {
+            return;
+        };
+        let as_root = unsafe { libc::geteuid() } == 0;
+        let _ = run(as_server(as_root, &Path::new(BIN).join("pg_ctl"))
+            .args(["stop", "--silent", "-m", "immediate", "-D"])
+            .arg(dir.join("data")));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

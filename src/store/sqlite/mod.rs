@@ -1,6 +1,6 @@
 //! The SQLite dialect of the store: the handles (`Writer`, `Reader`, `Readers`,
-//! `Checkpointer`) over sqlx connections, the one column list of `events`, and the one
-//! conversion of sqlx's errors into `StoreError` (where a full disk is recognised).
+//! `Checkpointer`) over sqlx connections, the one column list of `events`, and what a full
+//! disk looks like in SQLite's errors (for the one conversion of sqlx's errors, in `engine`).
 //!
 //! - `open`: opening (pragmas, migrations, read-only checks);
 //! - `append`: the writer's commit (multi-row appends and projection rows in one transaction);
@@ -23,8 +23,8 @@ pub use open::{
     WAL_LIMIT_BYTES, connect_checkpointer, connect_writer, open, open_read_only, open_readers,
 };
 
+use super::StoreError;
 use super::seal::Sealer;
-use super::{DatabaseError, StoreError};
 use sqlx::{SqliteConnection, SqlitePool};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -164,29 +164,12 @@ fn event_row(row: &sqlx::sqlite::SqliteRow, at: usize) -> Result<super::EventRow
     })
 }
 
-/// The one place sqlx's errors become the store's. A full disk (or the database's size limit)
-/// is SQLite's primary result code `SQLITE_FULL` (13), under any extended code: writes are
-/// refused for it with what to do, and succeed again once there is room.
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        const SQLITE_FULL: i64 = 13;
-        let full = e
-            .as_database_error()
-            .and_then(|e| e.code())
-            .and_then(|code| code.parse::<i64>().ok())
-            .is_some_and(|code| code & 0xff == SQLITE_FULL);
-        if full {
-            StoreError::DiskFull
-        } else {
-            StoreError::Database(DatabaseError {
-                message: e.to_string(),
-            })
-        }
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::other(e.to_string())
-    }
+/// Whether SQLite's error `e` means a full disk: a full disk (or the database's size limit) is
+/// SQLite's primary result code `SQLITE_FULL` (13), under any extended code.
+pub(super) fn is_disk_full(e: &dyn sqlx::error::DatabaseError) -> bool {
+    const SQLITE_FULL: i64 = 13;
+    e.try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .and_then(sqlx::error::DatabaseError::code)
+        .and_then(|code| code.parse::<i64>().ok())
+        .is_some_and(|code| code & 0xff == SQLITE_FULL)
 }
