@@ -36,7 +36,8 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
 async fn connect_durable(options: &SqliteConnectOptions) -> Result<SqliteConnection, sqlx::Error> {
     // A batch's dirty pages (events, history entries, projection rows and their indexes) run
     // to a few MB: with SQLite's default 2 MB page cache they spill to the WAL mid-transaction
-    // and are read back. Pages it only reads come from the mapped file.
+    // and are read back. Pages it only reads come from the mapped file. The cache is memory
+    // the server keeps for good, so it holds a few batches' pages and no more.
     let options = options
         .clone()
         // Before the first table of a new database (sqlx sets it before the journal mode), so
@@ -45,7 +46,7 @@ async fn connect_durable(options: &SqliteConnectOptions) -> Result<SqliteConnect
         // set it.
         .auto_vacuum(SqliteAutoVacuum::Incremental)
         .synchronous(SqliteSynchronous::Full)
-        .pragma("cache_size", "-32768")
+        .pragma("cache_size", "-8192")
         // A write-ahead log that grew under a burst is cut back to this size when SQLite next
         // starts it over (after a checkpoint that copied all of it, with no reader in it).
         .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string())
