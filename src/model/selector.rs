@@ -212,6 +212,14 @@ impl LabelSelector {
         self.requirements.iter().all(|r| r.matches(labels))
     }
 
+    /// Whether every requirement holds for the labels `label` reads (the value of a key, `None`
+    /// when there is no such label).
+    pub fn matches_with<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
+        self.requirements
+            .iter()
+            .all(|r| r.matches_value(label(&r.key)))
+    }
+
     /// Whether every requirement holds for the labels of a stored object, read in place (a
     /// label whose value is not a string counts as absent, as in `meta::labels`).
     pub fn matches_object(&self, object: &Value) -> bool {

@@ -12,11 +12,12 @@
 //! the newest `RECENT_EVENTS` events for marks and departures: an object older than those has
 //! its unchanged aspects marked at the oldest of its events among them (or its current version).
 //!
-//! Each object is `Held` with its `Facts`, what passes read of every object; the kinds that come
-//! in thousands (`held_as_text`) are held only as their JSON text exactly as stored, shared with
-//! the envelope that published it, and parsed one at a time by a reader that acts on it. Marks
-//! and the ownership counter follow digests of the parts they watch, so no earlier version is
-//! needed to tell what an event changed.
+//! Each object is `Held` with its `Facts`, what passes read of every object, in the form its
+//! kind is held in (`holding`): parsed; pods only as their JSON text without managedFields,
+//! with `PodFacts`, parsed one at a time by a pass that acts on one; core/v1 Events only as
+//! their facts. Passes over thousands of pods read facts, so memory per pod is its text and
+//! a few hundred bytes. Marks and the ownership counter follow digests of the parts they
+//! watch, so no earlier version is needed to tell what an event changed.
 
 use super::pods::PodFacts;
 use crate::events::{EventLog, EventType, StoreError};
@@ -197,9 +198,9 @@ fn digest(value: Option<&Value>) -> u64 {
 pub enum Holding {
     /// Parsed: the few objects passes read whole (nodes, workloads, Services, ...).
     Parsed,
-    /// Only as the JSON text exactly as stored (shared with the envelope that published it)
-    /// and `Facts`: the kinds that come in thousands and that a pass reads whole only for the
-    /// few objects it acts on (pods; `PodFacts` carries what passes choose them by).
+    /// Only as JSON text (as stored, without `metadata.managedFields`) and `Facts`: the kinds
+    /// that come in thousands and that a pass reads whole only for the few objects it acts on
+    /// (pods; `PodFacts` carries what passes choose them by).
     Text,
     /// Only as `Facts`: the kinds no worker reads beyond them (core/v1 Events, whose expiry
     /// needs their last write time).
@@ -219,6 +220,38 @@ pub fn holding(kind: ResourceKind) -> Holding {
 /// `Snapshot::held`.
 pub fn held_as_text(kind: ResourceKind) -> bool {
     holding(kind) != Holding::Parsed
+}
+
+/// The text an object is held as: as stored, but without `metadata.managedFields` (a third of
+/// a pod's text, which no worker reads; an update without them keeps the stored ones).
+fn without_managed_fields(object: &Value, stored: Option<Arc<str>>) -> Arc<str> {
+    struct Object<'a>(&'a serde_json::Map<String, Value>, Option<&'static str>);
+    impl serde::Serialize for Object<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap as _;
+            let mut map = serializer.serialize_map(None)?;
+            for (key, value) in self.0 {
+                if Some(key.as_str()) == self.1 {
+                    continue;
+                }
+                match (key.as_str(), value) {
+                    ("metadata", Value::Object(metadata)) if self.1.is_none() => {
+                        map.serialize_entry(key, &Object(metadata, Some("managedFields")))?
+                    }
+                    _ => map.serialize_entry(key, value)?,
+                }
+            }
+            map.end()
+        }
+    }
+    let has_them = object.at("/metadata/managedFields").is_some();
+    match (object.as_object(), stored) {
+        (_, Some(stored)) if !has_them => stored,
+        (Some(map), _) => serde_json::to_string(&Object(map, None))
+            .map(Into::into)
+            .unwrap_or_else(|_| object.to_string().into()),
+        (None, _) => object.to_string().into(),
+    }
 }
 
 /// An object as the informer holds it (`holding`): parsed, as its JSON text, or only its
@@ -243,7 +276,7 @@ impl Held {
         let facts = Facts::of(kind, &object);
         let form = match holding(kind) {
             Holding::Parsed => Form::Parsed(object),
-            Holding::Text => Form::Text(json.unwrap_or_else(|| object.to_string().into())),
+            Holding::Text => Form::Text(without_managed_fields(&object, json)),
             Holding::Facts => Form::Facts,
         };
         Held { form, facts }
@@ -297,9 +330,10 @@ impl Held {
         !self.facts.deleting && !self.pod().is_terminal()
     }
 
-    /// The object itself, parsed from its text when held as text (a corrupt text, which the
-    /// log never holds, reads as `null`). Of an object held only as facts, just the metadata
-    /// that names it (namespace, name, uid, resourceVersion): read such objects' `facts`.
+    /// The object itself, parsed from its text when held as text (without
+    /// `metadata.managedFields`; a corrupt text, which the log never holds, reads as `null`).
+    /// Of an object held only as facts, just the metadata that names it (namespace, name, uid,
+    /// resourceVersion): read such objects' `facts`.
     pub fn object(&self) -> Arc<Value> {
         match &self.form {
             Form::Parsed(object) => object.clone(),
@@ -408,7 +442,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub seq: i64,
-    objects: HashMap<ResourceKind, BTreeMap<Key, Entry>>,
+    /// Boxed: an entry is a few hundred bytes, and the tree's nodes keep room for eleven.
+    objects: HashMap<ResourceKind, BTreeMap<Key, Box<Entry>>>,
     departures: Departures,
     /// Pods by `spec.nodeName`, for node agents.
     pods_by_node: HashMap<String, BTreeSet<Key>>,
@@ -453,6 +488,7 @@ impl Snapshot {
         self.objects
             .get(&kind)?
             .get(&(namespace.to_string(), name.to_string()))
+            .map(Box::as_ref)
     }
 
     /// When the aspects of an object last changed.
@@ -644,7 +680,7 @@ impl Snapshot {
             meta::name(&object).to_string(),
         );
         let objects = self.objects.entry(kind).or_default();
-        let before = objects.get(&key);
+        let before = objects.get(&key).map(Box::as_ref);
         if let Some(existing) = before
             && existing.object.facts.version >= seq
         {
@@ -684,10 +720,10 @@ impl Snapshot {
         } else {
             objects.insert(
                 key,
-                Entry {
+                Box::new(Entry {
                     object: held,
                     marks,
-                },
+                }),
             );
         }
     }
@@ -1136,7 +1172,7 @@ mod tests {
         let held = s.get_held(ResourceKind::Pod, "default", "p").expect("held");
         assert!(held.parsed().is_none());
         assert_eq!(held.object(), p);
-        assert_eq!(held.pod().labels.get("app").map(String::as_str), Some("a"));
+        assert_eq!(held.pod().labels.get("app"), Some("a"));
         assert_eq!(s.pods_held_on("n1").len(), 1);
         assert_eq!(s.pods_on("n1"), [p]);
     }

@@ -111,7 +111,7 @@ pub fn desired_endpoints(service: &Value, pods: &[&Held]) -> Option<Value> {
     let mut subsets: BTreeMap<String, (Vec<Value>, Addresses)> = BTreeMap::new();
     for pod in pods {
         let facts = pod.pod();
-        if !selector.matches(&facts.labels) || facts.is_terminal() {
+        if !facts.labels.selected_by(&selector) || facts.is_terminal() {
             continue;
         }
         if pod.deleting() {
@@ -211,7 +211,7 @@ pub fn desired_slice(service: &Value, pods: &[&Held]) -> Option<Value> {
     let mut port_values: Vec<Value> = Vec::new();
     for pod in pods {
         let facts = pod.pod();
-        if !selector.matches(&facts.labels) || facts.is_terminal() {
+        if !facts.labels.selected_by(&selector) || facts.is_terminal() {
             continue;
         }
         let Some(ip) = facts.ip.as_deref() else {
@@ -307,7 +307,10 @@ fn causes_of(service: &Value, pods: &[&Held], snapshot: &Snapshot, outcome: &str
         format!("spec of Service {}", meta::name(service)),
     )];
     if let Some(selector) = selector_of(service) {
-        for pod in pods.iter().filter(|p| selector.matches(&p.pod().labels)) {
+        for pod in pods
+            .iter()
+            .filter(|p| p.pod().labels.selected_by(&selector))
+        {
             let marks = snapshot.marks_held(ResourceKind::Pod, pod);
             let name = pod.name();
             if let Some(ready) = pod.ready() {

@@ -5,9 +5,9 @@
 
 use crate::api::actors;
 use crate::model::meta::{self, Lookup as _};
+use crate::model::selector::LabelSelector;
 use crate::model::validation;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// CPU (millicores) and memory (bytes) a pod asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,6 +109,39 @@ pub fn is_pending(pod: &Value) -> bool {
     node.is_empty() && scheduler == actors::SCHEDULER && meta::deletion_timestamp(pod).is_none()
 }
 
+/// An object's labels (string values only, as `meta::labels`), sorted by key in one
+/// allocation: a pod holds a few, and a map of its own would cost more than they do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels(Box<[(Box<str>, Box<str>)]>);
+
+impl Labels {
+    pub fn of(object: &Value) -> Labels {
+        Labels(
+            meta::labels(object)
+                .into_iter()
+                .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+                .collect(),
+        )
+    }
+
+    /// The value of label `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| self.0[i].1.as_ref())
+    }
+
+    /// Whether `selector` selects an object with these labels.
+    pub fn selected_by(&self, selector: &LabelSelector) -> bool {
+        selector.matches_with(|key| self.get(key))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+}
+
 /// The controller owner of a pod, as its ownerReference names it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ControllerRef {
@@ -131,7 +164,7 @@ pub struct ContainerPort {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PodFacts {
     /// `metadata.labels` (string values only, as `meta::labels`).
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     pub controller: Option<ControllerRef>,
     /// `metadata.creationTimestamp` as written.
     pub created: String,
@@ -164,7 +197,7 @@ impl PodFacts {
                 .map(str::to_string)
         };
         PodFacts {
-            labels: meta::labels(pod),
+            labels: Labels::of(pod),
             controller: controller_of(pod).map(|r| ControllerRef {
                 api_version: r["apiVersion"].as_str().unwrap_or("").to_string(),
                 kind: r["kind"].as_str().unwrap_or("").to_string(),
@@ -244,7 +277,13 @@ mod tests {
                        "containerStatuses": [{"restartCount": 2}, {"restartCount": 1}]}
         });
         let facts = PodFacts::of(&pod);
-        assert_eq!(facts.labels, meta::labels(&pod));
+        let labels: Vec<(&str, &str)> = facts.labels.iter().collect();
+        assert_eq!(labels, [("app", "a")]);
+        assert_eq!(facts.labels.get("app"), Some("a"));
+        assert_eq!(facts.labels.get("odd"), None);
+        let selector = |s: &str| LabelSelector::parse(s).expect("selector");
+        assert!(facts.labels.selected_by(&selector("app=a,!odd")));
+        assert!(!facts.labels.selected_by(&selector("app in (b)")));
         assert_eq!(facts.controller_uid(), Some("o2"));
         assert_eq!(facts.ready_since, ready_since(&pod));
         assert_eq!(facts.restarts, 3);

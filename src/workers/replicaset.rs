@@ -98,7 +98,7 @@ pub fn reconcile(
     let uid = meta::uid(rs);
     let mut claimed: Vec<&Held> = Vec::new();
     for &pod in pods {
-        let matches = selector.matches(&pod.pod().labels);
+        let matches = pod.pod().labels.selected_by(&selector);
         match pod.pod().controller_uid() {
             Some(owner) if owner == uid => {
                 if matches {
@@ -210,7 +210,7 @@ fn status_update(rs: &Value, claimed: &[&Held], now: jiff::Timestamp) -> Option<
             let labels = &p.pod().labels;
             template_labels
                 .iter()
-                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+                .all(|(k, v)| labels.get(k) == v.as_str())
         })
         .count();
     let ready: Vec<jiff::Timestamp> = active.iter().filter_map(|p| p.pod().ready_since).collect();
@@ -285,7 +285,7 @@ fn causes_of(rs: &Value, pods: &[&Held], snapshot: &Snapshot) -> Causes {
     let selected = |p: &Held| {
         selector
             .as_ref()
-            .is_some_and(|s| s.matches(&p.pod().labels))
+            .is_some_and(|s| p.pod().labels.selected_by(s))
     };
     let claimed: Vec<&Held> = pods
         .iter()

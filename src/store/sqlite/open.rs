@@ -32,8 +32,33 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
         .pragma("temp_store", "memory")
 }
 
+/// How much memory a connection's page cache may keep (SQLite's `cache_size`, in KiB when
+/// negative): memory the server holds for good, one cache per connection. Pages a reader
+/// finds in the database file come from the mapped file, not the cache; the cache holds the
+/// pages still in the write-ahead log and a writer's dirty pages.
+#[derive(Debug, Clone, Copy)]
+enum PageCache {
+    /// A few batches' dirty pages: the writer's.
+    Writer,
+    /// The pages still in the write-ahead log a reader comes across; the checkpointer's too
+    /// (it copies frames without caching them).
+    Small,
+}
+
+impl PageCache {
+    fn pragma(self) -> &'static str {
+        match self {
+            PageCache::Writer => "-8192",
+            PageCache::Small => "-1024",
+        }
+    }
+}
+
 /// A connection with the durability settings the log promises.
-async fn connect_durable(options: &SqliteConnectOptions) -> Result<SqliteConnection, sqlx::Error> {
+async fn connect_durable(
+    options: &SqliteConnectOptions,
+    cache: PageCache,
+) -> Result<SqliteConnection, sqlx::Error> {
     // A batch's dirty pages (events, history entries, projection rows and their indexes) run
     // to a few MB: with SQLite's default 2 MB page cache they spill to the WAL mid-transaction
     // and are read back. Pages it only reads come from the mapped file. The cache is memory
@@ -46,7 +71,7 @@ async fn connect_durable(options: &SqliteConnectOptions) -> Result<SqliteConnect
         // set it.
         .auto_vacuum(SqliteAutoVacuum::Incremental)
         .synchronous(SqliteSynchronous::Full)
-        .pragma("cache_size", "-8192")
+        .pragma("cache_size", cache.pragma())
         // A write-ahead log that grew under a burst is cut back to this size when SQLite next
         // starts it over (after a checkpoint that copied all of it, with no reader in it).
         .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string())
@@ -59,7 +84,7 @@ async fn connect_durable(options: &SqliteConnectOptions) -> Result<SqliteConnect
 pub async fn open(path: &Path) -> anyhow::Result<(Writer, Readers)> {
     datadir::create_private(path).with_context(|| format!("creating {}", path.display()))?;
     let options = connect_options(path);
-    let mut writer = connect_durable(&options)
+    let mut writer = connect_durable(&options, PageCache::Writer)
         .await
         .with_context(|| format!("opening {}", path.display()))?;
     sqlx::migrate!()
@@ -68,7 +93,12 @@ pub async fn open(path: &Path) -> anyhow::Result<(Writer, Readers)> {
         .context("running migrations")?;
     let readers = SqlitePoolOptions::new()
         .max_connections(4)
-        .connect_with(options.read_only(true).pragma("mmap_size", MMAP_SIZE))
+        .connect_with(
+            options
+                .read_only(true)
+                .pragma("mmap_size", MMAP_SIZE)
+                .pragma("cache_size", PageCache::Small.pragma()),
+        )
         .await
         .context("opening the read pool")?;
     let sealer = Arc::new(Sealer::load_or_create(path)?);
@@ -136,7 +166,11 @@ pub async fn open_read_only(path: &Path) -> anyhow::Result<(Writer, Readers)> {
     }
     let readers = SqlitePoolOptions::new()
         .max_connections(4)
-        .connect_with(options.pragma("mmap_size", MMAP_SIZE))
+        .connect_with(
+            options
+                .pragma("mmap_size", MMAP_SIZE)
+                .pragma("cache_size", PageCache::Small.pragma()),
+        )
         .await
         .context("opening the read pool")?;
     Ok((
@@ -170,7 +204,7 @@ pub async fn open_readers(path: &Path) -> Result<Readers, StoreError> {
 /// and without the migrator (whose future cannot be proven `Send`).
 pub async fn connect_writer(path: &Path) -> Result<Writer, StoreError> {
     Ok(Writer {
-        conn: connect_durable(&connect_options(path)).await?,
+        conn: connect_durable(&connect_options(path), PageCache::Writer).await?,
         sealer: Arc::new(Sealer::load_or_create(path)?),
         database: path.to_path_buf(),
     })
@@ -179,7 +213,7 @@ pub async fn connect_writer(path: &Path) -> Result<Writer, StoreError> {
 /// The checkpointer's connection to a database `open` has migrated.
 pub async fn connect_checkpointer(path: &Path) -> Result<Checkpointer, StoreError> {
     Ok(Checkpointer {
-        conn: connect_durable(&connect_options(path)).await?,
+        conn: connect_durable(&connect_options(path), PageCache::Small).await?,
         database: path.to_path_buf(),
     })
 }
