@@ -48,7 +48,7 @@ enum PageCache {
 impl PageCache {
     fn pragma(self) -> &'static str {
         match self {
-            PageCache::Writer => "-8192",
+            PageCache::Writer => "-4096",
             PageCache::Small => "-1024",
         }
     }

@@ -156,6 +156,8 @@ pub fn reconcile(
             continue;
         }
         if held.pod().started {
+            // Started: its first sighting no longer matters (and is not kept per running pod).
+            local.first_seen.remove(&uid);
             continue;
         }
         let seen = *local
