@@ -127,8 +127,6 @@ pub struct Facts {
     pub ready: Option<String>,
     /// `spec.nodeName` of a pod, when bound.
     pub node: Option<String>,
-    /// When a core/v1 Event was last written (`meta::event_last_written`).
-    pub written: Option<jiff::Timestamp>,
     /// What the workers read of a pod (pods only).
     pub pod: Option<Box<PodFacts>>,
     digest: Digest,
@@ -150,9 +148,6 @@ impl Facts {
             ready: ready_status(object).map(str::to_string),
             node: (kind == ResourceKind::Pod)
                 .then(|| node_of(object).map(str::to_string))
-                .flatten(),
-            written: (kind == ResourceKind::Event)
-                .then(|| meta::event_last_written(object))
                 .flatten(),
             pod: (kind == ResourceKind::Pod).then(|| Box::new(PodFacts::of(object))),
             digest: Digest {
@@ -202,16 +197,17 @@ pub enum Holding {
     /// that come in thousands and that a pass reads whole only for the few objects it acts on
     /// (pods; `PodFacts` carries what passes choose them by).
     Text,
-    /// Only as `Facts`: the kinds no worker reads beyond them (core/v1 Events, whose expiry
-    /// needs their last write time).
-    Facts,
+    /// Only as a `Brief` (what names an object and when it was last written), apart from the
+    /// other kinds: no marks, no departures. For the kinds no worker reads beyond that and that
+    /// pile up for as long as they are kept (core/v1 Events, an hour by default).
+    Brief,
 }
 
 /// How the informer holds the objects of `kind`.
 pub fn holding(kind: ResourceKind) -> Holding {
     match kind {
         ResourceKind::Pod => Holding::Text,
-        ResourceKind::Event => Holding::Facts,
+        ResourceKind::Event => Holding::Brief,
         _ => Holding::Parsed,
     }
 }
@@ -266,7 +262,6 @@ pub struct Held {
 enum Form {
     Parsed(Arc<Value>),
     Text(Arc<str>),
-    Facts,
 }
 
 impl Held {
@@ -277,7 +272,9 @@ impl Held {
         let form = match holding(kind) {
             Holding::Parsed => Form::Parsed(object),
             Holding::Text => Form::Text(without_managed_fields(&object, json)),
-            Holding::Facts => Form::Facts,
+            // Briefs are kept apart (`Snapshot::briefs`); a `Held` of such a kind is made
+            // only where a caller builds one, and keeps its text.
+            Holding::Brief => Form::Text(without_managed_fields(&object, json)),
         };
         Held { form, facts }
     }
@@ -332,22 +329,10 @@ impl Held {
 
     /// The object itself, parsed from its text when held as text (without
     /// `metadata.managedFields`; a corrupt text, which the log never holds, reads as `null`).
-    /// Of an object held only as facts, just the metadata that names it (namespace, name, uid,
-    /// resourceVersion): read such objects' `facts`.
     pub fn object(&self) -> Arc<Value> {
         match &self.form {
             Form::Parsed(object) => object.clone(),
             Form::Text(json) => Arc::new(serde_json::from_str(json).unwrap_or(Value::Null)),
-            Form::Facts => {
-                let f = &self.facts;
-                let mut metadata = serde_json::json!({
-                    "name": f.name, "uid": f.uid, "resourceVersion": f.version.to_string(),
-                });
-                if !f.namespace.is_empty() {
-                    metadata["namespace"] = f.namespace.clone().into();
-                }
-                Arc::new(serde_json::json!({ "metadata": metadata }))
-            }
         }
     }
 
@@ -355,7 +340,31 @@ impl Held {
     pub fn parsed(&self) -> Option<&Arc<Value>> {
         match &self.form {
             Form::Parsed(object) => Some(object),
-            Form::Text(_) | Form::Facts => None,
+            Form::Text(_) => None,
+        }
+    }
+}
+
+/// What the informer keeps of an object of a kind held as a brief (`Holding::Brief`): what a
+/// deletion names it by and when it was last written, a hundred-odd bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Brief {
+    pub uid: Box<str>,
+    /// `metadata.resourceVersion` as a number.
+    pub version: i64,
+    /// `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+    /// When a core/v1 Event was last written (`meta::event_last_written`).
+    pub written: Option<jiff::Timestamp>,
+}
+
+impl Brief {
+    fn of(object: &Value) -> Brief {
+        Brief {
+            uid: meta::uid(object).into(),
+            version: version(object),
+            deleting: meta::deletion_timestamp(object).is_some(),
+            written: meta::event_last_written(object),
         }
     }
 }
@@ -445,6 +454,8 @@ pub struct Snapshot {
     /// Boxed: an entry is a few hundred bytes, and the tree's nodes keep room for eleven.
     objects: HashMap<ResourceKind, BTreeMap<Key, Box<Entry>>>,
     departures: Departures,
+    /// The kinds held as briefs (`Holding::Brief`), by namespace and name.
+    briefs: HashMap<ResourceKind, BTreeMap<Key, Brief>>,
     /// Pods by `spec.nodeName`, for node agents.
     pods_by_node: HashMap<String, BTreeSet<Key>>,
     /// Events applied per kind, so a worker that cares about a few kinds can tell whether
@@ -468,14 +479,6 @@ impl Snapshot {
             .get(&kind)
             .into_iter()
             .flat_map(|m| m.values().map(|e| &e.object))
-    }
-
-    /// Every object of `kind` with its namespace and name.
-    pub fn held_named(&self, kind: ResourceKind) -> impl Iterator<Item = (&str, &str, &Held)> {
-        self.objects.get(&kind).into_iter().flat_map(|m| {
-            m.iter()
-                .map(|((ns, name), e)| (ns.as_str(), name.as_str(), &e.object))
-        })
     }
 
     /// An object of a kind held parsed (not `held_as_text`).
@@ -560,6 +563,28 @@ impl Snapshot {
             .map(|(_, e)| &e.object)
     }
 
+    /// Every object of a kind held as a brief, with its namespace and name.
+    pub fn briefs(&self, kind: ResourceKind) -> impl Iterator<Item = (&str, &str, &Brief)> {
+        self.briefs.get(&kind).into_iter().flat_map(|m| {
+            m.iter()
+                .map(|((ns, name), b)| (ns.as_str(), name.as_str(), b))
+        })
+    }
+
+    /// The objects of a kind held as briefs in `namespace`, with their names.
+    pub fn briefs_in_namespace<'a>(
+        &'a self,
+        kind: ResourceKind,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Brief)> + 'a {
+        self.briefs
+            .get(&kind)
+            .into_iter()
+            .flat_map(move |m| m.range((namespace.to_string(), String::new())..))
+            .take_while(move |((ns, _), _)| ns == namespace)
+            .map(|((_, name), b)| (name.as_str(), b))
+    }
+
     /// Pods bound to `node`, parsed.
     pub fn pods_on(&self, node: &str) -> Vec<Arc<Value>> {
         self.pods_held_on(node)
@@ -607,6 +632,7 @@ impl Snapshot {
 
     /// Replace every object of `kind` (after a relist), as of `seq`.
     pub(crate) fn replace_kind(&mut self, kind: ResourceKind, objects: Vec<Arc<Value>>, seq: i64) {
+        self.briefs.remove(&kind);
         if let Some(old) = self.objects.remove(&kind)
             && kind == ResourceKind::Pod
         {
@@ -651,6 +677,7 @@ impl Snapshot {
 
     pub fn count(&self, kind: ResourceKind) -> usize {
         self.objects.get(&kind).map_or(0, BTreeMap::len)
+            + self.briefs.get(&kind).map_or(0, BTreeMap::len)
     }
 
     /// Apply one log event, unless the cache already holds a newer state of the object.
@@ -679,6 +706,18 @@ impl Snapshot {
             meta::namespace(&object).to_string(),
             meta::name(&object).to_string(),
         );
+        if holding(kind) == Holding::Brief {
+            let briefs = self.briefs.entry(kind).or_default();
+            if briefs.get(&key).is_some_and(|b| b.version >= seq) {
+                return;
+            }
+            *self.changes_by_kind.entry(kind).or_default() += 1;
+            match event_type {
+                EventType::Deleted => briefs.remove(&key),
+                _ => briefs.insert(key, Brief::of(&object)),
+            };
+            return;
+        }
         let objects = self.objects.entry(kind).or_default();
         let before = objects.get(&key).map(Box::as_ref);
         if let Some(existing) = before
@@ -1120,7 +1159,7 @@ mod tests {
     }
 
     #[test]
-    fn events_are_held_as_facts_and_pods_as_their_text() {
+    fn events_are_held_as_briefs_and_pods_as_their_text() {
         let mut s = Snapshot::default();
         for (seq, (namespace, name)) in (1..).zip([("a", "e1"), ("b", "e2"), ("b", "e3")]) {
             let event = json!({"metadata": {"name": name, "namespace": namespace,
@@ -1137,40 +1176,44 @@ mod tests {
                 seq,
             );
         }
-        let held: Vec<&Held> = s.held(ResourceKind::Event).collect();
-        assert!(held.iter().all(|h| h.parsed().is_none()));
-        assert_eq!(held[0].facts().uid, "u-e1");
+        // Only briefs of them: not among the objects held, no marks, no departures.
+        assert_eq!(s.held(ResourceKind::Event).count(), 0);
+        assert_eq!(s.count(ResourceKind::Event), 3);
+        let (namespace, name, brief) = s.briefs(ResourceKind::Event).next().expect("brief");
         assert_eq!(
-            held[0].facts().written,
+            (namespace, name, brief.uid.as_ref(), brief.version),
+            ("a", "e1", "u-e1", 1)
+        );
+        assert_eq!(
+            brief.written,
             Some("2026-01-01T00:00:00Z".parse().expect("time"))
         );
-        // Only what names them is left of them.
-        let in_b: Vec<Value> = s
-            .in_namespace(ResourceKind::Event, "b")
-            .map(|e| e.as_ref().clone())
+        let in_b: Vec<&str> = s
+            .briefs_in_namespace(ResourceKind::Event, "b")
+            .map(|(name, _)| name)
             .collect();
-        assert_eq!(
-            in_b,
-            [
-                json!({"metadata": {"name": "e2", "namespace": "b", "uid": "u-e2",
-                                    "resourceVersion": "2"}}),
-                json!({"metadata": {"name": "e3", "namespace": "b", "uid": "u-e3",
-                                    "resourceVersion": "3"}})
-            ]
-        );
+        assert_eq!(in_b, ["e2", "e3"]);
+        let gone = json!({"metadata": {"name": "e1", "namespace": "a", "uid": "u-e1",
+                                       "resourceVersion": "4"}});
+        s.apply(ResourceKind::Event, EventType::Deleted, Arc::new(gone), 4);
+        assert_eq!(s.count(ResourceKind::Event), 2);
+        assert!(s.deletion_of("u-e1").is_none());
         assert_eq!(s.in_namespace(ResourceKind::Event, "").count(), 0);
 
-        let p = pod(4, json!({"app": "a"}), Some("rs"), false);
-        let text: Arc<str> = p.to_string().into();
+        let p = pod(5, json!({"app": "a"}), Some("rs"), false);
+        let mut stored = p.as_ref().clone();
+        stored["metadata"]["managedFields"] = json!([{"manager": "m", "operation": "Update"}]);
+        let text: Arc<str> = stored.to_string().into();
         s.apply_stored(
             ResourceKind::Pod,
             EventType::Created,
-            p.clone(),
-            Some(text.clone()),
-            4,
+            Arc::new(stored),
+            Some(text),
+            5,
         );
         let held = s.get_held(ResourceKind::Pod, "default", "p").expect("held");
         assert!(held.parsed().is_none());
+        // Whole, but for the managedFields no worker reads.
         assert_eq!(held.object(), p);
         assert_eq!(held.pod().labels.get("app"), Some("a"));
         assert_eq!(s.pods_held_on("n1").len(), 1);

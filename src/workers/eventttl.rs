@@ -22,7 +22,7 @@ pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(3600);
 /// passes instead of one batch as large as the backlog.
 pub const MAX_DELETIONS_PER_PASS: usize = 500;
 
-/// One Event as a pass reads it (its facts; the Event itself is not parsed).
+/// One Event as a pass reads it (the informer's brief of it; the Event itself is not kept).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written<'a> {
     pub namespace: &'a str,
@@ -67,17 +67,14 @@ fn spoken(ttl: Duration) -> String {
 /// The deletion of each expired Event, caused by its last version.
 fn reconcile_all(snapshot: &Snapshot, now: jiff::Timestamp, ttl: Duration) -> Vec<Caused> {
     let events = snapshot
-        .held_named(ResourceKind::Event)
-        .map(|(namespace, name, held)| {
-            let facts = held.facts();
-            Written {
-                namespace,
-                name,
-                uid: &facts.uid,
-                version: facts.version,
-                deleting: facts.deleting,
-                at: facts.written,
-            }
+        .briefs(ResourceKind::Event)
+        .map(|(namespace, name, brief)| Written {
+            namespace,
+            name,
+            uid: &brief.uid,
+            version: brief.version,
+            deleting: brief.deleting,
+            at: brief.written,
         });
     expired(events, now, ttl, MAX_DELETIONS_PER_PASS)
         .into_iter()

@@ -2,7 +2,7 @@
 //! namespaced object in it: workloads, Services, ConfigMaps, Secrets, ServiceAccounts, events),
 //! then finalizes it so the log records its removal.
 
-use super::cache::{Held, Snapshot};
+use super::cache::Snapshot;
 use super::causes;
 use super::{Caused, Controller, Pass, Wake};
 use crate::api::actors;
@@ -18,9 +18,18 @@ fn contents() -> impl Iterator<Item = ResourceKind> {
         .filter(|kind| kind.namespaced())
 }
 
+/// An object still in a namespace, as the controller reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Content<'a> {
+    pub kind: ResourceKind,
+    pub name: &'a str,
+    /// Its deletion has been asked for.
+    pub deleting: bool,
+}
+
 /// What to do for one terminating namespace given what is still in it: delete what is not yet
 /// being deleted, or, once it is empty, finalize it.
-pub fn reconcile(namespace: &Value, contents: &[(ResourceKind, &Held)]) -> Vec<Command> {
+pub fn reconcile(namespace: &Value, contents: &[Content<'_>]) -> Vec<Command> {
     let ns = meta::name(namespace);
     if meta::deletion_timestamp(namespace).is_none() {
         return vec![];
@@ -36,11 +45,11 @@ pub fn reconcile(namespace: &Value, contents: &[(ResourceKind, &Held)]) -> Vec<C
     }
     contents
         .iter()
-        .filter(|(_, object)| !object.deleting())
-        .map(|(kind, object)| Command::Delete {
-            kind: *kind,
+        .filter(|c| !c.deleting)
+        .map(|c| Command::Delete {
+            kind: c.kind,
             namespace: ns.to_string(),
-            name: object.name().to_string(),
+            name: c.name.to_string(),
             options: DeleteOptions::default(),
         })
         .collect()
@@ -80,11 +89,23 @@ fn reconcile_all(snapshot: &Snapshot) -> Vec<Caused> {
             continue;
         }
         let name = meta::name(namespace);
-        let contents: Vec<(ResourceKind, &Held)> = contents()
+        let contents: Vec<Content<'_>> = contents()
             .flat_map(|kind| {
-                snapshot
+                let held = snapshot
                     .held_in_namespace(kind, name)
-                    .map(move |o| (kind, o))
+                    .map(move |o| Content {
+                        kind,
+                        name: o.name(),
+                        deleting: o.deleting(),
+                    });
+                let briefs = snapshot
+                    .briefs_in_namespace(kind, name)
+                    .map(move |(object, b)| Content {
+                        kind,
+                        name: object,
+                        deleting: b.deleting,
+                    });
+                held.chain(briefs)
             })
             .collect();
         let marks = snapshot.marks_of(ResourceKind::Namespace, namespace);
@@ -110,10 +131,13 @@ fn reconcile_all(snapshot: &Snapshot) -> Vec<Caused> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    fn held(kind: ResourceKind, object: Value) -> Held {
-        Held::new(kind, Arc::new(object), None)
+    fn content(kind: ResourceKind, name: &str, deleting: bool) -> Content<'_> {
+        Content {
+            kind,
+            name,
+            deleting,
+        }
     }
 
     fn terminating(name: &str) -> Value {
@@ -123,13 +147,12 @@ mod tests {
 
     #[test]
     fn deletes_contents_then_finalizes() {
-        let pod = json!({"metadata": {"name": "web", "namespace": "team"}});
-        let going =
-            json!({"metadata": {"name": "old", "namespace": "team", "deletionTimestamp": "x"}});
-        let (pod, going) = (held(ResourceKind::Pod, pod), held(ResourceKind::Pod, going));
         let commands = reconcile(
             &terminating("team"),
-            &[(ResourceKind::Pod, &pod), (ResourceKind::Pod, &going)],
+            &[
+                content(ResourceKind::Pod, "web", false),
+                content(ResourceKind::Pod, "old", true),
+            ],
         );
         assert_eq!(commands.len(), 1);
         assert!(matches!(&commands[0], Command::Delete { name, .. } if name == "web"));
@@ -151,18 +174,14 @@ mod tests {
             .filter(|k| !matches!(k, ResourceKind::Namespace | ResourceKind::Node))
             .collect();
         assert_eq!(contents().collect::<Vec<_>>(), want);
-        let held: Vec<(ResourceKind, Held)> = [
+        let objects: Vec<Content<'_>> = [
             ResourceKind::ConfigMap,
             ResourceKind::Secret,
             ResourceKind::ServiceAccount,
         ]
         .into_iter()
-        .map(|kind| {
-            let object = json!({"metadata": {"name": "x", "namespace": "team"}});
-            (kind, held(kind, object))
-        })
+        .map(|kind| content(kind, "x", false))
         .collect();
-        let objects: Vec<(ResourceKind, &Held)> = held.iter().map(|(k, h)| (*k, h)).collect();
         let deleted: Vec<ResourceKind> = reconcile(&terminating("team"), &objects)
             .into_iter()
             .filter_map(|c| match c {
