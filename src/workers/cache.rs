@@ -14,10 +14,11 @@
 //!
 //! Each object is `Held` with its `Facts`, what passes read of every object, in the form its
 //! kind is held in (`holding`): parsed; pods only as their JSON text without managedFields,
-//! with `PodFacts`, parsed one at a time by a pass that acts on one; core/v1 Events only as
-//! their facts. Passes over thousands of pods read facts, so memory per pod is its text and
-//! a few hundred bytes. Marks and the ownership counter follow digests of the parts they
-//! watch, so no earlier version is needed to tell what an event changed.
+//! with `PodFacts`, parsed one at a time by a pass that acts on one; core/v1 Events only as a
+//! `Brief` (uid, version, last write), kept apart without marks or departures. Passes over
+//! thousands of pods read facts, so memory per pod is its text and a few hundred bytes. Marks
+//! and the ownership counter follow digests of the parts they watch, so no earlier version is
+//! needed to tell what an event changed.
 
 use super::pods::PodFacts;
 use crate::events::{EventLog, EventType, StoreError};
