@@ -4,7 +4,7 @@
 
 use super::HistoryError;
 use crate::model::{ResourceKind, meta};
-use crate::store::Readers;
+use crate::store::{Compaction, Readers};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -215,6 +215,11 @@ pub async fn recorded_history_page(
 /// The newest seq in the log (0 when empty).
 pub async fn last_seq(pool: &Readers) -> Result<i64, HistoryError> {
     Ok(pool.last_seq().await?)
+}
+
+/// The newest compaction, when one folded part of the log: where its full history begins.
+pub async fn newest_compaction(pool: &Readers) -> Result<Option<Compaction>, HistoryError> {
+    Ok(pool.compactions().await?.into_iter().last())
 }
 
 /// The newest seq at or before `time` (a log time), 0 when none.

@@ -61,6 +61,20 @@ pub fn compaction_line(compaction: &crate::store::Compaction) -> String {
     )
 }
 
+/// A compaction as the log's HTTP views report it (`metadata.compaction`, `compaction` of a
+/// why): the point (the log holds every event after it), what it folded, and the line the
+/// command-line views print.
+pub fn compaction_json(compaction: &crate::store::Compaction) -> serde_json::Value {
+    serde_json::json!({
+        "resourceVersion": compaction.seq_through.to_string(),
+        "time": compaction.time,
+        "selection": compaction.selection(),
+        "eventsRemoved": compaction.events_removed,
+        "actor": compaction.actor,
+        "message": compaction_line(compaction),
+    })
+}
+
 /// ANSI colours for a terminal, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {

@@ -167,6 +167,7 @@ async fn list_entries(state: &AppState, query: &Query) -> Result<HttpResponse, A
     let last = query::last_seq(pool).await?;
     let entries = query::entries_with(pool, &filter, after, limit, include_object).await?;
     let mut metadata = json!({"resourceVersion": last.to_string()});
+    mark_compaction(&mut metadata, pool).await?;
     if entries.len() as i64 == limit
         && let Some(end) = entries.last()
     {
@@ -284,6 +285,18 @@ fn object(
     Ok((kind, namespace))
 }
 
+/// Say where the log's full history begins in a view's `metadata`, when a compaction folded
+/// part of it (the command-line views print the same as a line).
+async fn mark_compaction(
+    metadata: &mut Value,
+    pool: &crate::store::Readers,
+) -> Result<(), ApiError> {
+    if let Some(c) = query::newest_compaction(pool).await? {
+        metadata["compaction"] = render::compaction_json(&c);
+    }
+    Ok(())
+}
+
 async fn history(
     state: &AppState,
     query: &Query,
@@ -303,6 +316,7 @@ async fn history(
             && (page.count > 0 || after > 0)
         {
             let mut metadata = json!({"resourceVersion": last.to_string()});
+            mark_compaction(&mut metadata, pool).await?;
             if page.count == limit {
                 metadata["continue"] = json!(page.last_seq.to_string());
             }
@@ -343,6 +357,7 @@ async fn history(
         .into());
     }
     let mut metadata = json!({"resourceVersion": last.to_string()});
+    mark_compaction(&mut metadata, pool).await?;
     if rows.len() as i64 == limit
         && let Some(end) = rows.last()
     {
@@ -392,5 +407,9 @@ async fn explain(
     let links = log_history::why_chain(pool, start).await?;
     let mut body = why::to_json(&links);
     body["explanation"] = json!(why::render(&why::collapse(links)));
+    // A chain that reaches the compaction point may have lost its older causes.
+    if let Some(c) = query::newest_compaction(pool).await? {
+        body["compaction"] = render::compaction_json(&c);
+    }
     Ok(HttpResponse::Ok().json(body))
 }

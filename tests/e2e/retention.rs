@@ -290,6 +290,29 @@ async fn compact_beside_a_running_server_folds_events_and_status_updates_and_kee
         text.contains(&format!("history before resourceVersion {point} compacted")),
         "{text}"
     );
+    // The HTTP views say it too.
+    let history = app
+        .get("/apis/kubetrail.dev/v1alpha1/namespaces/default/history/pods/web")
+        .await;
+    assert_eq!(history.status, 200, "{}", history.text);
+    let mark = &history.body["metadata"]["compaction"];
+    assert_eq!(mark["resourceVersion"], through, "{}", history.text);
+    assert!(
+        mark["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&format!("history before resourceVersion {point}"))),
+        "{mark}"
+    );
+    let entries = app
+        .get("/apis/kubetrail.dev/v1alpha1/logentries?kind=ConfigMap&includeObject=false")
+        .await;
+    assert_eq!(entries.status, 200, "{}", entries.text);
+    assert_eq!(entries.body["metadata"]["compaction"], *mark);
+    let why = app
+        .get("/apis/kubetrail.dev/v1alpha1/namespaces/default/why/pods/web")
+        .await;
+    assert_eq!(why.status, 200, "{}", why.text);
+    assert_eq!(why.body["compaction"], *mark);
     let (code, out, err) = kubetrail(&["status", "--data-dir", &data, "-o", "json"]).await;
     assert_eq!(code, 0, "{out}{err}");
     let status: Value = serde_json::from_str(out.trim()).expect("JSON");

@@ -142,7 +142,7 @@ fn schemas() -> Value {
             "description": "Log entries, oldest first.", "type": "object", "required": ["items"],
             "properties": {
                 "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                "metadata": {"type": "object", "properties": {"resourceVersion": {"type": "string"}, "continue": {"type": "string"}}},
+                "metadata": {"type": "object", "properties": {"resourceVersion": {"type": "string"}, "continue": {"type": "string"}, "compaction": schema_ref("dev.kubetrail.v1alpha1.Compaction")}},
                 "items": {"type": "array", "items": schema_ref("dev.kubetrail.v1alpha1.LogEntry")},
             },
             "x-kubernetes-group-version-kind": [{"group": GROUP, "version": VERSION, "kind": "LogEntryList"}],
@@ -164,6 +164,16 @@ fn schemas() -> Value {
                 "time": {"type": "string", "description": "why only: when the cause was appended"},
             },
         },
+        "dev.kubetrail.v1alpha1.Compaction": {
+            "description": "The newest compaction, when one folded part of the log: the log holds every event after resourceVersion; before it, only each object's newest version of what it folded.",
+            "type": "object",
+            "properties": {
+                "resourceVersion": {"type": "string", "description": "the compaction point"},
+                "time": {"type": "string"}, "selection": {"type": "string", "description": "what it folded"},
+                "eventsRemoved": {"type": "integer"}, "actor": {"type": "string"},
+                "message": {"type": "string", "description": "the line the command-line views print"},
+            },
+        },
         "dev.kubetrail.v1alpha1.Change": {
             "description": "A leaf added, removed or changed between two versions of an object.", "type": "object",
             "properties": {"op": {"type": "string", "description": "add, remove or change"}, "path": {"type": "string"},
@@ -173,7 +183,7 @@ fn schemas() -> Value {
             "description": "Every event of one object, each with its changes.", "type": "object",
             "properties": {
                 "apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                "metadata": {"type": "object", "properties": {"resourceVersion": {"type": "string"}, "continue": {"type": "string"}}},
+                "metadata": {"type": "object", "properties": {"resourceVersion": {"type": "string"}, "continue": {"type": "string"}, "compaction": schema_ref("dev.kubetrail.v1alpha1.Compaction")}},
                 "involvedObject": {"type": "object"},
                 "items": {"type": "array", "items": schema_ref("dev.kubetrail.v1alpha1.LogEntry")},
             },
@@ -186,6 +196,7 @@ fn schemas() -> Value {
                 "chain": {"type": "array", "items": schema_ref("dev.kubetrail.v1alpha1.LogEntry")},
                 "origin": {"type": "object", "properties": {"resourceVersion": {"type": "string"}, "actor": {"type": "string"}, "person": {"type": "boolean"}}},
                 "explanation": {"type": "array", "items": {"type": "string"}},
+                "compaction": schema_ref("dev.kubetrail.v1alpha1.Compaction"),
             },
             "x-kubernetes-group-version-kind": [{"group": GROUP, "version": VERSION, "kind": "Why"}],
         },
