@@ -163,9 +163,18 @@ pub async fn compact(args: CompactArgs) -> Result<(), HistoryError> {
     }
     if args.vacuum {
         vacuum(&mut writer, &database, args.output).await?;
-        lines.push(format!(
-            "rewrote {name}: compactions now give the space they free back to the file system"
-        ));
+        lines.push(match &database {
+            Database::Sqlite(_) => {
+                "rewrote state.db: compactions now give the space they free back to the file \
+                 system"
+                    .to_string()
+            }
+            // PostgreSQL reuses what a compaction frees by itself; VACUUM FULL gave the free
+            // space there was back to the file system.
+            Database::Postgres { .. } => {
+                format!("rewrote {name}: its free space is given back to the file system")
+            }
+        });
         report.insert("vacuumed".into(), json!(true));
     }
     // The file shrinks once the write-ahead log is checkpointed (a server's checkpointer does
