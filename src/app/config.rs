@@ -1,6 +1,7 @@
-//! `Settings`: what a server instance is told (listen address, data directory, TLS and auth,
-//! watch limits). No I/O beyond what clap reads from arguments and the environment.
+//! `Settings`: what a server instance is told (listen address, data directory, database, TLS
+//! and auth, watch limits). No I/O beyond what clap reads from arguments and the environment.
 
+use crate::store::Database;
 use crate::workers::WorkerSettings;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -10,8 +11,12 @@ use std::time::Duration;
 pub struct Settings {
     /// Address to serve on; port 0 picks a free one.
     pub listen: SocketAddr,
-    /// Holds `state.db`, the CA and serving certificate, the token and the kubeconfig.
+    /// Holds `state.db` (unless `database_url` names another database), the encryption keys,
+    /// the CA and serving certificate, the token and the kubeconfig.
     pub data_dir: PathBuf,
+    /// `--database`: the PostgreSQL database holding the log (`postgres://` or
+    /// `postgresql://`); `None` keeps it in `state.db` in the data directory.
+    pub database_url: Option<String>,
     /// Serve HTTPS with a bearer token (the default); plain HTTP without auth otherwise.
     pub tls: bool,
     /// Plain HTTP without auth on an address other machines can reach: refused unless this
@@ -51,6 +56,7 @@ impl Settings {
         Settings {
             listen,
             data_dir,
+            database_url: None,
             tls: true,
             insecure_http_non_loopback: false,
             tls_sans: Vec::new(),
@@ -66,8 +72,21 @@ impl Settings {
         }
     }
 
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("state.db")
+    /// Where the log lives: the `--database` URL's PostgreSQL database (its keys in the data
+    /// directory), or `state.db` in the data directory.
+    pub fn database(&self) -> Database {
+        match &self.database_url {
+            Some(url) => Database::Postgres {
+                url: url.clone(),
+                data_dir: self.data_dir.clone(),
+            },
+            None => Database::Sqlite(self.data_dir.join("state.db")),
+        }
+    }
+
+    /// Why `--database` is refused, if it is: only a PostgreSQL URL names another database.
+    pub fn database_problem(&self) -> Option<String> {
+        self.database_url.as_deref().and_then(database_url_problem)
     }
 
     pub fn kubeconfig_path(&self) -> PathBuf {
@@ -134,6 +153,25 @@ impl Settings {
     }
 }
 
+/// Why `url` is not a `--database` value, if it is not: a `postgres://` or `postgresql://`
+/// URL. The message shows it without its password.
+pub fn database_url_problem(url: &str) -> Option<String> {
+    let given = Database::parse(url, std::path::Path::new(""));
+    match given {
+        Database::Postgres { .. } => None,
+        // Displayed as a URL would be, so that a password in it is hidden.
+        Database::Sqlite(_) => Some(format!(
+            "--database {}: not a PostgreSQL URL; give postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE \
+             (or postgresql://...), or leave --database out to keep the log in state.db in the \
+             data directory",
+            Database::Postgres {
+                url: url.to_string(),
+                data_dir: PathBuf::new(),
+            }
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +226,33 @@ mod tests {
             ]
         );
         assert_eq!(s.client_ip().to_string(), "192.168.7.9");
+    }
+
+    #[test]
+    fn the_database_is_state_db_unless_a_postgres_url_names_one() {
+        let mut s = settings("127.0.0.1:6443");
+        assert_eq!(s.database(), Database::Sqlite("/nowhere/state.db".into()));
+        assert_eq!(s.database_problem(), None);
+        s.database_url = Some("postgres://kt:secret@db.example/kubetrail".into());
+        assert_eq!(
+            s.database(),
+            Database::Postgres {
+                url: "postgres://kt:secret@db.example/kubetrail".into(),
+                data_dir: "/nowhere".into(),
+            }
+        );
+        assert_eq!(s.database_problem(), None);
+        s.database_url = Some("postgresql://db.example/kubetrail".into());
+        assert_eq!(s.database_problem(), None);
+        for refused in [
+            "mysql://kt:secret@db.example/kubetrail",
+            "/var/lib/state.db",
+        ] {
+            s.database_url = Some(refused.into());
+            let problem = s.database_problem().expect(refused);
+            assert!(problem.contains("not a PostgreSQL URL"), "{problem}");
+            assert!(!problem.contains("secret"), "{problem}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! `Application::build`: check the exposure asked for, protect and lock the data directory,
-//! open the database through `store` (migrations, projections check; neither for
-//! `--read-only`), start the event log writer, bootstrap the built-in namespaces, prepare
-//! credentials, bind the listener and spawn the workers. Wiring only.
+//! `Application::build`: check the exposure and database asked for, protect and lock the data
+//! directory, open the database through `store` (the data directory's `state.db`, or a
+//! PostgreSQL database; migrations, projections check; neither for `--read-only`), start the
+//! event log writer, bootstrap the built-in namespaces, prepare credentials, bind the listener
+//! and spawn the workers. Wiring only.
 
 use super::tls;
 use crate::app::config::Settings;
@@ -12,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::model::ResourceKind;
 use crate::projections::ReadStore;
 use crate::shutdown::Shutdown;
-use crate::store::{self, Readers, Writer};
+use crate::store::{self, Database, Readers, Writer};
 use crate::{datadir, events, workers};
 use actix_web::dev::Server;
 use actix_web::{App, middleware, web};
@@ -36,7 +37,7 @@ pub struct Application {
     store: ReadStore,
     shutdown: Shutdown,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    database: PathBuf,
+    database: Database,
     snapshot_every: i64,
     /// Held until the server has stopped (after the shutdown snapshot).
     lock: datadir::DirLock,
@@ -46,6 +47,9 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         if let Some(problem) = settings.exposure_problem() {
+            anyhow::bail!(problem);
+        }
+        if let Some(problem) = settings.database_problem() {
             anyhow::bail!(problem);
         }
         if !settings.tls && !settings.listen.ip().is_loopback() {
@@ -59,10 +63,21 @@ impl Application {
             .map_err(anyhow::Error::msg)?;
         datadir::prepare(&settings.data_dir)?;
         let lock = datadir::lock(&settings.data_dir)?;
-        let (mut writer, readers) = if settings.read_only {
-            store::open_read_only(&settings.database_path()).await?
+        let database = settings.database();
+        let opened = if settings.read_only {
+            store::open_read_only(database.clone()).await
         } else {
-            store::open(&settings.database_path()).await?
+            store::open(database.clone()).await
+        };
+        let (mut writer, readers) = match &database {
+            Database::Sqlite(_) => opened?,
+            // Named without its password; the driver's reason follows.
+            Database::Postgres { .. } => opened.with_context(|| {
+                format!(
+                    "opening the PostgreSQL database {database}: check that the server runs and \
+                     that the URL's user, password and database are right"
+                )
+            })?,
         };
         if !settings.read_only && !writer.projections_current().await? {
             verify_and_rebuild(&mut writer, &readers).await?;
@@ -74,7 +89,7 @@ impl Application {
             Some(_) => None,
             None => {
                 writer.leave_checkpoints_to_checkpointer().await?;
-                Some(store::connect_checkpointer(&settings.database_path()).await?)
+                Some(store::connect_checkpointer(database.clone()).await?)
             }
         };
         let metrics = Arc::new(Metrics::new());
@@ -193,7 +208,7 @@ impl Application {
             ));
         }
         if let (None, Some(older_than)) = (&read_only, settings.compact_older_than) {
-            let mut writer = store::connect_writer(&settings.database_path()).await?;
+            let mut writer = store::connect_writer(database.clone()).await?;
             writer.leave_checkpoints_to_checkpointer().await?;
             let mut stop = shutdown.clone();
             tasks.push(tokio::spawn(crate::history::compact::run_compaction_until(
@@ -216,7 +231,7 @@ impl Application {
             store,
             shutdown,
             tasks,
-            database: settings.database_path(),
+            database,
             snapshot_every,
             lock,
         })
@@ -288,10 +303,10 @@ async fn verify_and_rebuild(writer: &mut Writer, readers: &Readers) -> anyhow::R
 }
 
 /// Snapshot the projections when `every` events were appended since the newest snapshot.
-async fn snapshot_if_due(database: &Path, every: i64) -> anyhow::Result<()> {
+async fn snapshot_if_due(database: &Database, every: i64) -> anyhow::Result<()> {
     // One plain connection: the schema is migrated already (and the migrator's future cannot
     // be proven Send, which `run_until_stopped` must be).
-    let mut conn = store::connect_writer(database).await?;
+    let mut conn = store::connect_writer(database.clone()).await?;
     if conn.events_since_newest_snapshot().await? >= every
         && let Some((seq, rows)) = conn.take_snapshot().await?
     {

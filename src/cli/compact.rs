@@ -1,14 +1,15 @@
-//! `kubetrail compact`: fold old history of a data directory's log, stopped or beside its
-//! running server (WAL lets a second connection write between the server's batches), with a
-//! progress line on a terminal and a summary; `--vacuum` rewrites an older database once so
-//! that compactions shrink its file (with the server stopped). Argument parsing and printing;
-//! the work is in `history::compact` and the store.
+//! `kubetrail compact`: fold old history of a data directory's log (or of the PostgreSQL log
+//! `--database` names), stopped or beside its running server (WAL lets a second SQLite
+//! connection write between the server's batches; PostgreSQL serves both), with a progress
+//! line on a terminal and a summary; `--vacuum` rewrites an older database once so that
+//! compactions shrink its file (with the server stopped). Argument parsing and printing; the
+//! work is in `history::compact` and the store.
 
 use super::history::{DataDir, Output};
 use super::status::size;
 use crate::history::HistoryError;
 use crate::history::compact::{self, Bound};
-use crate::store::CompactionPlan;
+use crate::store::{CompactionPlan, Database};
 use clap::{ArgAction, Args};
 use serde_json::json;
 use std::io::{IsTerminal, Write};
@@ -53,13 +54,12 @@ pub struct CompactArgs {
 /// `kubetrail compact`
 pub async fn compact(args: CompactArgs) -> Result<(), HistoryError> {
     let dir = &args.data.data_dir;
-    let path = dir.join("state.db");
-    if !path.exists() {
-        return Err(HistoryError::NotFound(format!(
-            "{} holds no state.db (pass --data-dir or set KUBETRAIL_DATA_DIR)",
-            dir.display()
-        )));
-    }
+    let database = args.data.database()?;
+    // What the summary calls the database: the file, or the URL without its password.
+    let name = match &database {
+        Database::Sqlite(_) => "state.db".to_string(),
+        Database::Postgres { .. } => database.to_string(),
+    };
     // VACUUM holds the whole database while it rewrites it: no server may run meanwhile,
     // and none may start.
     let _lock = if args.vacuum {
@@ -74,9 +74,7 @@ pub async fn compact(args: CompactArgs) -> Result<(), HistoryError> {
     } else {
         None
     };
-    let (mut writer, readers) = crate::store::open(&path)
-        .await
-        .map_err(|e| HistoryError::Io(format!("{e:#}")))?;
+    let (mut writer, readers) = super::history::open_writer(&database).await?;
     let size_before = readers.database_size().await?;
     let mut report = serde_json::Map::new();
     let mut lines: Vec<String> = Vec::new();
@@ -144,8 +142,7 @@ pub async fn compact(args: CompactArgs) -> Result<(), HistoryError> {
                 .map(|e| e.time)
                 .unwrap_or_default();
             lines.push(format!(
-                "compacted {} through resourceVersion {through} ({at}): {} folded",
-                path.display(),
+                "compacted {database} through resourceVersion {through} ({at}): {} folded",
                 done.compaction.selection()
             ));
             lines.push(format!("events removed: {}", done.removed));
@@ -165,23 +162,31 @@ pub async fn compact(args: CompactArgs) -> Result<(), HistoryError> {
         }
     }
     if args.vacuum {
-        vacuum(&mut writer, &path, args.output).await?;
-        lines.push(
-            "rewrote state.db: compactions now give the space they free back to the file system"
-                .into(),
-        );
+        vacuum(&mut writer, &database, args.output).await?;
+        lines.push(match &database {
+            Database::Sqlite(_) => {
+                "rewrote state.db: compactions now give the space they free back to the file \
+                 system"
+                    .to_string()
+            }
+            // PostgreSQL reuses what a compaction frees by itself; VACUUM FULL gave the free
+            // space there was back to the file system.
+            Database::Postgres { .. } => {
+                format!("rewrote {name}: its free space is given back to the file system")
+            }
+        });
         report.insert("vacuumed".into(), json!(true));
     }
     // The file shrinks once the write-ahead log is checkpointed (a server's checkpointer does
     // it a few times a second; here, at once).
-    if let Ok(mut checkpointer) = crate::store::connect_checkpointer(&path).await {
+    if let Ok(mut checkpointer) = crate::store::connect_checkpointer(database.clone()).await {
         let _ = checkpointer.checkpoint().await;
         checkpointer.close().await;
     }
     let size_after = readers.database_size().await?;
     readers.close().await;
     lines.push(format!(
-        "state.db: {} -> {}",
+        "{name}: {} -> {}",
         size(size_before.max(0) as u64),
         size(size_after.max(0) as u64)
     ));
@@ -201,13 +206,18 @@ pub async fn compact(args: CompactArgs) -> Result<(), HistoryError> {
     Ok(())
 }
 
-/// `--vacuum`: the one-time rewrite, with a progress line (what it has written to the
-/// write-ahead log, where the new copy goes, against the database's size) on a terminal.
+/// `--vacuum`: the one-time rewrite, with a progress line on a terminal for a SQLite file
+/// (what it has written to the write-ahead log, where the new copy goes, against the
+/// database's size); PostgreSQL's shows nothing of its progress to follow.
 async fn vacuum(
     writer: &mut crate::store::Writer,
-    path: &std::path::Path,
+    database: &Database,
     output: Output,
 ) -> Result<(), HistoryError> {
+    let Database::Sqlite(path) = database else {
+        writer.vacuum().await?;
+        return Ok(());
+    };
     let total = std::fs::metadata(path).map_or(0, |m| m.len());
     let terminal = std::io::stderr().is_terminal() && output == Output::Text;
     let wal = {

@@ -1,16 +1,18 @@
 //! The debugging commands of the `kubetrail` binary: `events`, `history`, `why`, `replay`,
-//! `verify`, `snapshot`. They read the data directory's database directly (read-only, beside a
-//! running server: WAL lets them), print rows or JSON lines, and return what the process exits with.
-//! Argument parsing and printing only; the work is in the rest of `history`.
+//! `verify`, `snapshot`. They read the log directly (read-only, beside a running server: WAL
+//! lets them on SQLite, and PostgreSQL serves any number of sessions): the data directory's
+//! `state.db`, or the PostgreSQL database `--database` names. They print rows or JSON lines,
+//! and return what the process exits with. Argument parsing and printing only; the work is in
+//! the rest of `history`.
 
 use crate::history::query::{self, LogFilter};
 use crate::history::render::{self, Style};
 use crate::history::{HistoryError, why};
 use crate::model::ResourceKind;
-use crate::store::Readers;
+use crate::store::{Database, Readers};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How often `--follow` looks for new entries.
@@ -48,9 +50,52 @@ impl Color {
 /// Where the log is.
 #[derive(Debug, Clone, Args)]
 pub struct DataDir {
-    /// Directory holding state.db.
+    /// Directory holding state.db (with --database: the encryption keys of the database's
+    /// Secrets).
     #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// The PostgreSQL database holding the log, as `serve --database` was given
+    /// (postgres://USER:PASSWORD@HOST/DATABASE); without it, state.db in the data directory.
+    // `--help` would otherwise print the password it finds in the environment.
+    #[arg(
+        long,
+        env = "KUBETRAIL_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database: Option<String>,
+}
+
+impl DataDir {
+    /// Where the log is meant to be: the PostgreSQL database of a (checked) URL, or the data
+    /// directory's `state.db`, which may not exist yet.
+    pub fn location(&self) -> Result<Database, HistoryError> {
+        match &self.database {
+            Some(url) => match crate::app::config::database_url_problem(url) {
+                Some(problem) => Err(HistoryError::BadRequest(problem)),
+                None => Ok(Database::Postgres {
+                    url: url.clone(),
+                    data_dir: self.data_dir.clone(),
+                }),
+            },
+            None => Ok(Database::Sqlite(self.data_dir.join("state.db"))),
+        }
+    }
+
+    /// Where the log is, checked: a PostgreSQL URL, or a data directory holding `state.db`.
+    pub fn database(&self) -> Result<Database, HistoryError> {
+        let database = self.location()?;
+        if let Database::Sqlite(path) = &database
+            && !path.exists()
+        {
+            return Err(HistoryError::NotFound(format!(
+                "{} holds no state.db (pass --data-dir or set KUBETRAIL_DATA_DIR; for a log in \
+                 PostgreSQL, pass --database or set KUBETRAIL_DATABASE)",
+                self.data_dir.display()
+            )));
+        }
+        Ok(database)
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -132,16 +177,62 @@ pub struct WhyArgs {
     pub output: Output,
 }
 
-/// Open the database of `dir` for reading only.
-pub async fn open_readers(dir: &Path) -> Result<Readers, HistoryError> {
-    let path = dir.join("state.db");
-    if !path.exists() {
-        return Err(HistoryError::NotFound(format!(
-            "{} holds no state.db (pass --data-dir or set KUBETRAIL_DATA_DIR)",
-            dir.display()
-        )));
+/// Open the log `data` names for reading only.
+pub async fn open_readers(data: &DataDir) -> Result<Readers, HistoryError> {
+    let database = data.database()?;
+    match database {
+        Database::Sqlite(path) => Ok(crate::store::open_readers(&path).await?),
+        Database::Postgres { .. } => {
+            let readers = crate::store::open_readers(database.clone())
+                .await
+                .map_err(|e| unreachable_database(&database, e))?;
+            // A database the server never migrated has no log: say so rather than name a
+            // missing table at the first read.
+            if let Err(e) = readers.last_seq().await {
+                readers.close().await;
+                return Err(HistoryError::NotFound(format!(
+                    "the PostgreSQL database {database} holds no kubetrail log ({}): check the \
+                     URL, or serve it once with `kubetrail serve --database URL`",
+                    reason(&e)
+                )));
+            }
+            Ok(readers)
+        }
     }
-    Ok(crate::store::open_readers(&path).await?)
+}
+
+/// Why `database` could not be opened, with what to check (the URL shown without its
+/// password).
+fn unreachable_database(database: &Database, e: crate::store::StoreError) -> HistoryError {
+    HistoryError::Io(format!(
+        "cannot connect to the PostgreSQL database {database}: {}; check that the server runs \
+         and that the URL's host, user, password and database are right",
+        reason(&e)
+    ))
+}
+
+/// A store error with the driver's words, which `StoreError`'s own message leaves to its
+/// source.
+fn reason(e: &crate::store::StoreError) -> String {
+    match std::error::Error::source(e) {
+        Some(source) => source.to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Open `database` to write to it (migrated, as a server opens it).
+pub async fn open_writer(
+    database: &Database,
+) -> Result<(crate::store::Writer, Readers), HistoryError> {
+    crate::store::open(database.clone())
+        .await
+        .map_err(|e| match &database {
+            Database::Sqlite(_) => HistoryError::Io(format!("{e:#}")),
+            Database::Postgres { .. } => HistoryError::Io(format!(
+                "cannot open the PostgreSQL database {database}: {e:#}; check that the server \
+                 runs and that the URL's host, user, password and database are right"
+            )),
+        })
 }
 
 fn print(lines: impl IntoIterator<Item = String>) -> Result<(), HistoryError> {
@@ -158,7 +249,7 @@ fn print(lines: impl IntoIterator<Item = String>) -> Result<(), HistoryError> {
 
 /// `kubetrail events`
 pub async fn events(args: EventsArgs) -> Result<(), HistoryError> {
-    let pool = open_readers(&args.data.data_dir).await?;
+    let pool = open_readers(&args.data).await?;
     let kind = args
         .kind
         .as_deref()
@@ -250,7 +341,7 @@ where
 
 /// `kubetrail history <resource>/<name>`
 pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
-    let pool = open_readers(&args.data.data_dir).await?;
+    let pool = open_readers(&args.data).await?;
     let (kind, name) = query::parse_object_ref(&args.object)?;
     let namespace = if kind.namespaced() {
         args.namespace.clone()
@@ -321,7 +412,7 @@ pub async fn history(args: HistoryArgs) -> Result<(), HistoryError> {
 
 /// `kubetrail why <resource>/<name>`
 pub async fn explain(args: WhyArgs) -> Result<(), HistoryError> {
-    let pool = open_readers(&args.data.data_dir).await?;
+    let pool = open_readers(&args.data).await?;
     let (kind, name) = query::parse_object_ref(&args.object)?;
     let namespace = if kind.namespaced() {
         args.namespace.clone()
@@ -372,7 +463,7 @@ pub struct VerifyArgs {
 /// `kubetrail replay`: true when it succeeded (and, for `--check-workers`, found nothing).
 pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
     if args.check_workers {
-        let pool = open_readers(&args.data.data_dir).await?;
+        let pool = open_readers(&args.data).await?;
         let report =
             crate::history::check::check_workers(&pool, &crate::history::check::today()).await?;
         match args.output {
@@ -387,7 +478,9 @@ pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
         ));
     };
     let until = crate::history::replay::Until::parse(until)?;
-    let replayed = crate::history::replay::replay_into(&args.data.data_dir, &until, into).await?;
+    let source = args.data.database()?;
+    let readers = open_readers(&args.data).await?;
+    let replayed = crate::history::replay::replay_into(&source, readers, &until, into).await?;
     match args.output {
         Output::Text => print([
             format!(
@@ -409,7 +502,7 @@ pub async fn replay(args: ReplayArgs) -> Result<bool, HistoryError> {
 
 /// `kubetrail verify`: true when the projections match the log.
 pub async fn verify(args: VerifyArgs) -> Result<bool, HistoryError> {
-    let pool = open_readers(&args.data.data_dir).await?;
+    let pool = open_readers(&args.data).await?;
     let report = crate::history::verify::verify(&pool).await?;
     match args.output {
         Output::Text => print(report.lines())?,
@@ -420,16 +513,7 @@ pub async fn verify(args: VerifyArgs) -> Result<bool, HistoryError> {
 
 /// `kubetrail snapshot`
 pub async fn snapshot(args: DataDir) -> Result<(), HistoryError> {
-    let path = args.data_dir.join("state.db");
-    if !path.exists() {
-        return Err(HistoryError::NotFound(format!(
-            "{} holds no state.db",
-            args.data_dir.display()
-        )));
-    }
-    let (mut conn, readers) = crate::store::open(&path)
-        .await
-        .map_err(|e| HistoryError::Io(format!("{e:#}")))?;
+    let (mut conn, readers) = open_writer(&args.database()?).await?;
     readers.close().await;
     match conn.take_snapshot().await? {
         Some((seq, rows)) => print([format!(

@@ -40,9 +40,20 @@ enum Commands {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:6443", env = "KUBETRAIL_LISTEN")]
         listen: SocketAddr,
-        /// Directory holding state.db, certificates, token and kubeconfig.
+        /// Directory holding state.db, the encryption keys, certificates, token and kubeconfig.
         #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
         data_dir: PathBuf,
+        /// Keep the log in this PostgreSQL database instead of state.db
+        /// (postgres://USER:PASSWORD@HOST:PORT/DATABASE, or postgresql://...). One server per
+        /// database: several servers on one database are not supported yet.
+        // `--help` would otherwise print the password it finds in the environment.
+        #[arg(
+            long,
+            env = "KUBETRAIL_DATABASE",
+            hide_env_values = true,
+            value_name = "URL"
+        )]
+        database: Option<String>,
         /// Serve plain HTTP without authentication (kubectl then sends no credentials). Only on
         /// a loopback address, unless the next flag is given too.
         #[arg(long)]
@@ -127,10 +138,7 @@ enum Commands {
         root_dir: Option<PathBuf>,
     },
     /// Drop the projections and rebuild them from the event log.
-    Rebuild {
-        #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
-        data_dir: PathBuf,
-    },
+    Rebuild(history::DataDir),
     /// The event log, filtered: who changed what, when, and why.
     Events(history::EventsArgs),
     /// Every event of one object, with what each changed.
@@ -177,6 +185,7 @@ pub async fn run() -> anyhow::Result<()> {
         Commands::Serve {
             listen,
             data_dir,
+            database,
             insecure_http,
             insecure_http_allow_non_loopback_without_auth,
             tls_sans,
@@ -191,6 +200,7 @@ pub async fn run() -> anyhow::Result<()> {
             compact_older_than,
         } => {
             let mut settings = Settings::new(listen, data_dir);
+            settings.database_url = database;
             settings.tls = !insecure_http;
             settings.insecure_http_non_loopback = insecure_http_allow_non_loopback_without_auth;
             settings.tls_sans = tls_sans;
@@ -299,11 +309,11 @@ pub async fn run() -> anyhow::Result<()> {
                 .await;
             }
         }
-        Commands::Rebuild { data_dir } => {
+        Commands::Rebuild(data) => {
             // Rebuilding under a running server would drop the projections it serves and
             // appends to.
-            let _lock = crate::datadir::lock(&data_dir)?;
-            let (mut writer, _) = crate::store::open(&data_dir.join("state.db")).await?;
+            let _lock = crate::datadir::lock(&data.data_dir)?;
+            let (mut writer, _) = history::open_writer(&data.location()?).await?;
             let started = std::time::Instant::now();
             let events = writer.rebuild().await?;
             println!(

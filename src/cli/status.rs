@@ -1,12 +1,14 @@
 //! `kubetrail status`: what a data directory holds and what its server costs: the database
-//! and write-ahead log sizes, the resourceVersions the log keeps, events and current objects
-//! by kind, and the serving process's resident memory (anonymous and file-backed), read from
-//! `/proc` when a server holds the directory; the compaction point, where the log's full history
-//! begins. Reads the database read-only, beside a running
-//! server; changes nothing.
+//! and write-ahead log sizes (of a PostgreSQL log, `--database`: the database's size as the
+//! server reports it, its write-ahead log being the server's own), the resourceVersions the
+//! log keeps, events and current objects by kind, and the serving process's resident memory
+//! (anonymous and file-backed), read from `/proc` when a server holds the directory; the
+//! compaction point, where the log's full history begins. Reads the database read-only,
+//! beside a running server; changes nothing.
 
 use super::history::{DataDir, Output, open_readers};
 use crate::history::HistoryError;
+use crate::store::Database;
 use clap::Args;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -66,13 +68,21 @@ fn file_size(path: &Path) -> u64 {
 /// `kubetrail status`
 pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
     let dir = &args.data.data_dir;
-    let readers = open_readers(dir).await?;
+    let location = args.data.database()?;
+    let readers = open_readers(&args.data).await?;
     let (kinds, oldest) = readers.census().await?;
     let last = readers.last_seq().await?;
     let compaction = readers.compactions().await?.into_iter().last();
+    // A SQLite log's sizes are its files'; PostgreSQL's is what the server reports, and its
+    // write-ahead log is the whole server's, none of this database's own (`None`).
+    let (database, wal) = match &location {
+        Database::Sqlite(_) => (
+            file_size(&dir.join("state.db")),
+            Some(file_size(&dir.join("state.db-wal"))),
+        ),
+        Database::Postgres { .. } => (readers.database_size().await?.max(0) as u64, None),
+    };
     readers.close().await;
-    let database = file_size(&dir.join("state.db"));
-    let wal = file_size(&dir.join("state.db-wal"));
     let server = crate::datadir::holder(dir).map(|pid| {
         let memory = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
@@ -98,6 +108,7 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
                 .collect();
             let report = json!({
                 "dataDirectory": dir.display().to_string(),
+                "database": location.to_string(),
                 "server": server,
                 "databaseBytes": database,
                 "walBytes": wal,
@@ -127,11 +138,18 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
             let mut lines = vec![
                 format!("Data directory:  {}", dir.display()),
                 format!("Server:          {server}"),
-                format!(
-                    "Database:        state.db {}, write-ahead log {}",
-                    size(database),
-                    size(wal)
-                ),
+                match (&location, wal) {
+                    (Database::Sqlite(_), Some(wal)) => format!(
+                        "Database:        state.db {}, write-ahead log {}",
+                        size(database),
+                        size(wal)
+                    ),
+                    _ => format!(
+                        "Database:        {location} {}, write-ahead log n/a (the \
+                         PostgreSQL server's own)",
+                        size(database)
+                    ),
+                },
                 format!("Log:             {log}"),
                 format!(
                     "Compacted:       {}",

@@ -23,6 +23,7 @@ mod leases;
 mod network;
 mod openapi;
 mod portforward;
+mod postgres;
 mod protobuf;
 mod remote;
 mod retention;

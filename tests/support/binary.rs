@@ -19,7 +19,12 @@ pub fn kubetrail(args: &[&str]) -> Command {
 
 /// Run `kubetrail` to its end off the async runtime's threads: (exit code, stdout, stderr).
 pub async fn run(args: &[&str]) -> (i32, String, String) {
-    let mut command = kubetrail(args);
+    run_command(kubetrail(args)).await
+}
+
+/// Run a `kubetrail` command (with more arguments or environment than `run` gives) to its end
+/// off the async runtime's threads: (exit code, stdout, stderr).
+pub async fn run_command(mut command: Command) -> (i32, String, String) {
     let out = tokio::task::spawn_blocking(move || command.output().expect("kubetrail runs"))
         .await
         .expect("ran");

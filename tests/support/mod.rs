@@ -1,7 +1,9 @@
 //! The one fixture set of the end-to-end tests: a server in this process (`app`), the real
 //! binary in its own (`binary`), kubectl (`kubectl`), Docker (`docker`), HTTP helpers (`http`),
-//! polling (`wait`), turns on the machine (`turn`) and the crate paths tests reach past the
-//! API (`internals`). Each fixture is defined here once; suites keep only what is theirs.
+//! polling (`wait`), turns on the machine (`turn`), a PostgreSQL server with a fresh
+//! database per test (`postgres`, shared with the store's own tests) and the crate paths tests
+//! reach past the API (`internals`). Each fixture is defined here once; suites keep only what
+//! is theirs.
 
 pub mod app;
 pub mod binary;
@@ -9,6 +11,7 @@ pub mod docker;
 pub mod http;
 pub mod internals;
 pub mod kubectl;
+pub mod postgres;
 pub mod turn;
 pub mod wait;
 
