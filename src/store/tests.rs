@@ -1414,6 +1414,11 @@ fn a_database_is_a_postgres_url_or_a_path() {
         database.to_string(),
         "postgresql://kt@db.example:5432/kubetrail"
     );
+    let in_query = "postgres://kt@/kubetrail?host=/run/pg&password=secret&sslmode=disable";
+    assert_eq!(
+        Database::parse(in_query, dir).to_string(),
+        "postgres://kt@/kubetrail?host=/run/pg&sslmode=disable"
+    );
     assert!(matches!(
         Database::parse("postgres://localhost/k", dir),
         Database::Postgres { .. }

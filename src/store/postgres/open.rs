@@ -11,11 +11,13 @@ use sqlx::{Connection, PgConnection};
 use std::path::Path;
 use std::sync::Arc;
 
-/// The options of `url`, naming the server in PostgreSQL's views.
+/// The options of `url`, naming the server in PostgreSQL's views. The server's notices (a
+/// migration's "already exists, skipping") stay out of the logs: warnings and errors come.
 fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     Ok(url
         .parse::<PgConnectOptions>()?
-        .application_name("kubetrail"))
+        .application_name("kubetrail")
+        .options([("client_min_messages", "warning")]))
 }
 
 /// Sessions whose transactions cannot write: the readers', as SQLite's read-only connections.
