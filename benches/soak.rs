@@ -12,8 +12,11 @@
 //!
 //! Run with `cargo bench --bench soak`; `-- --minutes N` sets the soak's length, `-- --quick`
 //! makes every part short (1,000 pods, 3 minutes, 2 idle minutes), `-- --skip-docker` leaves
-//! out part 3, `-- --part N` runs only part N (`--idle-minutes N` sets part 3's length). Every loop is bounded in time; a watchdog stops the run if the server's memory
-//! passes 4 GiB.
+//! out part 3, `-- --part N` runs only part N (`--idle-minutes N` sets part 3's length),
+//! `-- --event-ttl-minutes N` gives part 2's server that event TTL (Events are kept an hour by
+//! default, longer than the soak: with a shorter TTL the soak shows whether memory levels off
+//! once Events expire as fast as they come). Every loop is bounded in time; a watchdog stops
+//! the run if the server's memory passes 4 GiB.
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -33,6 +36,8 @@ struct Options {
     docker: bool,
     /// `--part N`: run only that part.
     only: Option<u64>,
+    /// `--event-ttl-minutes N`: part 2's server's `--event-ttl`.
+    event_ttl_minutes: Option<u64>,
 }
 
 fn options() -> Option<Options> {
@@ -53,6 +58,7 @@ fn options() -> Option<Options> {
         idle_minutes: value("--idle-minutes").unwrap_or(if quick { 2 } else { 10 }),
         docker: !args.iter().any(|a| a == "--skip-docker"),
         only: value("--part"),
+        event_ttl_minutes: value("--event-ttl-minutes"),
     })
 }
 
@@ -251,13 +257,21 @@ async fn memory_per_pod(client: &reqwest::Client, pods: usize) {
 }
 
 /// Part 2: the soak, a row every 30 s.
-async fn soak(client: &reqwest::Client, minutes: u64) {
-    let server = support::serve(&["--no-docker-node", "--simulated-nodes", "20"]);
+async fn soak(client: &reqwest::Client, minutes: u64, event_ttl_minutes: Option<u64>) {
+    let ttl = event_ttl_minutes.map(|m| format!("{m}m"));
+    let mut args = vec!["--no-docker-node", "--simulated-nodes", "20"];
+    if let Some(ttl) = &ttl {
+        args.extend(["--event-ttl", ttl.as_str()]);
+    }
+    let server = support::serve(&args);
     wait_for_nodes(client, &server.url, 20).await;
     replicaset(client, &server.url, "soak", "busybox:1.36").await;
     println!();
     println!(
-        "part 2: soak, 20 simulated nodes, a ReplicaSet scaled 0 <-> 2,000 every 30 s for {minutes} min"
+        "part 2: soak, 20 simulated nodes, a ReplicaSet scaled 0 <-> 2,000 every 30 s for {minutes} min{}",
+        ttl.as_deref()
+            .map(|t| format!(", event TTL {t}"))
+            .unwrap_or_default()
     );
     println!(
         "  {:>5} {:>8} {:>6} {:>10} {:>10} {:>9} {:>8} {:>5} {:>9}",
@@ -390,7 +404,7 @@ async fn main() {
         memory_per_pod(&client, options.pods).await;
     }
     if runs(2) {
-        soak(&client, options.minutes).await;
+        soak(&client, options.minutes, options.event_ttl_minutes).await;
     }
     if runs(3) && options.docker {
         idle_docker(&client, options.idle_minutes).await;
