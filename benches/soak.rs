@@ -289,7 +289,7 @@ async fn soak(client: &reqwest::Client, minutes: u64, event_ttl_minutes: Option<
     );
     let started = Instant::now();
     let end = Duration::from_secs(minutes * 60);
-    let mut samples: Vec<(Duration, Sample)> = Vec::new();
+    let mut samples: Vec<(Duration, usize, Sample)> = Vec::new();
     let mut replicas = 0;
     let mut next = Duration::ZERO;
     while started.elapsed() < end {
@@ -314,20 +314,22 @@ async fn soak(client: &reqwest::Client, minutes: u64, event_ttl_minutes: Option<
             s.fds,
             s.rows
         );
-        samples.push((at, s));
+        samples.push((at, replicas, s));
     }
-    let Some(&(last_at, last)) = samples.last() else {
+    let Some(&(last_at, last_replicas, last)) = samples.last() else {
         return;
     };
     let window = Duration::from_secs(600).min(last_at);
-    // Compare like with like: the first sample of the window at the same phase (same replicas).
+    // Compare like with like: the newest sample at least the window before the last one, at
+    // the same phase (the same replicas asked for). Samples come a little more than 30 s apart,
+    // so the phase is read from the samples, not worked out from their times.
     let base = samples
         .iter()
         .rev()
-        .filter(|(at, _)| last_at - *at >= window)
-        .find(|(at, _)| (last_at - *at).as_secs() / 30 % 2 == 0)
-        .map(|&(_, s)| s);
-    let wal_max = samples.iter().map(|(_, s)| s.wal).max().unwrap_or(0);
+        .filter(|(at, replicas, _)| last_at - *at >= window && *replicas == last_replicas)
+        .map(|&(_, _, s)| s)
+        .next();
+    let wal_max = samples.iter().map(|(_, _, s)| s.wal).max().unwrap_or(0);
     println!("  WAL at most {} MiB (target <= 64 MiB)", mib(wal_max));
     if let Some(base) = base {
         let growth = |a: u64, b: u64| (b as f64 - a as f64) / a.max(1) as f64 * 100.0;
