@@ -213,12 +213,6 @@ pub fn holding(kind: ResourceKind) -> Holding {
     }
 }
 
-/// Whether the informer holds objects of `kind` in another form than parsed; read them with
-/// `Snapshot::held`.
-pub fn held_as_text(kind: ResourceKind) -> bool {
-    holding(kind) != Holding::Parsed
-}
-
 /// The text an object is held as: as stored, but without `metadata.managedFields` (a third of
 /// a pod's text, which no worker reads; an update without them keeps the stored ones).
 fn without_managed_fields(object: &Value, stored: Option<Arc<str>>) -> Arc<str> {
@@ -468,9 +462,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The objects of a kind held parsed (not `held_as_text`; read those with `held`).
+    /// The objects of a kind held parsed (`Holding::Parsed`; read the others with `held` or
+    /// `briefs`).
     pub fn list(&self, kind: ResourceKind) -> impl Iterator<Item = &Arc<Value>> {
-        debug_assert!(!held_as_text(kind), "{} is held as text", kind.as_str());
+        debug_assert!(
+            holding(kind) == Holding::Parsed,
+            "{} is not held parsed",
+            kind.as_str()
+        );
         self.held(kind).filter_map(Held::parsed)
     }
 
@@ -482,7 +481,7 @@ impl Snapshot {
             .flat_map(|m| m.values().map(|e| &e.object))
     }
 
-    /// An object of a kind held parsed (not `held_as_text`).
+    /// An object of a kind held parsed (`Holding::Parsed`).
     pub fn get(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<&Arc<Value>> {
         self.entry(kind, namespace, name)
             .and_then(|e| e.object.parsed())
@@ -693,7 +692,7 @@ impl Snapshot {
     }
 
     /// `apply`, with the object's JSON text as stored when the caller has it (kept, not
-    /// serialized again, for a kind `held_as_text`).
+    /// serialized again, for a kind held as text).
     pub(crate) fn apply_stored(
         &mut self,
         kind: ResourceKind,
