@@ -7,7 +7,9 @@
 //! made its decision differ: a pod's deletion for the ReplicaSet controller, an owner's
 //! deletion for the garbage collector, a pod's creation or a node's change for the scheduler,
 //! a namespace's deletion request, a node's last heartbeat or its taint), core/v1 Events left
-//! out (they are reports, with generated names and times). Which state the controller saw is
+//! out (they are reports, with generated names and times). The states hold no core/v1 Events
+//! (as the informer holds none), and each pass is given nothing read from the store: the
+//! decisions about Events are the ones not compared. Which state the controller saw is
 //! not recorded, only that it was at least `caused_by` and before its first write. So a
 //! decision is *reproduced* when today's `Controller::reconcile`, run on the state at some seq
 //! `v` in `[caused_by, first write - 1]` (at most `WINDOW` of them), makes the same writes and
@@ -32,7 +34,7 @@ use crate::events::{Command, EventType, UpdatePart};
 use crate::model::{ResourceKind, meta};
 use crate::store::Readers;
 use crate::workers::cache::Snapshot;
-use crate::workers::{Controller, Pass, cache, nodes, pods};
+use crate::workers::{Controller, Pass, Stored, cache, nodes, pods};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -446,7 +448,7 @@ pub fn evaluate(
     if !cause_holds(group, view) {
         return None;
     }
-    let mut decisions = by_cause(controller.reconcile(view, now));
+    let mut decisions = by_cause(controller.reconcile(view, &Stored::default(), now));
     decisions.remove(&group.caused_by)
 }
 
@@ -697,7 +699,9 @@ pub async fn check_workers(
                 };
                 let decisions = passes
                     .entry((*index, time.to_string()))
-                    .or_insert_with(|| by_cause(controllers[*index].reconcile(&view, now)))
+                    .or_insert_with(|| {
+                        by_cause(controllers[*index].reconcile(&view, &Stored::default(), now))
+                    })
                     .get(&p.group.caused_by)
                     .cloned();
                 p.observe(decisions);

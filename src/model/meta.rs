@@ -230,29 +230,6 @@ pub fn set_status_condition(object: &mut Value, condition: Value) {
     }
 }
 
-/// When a core/v1 Event was last written, as far as its own fields say: the newest of the
-/// times the server set (its creation, its managers' `managedFields` times) and those its
-/// writer gave (`lastTimestamp`, `eventTime`, `series.lastObservedTime`).
-pub fn event_last_written(event: &Value) -> Option<jiff::Timestamp> {
-    let managed = event
-        .pointer("/metadata/managedFields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.get("time").and_then(Value::as_str));
-    [
-        "/lastTimestamp",
-        "/eventTime",
-        "/series/lastObservedTime",
-        "/metadata/creationTimestamp",
-    ]
-    .iter()
-    .filter_map(|path| event.pointer(path).and_then(Value::as_str))
-    .chain(managed)
-    .filter_map(parse_time)
-    .max()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,5 +7,5 @@
 pub mod store;
 pub mod watch;
 
-pub use crate::store::{ListPage, ListQuery, ObjectKey, StoredObject};
+pub use crate::store::{EventWrite, ListPage, ListQuery, ObjectKey, StoredObject};
 pub use store::{ReadStore, Replayed};

@@ -5,7 +5,7 @@
 
 use crate::events::{EventType, StoreError};
 use crate::model::ResourceKind;
-use crate::store::{EventRow, ListPage, ListQuery, Readers, StoredObject};
+use crate::store::{EventRow, EventWrite, ListPage, ListQuery, Readers, StoredObject};
 use serde_json::Value;
 
 #[derive(Clone)]
@@ -87,6 +87,16 @@ impl ReadStore {
                 previous,
             })
             .collect())
+    }
+
+    /// The writes of core/v1 Events after `after`, oldest first, at most `limit`, each with
+    /// whether it is still the Event's current version.
+    pub async fn event_writes_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<EventWrite>, StoreError> {
+        self.readers.event_writes_after(after, limit).await
     }
 
     /// Log rows of every kind after `seq`, oldest first; rows of kinds or event types this

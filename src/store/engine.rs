@@ -4,8 +4,8 @@
 //! URL.
 
 use super::{
-    Compaction, CompactionCursor, CompactionPlan, EventRow, ListPage, ListQuery, LogFilter,
-    NewEvent, ObjectKey, ProjectedRow, RecordedPage, StoreError, StoredObject,
+    Compaction, CompactionCursor, CompactionPlan, EventRow, EventWrite, ListPage, ListQuery,
+    LogFilter, NewEvent, ObjectKey, ProjectedRow, RecordedPage, StoreError, StoredObject,
 };
 use super::{postgres, sqlite};
 use crate::model::ResourceKind;
@@ -474,6 +474,16 @@ impl Readers {
     /// Events of every kind after `seq`, oldest first, at most `limit`, with what folding needs.
     pub async fn log_after(&self, seq: i64, limit: i64) -> Result<Vec<EventRow>, StoreError> {
         dispatch!(self, r => r.log_after(seq, limit).await)
+    }
+
+    /// The writes of core/v1 Events after `after`, oldest first, at most `limit`, each with
+    /// whether it is still the Event's current version.
+    pub async fn event_writes_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<EventWrite>, StoreError> {
+        dispatch!(self, r => r.event_writes_after(after, limit).await)
     }
 
     /// In one read transaction: every event to `on_event`, then every projection row to

@@ -48,6 +48,10 @@ pub type ObjectKey = (ResourceKind, String, String);
 /// `events::EventType`'s; a unit test holds the two equal.
 pub const DELETED: &str = "Deleted";
 
+/// The `event_type` of a deletion request that leaves the object waiting for its finalizers
+/// (`EventType::DeletionRequested`'s name).
+pub const DELETION_REQUESTED: &str = "DeletionRequested";
+
 /// One event as the log stores it: a row of `events` (everything but `changes`, which only the
 /// `history_entries` trigger reads). `S` is how text is held: `String` as read, `&str` for an
 /// append, borrowed from the writer's envelope so the commit path copies nothing.
@@ -284,6 +288,22 @@ pub struct CompactionPlan {
     pub status_updates: bool,
     /// Who compacts (recorded with it).
     pub actor: String,
+}
+
+/// One write of a core/v1 Event as the log recorded it (`Readers::event_writes_after`), with
+/// whether it is still the Event's current version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventWrite {
+    pub seq: i64,
+    /// When the server wrote it (the log's time, RFC 3339).
+    pub time: String,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// No later write of the Event and no deletion: the projection is at this seq.
+    pub current: bool,
+    /// The write asked for the Event's deletion (it waits for finalizers).
+    pub deleting: bool,
 }
 
 /// One recorded compaction.

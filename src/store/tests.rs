@@ -55,6 +55,7 @@ on_both_engines!(
     a_compaction_folds_the_chosen_history_and_keeps_every_fold_after_its_point,
     a_sqlite_log_prefix_is_copied_seq_for_seq,
     a_secret_is_sealed_at_rest_with_the_data_directorys_key,
+    the_writes_of_core_events_come_in_log_order_marked_current_or_not,
 );
 
 /// A database and the writer's bookkeeping for hand-made events.
@@ -378,6 +379,70 @@ async fn a_delete_removes_the_projection_row_and_the_log_keeps_the_event(engine:
     );
 }
 
+async fn the_writes_of_core_events_come_in_log_order_marked_current_or_not(engine: Engine) {
+    let mut log = Log::new(engine).await;
+    let event = |name: &str, count: i64| {
+        json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": "default", "uid": format!("u{name}")},
+            "count": count})
+    };
+    let e = ResourceKind::Event;
+    log.commit(vec![
+        (e, "default", "a", "Created", event("a", 1)),
+        (
+            ResourceKind::Pod,
+            "default",
+            "p",
+            "Created",
+            pod("p", "up", None, "1"),
+        ),
+        (e, "default", "b", "Created", event("b", 1)),
+        (e, "default", "c", "Created", event("c", 1)),
+    ])
+    .await
+    .expect("first");
+    log.commit(vec![
+        (e, "default", "a", "Updated", event("a", 2)),
+        (e, "default", "c", "Deleted", event("c", 1)),
+    ])
+    .await
+    .expect("second");
+    let writes = log
+        .readers
+        .event_writes_after(0, 100)
+        .await
+        .expect("writes");
+    let seen: Vec<(i64, &str, bool)> = writes
+        .iter()
+        .map(|w| (w.seq, w.name.as_str(), w.current))
+        .collect();
+    // The pod's write is not among them; `a` was written again and `c` deleted.
+    assert_eq!(
+        seen,
+        [
+            (1, "a", false),
+            (3, "b", true),
+            (4, "c", false),
+            (5, "a", true),
+            (6, "c", false)
+        ]
+    );
+    assert_eq!(
+        (writes[1].uid.as_str(), writes[1].namespace.as_str()),
+        ("ub", "default")
+    );
+    assert!(writes.iter().all(|w| !w.deleting && !w.time.is_empty()));
+    let page: Vec<i64> = log
+        .readers
+        .event_writes_after(3, 2)
+        .await
+        .expect("a page")
+        .iter()
+        .map(|w| w.seq)
+        .collect();
+    assert_eq!(page, [4, 5]);
+}
+
 async fn a_list_at_a_past_seq_returns_the_state_then(engine: Engine) {
     let mut log = Log::new(engine).await;
     busy(&mut log).await;
@@ -658,6 +723,10 @@ async fn a_full_database_is_a_full_disk(engine: Engine) {
 #[test]
 fn the_deleted_event_type_is_the_events_one() {
     assert_eq!(crate::events::EventType::Deleted.as_str(), DELETED);
+    assert_eq!(
+        crate::events::EventType::DeletionRequested.as_str(),
+        DELETION_REQUESTED
+    );
 }
 
 fn entry(seq: i64, kind: &str, name: &str, event_type: &str, actor: &str) -> EventRow {

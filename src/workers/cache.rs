@@ -14,8 +14,9 @@
 //!
 //! Each object is `Held` with its `Facts`, what passes read of every object, in the form its
 //! kind is held in (`holding`): parsed; pods only as their JSON text without managedFields,
-//! with `PodFacts`, parsed one at a time by a pass that acts on one; core/v1 Events only as a
-//! `Brief` (uid, version, last write), kept apart without marks or departures. Passes over
+//! with `PodFacts`, parsed one at a time by a pass that acts on one. core/v1 Events are not held
+//! at all (`Holding::InStore`): they come in thousands an hour, and the two passes that read
+//! them read them from the store (`controller::StoreReads`). Passes over
 //! thousands of pods read facts, so memory per pod is its text and a few hundred bytes. Marks
 //! and the ownership counter follow digests of the parts they watch, so no earlier version is
 //! needed to tell what an event changed.
@@ -198,17 +199,17 @@ pub enum Holding {
     /// that come in thousands and that a pass reads whole only for the few objects it acts on
     /// (pods; `PodFacts` carries what passes choose them by).
     Text,
-    /// Only as a `Brief` (what names an object and when it was last written), apart from the
-    /// other kinds: no marks, no departures. For the kinds no worker reads beyond that and that
-    /// pile up for as long as they are kept (core/v1 Events, an hour by default).
-    Brief,
+    /// Not at all: only their changes are counted. For the kinds that pile up for as long as
+    /// they are kept (core/v1 Events, an hour by default) and that passes read from the store
+    /// instead (`controller::StoreReads`), so memory does not grow with them.
+    InStore,
 }
 
 /// How the informer holds the objects of `kind`.
 pub fn holding(kind: ResourceKind) -> Holding {
     match kind {
         ResourceKind::Pod => Holding::Text,
-        ResourceKind::Event => Holding::Brief,
+        ResourceKind::Event => Holding::InStore,
         _ => Holding::Parsed,
     }
 }
@@ -266,10 +267,9 @@ impl Held {
         let facts = Facts::of(kind, &object);
         let form = match holding(kind) {
             Holding::Parsed => Form::Parsed(object),
-            Holding::Text => Form::Text(without_managed_fields(&object, json)),
-            // Briefs are kept apart (`Snapshot::briefs`); a `Held` of such a kind is made
-            // only where a caller builds one, and keeps its text.
-            Holding::Brief => Form::Text(without_managed_fields(&object, json)),
+            // A kind held in the store is held here only where a caller builds one (a remote
+            // kubelet's relist); it keeps its text.
+            Holding::Text | Holding::InStore => Form::Text(without_managed_fields(&object, json)),
         };
         Held { form, facts }
     }
@@ -336,30 +336,6 @@ impl Held {
         match &self.form {
             Form::Parsed(object) => Some(object),
             Form::Text(_) => None,
-        }
-    }
-}
-
-/// What the informer keeps of an object of a kind held as a brief (`Holding::Brief`): what a
-/// deletion names it by and when it was last written, a hundred-odd bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Brief {
-    pub uid: Box<str>,
-    /// `metadata.resourceVersion` as a number.
-    pub version: i64,
-    /// `metadata.deletionTimestamp` is set.
-    pub deleting: bool,
-    /// When a core/v1 Event was last written (`meta::event_last_written`).
-    pub written: Option<jiff::Timestamp>,
-}
-
-impl Brief {
-    fn of(object: &Value) -> Brief {
-        Brief {
-            uid: meta::uid(object).into(),
-            version: version(object),
-            deleting: meta::deletion_timestamp(object).is_some(),
-            written: meta::event_last_written(object),
         }
     }
 }
@@ -449,8 +425,6 @@ pub struct Snapshot {
     /// Boxed: an entry is a few hundred bytes, and the tree's nodes keep room for eleven.
     objects: HashMap<ResourceKind, BTreeMap<Key, Box<Entry>>>,
     departures: Departures,
-    /// The kinds held as briefs (`Holding::Brief`), by namespace and name.
-    briefs: HashMap<ResourceKind, BTreeMap<Key, Brief>>,
     /// Pods by `spec.nodeName`, for node agents.
     pods_by_node: HashMap<String, BTreeSet<Key>>,
     /// Events applied per kind, so a worker that cares about a few kinds can tell whether
@@ -462,8 +436,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The objects of a kind held parsed (`Holding::Parsed`; read the others with `held` or
-    /// `briefs`).
+    /// The objects of a kind held parsed (`Holding::Parsed`; read the others with `held`).
     pub fn list(&self, kind: ResourceKind) -> impl Iterator<Item = &Arc<Value>> {
         debug_assert!(
             holding(kind) == Holding::Parsed,
@@ -563,28 +536,6 @@ impl Snapshot {
             .map(|(_, e)| &e.object)
     }
 
-    /// Every object of a kind held as a brief, with its namespace and name.
-    pub fn briefs(&self, kind: ResourceKind) -> impl Iterator<Item = (&str, &str, &Brief)> {
-        self.briefs.get(&kind).into_iter().flat_map(|m| {
-            m.iter()
-                .map(|((ns, name), b)| (ns.as_str(), name.as_str(), b))
-        })
-    }
-
-    /// The objects of a kind held as briefs in `namespace`, with their names.
-    pub fn briefs_in_namespace<'a>(
-        &'a self,
-        kind: ResourceKind,
-        namespace: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a Brief)> + 'a {
-        self.briefs
-            .get(&kind)
-            .into_iter()
-            .flat_map(move |m| m.range((namespace.to_string(), String::new())..))
-            .take_while(move |((ns, _), _)| ns == namespace)
-            .map(|((_, name), b)| (name.as_str(), b))
-    }
-
     /// Pods bound to `node`, parsed.
     pub fn pods_on(&self, node: &str) -> Vec<Arc<Value>> {
         self.pods_held_on(node)
@@ -632,7 +583,6 @@ impl Snapshot {
 
     /// Replace every object of `kind` (after a relist), as of `seq`.
     pub(crate) fn replace_kind(&mut self, kind: ResourceKind, objects: Vec<Arc<Value>>, seq: i64) {
-        self.briefs.remove(&kind);
         if let Some(old) = self.objects.remove(&kind)
             && kind == ResourceKind::Pod
         {
@@ -677,7 +627,6 @@ impl Snapshot {
 
     pub fn count(&self, kind: ResourceKind) -> usize {
         self.objects.get(&kind).map_or(0, BTreeMap::len)
-            + self.briefs.get(&kind).map_or(0, BTreeMap::len)
     }
 
     /// Apply one log event, unless the cache already holds a newer state of the object.
@@ -701,23 +650,18 @@ impl Snapshot {
         json: Option<Arc<str>>,
         seq: i64,
     ) {
+        if holding(kind) == Holding::InStore {
+            if seq > self.seq {
+                *self.changes_by_kind.entry(kind).or_default() += 1;
+            }
+            self.seq = self.seq.max(seq);
+            return;
+        }
         self.seq = self.seq.max(seq);
         let key = (
             meta::namespace(&object).to_string(),
             meta::name(&object).to_string(),
         );
-        if holding(kind) == Holding::Brief {
-            let briefs = self.briefs.entry(kind).or_default();
-            if briefs.get(&key).is_some_and(|b| b.version >= seq) {
-                return;
-            }
-            *self.changes_by_kind.entry(kind).or_default() += 1;
-            match event_type {
-                EventType::Deleted => briefs.remove(&key),
-                _ => briefs.insert(key, Brief::of(&object)),
-            };
-            return;
-        }
         let objects = self.objects.entry(kind).or_default();
         let before = objects.get(&key).map(Box::as_ref);
         if let Some(existing) = before
@@ -835,6 +779,9 @@ fn version(object: &Value) -> i64 {
 pub struct Informer {
     state: Arc<RwLock<Snapshot>>,
     seq: watch::Receiver<i64>,
+    /// The store it follows, for what passes read there (`Holding::InStore`); none for an
+    /// informer fed by someone else.
+    store: Option<ReadStore>,
 }
 
 impl Informer {
@@ -851,9 +798,9 @@ impl Informer {
         // Each run (again after a panic) subscribes anew, then fills from the log what was
         // published before it subscribed: a panicked `follow` takes its receiver with it. No
         // receiver is held between runs: one nobody reads would pin the whole buffer.
-        let (following, store) = (state.clone(), store.clone());
+        let (following, follows) = (state.clone(), store.clone());
         let start = move || {
-            let (state, store, tx) = (following.clone(), store.clone(), tx.clone());
+            let (state, store, tx) = (following.clone(), follows.clone(), tx.clone());
             let live = subscriptions.subscribe();
             async move {
                 let Some(live) = live else {
@@ -872,7 +819,11 @@ impl Informer {
             shutdown,
             start,
         ));
-        Ok(Informer { state, seq })
+        Ok(Informer {
+            state,
+            seq,
+            store: Some(store.clone()),
+        })
     }
 
     /// An informer fed by someone else (a remote list+watch): the shared state, the sender of
@@ -880,7 +831,15 @@ impl Informer {
     pub(crate) fn detached() -> (Arc<RwLock<Snapshot>>, watch::Sender<i64>, Informer) {
         let state = Arc::new(RwLock::new(Snapshot::default()));
         let (tx, seq) = watch::channel(0);
-        (state.clone(), tx, Informer { state, seq })
+        (
+            state.clone(),
+            tx,
+            Informer {
+                state,
+                seq,
+                store: None,
+            },
+        )
     }
 
     /// A read guard on the current snapshot; never hold it across an `.await`.
@@ -890,6 +849,11 @@ impl Informer {
 
     pub fn seq(&self) -> i64 {
         *self.seq.borrow()
+    }
+
+    /// The store this informer follows (none when someone else feeds it).
+    pub fn store(&self) -> Option<&ReadStore> {
+        self.store.as_ref()
     }
 
     /// A receiver that changes whenever the cache advances.
@@ -915,6 +879,9 @@ async fn load(store: &ReadStore) -> Result<Snapshot, StoreError> {
     let mut snapshot = Snapshot::default();
     let start = store.last_seq().await?;
     for kind in ResourceKind::ALL {
+        if holding(kind) == Holding::InStore {
+            continue;
+        }
         let page = store.list(kind, &ListQuery::default(), None).await?;
         for json in page.items {
             let object: Value = serde_json::from_str(&json).map_err(StoreError::Corrupt)?;
@@ -970,6 +937,11 @@ async fn fold_log(
         {
             if row.seq > until {
                 return Ok(());
+            }
+            if holding(kind) == Holding::InStore {
+                // Nothing of it is kept: no need to read it.
+                snapshot.apply(kind, event_type, Arc::new(Value::Null), row.seq);
+                continue;
             }
             let object: Value = serde_json::from_str(&row.object).map_err(StoreError::Corrupt)?;
             let json = (holding(kind) == Holding::Text).then(|| row.object.into());
@@ -1159,7 +1131,7 @@ mod tests {
     }
 
     #[test]
-    fn events_are_held_as_briefs_and_pods_as_their_text() {
+    fn events_are_left_to_the_store_and_pods_held_as_their_text() {
         let mut s = Snapshot::default();
         for (seq, (namespace, name)) in (1..).zip([("a", "e1"), ("b", "e2"), ("b", "e3")]) {
             let event = json!({"metadata": {"name": name, "namespace": namespace,
@@ -1176,29 +1148,16 @@ mod tests {
                 seq,
             );
         }
-        // Only briefs of them: not among the objects held, no marks, no departures.
+        // Nothing of them is kept: only the count of changes and the seq move.
         assert_eq!(s.held(ResourceKind::Event).count(), 0);
-        assert_eq!(s.count(ResourceKind::Event), 3);
-        let (namespace, name, brief) = s.briefs(ResourceKind::Event).next().expect("brief");
-        assert_eq!(
-            (namespace, name, brief.uid.as_ref(), brief.version),
-            ("a", "e1", "u-e1", 1)
-        );
-        assert_eq!(
-            brief.written,
-            Some("2026-01-01T00:00:00Z".parse().expect("time"))
-        );
-        let in_b: Vec<&str> = s
-            .briefs_in_namespace(ResourceKind::Event, "b")
-            .map(|(name, _)| name)
-            .collect();
-        assert_eq!(in_b, ["e2", "e3"]);
+        assert_eq!(s.count(ResourceKind::Event), 0);
+        assert_eq!((s.changes_of(ResourceKind::Event), s.seq), (3, 3));
         let gone = json!({"metadata": {"name": "e1", "namespace": "a", "uid": "u-e1",
                                        "resourceVersion": "4"}});
         s.apply(ResourceKind::Event, EventType::Deleted, Arc::new(gone), 4);
-        assert_eq!(s.count(ResourceKind::Event), 2);
         assert!(s.deletion_of("u-e1").is_none());
-        assert_eq!(s.in_namespace(ResourceKind::Event, "").count(), 0);
+        assert_eq!(s.in_namespace(ResourceKind::Event, "b").count(), 0);
+        assert_eq!(s.changes_of(ResourceKind::Event), 4);
 
         let p = pod(5, json!({"app": "a"}), Some("rs"), false);
         let mut stored = p.as_ref().clone();

@@ -5,6 +5,7 @@
 //! a runtime), but write through the same `Submit`.
 
 use super::cache::{Informer, Snapshot};
+use super::stored::{StoreReader, StoreReads, Stored};
 use super::{
     Pass, deployment, endpoints, eventttl, gc, namespace, nodes, pace, replicaset, run_chains,
     run_commands, run_slow_start, serviceaccount,
@@ -62,9 +63,15 @@ pub trait Controller: Send + Sync {
         false
     }
 
-    /// One pass over `snapshot` at `now`: the commands, each with the seq of the object version
-    /// that caused it.
-    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass;
+    /// What its passes read from the store besides the snapshot (the kinds the informer keeps
+    /// nothing of).
+    fn store_reads(&self) -> StoreReads {
+        StoreReads::Nothing
+    }
+
+    /// One pass over `snapshot` and what was read from the store (`store_reads`) at `now`: the
+    /// commands, each with the seq of the object version that caused it.
+    fn reconcile(&self, snapshot: &Snapshot, stored: &Stored, now: jiff::Timestamp) -> Pass;
 }
 
 /// Every controller the server runs, in the order it starts them; `timing` is the node
@@ -101,17 +108,27 @@ pub async fn run_controller_until_stopped(
     let mut seen: Option<u64> = None;
     let mut accepted_groups = std::collections::HashSet::new();
     let mut last_pass = Instant::now();
+    let mut reader = StoreReader::default();
     loop {
         let started = Instant::now();
-        let commands = {
-            let snapshot = informer.read();
-            let mark = interest(&snapshot);
-            if seen == Some(mark) && last_pass.elapsed() < tick {
-                None
-            } else {
+        let due = {
+            let mark = interest(&informer.read());
+            (seen != Some(mark) || last_pass.elapsed() >= tick).then_some(mark)
+        };
+        let commands = match due {
+            None => None,
+            Some(mark) => {
                 seen = Some(mark);
                 last_pass = started;
-                Some(controller.reconcile(&snapshot, jiff::Timestamp::now()))
+                let now = jiff::Timestamp::now();
+                match reader.read(controller.store_reads(), &informer, now).await {
+                    Ok(stored) => Some(controller.reconcile(&informer.read(), &stored, now)),
+                    Err(e) => {
+                        // Skipped, not failed: the next tick reads again.
+                        tracing::warn!(actor, error = %e, "a pass could not read the store");
+                        None
+                    }
+                }
             }
         };
         let Some(Pass {

@@ -11,7 +11,7 @@
 use super::cache::{Held, Snapshot};
 use super::causes::{self, Input};
 use super::pods::PodFacts;
-use super::{Cause, Controller, Pass, Wake};
+use super::{Cause, Controller, Pass, Stored, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::ResourceKind;
@@ -518,7 +518,7 @@ impl Controller for EndpointsController {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
+    fn reconcile(&self, snapshot: &Snapshot, _stored: &Stored, _now: jiff::Timestamp) -> Pass {
         reconcile_endpoints(snapshot)
     }
 }
@@ -538,7 +538,7 @@ impl Controller for EndpointSliceController {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
+    fn reconcile(&self, snapshot: &Snapshot, _stored: &Stored, _now: jiff::Timestamp) -> Pass {
         reconcile_slices(snapshot)
     }
 }

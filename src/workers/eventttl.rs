@@ -1,16 +1,17 @@
 //! The event TTL controller: a core/v1 Event not written for `--event-ttl` (1 hour by
-//! default, kube-apiserver's `--event-ttl`) is deleted, as the lease etcd keeps on each Event
-//! deletes it there. The deletion is an event of the log like any other, by
+//! default, kube-apiserver's `--event-ttl`) is deleted, as the lease etcd gives each Event at
+//! each write deletes it there. The deletion is an event of the log like any other, by
 //! `event-ttl-controller`, caused by the Event's last version: `history` and `why` say the
-//! Event expired. An Event's last write is the newest of the times the server set when it was
-//! written (its creation, its managers' `managedFields` times) and those its writer gave
-//! (`lastTimestamp`, `eventTime`, `series.lastObservedTime`); the deletion carries its uid and
-//! resourceVersion as preconditions, so an Event written again since the pass looked is kept.
+//! Event expired. An Event's last write is the server's (the log's time of its current
+//! version), whatever times its writer put in it; the Events are read from the log, not held
+//! in memory (`StoreReads::EventsNotWrittenFor`). The deletion carries the Event's uid and
+//! resourceVersion as preconditions, so an Event written again since the pass read it is kept.
 //! `expired` is pure.
 
 use super::cache::Snapshot;
 use super::causes::{self, Input};
-use super::{Caused, Controller, Pass, Wake};
+use super::stored::{StoreReads, StoredEvent};
+use super::{Caused, Controller, Pass, Stored, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions};
 use crate::model::{ResourceKind, meta};
@@ -22,34 +23,21 @@ pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(3600);
 /// passes instead of one batch as large as the backlog.
 pub const MAX_DELETIONS_PER_PASS: usize = 500;
 
-/// One Event as a pass reads it (the informer's brief of it; the Event itself is not kept).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Written<'a> {
-    pub namespace: &'a str,
-    pub name: &'a str,
-    pub uid: &'a str,
-    pub version: i64,
-    /// `metadata.deletionTimestamp` is set.
-    pub deleting: bool,
-    /// `last_written`.
-    pub at: Option<jiff::Timestamp>,
-}
-
 /// The Events among `events` last written more than `ttl` before `now`, oldest first, at most
 /// `limit`.
 pub fn expired<'a>(
-    events: impl Iterator<Item = Written<'a>>,
+    events: impl Iterator<Item = &'a StoredEvent>,
     now: jiff::Timestamp,
     ttl: Duration,
     limit: usize,
-) -> Vec<(Written<'a>, jiff::Timestamp)> {
+) -> Vec<(&'a StoredEvent, jiff::Timestamp)> {
     let ttl = jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::MAX);
-    let mut found: Vec<(Written<'a>, jiff::Timestamp)> = events
+    let mut found: Vec<(&StoredEvent, jiff::Timestamp)> = events
         .filter(|e| !e.deleting)
-        .filter_map(|e| e.at.map(|at| (e, at)))
+        .filter_map(|e| e.written.map(|at| (e, at)))
         .filter(|(_, at)| now.duration_since(*at) > ttl)
         .collect();
-    found.sort_by(|a, b| (a.1, a.0.namespace, a.0.name).cmp(&(b.1, b.0.namespace, b.0.name)));
+    found.sort_by(|a, b| (a.1, &a.0.namespace, &a.0.name).cmp(&(b.1, &b.0.namespace, &b.0.name)));
     found.truncate(limit);
     found
 }
@@ -64,27 +52,17 @@ fn spoken(ttl: Duration) -> String {
     }
 }
 
-/// The deletion of each expired Event, caused by its last version.
-fn reconcile_all(snapshot: &Snapshot, now: jiff::Timestamp, ttl: Duration) -> Vec<Caused> {
-    let events = snapshot
-        .briefs(ResourceKind::Event)
-        .map(|(namespace, name, brief)| Written {
-            namespace,
-            name,
-            uid: &brief.uid,
-            version: brief.version,
-            deleting: brief.deleting,
-            at: brief.written,
-        });
-    expired(events, now, ttl, MAX_DELETIONS_PER_PASS)
+/// The deletion of each expired Event among those read, caused by its last version.
+fn reconcile_all(stored: &Stored, now: jiff::Timestamp, ttl: Duration) -> Vec<Caused> {
+    expired(stored.events.iter(), now, ttl, MAX_DELETIONS_PER_PASS)
         .into_iter()
         .map(|(event, at)| {
             let command = Command::Delete {
                 kind: ResourceKind::Event,
-                namespace: event.namespace.to_string(),
-                name: event.name.to_string(),
+                namespace: event.namespace.clone(),
+                name: event.name.clone(),
                 options: DeleteOptions {
-                    precondition_uid: Some(event.uid.to_string()),
+                    precondition_uid: Some(event.uid.clone()),
                     precondition_resource_version: Some(event.version.to_string()),
                     ..Default::default()
                 },
@@ -123,53 +101,46 @@ impl Controller for EventTtlController {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
-        reconcile_all(snapshot, now, self.ttl).into()
+    fn store_reads(&self) -> StoreReads {
+        StoreReads::EventsNotWrittenFor {
+            ttl: self.ttl,
+            limit: MAX_DELETIONS_PER_PASS,
+        }
+    }
+
+    fn reconcile(&self, _snapshot: &Snapshot, stored: &Stored, now: jiff::Timestamp) -> Pass {
+        reconcile_all(stored, now, self.ttl).into()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    //! given (Events with their times) / when a pass runs at `now` / then the Events deleted.
+    //! given (Events with their last writes) / when a pass runs at `now` / then the Events
+    //! deleted.
     use super::*;
-    use crate::events::EventType;
-    use crate::model::meta::event_last_written as last_written;
-    use serde_json::{Value, json};
-    use std::sync::Arc;
 
     fn at(text: &str) -> jiff::Timestamp {
         text.parse().unwrap()
     }
 
-    fn event(name: &str, created: &str, last: Option<&str>) -> Value {
-        let mut e = json!({
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": name, "namespace": "default", "uid": format!("u-{name}"),
-                         "creationTimestamp": created},
-        });
-        if let Some(last) = last {
-            e["lastTimestamp"] = json!(last);
+    fn given(events: &[(&str, &str)]) -> Stored {
+        Stored {
+            events: (1..)
+                .zip(events)
+                .map(|(seq, (name, written))| StoredEvent {
+                    namespace: "default".into(),
+                    name: name.to_string(),
+                    uid: format!("u-{name}"),
+                    version: seq,
+                    written: Some(at(written)),
+                    deleting: false,
+                })
+                .collect(),
         }
-        e
     }
 
-    fn given(events: &[Value]) -> Snapshot {
-        let mut snapshot = Snapshot::default();
-        for (seq, object) in (1..).zip(events) {
-            let mut object = object.clone();
-            object["metadata"]["resourceVersion"] = json!(seq.to_string());
-            snapshot.apply(
-                ResourceKind::Event,
-                EventType::Created,
-                Arc::new(object),
-                seq,
-            );
-        }
-        snapshot
-    }
-
-    fn then(snapshot: &Snapshot, now: &str, ttl: Duration) -> Vec<(String, String)> {
-        reconcile_all(snapshot, at(now), ttl)
+    fn then(stored: &Stored, now: &str, ttl: Duration) -> Vec<(String, String)> {
+        reconcile_all(stored, at(now), ttl)
             .into_iter()
             .map(|(command, causes)| match command {
                 Command::Delete { name, options, .. } => {
@@ -187,24 +158,15 @@ mod tests {
     #[test]
     fn events_not_written_for_the_ttl_are_deleted_oldest_first() {
         let hour = Duration::from_secs(3600);
-        let snapshot = given(&[
-            // Created two hours ago but counted again 10 minutes ago: kept.
-            event(
-                "recurring",
-                "2026-01-01T08:00:00Z",
-                Some("2026-01-01T09:50:00Z"),
-            ),
-            event("old", "2026-01-01T08:30:00Z", None),
-            event(
-                "older",
-                "2026-01-01T07:00:00Z",
-                Some("2026-01-01T07:30:00Z"),
-            ),
+        let stored = given(&[
+            ("recent", "2026-01-01T09:50:00Z"),
+            ("old", "2026-01-01T08:30:00Z"),
+            ("older", "2026-01-01T07:30:00Z"),
             // Exactly one hour: not yet.
-            event("edge", "2026-01-01T09:00:00Z", None),
+            ("edge", "2026-01-01T09:00:00Z"),
         ]);
         assert_eq!(
-            then(&snapshot, "2026-01-01T10:00:00Z", hour),
+            then(&stored, "2026-01-01T10:00:00Z", hour),
             [
                 (
                     "older".to_string(),
@@ -218,38 +180,31 @@ mod tests {
         );
         assert_eq!(
             then(
-                &snapshot,
+                &stored,
                 "2026-01-01T10:00:00Z",
                 Duration::from_secs(90 * 60)
             )
             .len(),
             1
         );
-        assert!(then(&snapshot, "2026-01-01T08:00:00Z", hour).is_empty());
+        assert!(then(&stored, "2026-01-01T08:00:00Z", hour).is_empty());
+        let mut deleting = stored.clone();
+        deleting.events.iter_mut().for_each(|e| e.deleting = true);
+        assert!(then(&deleting, "2026-01-02T00:00:00Z", hour).is_empty());
     }
 
     #[test]
     fn a_backlog_drains_in_bounded_passes() {
-        let events: Vec<Value> = (0..MAX_DELETIONS_PER_PASS + 20)
-            .map(|i| event(&format!("e{i:04}"), "2026-01-01T00:00:00Z", None))
+        let names: Vec<String> = (0..MAX_DELETIONS_PER_PASS + 20)
+            .map(|i| format!("e{i:04}"))
             .collect();
-        let snapshot = given(&events);
-        let deleted = then(&snapshot, "2026-01-02T00:00:00Z", DEFAULT_EVENT_TTL);
+        let events: Vec<(&str, &str)> = names
+            .iter()
+            .map(|n| (n.as_str(), "2026-01-01T00:00:00Z"))
+            .collect();
+        let deleted = then(&given(&events), "2026-01-02T00:00:00Z", DEFAULT_EVENT_TTL);
         assert_eq!(deleted.len(), MAX_DELETIONS_PER_PASS);
         assert_eq!(deleted[0].0, "e0000");
-    }
-
-    #[test]
-    fn the_last_write_is_the_newest_of_the_events_times() {
-        let mut e = event("x", "2026-01-01T00:00:00Z", Some("2026-01-01T01:00:00Z"));
-        e["eventTime"] = json!("2026-01-01T02:00:00.000000Z");
-        e["series"] = json!({"count": 3, "lastObservedTime": "2026-01-01T03:00:00.000000Z"});
-        assert_eq!(last_written(&e), Some(at("2026-01-01T03:00:00Z")));
-        e["metadata"]["managedFields"] = json!([
-            {"manager": "a", "operation": "Update", "time": "2026-01-01T04:00:00Z"},
-            {"manager": "b", "operation": "Update"},
-        ]);
-        assert_eq!(last_written(&e), Some(at("2026-01-01T04:00:00Z")));
         assert_eq!(spoken(Duration::from_secs(90)), "90s");
         assert_eq!(spoken(Duration::from_secs(1800)), "30m");
     }

@@ -5,7 +5,7 @@
 
 use super::cache::{Held, Snapshot};
 use super::causes::{self, Input};
-use super::{Caused, Controller, Pass, Wake};
+use super::{Caused, Controller, Pass, Stored, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, Propagation, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -248,7 +248,7 @@ impl Controller for GarbageCollector {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
+    fn reconcile(&self, snapshot: &Snapshot, _stored: &Stored, _now: jiff::Timestamp) -> Pass {
         reconcile_snapshot(snapshot).into()
     }
 }

@@ -33,6 +33,7 @@ pub mod remote;
 pub mod replicaset;
 pub mod scheduler;
 pub mod serviceaccount;
+pub mod stored;
 
 use crate::api::actors;
 pub use crate::events::Cause;
@@ -49,6 +50,7 @@ use futures_util::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub use stored::{StoreReads, Stored};
 use tokio::sync::watch;
 
 /// How many of one pass's commands are in flight at once (they share group commits). Enough to

@@ -1,10 +1,13 @@
 //! The namespace controller: empties a namespace whose deletion was requested (deleting every
 //! namespaced object in it: workloads, Services, ConfigMaps, Secrets, ServiceAccounts, events),
-//! then finalizes it so the log records its removal.
+//! then finalizes it so the log records its removal. Its core/v1 Events are read from the store
+//! (`StoreReads::EventsInTerminatingNamespaces`: the informer keeps none), the rest from the
+//! snapshot.
 
 use super::cache::Snapshot;
 use super::causes;
-use super::{Caused, Controller, Pass, Wake};
+use super::stored::StoreReads;
+use super::{Caused, Controller, Pass, Stored, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::{ResourceKind, meta};
@@ -76,38 +79,39 @@ impl Controller for NamespaceController {
         true
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
-        reconcile_all(snapshot).into()
+    fn store_reads(&self) -> StoreReads {
+        StoreReads::EventsInTerminatingNamespaces
+    }
+
+    fn reconcile(&self, snapshot: &Snapshot, stored: &Stored, _now: jiff::Timestamp) -> Pass {
+        reconcile_all(snapshot, stored).into()
     }
 }
 
-/// Commands for every namespace being deleted, each caused by the namespace's deletion.
-fn reconcile_all(snapshot: &Snapshot) -> Vec<Caused> {
+/// Commands for every namespace being deleted, each caused by the namespace's deletion; the
+/// Events in them are those `stored` read.
+fn reconcile_all(snapshot: &Snapshot, stored: &Stored) -> Vec<Caused> {
     let mut commands = Vec::new();
     for namespace in snapshot.list(ResourceKind::Namespace) {
         if meta::deletion_timestamp(namespace).is_none() {
             continue;
         }
         let name = meta::name(namespace);
-        let contents: Vec<Content<'_>> = contents()
-            .flat_map(|kind| {
-                let held = snapshot
-                    .held_in_namespace(kind, name)
-                    .map(move |o| Content {
-                        kind,
-                        name: o.name(),
-                        deleting: o.deleting(),
-                    });
-                let briefs = snapshot
-                    .briefs_in_namespace(kind, name)
-                    .map(move |(object, b)| Content {
-                        kind,
-                        name: object,
-                        deleting: b.deleting,
-                    });
-                held.chain(briefs)
-            })
-            .collect();
+        let held = contents().flat_map(|kind| {
+            snapshot
+                .held_in_namespace(kind, name)
+                .map(move |o| Content {
+                    kind,
+                    name: o.name(),
+                    deleting: o.deleting(),
+                })
+        });
+        let events = stored.events_in(name).map(|e| Content {
+            kind: ResourceKind::Event,
+            name: &e.name,
+            deleting: e.deleting,
+        });
+        let contents: Vec<Content<'_>> = held.chain(events).collect();
         let marks = snapshot.marks_of(ResourceKind::Namespace, namespace);
         let asked = marks.deletion.unwrap_or(marks.created);
         let remaining = contents.len();
@@ -160,6 +164,50 @@ mod tests {
         let commands = reconcile(&terminating("team"), &[]);
         assert!(matches!(
             &commands[0],
+            Command::Update {
+                part: UpdatePart::Finalize,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_events_read_from_the_store_are_deleted_before_the_namespace_is_finalized() {
+        use crate::events::EventType;
+        use crate::workers::stored::StoredEvent;
+        use std::sync::Arc;
+        let mut snapshot = Snapshot::default();
+        let mut team = terminating("team");
+        team["metadata"]["resourceVersion"] = json!("1");
+        snapshot.apply(
+            ResourceKind::Namespace,
+            EventType::Updated,
+            Arc::new(team),
+            1,
+        );
+        let event = |namespace: &str, name: &str| StoredEvent {
+            namespace: namespace.into(),
+            name: name.into(),
+            uid: format!("u-{name}"),
+            version: 2,
+            written: None,
+            deleting: false,
+        };
+        let stored = Stored {
+            events: vec![event("team", "e1"), event("other", "e2")],
+        };
+        let commands = reconcile_all(&snapshot, &stored);
+        let deleted: Vec<(ResourceKind, &str)> = commands
+            .iter()
+            .map(|(command, _)| match command {
+                Command::Delete { kind, name, .. } => (*kind, name.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(deleted, [(ResourceKind::Event, "e1")]);
+        let finalized = reconcile_all(&snapshot, &Stored::default());
+        assert!(matches!(
+            &finalized[0].0,
             Command::Update {
                 part: UpdatePart::Finalize,
                 ..

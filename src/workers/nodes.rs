@@ -9,7 +9,7 @@
 
 use super::cache::Snapshot;
 use super::causes::{self, Input};
-use super::{Cause, Caused, Controller, Pass, Wake};
+use super::{Cause, Caused, Controller, Pass, Stored, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -390,7 +390,7 @@ impl Controller for NodeLifecycleController {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
+    fn reconcile(&self, snapshot: &Snapshot, _stored: &Stored, now: jiff::Timestamp) -> Pass {
         reconcile_all(snapshot, self.timing, now).into()
     }
 }

@@ -11,7 +11,7 @@ use super::cache::{Held, Snapshot};
 use super::causes::{self, Input, plural};
 use super::pods::controller_of;
 use super::record::{Reporter, Severity};
-use super::{Cause, Controller, Pass, SlowStart, Wake};
+use super::{Cause, Controller, Pass, SlowStart, Stored, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -523,7 +523,7 @@ impl Controller for ReplicaSetController {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
+    fn reconcile(&self, snapshot: &Snapshot, _stored: &Stored, now: jiff::Timestamp) -> Pass {
         reconcile_all(snapshot, &self.reporter, now)
     }
 }

@@ -9,7 +9,7 @@ use super::cache::{Held, Snapshot};
 use super::causes::{self, Input};
 use super::pods::{Requests, bytes, controller_of, cpu_milli, pod_requests};
 use super::record::{Reporter, Severity};
-use super::{Cause, Caused, Controller, Pass, Wake};
+use super::{Cause, Caused, Controller, Pass, Stored, Wake};
 use crate::api::actors;
 use crate::events::{Command, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -420,7 +420,7 @@ impl Controller for Scheduler {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
+    fn reconcile(&self, snapshot: &Snapshot, _stored: &Stored, now: jiff::Timestamp) -> Pass {
         reconcile(snapshot, &self.reporter, now).into()
     }
 }

@@ -6,7 +6,7 @@
 
 use super::cache::Snapshot;
 use super::causes::{self, Input};
-use super::{Caused, Controller, Pass, Wake};
+use super::{Caused, Controller, Pass, Stored, Wake};
 use crate::api::actors;
 use crate::events::Command;
 use crate::model::{ResourceKind, meta};
@@ -94,7 +94,7 @@ impl Controller for ServiceAccountController {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, _now: jiff::Timestamp) -> Pass {
+    fn reconcile(&self, snapshot: &Snapshot, _stored: &Stored, _now: jiff::Timestamp) -> Pass {
         reconcile_all(snapshot).into()
     }
 }

@@ -9,7 +9,9 @@ use crate::support::app::{TestApp, start_with_workers};
 use crate::support::binary::{Serve, kubetrail as command, run as kubetrail};
 use crate::support::http::answer;
 use crate::support::internals::check;
-use crate::support::internals::{Command, Controller, Pass, ResourceKind, Snapshot, Wake, store};
+use crate::support::internals::{
+    Command, Controller, Pass, ResourceKind, Snapshot, Stored, Wake, store,
+};
 use crate::support::kubectl::Kubectl;
 use crate::support::wait::until;
 use serde_json::{Value, json};
@@ -98,8 +100,8 @@ impl Controller for FlippedSurplus {
         self.0.wake()
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
-        let mut pass = self.0.reconcile(snapshot, now);
+    fn reconcile(&self, snapshot: &Snapshot, stored: &Stored, now: jiff::Timestamp) -> Pass {
+        let mut pass = self.0.reconcile(snapshot, stored, now);
         for rs in snapshot.list(ResourceKind::ReplicaSet) {
             let namespace = rs["metadata"]["namespace"].as_str().unwrap_or("");
             let held: Vec<Arc<Value>> = snapshot

@@ -20,4 +20,4 @@ pub use kubetrail::workers::nodes::Timing as NodeTiming;
 pub use kubetrail::workers::proxy::{
     dns as cluster_dns, host as service_host, network::Network, table as service_table,
 };
-pub use kubetrail::workers::{Controller, Pass, Wake, controllers};
+pub use kubetrail::workers::{Controller, Pass, Stored, Wake, controllers};

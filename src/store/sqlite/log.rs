@@ -7,7 +7,8 @@ use super::{COLUMNS, Columns, Readers, event_row};
 use crate::model::ResourceKind;
 use crate::store::seal::Sealer;
 use crate::store::{
-    DELETED, EventRow, ListPage, ListQuery, LogFilter, ProjectedRow, RecordedPage, StoreError,
+    DELETED, DELETION_REQUESTED, EventRow, EventWrite, ListPage, ListQuery, LogFilter,
+    ProjectedRow, RecordedPage, StoreError,
 };
 use futures_util::TryStreamExt;
 use serde_json::Value;
@@ -462,5 +463,44 @@ impl Readers {
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(applied)
+    }
+
+    /// The writes of core/v1 Events after seq `after`, oldest first, at most `limit`, each
+    /// with whether the Event is still at that version: log order is the order of last
+    /// writes, so the Events not written since some time are the current ones among the
+    /// oldest writes.
+    pub async fn event_writes_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<EventWrite>, StoreError> {
+        // Named: the planner would rather scan `events_by_object` for the kind and sort.
+        // `kind = 'Event'` spelled out is what lets it use the partial index.
+        let found = sqlx::query(
+            "SELECT e.seq, e.time, e.namespace, e.name, e.uid, e.event_type, \
+               EXISTS (SELECT 1 FROM objects o WHERE o.kind = e.kind \
+                 AND o.namespace = e.namespace AND o.name = e.name AND o.seq = e.seq) \
+             FROM events e INDEXED BY events_of_core_events \
+             WHERE e.kind = 'Event' AND e.seq > ?1 ORDER BY e.seq LIMIT ?2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .iter()
+            .map(|row| {
+                let event_type: String = row.try_get(5)?;
+                Ok(EventWrite {
+                    seq: row.try_get(0)?,
+                    time: row.try_get(1)?,
+                    namespace: row.try_get(2)?,
+                    name: row.try_get(3)?,
+                    uid: row.try_get(4)?,
+                    current: row.try_get(6)?,
+                    deleting: event_type == DELETION_REQUESTED,
+                })
+            })
+            .collect()
     }
 }

@@ -26,7 +26,7 @@ use super::cache::{Held, Snapshot};
 use super::pods::controller_of;
 use super::record::{Reporter, Severity};
 use super::replicaset::selector_of;
-use super::{Cause, Controller, Pass, Wake};
+use super::{Cause, Controller, Pass, Stored, Wake};
 use crate::api::actors;
 use crate::events::{Command, DeleteOptions, Propagation, UpdatePart};
 use crate::model::meta::Lookup as _;
@@ -811,7 +811,7 @@ impl Controller for DeploymentController {
         }
     }
 
-    fn reconcile(&self, snapshot: &Snapshot, now: jiff::Timestamp) -> Pass {
+    fn reconcile(&self, snapshot: &Snapshot, _stored: &Stored, now: jiff::Timestamp) -> Pass {
         reconcile_all(snapshot, &self.reporter, now)
     }
 }

@@ -37,6 +37,12 @@ async fn deleting_a_namespace_removes_its_contents_then_itself() {
     )
     .await;
     app.create_pod("default", &pod("outside")).await;
+    // core/v1 Events too, which the controllers read from the store rather than hold.
+    let event = json!({"metadata": {"name": "a.1"},
+        "involvedObject": {"kind": "Pod", "namespace": "team", "name": "a"},
+        "reason": "Tested", "message": "in the namespace", "type": "Normal"});
+    let made = app.post("/api/v1/namespaces/team/events", &event).await;
+    assert_eq!(made.status, 201, "{}", made.text);
     let reply = app.delete("/api/v1/namespaces/team", None).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["status"]["phase"], "Terminating");
@@ -52,6 +58,7 @@ async fn deleting_a_namespace_removes_its_contents_then_itself() {
     .await;
     assert!(gone, "namespace removed");
     assert!(names(&app.get("/api/v1/namespaces/team/pods").await.body).is_empty());
+    assert!(names(&app.get("/api/v1/namespaces/team/events").await.body).is_empty());
     assert!(
         names(
             &app.get("/apis/apps/v1/namespaces/team/replicasets")
