@@ -83,3 +83,43 @@ pub struct EventEnvelope {
     /// `Cause::list_json` of the request's causes, when it named any.
     pub causes: Option<Arc<str>>,
 }
+
+impl EventEnvelope {
+    /// The envelope of an event as the log stores it (`previous`: its object's previous state,
+    /// as stored), for an event another server appended; `None` for a kind or event type this
+    /// server does not know.
+    pub fn of_row(
+        row: crate::store::EventRow,
+        previous: Option<&str>,
+    ) -> Result<Option<EventEnvelope>, serde_json::Error> {
+        let (Some(kind), Some(event_type)) = (
+            ResourceKind::from_kind(&row.kind),
+            EventType::parse(&row.event_type),
+        ) else {
+            return Ok(None);
+        };
+        let object: Value = serde_json::from_str(&row.object)?;
+        let prev_facets = match previous {
+            Some(text) => Some(Facets::of(kind, &serde_json::from_str(text)?)),
+            None => None,
+        };
+        Ok(Some(EventEnvelope {
+            seq: row.seq,
+            time: row.time,
+            kind,
+            namespace: row.namespace,
+            name: row.name,
+            uid: row.uid,
+            event_type,
+            object: Arc::new(object),
+            object_json: row.object.into(),
+            prev_facets,
+            actor: row.actor,
+            user_agent: row.user_agent,
+            field_manager: row.field_manager,
+            request_id: row.request_id,
+            caused_by: row.caused_by,
+            causes: row.causes.map(Into::into),
+        }))
+    }
+}

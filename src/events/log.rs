@@ -9,8 +9,17 @@
 //! so one batch is decided while the one before it is written.
 //!
 //! A failed statement rolls its whole batch back. Batches decided after it were decided on
-//! state that never committed: the committer refuses them too, and the decider starts again
-//! from what is committed.
+//! state that never committed: the decider starts again from what is committed and decides
+//! them again.
+//!
+//! Several servers may share one log (PostgreSQL). The store appends a batch only right after
+//! the log's last event; when another server appended first, the batch is refused whole
+//! (`StoreError::Behind`), the committer publishes what the others appended (in order, as
+//! it publishes its own), and the batch's submissions are decided again on the log as it now
+//! is: so an update decided on an object's old version becomes a 409, as on one server. The
+//! committer also reads the others' appends when the store announces them (`AppendNotices`)
+//! and at least every `OTHERS_POLL`, so this server's watches and workers see every event of
+//! the cluster, in order, with no gap and no duplicate.
 
 use super::command::{Cause, Command, RequestMeta};
 use super::decide::{Change, DecideContext, decide};
@@ -40,6 +49,16 @@ pub const MAX_OBJECT_BYTES: usize = 3 * 1024 * 1024;
 /// Most submissions folded into one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// How many times a submission is decided again because other servers appended first, before
+/// it is refused as contended.
+const MAX_ATTEMPTS: u32 = 16;
+
+/// How often a server sharing its log reads the others' appends when no notice came.
+const OTHERS_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Log rows read at once when publishing the others' appends.
+const OTHERS_PAGE: i64 = 1000;
+
 /// The outcome of an accepted command.
 #[derive(Debug, Clone)]
 pub struct Submitted {
@@ -63,6 +82,10 @@ struct Submission {
     command: Command,
     meta: RequestMeta,
     reply: oneshot::Sender<Result<Submitted, SubmitError>>,
+    /// The server generated its name (`generateName`): a name taken meanwhile is replaced.
+    generated: bool,
+    /// How many times it was decided on a log another server then appended to.
+    attempts: u32,
 }
 
 /// Handle to the event log; cheap to clone.
@@ -87,10 +110,11 @@ impl Subscriptions {
 
 /// How far the log is committed, shared by the two stages.
 struct Progress {
-    /// The seq of the last committed event.
+    /// The seq of the last committed event (this server's or another's).
     last_seq: AtomicI64,
-    /// How many batches failed to commit. A batch carries the count its decider saw; one that
-    /// carries an older count was decided on state that never committed.
+    /// How many times what the decider holds went stale: a batch failed to commit, or other
+    /// servers appended. A batch carries the count its decider saw; one that carries an older
+    /// count was decided on state that is not the log's, and is decided again.
     failures: AtomicU64,
 }
 
@@ -130,6 +154,8 @@ impl EventLog {
             failures: AtomicU64::new(0),
         });
         let (queue, submissions) = mpsc::channel(4096);
+        let (retry, retries) = mpsc::unbounded_channel();
+        let notices = readers.append_notices().await?;
         // One batch decided ahead of the one being written.
         let (to_committer, decided) = mpsc::channel(1);
         let (published, _) = broadcast::channel(watch_buffer.max(16));
@@ -148,10 +174,12 @@ impl EventLog {
         };
         let committer = Committer {
             conn,
+            readers: readers.clone(),
             progress: progress.clone(),
             published: published.clone(),
             metrics,
             last_failure_disk_full: false,
+            retry,
         };
         // Each stage on a thread of its own: deciding is CPU work that would hold up the
         // committer's statements, and on the shared runtime every wake-up queued behind the
@@ -159,9 +187,9 @@ impl EventLog {
         on_own_thread(
             "decider",
             health.clone(),
-            decider.run(submissions, to_committer),
+            decider.run(submissions, retries, to_committer),
         );
-        let task = on_own_thread("committer", health.clone(), committer.run(decided));
+        let task = on_own_thread("committer", health.clone(), committer.run(decided, notices));
         Ok((
             EventLog {
                 queue,
@@ -186,6 +214,8 @@ impl EventLog {
                 command,
                 meta,
                 reply,
+                generated: false,
+                attempts: 0,
             })
             .await
             .map_err(|_| StoreError::WriterGone)?;
@@ -255,11 +285,9 @@ fn on_own_thread(
     })
 }
 
-/// What one submission produced: its answer, sent once its batch committed.
-type Pending = (
-    oneshot::Sender<Result<Submitted, SubmitError>>,
-    Result<Submitted, SubmitError>,
-);
+/// One submission and what it produced: its answer, sent once its batch committed (or the
+/// submission, decided again when its batch was decided on a log that moved on).
+type Pending = (Submission, Result<Submitted, SubmitError>);
 
 /// One event decided by a batch, waiting to be appended.
 struct StagedEvent {
@@ -342,12 +370,12 @@ impl DecidedBatch {
 
     /// Answer every submission: refusals as decided, accepted ones with `failure()`.
     fn refuse_with(self, failure: impl Fn() -> StoreError) {
-        for (reply, result) in self.pending {
+        for (submission, result) in self.pending {
             let answer = match result {
                 Ok(_) => Err(failure().into()),
                 Err(err) => Err(err),
             };
-            let _ = reply.send(answer);
+            let _ = submission.reply.send(answer);
         }
     }
 }
@@ -380,10 +408,25 @@ impl Decider {
     async fn run(
         mut self,
         mut submissions: mpsc::Receiver<Submission>,
+        mut retries: mpsc::UnboundedReceiver<Vec<Submission>>,
         committer: mpsc::Sender<DecidedBatch>,
     ) {
-        while let Some(first) = submissions.recv().await {
-            let mut batch = vec![first];
+        loop {
+            // Submissions to decide again go first: they have waited longest.
+            let mut batch = tokio::select! {
+                biased;
+                Some(again) = retries.recv() => again,
+                first = submissions.recv() => match first {
+                    Some(first) => vec![first],
+                    None => return,
+                },
+            };
+            while batch.len() < MAX_BATCH {
+                match retries.try_recv() {
+                    Ok(again) => batch.extend(again),
+                    Err(_) => break,
+                }
+            }
             while batch.len() < MAX_BATCH {
                 match submissions.try_recv() {
                     Ok(next) => batch.push(next),
@@ -427,7 +470,8 @@ impl Decider {
         let mut batch: Vec<(Submission, bool)> = batch
             .into_iter()
             .map(|mut submission| {
-                let generated = name_generated(&mut submission.command);
+                submission.generated |= name_generated(&mut submission.command);
+                let generated = submission.generated;
                 (submission, generated)
             })
             .collect();
@@ -456,12 +500,12 @@ impl Decider {
                         "deciding a write panicked; it is refused and the writer goes on"
                     );
                     self.health.panicked("writer", &message);
-                    pending.push((submission.reply, Err(SubmitError::Panicked(message))));
+                    let _ = submission.reply.send(Err(SubmitError::Panicked(message)));
                 }
             }
         };
         for ((submission, _), result) in batch.into_iter().zip(results) {
-            pending.push((submission.reply, result));
+            pending.push((submission, result));
         }
         let Staged {
             mut objects,
@@ -783,21 +827,107 @@ impl Decider {
     }
 }
 
-/// The second stage: owns the connection that writes.
+/// The second stage: owns the connection that writes, and publishes every event of the log
+/// (this server's after they commit, other servers' as it reads them).
 struct Committer {
     conn: Writer,
+    /// Where other servers' appends are read.
+    readers: Readers,
     progress: Arc<Progress>,
     published: broadcast::Sender<Arc<EventEnvelope>>,
     metrics: Arc<Metrics>,
     /// Whether the last batch that failed to commit found the disk full: the batches decided
     /// on its state are refused for the same reason, so their writers learn what to do.
     last_failure_disk_full: bool,
+    /// Submissions to decide again, back to the decider.
+    retry: mpsc::UnboundedSender<Vec<Submission>>,
 }
 
 impl Committer {
-    async fn run(mut self, mut decided: mpsc::Receiver<DecidedBatch>) {
-        while let Some(batch) = decided.recv().await {
-            self.commit(batch).await;
+    async fn run(
+        mut self,
+        mut decided: mpsc::Receiver<DecidedBatch>,
+        mut notices: store::AppendNotices,
+    ) {
+        let shared = notices.shared();
+        let mut poll = tokio::time::interval(OTHERS_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                batch = decided.recv() => match batch {
+                    Some(batch) => self.commit(batch).await,
+                    None => return,
+                },
+                noticed = notices.next() => {
+                    if let Err(e) = noticed {
+                        // The poll still reads the others' appends; the listener reconnects.
+                        tracing::warn!(error = %e, "listening for other servers' appends failed");
+                        tokio::time::sleep(OTHERS_POLL).await;
+                    }
+                    self.read_others().await;
+                }
+                _ = poll.tick(), if shared => {
+                    self.read_others().await;
+                }
+            }
+        }
+    }
+
+    /// Publish what other servers appended after the last event this server knows of, in
+    /// order; when there was any, what the decider holds may be stale: it starts again from
+    /// the log. Returns whether there was any.
+    async fn read_others(&mut self) -> bool {
+        let mut read_any = false;
+        loop {
+            let after = self.progress.last_seq.load(Ordering::Acquire);
+            let rows = match self.readers.appended_after(after, OTHERS_PAGE).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading other servers' appends failed");
+                    break;
+                }
+            };
+            let full = rows.len() as i64 == OTHERS_PAGE;
+            for (row, previous) in rows {
+                let seq = row.seq;
+                match EventEnvelope::of_row(row, previous.as_deref()) {
+                    Ok(Some(envelope)) => {
+                        let _ = self.published.send(Arc::new(envelope));
+                    }
+                    // A kind or event type this server does not know (a newer server's).
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(seq, error = %e, "an appended event is unreadable"),
+                }
+                self.progress.last_seq.store(seq, Ordering::Release);
+                read_any = true;
+            }
+            if !full {
+                break;
+            }
+        }
+        if read_any {
+            self.progress.failures.fetch_add(1, Ordering::AcqRel);
+            self.last_failure_disk_full = false;
+        }
+        read_any
+    }
+
+    /// Hand the batch's submissions back to the decider (those decided too often are refused
+    /// as contended).
+    fn decide_again(&self, batch: DecidedBatch) {
+        let mut again = Vec::with_capacity(batch.pending.len());
+        for (mut submission, _) in batch.pending {
+            submission.attempts += 1;
+            if submission.attempts > MAX_ATTEMPTS {
+                let _ = submission.reply.send(Err(StoreError::Contended.into()));
+            } else {
+                again.push(submission);
+            }
+        }
+        if let Err(mpsc::error::SendError(lost)) = self.retry.send(again) {
+            for submission in lost {
+                let _ = submission.reply.send(Err(StoreError::WriterGone.into()));
+            }
         }
     }
 
@@ -806,20 +936,34 @@ impl Committer {
             if self.last_failure_disk_full {
                 batch.refuse_with(|| StoreError::DiskFull);
             } else {
-                batch.refuse(&StoreError::other(
-                    "an earlier write of the log failed; this one was decided on its state",
-                ));
+                // Decided on state that is not the log's: decided again on the log's.
+                self.decide_again(batch);
             }
             return;
         }
         let Some(last) = batch.events.last().map(|e| e.envelope.seq) else {
             // Refusals, dry runs and writes that change nothing: nothing to append.
-            for (reply, result) in batch.pending {
-                let _ = reply.send(result);
+            for (submission, result) in batch.pending {
+                let _ = submission.reply.send(result);
             }
             return;
         };
-        if let Err(e) = self.write(&batch, last).await {
+        let written = self.write(&batch, last).await;
+        if let Err(StoreError::Behind { last: theirs }) = written {
+            // Nothing was written: another server appended first.
+            tracing::debug!(
+                ours = batch.events.first().map(|e| e.envelope.seq),
+                theirs,
+                "another server appended first; deciding the batch again"
+            );
+            if !self.read_others().await {
+                // The others' appends could not be read yet: start again from the log anyway.
+                self.progress.failures.fetch_add(1, Ordering::AcqRel);
+            }
+            self.decide_again(batch);
+            return;
+        }
+        if let Err(e) = written {
             // The store has rolled the transaction back.
             tracing::error!(error = ?e, "commit failed; the batch is rolled back");
             self.progress.failures.fetch_add(1, Ordering::AcqRel);
@@ -836,8 +980,8 @@ impl Committer {
         for event in &batch.events {
             let _ = self.published.send(event.envelope.clone());
         }
-        for (reply, result) in batch.pending {
-            let _ = reply.send(result);
+        for (submission, result) in batch.pending {
+            let _ = submission.reply.send(result);
         }
     }
 

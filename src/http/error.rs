@@ -388,6 +388,13 @@ impl From<StoreError> for ApiError {
             StoreError::Compacted { .. } => {
                 ApiError::expired("The resourceVersion for the provided list is too old.")
             }
+            // As kube-apiserver's answer when etcd keeps refusing an update: try again.
+            StoreError::Contended | StoreError::Behind { .. } => ApiError::status(
+                503,
+                "ServiceUnavailable",
+                "The log is busy with other API servers' writes, so nothing was written; \
+                 retry the request",
+            ),
             other => ApiError::Unexpected(other.into()),
         }
     }

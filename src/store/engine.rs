@@ -313,6 +313,32 @@ impl Writer {
     }
 }
 
+/// Wakes a server when another may have appended to the log they share: a PostgreSQL log
+/// (every commit notifies); never for a SQLite log, which one server alone writes.
+pub enum AppendNotices {
+    Alone,
+    Shared(Box<sqlx::postgres::PgListener>),
+}
+
+impl AppendNotices {
+    /// Whether other servers may append to this log.
+    pub fn shared(&self) -> bool {
+        matches!(self, AppendNotices::Shared(_))
+    }
+
+    /// Wait for the next commit by any server (this one's too); a lost connection is made
+    /// again on the next call, and what was committed meanwhile is not announced.
+    pub async fn next(&mut self) -> Result<(), StoreError> {
+        match self {
+            AppendNotices::Alone => std::future::pending().await,
+            AppendNotices::Shared(listener) => {
+                listener.recv().await?;
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Reader {
     /// The current state of each of `keys` that exists.
     pub async fn load_many(
@@ -474,6 +500,24 @@ impl Readers {
     /// Events of every kind after `seq`, oldest first, at most `limit`, with what folding needs.
     pub async fn log_after(&self, seq: i64, limit: i64) -> Result<Vec<EventRow>, StoreError> {
         dispatch!(self, r => r.log_after(seq, limit).await)
+    }
+
+    /// Events of every kind after `seq`, oldest first, at most `limit`, whole, each with its
+    /// object's previous state.
+    pub async fn appended_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(EventRow, Option<String>)>, StoreError> {
+        dispatch!(self, r => r.appended_after(seq, limit).await)
+    }
+
+    /// What wakes this server when another appends to the log they share.
+    pub async fn append_notices(&self) -> Result<AppendNotices, StoreError> {
+        Ok(match self {
+            Readers::Sqlite(_) => AppendNotices::Alone,
+            Readers::Postgres(r) => AppendNotices::Shared(Box::new(r.append_notices().await?)),
+        })
     }
 
     /// The writes of core/v1 Events after `after`, oldest first, at most `limit`, each with

@@ -31,8 +31,8 @@ mod sqlite;
 mod tests;
 
 pub use engine::{
-    Checkpointer, Database, Reader, Readers, Writer, connect_checkpointer, connect_writer, open,
-    open_read_only, open_readers,
+    AppendNotices, Checkpointer, Database, Reader, Readers, Writer, connect_checkpointer,
+    connect_writer, open, open_read_only, open_readers,
 };
 pub use sqlite::WAL_LIMIT_BYTES;
 
@@ -376,6 +376,13 @@ pub enum StoreError {
     /// holds every event.
     #[error("resourceVersion {requested} is before the log's compaction point {through}")]
     Compacted { requested: i64, through: i64 },
+    /// Another server appended to the shared log after what a batch was decided on: nothing
+    /// of the batch was written, and the log now ends at `last`.
+    #[error("another server appended to the log first (it now ends at {last})")]
+    Behind { last: i64 },
+    /// Other servers kept appending first, every time a write was decided again.
+    #[error("the log is busy with other servers' writes; nothing was written, retry")]
+    Contended,
 }
 
 impl StoreError {
@@ -397,6 +404,8 @@ impl StoreError {
                 requested: *requested,
                 through: *through,
             },
+            StoreError::Behind { last } => StoreError::Behind { last: *last },
+            StoreError::Contended => StoreError::Contended,
         }
     }
 }

@@ -443,6 +443,78 @@ async fn the_writes_of_core_events_come_in_log_order_marked_current_or_not(engin
     assert_eq!(page, [4, 5]);
 }
 
+/// Two servers' writers on one PostgreSQL log: a batch decided before the other's append is
+/// refused whole, and appends after the log's end; the other's events are read with their
+/// objects' previous states, and every commit is announced.
+#[tokio::test]
+async fn a_commit_behind_a_shared_log_is_refused_whole() {
+    let mut first = Log::new(Engine::Postgres).await;
+    let other_dir = tempfile::tempdir().expect("temp dir");
+    let Database::Postgres { url, .. } = first.database.clone() else {
+        unreachable!("a PostgreSQL log")
+    };
+    let mut notices = first.readers.append_notices().await.expect("listen");
+    assert!(notices.shared());
+    let mut second = Log::open(
+        other_dir,
+        Database::Postgres {
+            url,
+            data_dir: first.dir.path().to_path_buf(),
+        },
+    )
+    .await;
+    let p = ResourceKind::Pod;
+    first
+        .commit(vec![(
+            p,
+            "default",
+            "a",
+            "Created",
+            pod("a", "ua", None, "1"),
+        )])
+        .await
+        .expect("first server");
+    tokio::time::timeout(std::time::Duration::from_secs(5), notices.next())
+        .await
+        .expect("a notice")
+        .expect("listening");
+    // The second server had not seen seq 1: its batch is refused, nothing of it written.
+    let refused = second
+        .commit(vec![(
+            p,
+            "default",
+            "b",
+            "Created",
+            pod("b", "ub", None, "1"),
+        )])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Behind { last: 1 })),
+        "{refused:?}"
+    );
+    assert_eq!(first.readers.last_seq().await.expect("last"), 1);
+    // Having read the log, it appends after its end.
+    second.seq = 1;
+    second.last.insert((p, "default".into(), "a".into()), 1);
+    second
+        .commit(vec![(
+            p,
+            "default",
+            "a",
+            "Updated",
+            pod("a", "ua", None, "2"),
+        )])
+        .await
+        .expect("after the end");
+    let read = first.readers.appended_after(0, 10).await.expect("read");
+    let seen: Vec<(i64, &str, bool)> = read
+        .iter()
+        .map(|(row, previous)| (row.seq, row.event_type.as_str(), previous.is_some()))
+        .collect();
+    assert_eq!(seen, [(1, "Created", false), (2, "Updated", true)]);
+    assert!(read[1].1.as_deref().unwrap_or("").contains(r#""v":"1""#));
+}
+
 async fn a_list_at_a_past_seq_returns_the_state_then(engine: Engine) {
     let mut log = Log::new(engine).await;
     busy(&mut log).await;

@@ -9,6 +9,7 @@ mod support;
 
 mod api;
 mod clients;
+mod cluster;
 mod configmaps;
 mod crash;
 mod docker;

@@ -1,6 +1,13 @@
 //! The writer's commit: a batch's events appended and its objects' final states projected, a
 //! few rows per statement, inside one transaction. Full chunks give the same SQL text, so
 //! sqlx's statement cache prepares each shape once.
+//!
+//! Several servers may append to one database. A commit holds the log's advisory lock from
+//! its first statement to its end, and appends only right after the log's last event: a
+//! batch decided on a log that has grown since is refused whole (`StoreError::Behind`) and
+//! decided again by its server. So the seqs are one sequence with no gap, committed in order
+//! (a reader that sees an event sees every one before it), and a write decided on an object's
+//! old version never lands. Each commit notifies `APPENDED` so the other servers read it.
 
 use super::{Writer, insert_columns};
 use crate::store::seal::Sealer;
@@ -15,6 +22,12 @@ const EVENT_ROWS_PER_STATEMENT: usize = 64;
 /// Projection rows per statement (at most 7 bound values a row).
 pub(super) const ROWS_PER_STATEMENT: usize = 128;
 
+/// The advisory lock every server's commit holds: the log's one order (`kubetrai` in ASCII).
+const LOG_LOCK: i64 = 0x6b75_6265_7472_6169;
+
+/// The channel a commit notifies with its last seq (`super::log::AppendNotices` listens).
+pub(super) const APPENDED: &str = "kubetrail_appended";
+
 impl Writer {
     /// The seq of the last event in the log (0 when empty).
     pub async fn last_seq(&mut self) -> Result<i64, StoreError> {
@@ -23,8 +36,10 @@ impl Writer {
 
     /// One transaction: append `events`, write the projection rows of the objects they
     /// changed (`None`: the object is gone; each key once), and record that the projections
-    /// reflect the log up to `applied`. On failure nothing of it stays (the transaction is
-    /// rolled back when it is dropped uncommitted).
+    /// reflect the log up to `applied`. On failure nothing of it stays: the transaction is
+    /// rolled back before this returns (a dropped one would be rolled back only with the
+    /// connection's next statement, holding the log's lock until then, and every other
+    /// server's commits with it).
     pub async fn commit(
         &mut self,
         events: &[NewEvent<'_>],
@@ -32,11 +47,15 @@ impl Writer {
         applied: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.conn.begin().await?;
-        insert_events(&mut tx, &self.sealer, events).await?;
-        project(&mut tx, &self.sealer, rows).await?;
-        record_applied(&mut tx, applied).await?;
-        tx.commit().await?;
-        Ok(())
+        match write(&mut tx, &self.sealer, events, rows, applied).await {
+            Ok(()) => Ok(tx.commit().await?),
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a failed commit failed");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Append `events` alone, in one transaction, leaving the projections behind the log
@@ -95,6 +114,38 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// The statements of one commit, inside its transaction.
+async fn write(
+    tx: &mut PgConnection,
+    sealer: &Sealer,
+    events: &[NewEvent<'_>],
+    rows: &[(&ObjectKey, Option<ProjectedRow<&str>>)],
+    applied: i64,
+) -> Result<(), StoreError> {
+    if let Some(first) = events.first() {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        // Read committed: this statement sees every commit made before the lock was ours.
+        let last = super::last_seq(&mut *tx).await?;
+        if last != first.row.seq - 1 {
+            return Err(StoreError::Behind { last });
+        }
+    }
+    insert_events(tx, sealer, events).await?;
+    project(tx, sealer, rows).await?;
+    record_applied(tx, applied).await?;
+    if !events.is_empty() {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(APPENDED)
+            .bind(applied.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn insert_events(

@@ -503,4 +503,32 @@ impl Readers {
             })
             .collect()
     }
+    /// Events of every kind after `seq`, oldest first, at most `limit`, whole, each with its
+    /// object's previous state: what a server publishes of the events other servers appended.
+    pub async fn appended_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(EventRow, Option<String>)>, StoreError> {
+        let sql = format!(
+            "SELECT {}, (SELECT p.object FROM events p WHERE p.seq = events.prev_seq) \
+             FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            Columns::All.select()
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(found.len());
+        for r in &found {
+            let row = opened(&self.sealer, event_row(r, 0)?)?;
+            let previous: Option<String> = r.try_get(COLUMNS.len())?;
+            let previous = previous
+                .map(|p| self.sealer.open(&row.kind, p))
+                .transpose()?;
+            out.push((row, previous));
+        }
+        Ok(out)
+    }
 }
