@@ -167,6 +167,21 @@ impl Sealer {
         ours.adopt(database, Sealer::load(source)?)
     }
 
+    /// Give the directory of `database` the keys of `source`'s: its key file as it is when the
+    /// directory has none (so the same key seals there from then on), else the keys it lacks
+    /// (`adopt_keys`). Nothing when `source`'s directory has no keys, or is the same.
+    pub fn carry_keys(database: &Path, source: &Path) -> Result<(), StoreError> {
+        let theirs = Sealer::load(source)?;
+        if theirs.entries.is_empty() || key_path(database) == key_path(source) {
+            return Ok(());
+        }
+        let mut ours = Sealer::load(database)?;
+        if ours.entries.is_empty() {
+            return theirs.save(database);
+        }
+        ours.adopt(database, theirs)
+    }
+
     fn adopt(&mut self, database: &Path, theirs: Sealer) -> Result<(), StoreError> {
         let mut added = false;
         for entry in theirs.entries {

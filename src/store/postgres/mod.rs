@@ -66,7 +66,7 @@ pub struct Checkpointer {
 
 /// The path `seal::Sealer` is given for a PostgreSQL database: a name in the data directory,
 /// so the key file is the data directory's, as beside a SQLite file there.
-fn keys_anchor(data_dir: &Path) -> PathBuf {
+pub(in crate::store) fn keys_anchor(data_dir: &Path) -> PathBuf {
     data_dir.join("postgres")
 }
 
