@@ -1338,16 +1338,17 @@ async fn stored(log: &Log, page: i64) -> Vec<StoredEvent> {
     }
 }
 
-async fn a_log_is_moved_as_stored_into_either_engine_with_its_compactions_and_keys(
-    engine: Engine,
-) {
+async fn a_log_is_moved_as_stored_into_either_engine_with_its_compactions_and_keys(engine: Engine) {
     let source = compacted_log_with_a_secret(engine).await;
     let events = stored(&source, 3).await;
     assert_eq!(
         events.iter().map(|e| e.row.seq).collect::<Vec<_>>(),
         [1, 4, 5, 8, 10, 11, 12, 13, 14, 15]
     );
-    assert!(events[7].row.object.contains("k8s:enc:aesgcm:v1:"), "sealed as stored");
+    assert!(
+        events[7].row.object.contains("k8s:enc:aesgcm:v1:"),
+        "sealed as stored"
+    );
     assert_eq!(events[9].changes, None);
     for target_engine in [Engine::Sqlite, Engine::Postgres] {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1373,7 +1374,10 @@ async fn a_log_is_moved_as_stored_into_either_engine_with_its_compactions_and_ke
         assert_eq!(stored(&target, 100).await, events, "{target_engine:?}");
         assert_eq!(read(&target, 100).await, read(&source, 100).await);
         for name in ["a", "d"] {
-            assert_eq!(pod_history(&target, name).await, pod_history(&source, name).await);
+            assert_eq!(
+                pod_history(&target, name).await,
+                pod_history(&source, name).await
+            );
         }
         assert_eq!(
             target.readers.compactions().await.expect("compactions"),
