@@ -16,16 +16,21 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
-    /// The log to copy: --data-dir's state.db, or the PostgreSQL database --database names
-    /// (its encryption keys in --data-dir). No server may be running on it: migrate refuses
-    /// while a server holds the data directory, so that the copy is the whole log at one
-    /// moment and no write after it is lost.
+    // The log to copy: --data-dir's state.db, or the PostgreSQL database --database names
+    // (its encryption keys in --data-dir). Clap shows the flags' own help for a flattened
+    // group: the refusal of a served source is in the command's (`Commands::Migrate`).
     #[command(flatten)]
     pub data: DataDir,
     /// Where to copy it: a PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DATABASE,
     /// created beforehand and holding no events), or a directory (a new data directory: its
     /// state.db is made there). A target holding any event is refused and left as it is.
-    #[arg(long, value_name = "URL|DIR")]
+    // `--help` would otherwise print the password it finds in the environment.
+    #[arg(
+        long,
+        env = "KUBETRAIL_MIGRATE_TO",
+        hide_env_values = true,
+        value_name = "URL|DIR"
+    )]
     pub to: String,
     /// With a PostgreSQL --to: the data directory that keeps its encryption keys, which the
     /// source's keys are copied into (default: --data-dir, which holds them already). Serve

@@ -161,6 +161,14 @@ enum Commands {
     /// Copy a stopped cluster's whole log into an empty PostgreSQL database (`--to
     /// postgres://...`) or a new data directory (`--to DIR`), with the encryption keys its
     /// Secrets need; rebuild the copy's projections and verify them. Exits 1 unless clean.
+    ///
+    /// The source is --data-dir's state.db, or the PostgreSQL log --database names. Stop its
+    /// server first: migrate refuses a data directory a server holds (serve.lock) and holds
+    /// both data directories while it copies, so that the copy is the whole log at one moment
+    /// and no write after it is lost (the source is read a page at a time, not in one
+    /// snapshot). A target holding any event is refused and left as it is. Events are copied
+    /// 1,000 to a transaction; a copy that fails part-way leaves part of the log in the
+    /// target, which the error says how to clear.
     Migrate(migrate::MigrateArgs),
     /// What the data directory holds (sizes, events and objects by kind, the resourceVersions
     /// kept) and the memory of the server serving it.
