@@ -217,3 +217,64 @@ fn print(args: &MigrateArgs, target: &Database, target_dir: &Path, m: &Migrated)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Line {
+        #[command(flatten)]
+        args: MigrateArgs,
+    }
+
+    fn parsed(args: &[&str]) -> MigrateArgs {
+        let mut all = vec!["migrate", "--data-dir", "/data/src"];
+        all.extend(args);
+        Line::parse_from(all).args
+    }
+
+    #[test]
+    fn to_is_a_postgresql_url_with_a_keys_directory_or_a_data_directory() {
+        let (database, keys) = target(&parsed(&["--to", "postgres://u:p@h/db"])).unwrap();
+        assert_eq!(
+            database,
+            Database::Postgres {
+                url: "postgres://u:p@h/db".into(),
+                data_dir: "/data/src".into()
+            }
+        );
+        assert_eq!(keys, PathBuf::from("/data/src"), "the source's keys stay");
+        let (_, keys) = target(&parsed(&[
+            "--to",
+            "postgresql://h/db",
+            "--to-data-dir",
+            "/data/keys",
+        ]))
+        .unwrap();
+        assert_eq!(keys, PathBuf::from("/data/keys"));
+        let (database, dir) = target(&parsed(&["--to", "/data/new"])).unwrap();
+        assert_eq!(database, Database::Sqlite("/data/new/state.db".into()));
+        assert_eq!(dir, PathBuf::from("/data/new"));
+    }
+
+    #[test]
+    fn a_to_that_is_neither_is_refused_without_its_password() {
+        for (args, want) in [
+            (
+                vec!["--to", "mysql://u:hunter2@h/db"],
+                "not a PostgreSQL URL",
+            ),
+            (vec!["--to", " "], "--to is empty"),
+            (
+                vec!["--to", "/data/new", "--to-data-dir", "/data/keys"],
+                "--to-data-dir is for a PostgreSQL --to",
+            ),
+        ] {
+            let error = target(&parsed(&args)).unwrap_err().to_string();
+            assert!(error.contains(want), "{args:?}: {error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+    }
+}

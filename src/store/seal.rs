@@ -363,6 +363,43 @@ mod tests {
     }
 
     #[test]
+    fn carried_keys_are_the_sources_file_in_a_keyless_directory_and_added_to_one_with_keys() {
+        let (source_dir, source) = sealer();
+        let source_db = source_dir.path().join("state.db");
+        let sealed = source.seal("Secret", SECRET).unwrap().to_string();
+        let keyless = tempfile::tempdir().unwrap();
+        let keyless_db = keyless.path().join("state.db");
+        Sealer::carry_keys(&keyless_db, &source_db).unwrap();
+        assert_eq!(
+            std::fs::read(keyless.path().join(KEY_FILE)).unwrap(),
+            std::fs::read(source_dir.path().join(KEY_FILE)).unwrap()
+        );
+        // The same key seals there: the same bytes as in the source.
+        assert_eq!(
+            Sealer::load(&keyless_db)
+                .unwrap()
+                .seal("Secret", SECRET)
+                .unwrap(),
+            sealed
+        );
+        let (keyed_dir, keyed) = sealer();
+        let keyed_db = keyed_dir.path().join("state.db");
+        Sealer::carry_keys(&keyed_db, &source_db).unwrap();
+        let both = Sealer::load(&keyed_db).unwrap();
+        assert_eq!(both.keys.len(), 2);
+        assert_eq!(
+            both.keys[0].name, keyed.keys[0].name,
+            "its own key still seals"
+        );
+        assert_eq!(both.open("Secret", sealed).unwrap(), SECRET);
+        // Carried again, or onto itself: nothing changes.
+        Sealer::carry_keys(&keyed_db, &source_db).unwrap();
+        Sealer::carry_keys(&source_db, &source_db).unwrap();
+        assert_eq!(Sealer::load(&keyed_db).unwrap().keys.len(), 2);
+        assert_eq!(Sealer::load(&source_db).unwrap().keys.len(), 1);
+    }
+
+    #[test]
     fn the_key_is_kept_private_and_a_copy_adopts_the_sources_keys() {
         let (source_dir, source) = sealer();
         let sealed = source.seal("Secret", SECRET).unwrap().to_string();
