@@ -120,6 +120,7 @@ pub async fn migrate(args: MigrateArgs) -> Result<bool, HistoryError> {
             "--to names the log being migrated: give another database or directory".into(),
         ));
     }
+    migrate::reach(&source).await?;
     migrate::refuse_unless_empty(&target).await?;
     let readers = super::history::open_readers(&args.data).await?;
     let plan = match migrate::plan(&source, &readers).await {

@@ -50,6 +50,7 @@ pub async fn refuse_unless_empty(target: &Database) -> Result<(), HistoryError> 
     {
         return Ok(());
     }
+    reach(target).await?;
     let readers = store::open_readers(target.clone())
         .await
         .map_err(|e| cannot_open(target, &e))?;
@@ -71,6 +72,13 @@ pub async fn refuse_unless_empty(target: &Database) -> Result<(), HistoryError> 
         Err(e) if never_migrated(&e) => Ok(()),
         Err(e) => Err(cannot_open(target, &e)),
     }
+}
+
+/// Refuse a database that cannot be reached, at once and with the driver's reason.
+pub async fn reach(database: &Database) -> Result<(), HistoryError> {
+    store::reach(database)
+        .await
+        .map_err(|e| cannot_open(database, &e))
 }
 
 /// Whether `e` says the log's tables do not exist (a database kubetrail never opened).

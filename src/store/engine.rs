@@ -191,6 +191,15 @@ pub async fn open_readers(database: impl Into<Database>) -> Result<Readers, Stor
     })
 }
 
+/// Whether `database` can be reached, writing nothing: a PostgreSQL database is connected to
+/// once (the driver's reason when it cannot be); a SQLite file is opened by the other calls.
+pub async fn reach(database: &Database) -> Result<(), StoreError> {
+    match database {
+        Database::Sqlite(_) => Ok(()),
+        Database::Postgres { url, .. } => postgres::reach(url).await,
+    }
+}
+
 /// Another writing connection to a database `open` has migrated.
 pub async fn connect_writer(database: impl Into<Database>) -> Result<Writer, StoreError> {
     Ok(match database.into() {

@@ -7,7 +7,7 @@
 //!   connection, migrated, and the read pool), [`open_read_only`] (a server that writes
 //!   nothing), [`open_readers`] (the debugging commands beside a running server),
 //!   [`connect_writer`] and [`connect_checkpointer`] (more connections to a database `open`
-//!   migrated);
+//!   migrated), [`reach`] (a PostgreSQL database connected to once, writing nothing);
 //! - [`Writer`]: one batch of the log's writer in one transaction ([`Writer::commit`]: the
 //!   events appended with multi-row inserts, the projection rows written, the projections'
 //!   position recorded), rebuild, snapshots, checkpoints, the copy of a log prefix (`replay`),
@@ -33,7 +33,7 @@ mod tests;
 
 pub use engine::{
     Checkpointer, Database, Reader, Readers, Writer, carry_keys, connect_checkpointer,
-    connect_writer, open, open_read_only, open_readers,
+    connect_writer, open, open_read_only, open_readers, reach,
 };
 pub use sqlite::WAL_LIMIT_BYTES;
 

@@ -213,5 +213,9 @@ async fn a_log_moves_to_postgresql_and_back_verified_with_its_secrets_and_is_nev
         ),
         "{err}"
     );
+    assert!(
+        err.contains("Connection refused"),
+        "the driver's reason: {err}"
+    );
     assert!(!err.contains("hunter2"), "{err}");
 }

@@ -29,7 +29,7 @@ mod open;
 
 #[cfg(test)]
 pub(super) use log::where_clause;
-pub use open::{connect_checkpointer, connect_writer, open, open_read_only, open_readers};
+pub use open::{connect_checkpointer, connect_writer, open, open_read_only, open_readers, reach};
 
 use super::StoreError;
 use super::seal::Sealer;
