@@ -125,6 +125,12 @@ pub async fn plan(source: &Database, readers: &Readers) -> Result<Plan, HistoryE
             "{source} holds no events: there is nothing to migrate"
         )));
     }
+    // Secrets the source's own keys do not open could not be opened in the copy either.
+    open_secrets(
+        readers,
+        "the source's Secrets do not open with the keys of its data directory",
+    )
+    .await?;
     let compactions = readers.compactions().await?;
     let removed: i64 = compactions.iter().map(|c| c.events_removed).sum();
     Ok(Plan {
@@ -222,7 +228,11 @@ async fn check(
     let folds =
         |r: &Report| -> Vec<KindDigest> { r.kinds.iter().map(|(log, _)| log.clone()).collect() };
     let same_state = folds(&report) == folds(&theirs);
-    let secrets = open_secrets(target).await?;
+    let secrets = open_secrets(
+        target,
+        "the copied Secrets do not open with the keys of the target's data directory",
+    )
+    .await?;
     Ok(Migrated {
         events,
         first_seq,
@@ -234,23 +244,19 @@ async fn check(
     })
 }
 
-/// Every Secret of the target, opened with its data directory's keys. Returns how many.
-async fn open_secrets(target: &Readers) -> Result<usize, HistoryError> {
+/// Every Secret of a log, opened with its data directory's keys (`failed` says whose when one
+/// does not open). Returns how many.
+async fn open_secrets(readers: &Readers, failed: &str) -> Result<usize, HistoryError> {
     let mut query = ListQuery {
         limit: Some(SECRETS_PAGE),
         ..ListQuery::default()
     };
     let mut count = 0;
     loop {
-        let page = target
+        let page = readers
             .list(ResourceKind::Secret, &query, None)
             .await
-            .map_err(|e| {
-                HistoryError::Io(format!(
-                    "the copied Secrets do not open with the target's keys: {}",
-                    reason(&e)
-                ))
-            })?;
+            .map_err(|e| HistoryError::Io(format!("{failed}: {}", reason(&e))))?;
         count += page.items.len();
         match page.continue_after {
             Some(after) => query.start_after = Some(after),

@@ -2,8 +2,8 @@
 //! empty PostgreSQL database and back into a new data directory, through the real binary.
 //! Each copy verifies clean, gives the same `events` and `history` as its source, and serves
 //! the Secret written before the move; a second migrate into a database that now holds the
-//! log is refused and changes nothing; so are a bad `--to`, an unreachable database and a
-//! source a server is running on.
+//! log is refused and changes nothing; so are a bad `--to`, an unreachable database, a
+//! source a server is running on and one whose Secrets its data directory cannot open.
 
 use crate::support::app::{TestApp, pod, start_in};
 use crate::support::binary::{kubetrail, run, run_command};
@@ -186,6 +186,17 @@ async fn a_log_moves_to_postgresql_and_back_verified_with_its_secrets_and_is_nev
     assert!(err.contains("changed nothing"), "{err}");
     assert_eq!(outputs(dir.path(), Some(&url)).await, postgresql);
     assert_clean(dir.path(), Some(&url)).await;
+
+    // The log read with a data directory that lacks its keys: refused before the copy.
+    let keyless = tempfile::tempdir().expect("a directory without keys");
+    let target = keyless.path().join("copy").display().to_string();
+    let (code, _, err) = on(keyless.path(), Some(&url), &["migrate", "--to", &target]).await;
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("the source's Secrets do not open with the keys of its data directory"),
+        "{err}"
+    );
+    assert!(!keyless.path().join("copy").exists(), "nothing written");
 
     // A --to that is no PostgreSQL URL, or a database that cannot be reached: refused, the
     // password never printed.
