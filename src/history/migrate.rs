@@ -151,7 +151,12 @@ pub async fn migrate(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Migrated, HistoryError> {
     // Before the target is opened, which would make a key of its own when it has none.
-    store::carry_keys(source, target)?;
+    store::carry_keys(source, target).map_err(|e| {
+        HistoryError::Io(format!(
+            "the encryption keys could not be copied for {target}: {}",
+            reason(&e)
+        ))
+    })?;
     let (mut writer, target_readers) = store::open(target.clone())
         .await
         .map_err(|e| HistoryError::Io(format!("cannot open {target}: {e:#}")))?;
