@@ -1,12 +1,13 @@
 //! The `kubetrail` command line: `serve` runs the API server and its workers; `kubelet` runs a
 //! node against a server; `rebuild` replays the log into fresh projections; `events`,
 //! `history`, `why`, `replay`, `verify` and `snapshot` debug with the log (`history`);
-//! `status` says what a data directory holds and what its server costs; `ui`
+//! `migrate` copies a log between SQLite and PostgreSQL; `status` says what a data directory holds and what its server costs; `ui`
 //! prints a login link for the timeline UI. The top of the layers: it parses arguments and
 //! calls into `app` and the library; nothing imports it.
 
 mod compact;
 mod history;
+mod migrate;
 mod status;
 mod ui;
 
@@ -157,6 +158,18 @@ enum Commands {
     /// What people wrote to other kinds stays. Lists and watches at an older resourceVersion
     /// are then answered 410 Expired. Runs beside a running server.
     Compact(compact::CompactArgs),
+    /// Copy a stopped cluster's whole log into an empty PostgreSQL database (`--to
+    /// postgres://...`) or a new data directory (`--to DIR`), with the encryption keys its
+    /// Secrets need; rebuild the copy's projections and verify them. Exits 1 unless clean.
+    ///
+    /// The source is --data-dir's state.db, or the PostgreSQL log --database names. Stop its
+    /// server first: migrate refuses a data directory a server holds (serve.lock) and holds
+    /// both data directories while it copies, so that the copy is the whole log at one moment
+    /// and no write after it is lost (the source is read a page at a time, not in one
+    /// snapshot). A target holding any event is refused and left as it is. Events are copied
+    /// 1,000 to a transaction; a copy that fails part-way leaves part of the log in the
+    /// target, which the error says how to clear.
+    Migrate(migrate::MigrateArgs),
     /// What the data directory holds (sizes, events and objects by kind, the resourceVersions
     /// kept) and the memory of the server serving it.
     Status(status::StatusArgs),
@@ -336,6 +349,11 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Commands::Snapshot(args) => history::snapshot(args).await?,
         Commands::Compact(args) => compact::compact(args).await?,
+        Commands::Migrate(args) => {
+            if !migrate::migrate(args).await? {
+                std::process::exit(1);
+            }
+        }
         Commands::Status(args) => status::status(args).await?,
         Commands::Ui(args) => ui::ui(args).await?,
     }

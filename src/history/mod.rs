@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod compact;
+pub mod migrate;
 pub mod query;
 pub mod render;
 pub mod replay;

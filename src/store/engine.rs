@@ -5,7 +5,8 @@
 
 use super::{
     Compaction, CompactionCursor, CompactionPlan, EventRow, EventWrite, ListPage, ListQuery,
-    LogFilter, NewEvent, ObjectKey, ProjectedRow, RecordedPage, StoreError, StoredObject,
+    LogFilter, NewEvent, ObjectKey, ProjectedRow, RecordedPage, StoreError, StoredEvent,
+    StoredObject,
 };
 use super::{postgres, sqlite};
 use crate::model::ResourceKind;
@@ -76,6 +77,26 @@ fn without_password(url: &str) -> String {
         None => tail.to_string(),
     };
     format!("{scheme}://{authority}{tail}")
+}
+
+impl Database {
+    /// The path the encryption keys of this database are found beside (`seal::Sealer`'s):
+    /// the SQLite file, or a name in the PostgreSQL database's data directory.
+    fn keys_anchor(&self) -> PathBuf {
+        match self {
+            Database::Sqlite(path) => path.clone(),
+            Database::Postgres { data_dir, .. } => postgres::keys_anchor(data_dir),
+        }
+    }
+}
+
+/// Give the data directory of `to` the encryption keys of `from`'s, so that objects copied
+/// as stored (Secrets sealed under `from`'s keys) open there: a directory without a key file
+/// gets `from`'s as it is (the same key seals from then on); one with keys adds those it
+/// lacks after its own. The same directory for both changes nothing. Call it before `open`
+/// of `to`, which would otherwise make a key of its own.
+pub fn carry_keys(from: &Database, to: &Database) -> Result<(), StoreError> {
+    super::seal::Sealer::carry_keys(&to.keys_anchor(), &from.keys_anchor())
 }
 
 impl From<&Path> for Database {
@@ -171,6 +192,15 @@ pub async fn open_readers(database: impl Into<Database>) -> Result<Readers, Stor
     })
 }
 
+/// Whether `database` can be reached, writing nothing: a PostgreSQL database is connected to
+/// once (the driver's reason when it cannot be); a SQLite file is opened by the other calls.
+pub async fn reach(database: &Database) -> Result<(), StoreError> {
+    match database {
+        Database::Sqlite(_) => Ok(()),
+        Database::Postgres { url, .. } => postgres::reach(url).await,
+    }
+}
+
 /// Another writing connection to a database `open` has migrated.
 pub async fn connect_writer(database: impl Into<Database>) -> Result<Writer, StoreError> {
     Ok(match database.into() {
@@ -215,6 +245,22 @@ impl Writer {
     /// generating a log outside the server, never for a server's writes.
     pub async fn append_unprojected(&mut self, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
         dispatch!(self, w => w.append_unprojected(events).await)
+    }
+
+    /// Append `events` exactly as another database stored them (objects sealed as they were,
+    /// recorded changes as they were), in one transaction, leaving the projections for
+    /// `rebuild`: `migrate`'s copy into an empty database, never a server's writes.
+    pub async fn append_stored(&mut self, events: &[StoredEvent]) -> Result<(), StoreError> {
+        dispatch!(self, w => w.append_stored(events).await)
+    }
+
+    /// Record another database's `compactions` as they were (ids, points, counts), in one
+    /// transaction: `migrate`'s copy of a compacted log.
+    pub async fn record_compactions(
+        &mut self,
+        compactions: &[Compaction],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, w => w.record_compactions(compactions).await)
     }
 
     /// Replay the log into empty projections in one transaction. Returns the number of events.
@@ -528,6 +574,16 @@ impl Readers {
         limit: i64,
     ) -> Result<Vec<EventWrite>, StoreError> {
         dispatch!(self, r => r.event_writes_after(after, limit).await)
+    }
+
+    /// Events after `seq`, oldest first, at most `limit`, exactly as stored: every column,
+    /// the object as it is (a Secret still sealed), the recorded changes (`migrate`).
+    pub async fn stored_events_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        dispatch!(self, r => r.stored_events_after(seq, limit).await)
     }
 
     /// In one read transaction: every event to `on_event`, then every projection row to

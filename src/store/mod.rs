@@ -7,10 +7,11 @@
 //!   connection, migrated, and the read pool), [`open_read_only`] (a server that writes
 //!   nothing), [`open_readers`] (the debugging commands beside a running server),
 //!   [`connect_writer`] and [`connect_checkpointer`] (more connections to a database `open`
-//!   migrated);
+//!   migrated), [`reach`] (a PostgreSQL database connected to once, writing nothing);
 //! - [`Writer`]: one batch of the log's writer in one transaction ([`Writer::commit`]: the
 //!   events appended with multi-row inserts, the projection rows written, the projections'
 //!   position recorded), rebuild, snapshots, checkpoints, the copy of a log prefix (`replay`),
+//!   the append of events and compactions as another database stored them (`migrate`),
 //!   compaction (`begin_compaction`, `compact_step`, the vacuum);
 //! - [`Reader`]: the writer's decider reading current state; [`Readers`]: every other read of
 //!   current state and of the log;
@@ -31,8 +32,8 @@ mod sqlite;
 mod tests;
 
 pub use engine::{
-    AppendNotices, Checkpointer, Database, Reader, Readers, Writer, connect_checkpointer,
-    connect_writer, open, open_read_only, open_readers,
+    AppendNotices, Checkpointer, Database, Reader, Readers, Writer, carry_keys,
+    connect_checkpointer, connect_writer, open, open_read_only, open_readers, reach,
 };
 pub use sqlite::WAL_LIMIT_BYTES;
 
@@ -170,6 +171,16 @@ impl EventRow {
 pub struct NewEvent<'a> {
     pub row: EventRow<&'a str>,
     pub changes: &'a str,
+}
+
+/// One event exactly as its database stores it: every column, the object as stored (a Secret
+/// sealed under its data directory's key, never opened) and the changes recorded with it
+/// (`None` where none were). What `kubetrail migrate` reads from one database and appends to
+/// another, so that the copy is the same log byte for byte.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub row: EventRow,
+    pub changes: Option<String>,
 }
 
 /// One object's row in the projections (`objects`, and the snapshots' copies of it). `S` as in

@@ -167,6 +167,21 @@ impl Sealer {
         ours.adopt(database, Sealer::load(source)?)
     }
 
+    /// Give the directory of `database` the keys of `source`'s: its key file as it is when the
+    /// directory has none (so the same key seals there from then on), else the keys it lacks
+    /// (`adopt_keys`). Nothing when `source`'s directory has no keys, or is the same.
+    pub fn carry_keys(database: &Path, source: &Path) -> Result<(), StoreError> {
+        let theirs = Sealer::load(source)?;
+        if theirs.entries.is_empty() || key_path(database) == key_path(source) {
+            return Ok(());
+        }
+        let mut ours = Sealer::load(database)?;
+        if ours.entries.is_empty() {
+            return theirs.save(database);
+        }
+        ours.adopt(database, theirs)
+    }
+
     fn adopt(&mut self, database: &Path, theirs: Sealer) -> Result<(), StoreError> {
         let mut added = false;
         for entry in theirs.entries {
@@ -345,6 +360,43 @@ mod tests {
         let keyless = Sealer::load(&dir.path().join("state.db")).unwrap();
         let message = keyless.open("Secret", stored).unwrap_err().to_string();
         assert!(message.contains("database error") || !message.is_empty());
+    }
+
+    #[test]
+    fn carried_keys_are_the_sources_file_in_a_keyless_directory_and_added_to_one_with_keys() {
+        let (source_dir, source) = sealer();
+        let source_db = source_dir.path().join("state.db");
+        let sealed = source.seal("Secret", SECRET).unwrap().to_string();
+        let keyless = tempfile::tempdir().unwrap();
+        let keyless_db = keyless.path().join("state.db");
+        Sealer::carry_keys(&keyless_db, &source_db).unwrap();
+        assert_eq!(
+            std::fs::read(keyless.path().join(KEY_FILE)).unwrap(),
+            std::fs::read(source_dir.path().join(KEY_FILE)).unwrap()
+        );
+        // The same key seals there: the same bytes as in the source.
+        assert_eq!(
+            Sealer::load(&keyless_db)
+                .unwrap()
+                .seal("Secret", SECRET)
+                .unwrap(),
+            sealed
+        );
+        let (keyed_dir, keyed) = sealer();
+        let keyed_db = keyed_dir.path().join("state.db");
+        Sealer::carry_keys(&keyed_db, &source_db).unwrap();
+        let both = Sealer::load(&keyed_db).unwrap();
+        assert_eq!(both.keys.len(), 2);
+        assert_eq!(
+            both.keys[0].name, keyed.keys[0].name,
+            "its own key still seals"
+        );
+        assert_eq!(both.open("Secret", sealed).unwrap(), SECRET);
+        // Carried again, or onto itself: nothing changes.
+        Sealer::carry_keys(&keyed_db, &source_db).unwrap();
+        Sealer::carry_keys(&source_db, &source_db).unwrap();
+        assert_eq!(Sealer::load(&keyed_db).unwrap().keys.len(), 2);
+        assert_eq!(Sealer::load(&source_db).unwrap().keys.len(), 1);
     }
 
     #[test]

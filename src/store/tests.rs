@@ -56,6 +56,7 @@ on_both_engines!(
     a_sqlite_log_prefix_is_copied_seq_for_seq,
     a_secret_is_sealed_at_rest_with_the_data_directorys_key,
     the_writes_of_core_events_come_in_log_order_marked_current_or_not,
+    a_log_is_moved_as_stored_into_either_engine_with_its_compactions_and_keys,
 );
 
 /// A database and the writer's bookkeeping for hand-made events.
@@ -1412,6 +1413,143 @@ async fn a_secret_is_sealed_at_rest_with_the_data_directorys_key(engine: Engine)
         .expect("the secret");
     assert_eq!(copied.json, original.json);
     assert!(copied.json.contains(value));
+}
+
+/// A compacted log with a Secret, an event with every optional field, and one that recorded
+/// no changes, on `engine`.
+async fn compacted_log_with_a_secret(engine: Engine) -> Log {
+    let mut log = Log::new(engine).await;
+    retained(&mut log).await;
+    let plan = CompactionPlan {
+        through: 10,
+        kinds: vec!["Event".into()],
+        status_updates: true,
+        actor: "tester".into(),
+    };
+    let (compaction, _) = log.writer.begin_compaction(&plan).await.expect("begin");
+    let mut cursor = CompactionCursor::default();
+    while log
+        .writer
+        .compact_step(&compaction, &mut cursor)
+        .await
+        .expect("step")
+        .is_some()
+    {}
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "default", "uid": "us"}, "data": {"k": "c2VjcmV0"}});
+    log.commit(vec![(
+        ResourceKind::Secret,
+        "default",
+        "s",
+        "Created",
+        secret,
+    )])
+    .await
+    .expect("secret");
+    append_odd_event(&mut log, 14).await;
+    log.writer
+        .execute_raw(
+            "INSERT INTO events (seq, time, api_version, kind, namespace, name, uid, event_type, \
+             event_version, prev_seq, object, actor, user_agent, field_manager, request_id, \
+             caused_by, changes, causes) VALUES (15, '2026-01-01T00:00:15.000000000Z', 'v1', \
+             'ConfigMap', 'default', 'old', 'uo', 'Created', 1, NULL, \
+             '{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"old\",\"namespace\":\"default\",\"uid\":\"uo\"}}', \
+             'tester', NULL, NULL, 'r', NULL, NULL, NULL)",
+        )
+        .await
+        .expect("an event without recorded changes");
+    log.writer.rebuild().await.expect("rebuild");
+    log
+}
+
+/// Every event of `log` as stored, read a page of `page` at a time.
+async fn stored(log: &Log, page: i64) -> Vec<StoredEvent> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e: &StoredEvent| e.row.seq);
+        let next = log
+            .readers
+            .stored_events_after(after, page)
+            .await
+            .expect("stored events");
+        if next.is_empty() {
+            return all;
+        }
+        all.extend(next);
+    }
+}
+
+async fn a_log_is_moved_as_stored_into_either_engine_with_its_compactions_and_keys(engine: Engine) {
+    let source = compacted_log_with_a_secret(engine).await;
+    let events = stored(&source, 3).await;
+    assert_eq!(
+        events.iter().map(|e| e.row.seq).collect::<Vec<_>>(),
+        [1, 4, 5, 8, 10, 11, 12, 13, 14, 15]
+    );
+    assert!(
+        events[7].row.object.contains("k8s:enc:aesgcm:v1:"),
+        "sealed as stored"
+    );
+    assert_eq!(events[9].changes, None);
+    for target_engine in [Engine::Sqlite, Engine::Postgres] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = database(target_engine, dir.path()).await;
+        // The keys first: the target's directory gets the source's key file as it is.
+        carry_keys(&source.database, &database).expect("keys");
+        assert_eq!(
+            std::fs::read(dir.path().join(seal::KEY_FILE)).expect("copied key file"),
+            std::fs::read(source.dir.path().join(seal::KEY_FILE)).expect("key file")
+        );
+        let mut target = Log::open(dir, database).await;
+        let compactions = source.readers.compactions().await.expect("compactions");
+        target
+            .writer
+            .record_compactions(&compactions)
+            .await
+            .expect("compactions");
+        for page in events.chunks(4) {
+            target.writer.append_stored(page).await.expect("append");
+        }
+        target.writer.rebuild().await.expect("rebuild");
+        // The same log byte for byte, the same history entries, compactions, projections.
+        assert_eq!(stored(&target, 100).await, events, "{target_engine:?}");
+        assert_eq!(read(&target, 100).await, read(&source, 100).await);
+        for name in ["a", "d"] {
+            assert_eq!(
+                pod_history(&target, name).await,
+                pod_history(&source, name).await
+            );
+        }
+        assert_eq!(
+            target.readers.compactions().await.expect("compactions"),
+            compactions
+        );
+        assert_eq!(target.readers.compaction_point().await.expect("point"), 10);
+        assert_eq!(target.projections().await, source.projections().await);
+        let secret = |log: &Log| {
+            let readers = log.readers.clone();
+            async move {
+                readers
+                    .get(ResourceKind::Secret, "default", "s")
+                    .await
+                    .expect("get")
+                    .expect("the secret")
+                    .json
+            }
+        };
+        let opened = secret(&target).await;
+        assert!(opened.contains("c2VjcmV0"), "{opened}");
+        assert_eq!(opened, secret(&source).await);
+        // A later compaction in the target gets an id after the copied ones.
+        let plan = CompactionPlan {
+            through: 13,
+            kinds: vec![],
+            status_updates: true,
+            actor: "tester".into(),
+        };
+        let (next, _) = target.writer.begin_compaction(&plan).await.expect("begin");
+        assert_eq!(next.id, compactions[0].id + 1);
+    }
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ mod inject;
 mod kubectl;
 mod kubectl_120;
 mod leases;
+mod migrate;
 mod network;
 mod openapi;
 mod portforward;

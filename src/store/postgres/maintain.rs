@@ -8,13 +8,15 @@
 //!   itself, for all its databases (`checkpoint_timeout`, `max_wal_size`), and a `CHECKPOINT`
 //!   needs privileges a database's owner need not have: the checkpointer only keeps its place;
 //! - the **copy of a log prefix**, seq for seq, from a SQLite database file into this database
-//!   (`replay` of a data directory into PostgreSQL).
+//!   (`replay` of a data directory into PostgreSQL);
+//! - the **append of a log as another database stored it** (`migrate`): events with their
+//!   sealed objects and recorded changes as they are, and the compactions' records.
 
 use super::append::record_applied;
 use super::{Checkpointer, Writer, insert_columns, keys_anchor};
 use crate::model::ResourceKind;
 use crate::store::seal::Sealer;
-use crate::store::{DELETED, StoreError};
+use crate::store::{Compaction, DELETED, StoreError, StoredEvent};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, PgConnection, Postgres, QueryBuilder, Row, SqliteConnection};
 use std::path::Path;
@@ -24,6 +26,10 @@ const KEEP_SNAPSHOTS: i64 = 2;
 
 /// Events copied per statement by `copy_log_from` (18 values a row).
 const COPY_ROWS_PER_STATEMENT: i64 = 500;
+
+/// Stored events appended per statement by `append_stored` (18 values a row, far below
+/// PostgreSQL's limit of 65,535 parameters).
+const STORED_ROWS_PER_STATEMENT: usize = 500;
 
 impl Writer {
     /// Replay the log into empty projections in one transaction. Returns the number of events.
@@ -182,6 +188,78 @@ impl Writer {
         tx.commit().await?;
         let _ = from.close().await;
         Ok(copied)
+    }
+}
+
+impl Writer {
+    /// Append `events` as another database stored them (each object as it is, a Secret still
+    /// sealed with the keys this data directory was given, `carry_keys`; the recorded changes
+    /// as they are), in one transaction, leaving the projections for `rebuild`: `migrate`'s
+    /// copy of a log into an empty database, never a server's writes.
+    pub async fn append_stored(&mut self, events: &[StoredEvent]) -> Result<(), StoreError> {
+        let mut tx = self.conn.begin().await?;
+        let head = format!("INSERT INTO events ({}) ", insert_columns());
+        for chunk in events.chunks(STORED_ROWS_PER_STATEMENT) {
+            let mut query: QueryBuilder<Postgres> = QueryBuilder::new(head.as_str());
+            query.push_values(chunk, |mut bind, event| {
+                let e = &event.row;
+                bind.push_bind(e.seq)
+                    .push_bind(e.time.as_str())
+                    .push_bind(e.api_version.as_str())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.namespace.as_str())
+                    .push_bind(e.name.as_str())
+                    .push_bind(e.uid.as_str())
+                    .push_bind(e.event_type.as_str())
+                    .push_bind(e.event_version)
+                    .push_bind(e.prev_seq)
+                    .push_bind(e.object.as_str())
+                    .push_bind(e.actor.as_str())
+                    .push_bind(e.user_agent.as_deref())
+                    .push_bind(e.field_manager.as_deref())
+                    .push_bind(e.request_id.as_str())
+                    .push_bind(e.caused_by)
+                    .push_bind(e.causes.as_deref())
+                    .push_bind(event.changes.as_deref());
+            });
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Record `compactions` as another database recorded them (ids, points, selections,
+    /// counts), in one transaction: `migrate`'s copy of a compacted log, before its events.
+    pub async fn record_compactions(
+        &mut self,
+        compactions: &[Compaction],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.conn.begin().await?;
+        for c in compactions {
+            sqlx::query(
+                "INSERT INTO compactions \
+                 (id, seq_through, time, kinds, status_only, events_removed, actor) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(c.id)
+            .bind(c.seq_through)
+            .bind(&c.time)
+            .bind(c.kinds.join(","))
+            .bind(c.status_only)
+            .bind(c.events_removed)
+            .bind(&c.actor)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // The ids were given: the next compaction's comes after them.
+        sqlx::query(
+            "SELECT setval(pg_get_serial_sequence('compactions', 'id'), \
+             (SELECT COALESCE(MAX(id), 0) + 1 FROM compactions), false)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -29,7 +29,7 @@ mod open;
 
 #[cfg(test)]
 pub(super) use log::where_clause;
-pub use open::{connect_checkpointer, connect_writer, open, open_read_only, open_readers};
+pub use open::{connect_checkpointer, connect_writer, open, open_read_only, open_readers, reach};
 
 use super::StoreError;
 use super::seal::Sealer;
@@ -66,7 +66,7 @@ pub struct Checkpointer {
 
 /// The path `seal::Sealer` is given for a PostgreSQL database: a name in the data directory,
 /// so the key file is the data directory's, as beside a SQLite file there.
-fn keys_anchor(data_dir: &Path) -> PathBuf {
+pub(in crate::store) fn keys_anchor(data_dir: &Path) -> PathBuf {
     data_dir.join("postgres")
 }
 

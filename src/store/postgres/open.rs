@@ -117,6 +117,14 @@ pub async fn open_readers(url: &str, data_dir: &Path) -> Result<Readers, StoreEr
     })
 }
 
+/// Connect to the database at `url` once and leave: the driver's reason at once when it
+/// cannot be reached (a pool retries until its timeout and then says only that).
+pub async fn reach(url: &str) -> Result<(), StoreError> {
+    let conn = PgConnection::connect_with(&connect_options(url)?).await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
 /// Another writing connection to a database `open` has migrated, without the migrator
 /// (whose future cannot be proven `Send`).
 pub async fn connect_writer(url: &str, data_dir: &Path) -> Result<Writer, StoreError> {

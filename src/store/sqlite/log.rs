@@ -8,7 +8,7 @@ use crate::model::ResourceKind;
 use crate::store::seal::Sealer;
 use crate::store::{
     DELETED, DELETION_REQUESTED, EventRow, EventWrite, ListPage, ListQuery, LogFilter,
-    ProjectedRow, RecordedPage, StoreError,
+    ProjectedRow, RecordedPage, StoreError, StoredEvent,
 };
 use futures_util::TryStreamExt;
 use serde_json::Value;
@@ -412,6 +412,33 @@ impl Readers {
             .fetch_all(&self.pool)
             .await?;
         rows(&self.sealer, &found)
+    }
+
+    /// Events after `seq`, oldest first, at most `limit`, exactly as stored: every column,
+    /// the object as it is (a Secret still sealed) and the recorded changes.
+    pub async fn stored_events_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {}, changes FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            Columns::All.select()
+        );
+        let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        found
+            .iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    row: event_row(r, 0)?,
+                    changes: r.try_get(COLUMNS.len())?,
+                })
+            })
+            .collect()
     }
 
     /// In one read transaction, so both are seen at the same moment: every event in seq order

@@ -8,19 +8,25 @@
 //!   only the events after it. Derived data: the log is never touched, old ones are dropped;
 //! - **checkpoints** of the write-ahead log, from a connection of their own: SQLite's automatic
 //!   checkpoint runs inside the commit that crosses its threshold and makes that batch wait;
-//! - the **copy of a log prefix**, seq for seq, into a database just created (`replay`).
+//! - the **copy of a log prefix**, seq for seq, into a database just created (`replay`);
+//! - the **append of a log as another database stored it** (`migrate`): events with their
+//!   sealed objects and recorded changes as they are, and the compactions' records.
 
 use super::append::record_applied;
 use super::open::WAL_LIMIT_BYTES;
 use super::{Checkpointer, Writer, insert_columns};
 use crate::model::ResourceKind;
 use crate::store::seal::Sealer;
-use crate::store::{DELETED, StoreError};
-use sqlx::{Connection, SqliteConnection};
+use crate::store::{Compaction, DELETED, StoreError, StoredEvent};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use std::path::Path;
 
 /// How many snapshots are kept (the newest ones).
 const KEEP_SNAPSHOTS: i64 = 2;
+
+/// Stored events appended per statement by `append_stored`: 18 values a row, far below
+/// SQLite's limit of 32,766 variables.
+const STORED_ROWS_PER_STATEMENT: usize = 64;
 
 /// Run `work` inside `BEGIN IMMEDIATE` … `COMMIT`, rolled back when it fails.
 macro_rules! in_write_transaction {
@@ -133,6 +139,78 @@ impl Writer {
             .await?;
         Ok(copied)
     }
+}
+
+impl Writer {
+    /// Append `events` as another database stored them (each object as it is, a Secret still
+    /// sealed with the keys this directory was given, `carry_keys`; the recorded changes as
+    /// they are), in one transaction, leaving the projections for `rebuild`: `migrate`'s copy
+    /// of a log into an empty database, never a server's writes.
+    pub async fn append_stored(&mut self, events: &[StoredEvent]) -> Result<(), StoreError> {
+        let conn = &mut self.conn;
+        in_write_transaction!(conn, insert_stored(conn, events))
+    }
+
+    /// Record `compactions` as another database recorded them (ids, points, selections,
+    /// counts), in one transaction: `migrate`'s copy of a compacted log, before its events.
+    pub async fn record_compactions(
+        &mut self,
+        compactions: &[Compaction],
+    ) -> Result<(), StoreError> {
+        let conn = &mut self.conn;
+        in_write_transaction!(conn, async {
+            for c in compactions {
+                sqlx::query(
+                    "INSERT INTO compactions \
+                     (id, seq_through, time, kinds, status_only, events_removed, actor) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(c.id)
+                .bind(c.seq_through)
+                .bind(&c.time)
+                .bind(c.kinds.join(","))
+                .bind(c.status_only)
+                .bind(c.events_removed)
+                .bind(&c.actor)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok::<(), StoreError>(())
+        })
+    }
+}
+
+async fn insert_stored(
+    conn: &mut SqliteConnection,
+    events: &[StoredEvent],
+) -> Result<(), StoreError> {
+    let head = format!("INSERT INTO events ({}) ", insert_columns());
+    for chunk in events.chunks(STORED_ROWS_PER_STATEMENT) {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(head.as_str());
+        query.push_values(chunk, |mut bind, event| {
+            let e = &event.row;
+            bind.push_bind(e.seq)
+                .push_bind(e.time.as_str())
+                .push_bind(e.api_version.as_str())
+                .push_bind(e.kind.as_str())
+                .push_bind(e.namespace.as_str())
+                .push_bind(e.name.as_str())
+                .push_bind(e.uid.as_str())
+                .push_bind(e.event_type.as_str())
+                .push_bind(e.event_version)
+                .push_bind(e.prev_seq)
+                .push_bind(e.object.as_str())
+                .push_bind(e.actor.as_str())
+                .push_bind(e.user_agent.as_deref())
+                .push_bind(e.field_manager.as_deref())
+                .push_bind(e.request_id.as_str())
+                .push_bind(e.caused_by)
+                .push_bind(e.causes.as_deref())
+                .push_bind(event.changes.as_deref());
+        });
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 async fn replay(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
