@@ -20,6 +20,7 @@ pub mod cache;
 pub mod causes;
 pub mod controller;
 pub mod deployment;
+pub mod election;
 pub mod endpoints;
 pub mod eventttl;
 pub mod gc;
@@ -286,6 +287,9 @@ pub struct WorkerSettings {
     pub routing: proxy::worker::Routing,
     /// How long a core/v1 Event lives after its last write (`--event-ttl`).
     pub event_ttl: Duration,
+    /// The controllers' election: its periods (with `controllers` on, the controllers run
+    /// only while this server holds the Lease).
+    pub election: election::Timing,
     /// The API server these workers run in, once it is bound (set by the server at start).
     pub api: Option<ApiServer>,
 }
@@ -313,6 +317,7 @@ impl Default for WorkerSettings {
                 why: proxy::worker::NO_DOCKER_NODE.to_string(),
             },
             event_ttl: eventttl::DEFAULT_EVENT_TTL,
+            election: election::Timing::default(),
             api: None,
         }
     }
@@ -374,14 +379,43 @@ pub async fn spawn_workers(
         shutdown,
     };
     let mut tasks = Vec::new();
+    // With controllers on, they run only while this server holds the controllers' Lease;
+    // with them off (tests where nothing but the test writes) no election runs and the
+    // namespace controller runs alone, as on a single server.
+    let leadership = if settings.controllers {
+        let (elected, leadership) = election::leadership(Some(workers.log.health().clone()));
+        let (identity, timing) = (election::identity(), settings.election);
+        tracing::info!(%identity, "running for the controllers' Lease");
+        tasks.push(
+            workers.spawn(CONTROLLER_ELECTION, move |log, informer, shutdown| {
+                election::run_election_until_stopped(
+                    Arc::new(log),
+                    informer,
+                    election::Candidate::new(identity.clone(), timing),
+                    elected.clone(),
+                    shutdown,
+                )
+            }),
+        );
+        Some(leadership)
+    } else {
+        None
+    };
     for controller in controllers(settings.node_lifecycle, settings.event_ttl) {
         if !(settings.controllers || controller.always_runs()) {
             continue;
         }
         let controller: Arc<dyn Controller> = Arc::from(controller);
+        let leadership = leadership.clone();
         tasks.push(
             workers.spawn(controller.actor(), move |log, informer, shutdown| {
-                run_controller_until_stopped(controller.clone(), log, informer, shutdown)
+                run_controller_in_terms(
+                    controller.clone(),
+                    leadership.clone(),
+                    log,
+                    informer,
+                    shutdown,
+                )
             }),
         );
     }
@@ -447,6 +481,51 @@ pub async fn spawn_workers(
         }));
     }
     Ok(tasks)
+}
+
+/// The controllers' election's name in `/readyz`.
+pub const CONTROLLER_ELECTION: &str = "controller-election";
+
+/// Run `controller` while this server leads (`leadership`; always when there is no
+/// election): each term of leadership runs it afresh from the informer's state (it is
+/// level-triggered) with a stop signal of its own that also fires on shutdown, and a lost
+/// leadership drops the running pass at once, before it writes again.
+async fn run_controller_in_terms(
+    controller: Arc<dyn Controller>,
+    leadership: Option<election::Leadership>,
+    log: EventLog,
+    informer: Informer,
+    mut shutdown: Shutdown,
+) {
+    let Some(mut leadership) = leadership else {
+        return run_controller_until_stopped(controller, log, informer, shutdown).await;
+    };
+    loop {
+        let term = tokio::select! {
+            _ = shutdown.wait() => return,
+            term = leadership.term() => term,
+        };
+        let Some(term) = term else {
+            return;
+        };
+        tracing::info!(controller = controller.actor(), "leading: started");
+        let stop = shutdown.child();
+        tokio::select! {
+            _ = run_controller_until_stopped(
+                controller.clone(), log.clone(), informer.clone(), stop.clone()) => {}
+            _ = leadership.lost() => {}
+            _ = shutdown.wait() => {}
+        }
+        stop.trigger();
+        drop(term);
+        if shutdown.is_triggered() {
+            return;
+        }
+        tracing::info!(
+            controller = controller.actor(),
+            "no longer leading: stopped"
+        );
+    }
 }
 
 /// What every in-process worker runs on.
