@@ -106,6 +106,9 @@ struct Observed {
 pub struct Candidate {
     pub identity: String,
     pub timing: Timing,
+    /// No other server can write this log (a SQLite data directory, locked by its one
+    /// server): a Lease held by another identity is a dead process's, taken over at once.
+    pub sole: bool,
     observed: Option<Observed>,
 }
 
@@ -114,14 +117,21 @@ impl Candidate {
         Candidate {
             identity,
             timing,
+            sole: false,
             observed: None,
         }
+    }
+
+    /// The candidate of the log's only possible server (`sole`).
+    pub fn sole(self) -> Self {
+        Candidate { sole: true, ..self }
     }
 
     /// The step at `now` (`now_micro`: the same moment as a MicroTime) given the Lease as the
     /// informer holds it: create it when there is none; renew it when it is this server's;
     /// take it over when it was released (no holder) or has not changed for its
-    /// `leaseDurationSeconds` since this server first saw it so; otherwise follow. Every write
+    /// `leaseDurationSeconds` since this server first saw it so (at once when `sole`);
+    /// otherwise follow. Every write
     /// of an existing Lease carries its `resourceVersion`.
     pub fn decide(&mut self, lease: Option<&Value>, now: Instant, now_micro: &str) -> Decision {
         let Some(lease) = lease else {
@@ -145,7 +155,7 @@ impl Candidate {
         let holder = spec.str_at("/holderIdentity").to_string();
         let claim = if holder == self.identity {
             Claim::Renew
-        } else if !holder.is_empty() && self.unexpired(&spec, now) {
+        } else if !holder.is_empty() && !self.sole && self.unexpired(&spec, now) {
             return Decision::Follow { holder };
         } else {
             Claim::TakeOver
@@ -577,6 +587,14 @@ mod tests {
             b.decide(Some(&lease), Instant::now(), T1),
             Decision::Follow { .. }
         ));
+    }
+
+    #[test]
+    fn the_sole_server_of_a_log_takes_a_dead_processs_lease_at_once() {
+        let mut restarted = candidate("b").sole();
+        let (claim, taken) = written(restarted.decide(Some(&held_by("a", 0)), Instant::now(), T1));
+        assert_eq!(claim, Claim::TakeOver);
+        assert_eq!(taken["spec"]["leaseTransitions"], 1);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!
 //! Controllers (`controller::Controller`: namespace, scheduler, Deployment, ReplicaSet, garbage collector,
 //! node lifecycle) are listed once in `controllers` and all run the one loop
-//! `run_controller_until_stopped`; kubelets (`kubelet`) keep loops of their own.
+//! `run_controller_until_stopped`; kubelets (`kubelet`) keep loops of their own. The
+//! controllers run only while this server holds the controllers' Lease (`election`), each term
+//! of leadership afresh; the kubelets and the service proxy run on every server.
 //!
 //! Every worker writes through `Submit`, and only through it: `submit_command` with a
 //! `RequestMeta` naming the worker's actor (`api::actors`) and the seq of the object version
@@ -290,6 +292,9 @@ pub struct WorkerSettings {
     /// The controllers' election: its periods (with `controllers` on, the controllers run
     /// only while this server holds the Lease).
     pub election: election::Timing,
+    /// No other server can write this log (a SQLite data directory, locked by this server):
+    /// a controllers' Lease held by another is a dead process's, taken over at once.
+    pub sole_server: bool,
     /// The API server these workers run in, once it is bound (set by the server at start).
     pub api: Option<ApiServer>,
 }
@@ -318,6 +323,7 @@ impl Default for WorkerSettings {
             },
             event_ttl: eventttl::DEFAULT_EVENT_TTL,
             election: election::Timing::default(),
+            sole_server: false,
             api: None,
         }
     }
@@ -384,14 +390,21 @@ pub async fn spawn_workers(
     // namespace controller runs alone, as on a single server.
     let leadership = if settings.controllers {
         let (elected, leadership) = election::leadership(Some(workers.log.health().clone()));
-        let (identity, timing) = (election::identity(), settings.election);
+        let (identity, timing, sole) = (
+            election::identity(),
+            settings.election,
+            settings.sole_server,
+        );
         tracing::info!(%identity, "running for the controllers' Lease");
         tasks.push(
             workers.spawn(CONTROLLER_ELECTION, move |log, informer, shutdown| {
                 election::run_election_until_stopped(
                     Arc::new(log),
                     informer,
-                    election::Candidate::new(identity.clone(), timing),
+                    {
+                        let candidate = election::Candidate::new(identity.clone(), timing);
+                        if sole { candidate.sole() } else { candidate }
+                    },
                     elected.clone(),
                     shutdown,
                 )
