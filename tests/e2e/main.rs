@@ -12,6 +12,7 @@ mod clients;
 mod configmaps;
 mod crash;
 mod docker;
+mod election;
 mod faults;
 mod helm;
 mod history;
