@@ -322,10 +322,15 @@ impl Leadership {
 
     /// Wait until this server leads: its term, or `None` when the election is gone.
     pub async fn term(&mut self) -> Option<Term> {
-        self.leading.wait_for(|leads| *leads).await.ok()?;
-        let held = self.terms.clone().read_owned().await;
-        // The leadership may have ended while the term was being taken.
-        self.leads().then_some(Term { _held: held })
+        loop {
+            self.leading.wait_for(|leads| *leads).await.ok()?;
+            let held = self.terms.clone().read_owned().await;
+            // The leadership may have ended while the term was being taken (the release
+            // waits for the terms): then wait for the next.
+            if self.leads() {
+                return Some(Term { _held: held });
+            }
+        }
     }
 
     /// Wait until this server no longer leads (or the election is gone).
@@ -646,5 +651,28 @@ mod tests {
         assert!(!elected.terms_ended(Duration::from_millis(50)).await);
         drop(term);
         assert!(elected.terms_ended(Duration::from_secs(1)).await);
+    }
+
+    #[tokio::test]
+    async fn a_term_asked_for_while_the_release_waits_begins_with_the_next_leadership() {
+        let (elected, mut leadership) = leadership(None);
+        elected.publish(true);
+        // The election holds the terms (as the release does) and stops leading meanwhile.
+        let releasing = elected.terms.clone().write_owned().await;
+        let asking = tokio::spawn(async move { leadership.term().await.is_some() });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        elected.publish(false);
+        drop(releasing);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !asking.is_finished(),
+            "no term while following, and no giving up"
+        );
+        elected.publish(true);
+        let began = tokio::time::timeout(Duration::from_secs(1), asking)
+            .await
+            .expect("a term with the next leadership")
+            .expect("task");
+        assert!(began);
     }
 }
