@@ -1,8 +1,9 @@
 //! The controllers' election: a server with controllers on holds the Lease
 //! `kube-system/kubetrail-controllers` (read through the API, renewed) and its controllers
-//! run; two runners of the election on one server's log, exactly one leading; the leader
-//! killed (no release), the other leading once the Lease expires; the leader stopped (the
-//! Lease released), another leading at once.
+//! run; on PostgreSQL, its controllers stopped while another holds the Lease and started
+//! again once it expires; two runners of the election on one server's log, exactly one
+//! leading; the leader killed (no release), the other leading once the Lease expires; the
+//! leader stopped (the Lease released), another leading at once.
 
 use crate::support::app::{TestApp, replicaset, start_with_workers};
 use crate::support::internals::{Application, Informer, Settings, Shutdown, election};
@@ -85,6 +86,89 @@ async fn a_server_holds_the_lease_renews_it_and_runs_its_controllers() {
     .await;
     let readyz = app.get("/readyz?verbose").await;
     assert_eq!(readyz.status, 200, "{}", readyz.text);
+}
+
+async fn pods_of(app: &TestApp, name: &str) -> usize {
+    let pods = app
+        .send(
+            app.request(reqwest::Method::GET, "/api/v1/namespaces/default/pods")
+                .query(&[("labelSelector", format!("app={name}"))]),
+        )
+        .await;
+    pods.body["items"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn controllers_stop_while_another_holds_the_lease_and_start_again_when_it_expires() {
+    // On PostgreSQL, where other servers may share the log: a Lease held by another is
+    // waited out.
+    let url = crate::support::postgres::new_database().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = start_with_workers(dir, |s| s.database_url = Some(url)).await;
+    until(
+        "the server holds the Lease",
+        Duration::from_secs(10),
+        || async { app.get(LEASE).await.status == 200 },
+    )
+    .await;
+    let ours = lease(&app).await["spec"]["holderIdentity"].clone();
+
+    // Another holder, as far as the server can tell (written through the API at the Lease's
+    // resourceVersion; a renewal in between is a 409: read again).
+    until(
+        "the Lease is taken by another",
+        Duration::from_secs(10),
+        || async {
+            let mut stolen = lease(&app).await;
+            stolen["spec"]["holderIdentity"] = "elsewhere_1".into();
+            stolen["spec"]["renewTime"] = jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string()
+                .into();
+            app.put(LEASE, &stolen).await.status == 200
+        },
+    )
+    .await;
+    let stolen = Instant::now();
+    until("the server follows", Duration::from_secs(8), || async {
+        app.get("/metrics")
+            .await
+            .text
+            .contains("kubetrail_controllers_leading 0")
+    })
+    .await;
+    let created = app
+        .post(
+            "/apis/apps/v1/namespaces/default/replicasets",
+            &replicaset("idle", 2),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(stolen.elapsed() < Duration::from_secs(15));
+    assert_eq!(
+        pods_of(&app, "idle").await,
+        0,
+        "a follower's controllers write nothing"
+    );
+    let readyz = app.get("/readyz?verbose").await;
+    assert_eq!(readyz.status, 200, "a follower is ready: {}", readyz.text);
+
+    // Unrenewed for 15 s: the server takes it over and its controllers carry on from the log.
+    until(
+        "the ReplicaSet's pods once the server leads again",
+        Duration::from_secs(25),
+        || async { pods_of(&app, "idle").await == 2 },
+    )
+    .await;
+    assert!(
+        stolen.elapsed() >= Duration::from_secs(15),
+        "{:?}",
+        stolen.elapsed()
+    );
+    let taken = lease(&app).await;
+    assert_eq!(taken["spec"]["holderIdentity"], ours);
+    assert_eq!(taken["spec"]["leaseTransitions"], 1);
 }
 
 /// One runner of the election on the test's log.
