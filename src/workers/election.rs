@@ -308,10 +308,6 @@ impl Elected {
             .await
             .is_ok()
     }
-
-    pub fn leads(&self) -> bool {
-        *self.leading.borrow()
-    }
 }
 
 impl Leadership {

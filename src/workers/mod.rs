@@ -390,21 +390,20 @@ pub async fn spawn_workers(
     // namespace controller runs alone, as on a single server.
     let leadership = if settings.controllers {
         let (elected, leadership) = election::leadership(Some(workers.log.health().clone()));
-        let (identity, timing, sole) = (
-            election::identity(),
-            settings.election,
-            settings.sole_server,
-        );
+        let identity = election::identity();
         tracing::info!(%identity, "running for the controllers' Lease");
+        let candidate = election::Candidate::new(identity, settings.election);
+        let candidate = if settings.sole_server {
+            candidate.sole()
+        } else {
+            candidate
+        };
         tasks.push(
             workers.spawn(CONTROLLER_ELECTION, move |log, informer, shutdown| {
                 election::run_election_until_stopped(
                     Arc::new(log),
                     informer,
-                    {
-                        let candidate = election::Candidate::new(identity.clone(), timing);
-                        if sole { candidate.sole() } else { candidate }
-                    },
+                    candidate.clone(),
                     elected.clone(),
                     shutdown,
                 )
@@ -521,7 +520,7 @@ async fn run_controller_in_terms(
         let Some(term) = term else {
             return;
         };
-        tracing::info!(controller = controller.actor(), "leading: started");
+        tracing::debug!(controller = controller.actor(), "leading: started");
         let stop = shutdown.child();
         tokio::select! {
             _ = run_controller_until_stopped(
@@ -534,7 +533,7 @@ async fn run_controller_in_terms(
         if shutdown.is_triggered() {
             return;
         }
-        tracing::info!(
+        tracing::debug!(
             controller = controller.actor(),
             "no longer leading: stopped"
         );
