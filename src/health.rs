@@ -49,6 +49,12 @@ impl Health {
         self.metrics.count_panic(component);
     }
 
+    /// Whether this server leads the controllers' election (`/metrics`): a follower's
+    /// controllers wait, they are not down.
+    pub fn leading(&self, leads: bool) {
+        self.metrics.controllers_leading.set(i64::from(leads));
+    }
+
     /// Every part with its state, by name.
     pub fn report(&self) -> Vec<(String, ComponentState)> {
         let components = self.components.lock().unwrap_or_else(|p| p.into_inner());

@@ -42,6 +42,8 @@ pub struct Metrics {
     /// The log's compaction point (0: never compacted).
     pub compaction_point: Gauge,
     pub panics: Family<PanicLabels, Counter>,
+    /// 1 while this server holds the controllers' Lease (its controllers run), else 0.
+    pub controllers_leading: Gauge,
 }
 
 impl Default for Metrics {
@@ -108,6 +110,12 @@ impl Metrics {
             "Panics caught by component (the writer, the informer, a controller)",
             panics.clone(),
         );
+        let controllers_leading = Gauge::default();
+        registry.register(
+            "controllers_leading",
+            "1 while this server holds the controllers' Lease (kube-system/kubetrail-controllers) and runs its controllers, 0 while it follows",
+            controllers_leading.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -119,6 +127,7 @@ impl Metrics {
             wal_bytes,
             compaction_point,
             panics,
+            controllers_leading,
         }
     }
 

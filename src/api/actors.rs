@@ -1,5 +1,6 @@
 //! Every actor the server writes as (the `actor` of each event it appends), defined once: the
-//! in-process controllers, the server itself, and its kubelets (`kubelet/<node>`). `is_controller`
+//! in-process controllers, their election, the server itself, and its kubelets
+//! (`kubelet/<node>`). `is_controller`
 //! tells these control loops from people; `history::why` follows causes back to a person with
 //! it, and `workers::controllers` registers exactly `CONTROLLERS`.
 
@@ -38,6 +39,10 @@ pub const CONTROLLERS: [&str; 10] = [
     EVENT_TTL_CONTROLLER,
 ];
 
+/// The controllers' election: writes the Lease (`kube-system/kubetrail-controllers`) the server
+/// whose controllers run holds, as kube-controller-manager writes `kube-controller-manager`'s.
+pub const CONTROLLER_MANAGER: &str = "kubetrail-controller-manager";
+
 /// The node's service proxy: the service network, LoadBalancer ingress.
 pub const SERVICE_PROXY: &str = "service-proxy";
 
@@ -59,6 +64,7 @@ pub fn is_controller(actor: &str) -> bool {
     CONTROLLERS.contains(&actor)
         || actor == SYSTEM
         || actor == SERVICE_PROXY
+        || actor == CONTROLLER_MANAGER
         || actor.starts_with(KUBELET_PREFIX)
 }
 
@@ -77,6 +83,7 @@ mod tests {
             "endpointslice-controller",
             "serviceaccount-controller",
             "service-proxy",
+            "kubetrail-controller-manager",
             "generic-garbage-collector",
             "default-scheduler",
             "system:kubetrail",

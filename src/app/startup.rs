@@ -183,6 +183,9 @@ impl Application {
                 // The workers learn where the API listens (the `kubernetes` Service's route),
                 // its CA and its token signer (what the kubelet gives pods).
                 let mut worker_settings = settings.workers.clone();
+                // A SQLite log has one server (the data directory's lock): a controllers'
+                // Lease it finds held is a dead process's, not to be waited out.
+                worker_settings.sole_server = matches!(database, Database::Sqlite(_));
                 worker_settings.api = Some(workers::ApiServer {
                     listener: reached_at,
                     ca_pem: credentials

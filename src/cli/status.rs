@@ -3,12 +3,16 @@
 //! server reports it, its write-ahead log being the server's own), the resourceVersions the
 //! log keeps, events and current objects by kind, and the serving process's resident memory
 //! (anonymous and file-backed), read from `/proc` when a server holds the directory; the
-//! compaction point, where the log's full history begins. Reads the database read-only,
+//! compaction point, where the log's full history begins; which server's controllers run (the
+//! holder of the controllers' Lease). Reads the database read-only,
 //! beside a running server; changes nothing.
 
 use super::history::{DataDir, Output, open_readers};
 use crate::history::HistoryError;
-use crate::store::Database;
+use crate::model::ResourceKind;
+use crate::model::meta::Lookup as _;
+use crate::store::{Database, Readers};
+use crate::workers::election;
 use clap::Args;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -73,6 +77,7 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
     let (kinds, oldest) = readers.census().await?;
     let last = readers.last_seq().await?;
     let compaction = readers.compactions().await?.into_iter().last();
+    let controllers = controllers_lease(&readers).await?;
     // A SQLite log's sizes are its files'; PostgreSQL's is what the server reports, and its
     // write-ahead log is the whole server's, none of this database's own (`None`).
     let (database, wal) = match &location {
@@ -115,6 +120,8 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
                 "oldestResourceVersion": oldest,
                 "newestResourceVersion": last,
                 "compactionResourceVersion": compaction.as_ref().map(|c| c.seq_through),
+                "controllersHolder": controllers.as_ref().and_then(|l| election::holder(l)),
+                "controllersRenewTime": controllers.as_ref().map(|l| l.str_at("/spec/renewTime")),
                 "events": events,
                 "kinds": kinds,
             });
@@ -164,6 +171,10 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
                         ),
                     }
                 ),
+                format!(
+                    "Controllers:     {}",
+                    controllers_line(controllers.as_ref())
+                ),
                 String::new(),
                 format!("{:<24}{:>10}{:>10}", "KIND", "EVENTS", "OBJECTS"),
             ];
@@ -176,6 +187,36 @@ pub async fn status(args: StatusArgs) -> Result<(), HistoryError> {
         }
     }
     Ok(())
+}
+
+/// The controllers' Lease (`kube-system/kubetrail-controllers`), when a server has made it.
+async fn controllers_lease(readers: &Readers) -> Result<Option<Value>, HistoryError> {
+    let stored = readers
+        .get(
+            ResourceKind::Lease,
+            election::LEASE_NAMESPACE,
+            election::LEASE_NAME,
+        )
+        .await?;
+    Ok(stored.and_then(|s| serde_json::from_str(&s.json).ok()))
+}
+
+/// Who holds the controllers' Lease and since when it was last renewed.
+fn controllers_line(lease: Option<&Value>) -> String {
+    match lease {
+        None => "no election yet (no kube-system/kubetrail-controllers Lease)".to_string(),
+        Some(lease) => match election::holder(lease) {
+            Some(holder) => format!(
+                "led by {holder} (Lease renewed {}, held {} s past its last renewal)",
+                lease.str_at("/spec/renewTime"),
+                lease.i64_at("/spec/leaseDurationSeconds").unwrap_or(0)
+            ),
+            None => format!(
+                "released at {} (the next server to look takes it)",
+                lease.str_at("/spec/renewTime")
+            ),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +235,19 @@ mod tests {
             })
         );
         assert_eq!(resident("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn the_controllers_line_names_the_holder_or_the_release() {
+        assert!(controllers_line(None).starts_with("no election yet"));
+        let lease = json!({"spec": {"holderIdentity": "host_1", "leaseDurationSeconds": 15,
+            "renewTime": "2026-01-02T03:04:05.000000Z"}});
+        assert_eq!(
+            controllers_line(Some(&lease)),
+            "led by host_1 (Lease renewed 2026-01-02T03:04:05.000000Z, held 15 s past its last renewal)"
+        );
+        let released = json!({"spec": {"holderIdentity": "", "renewTime": "t"}});
+        assert!(controllers_line(Some(&released)).starts_with("released at t"));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!
 //! Controllers (`controller::Controller`: namespace, scheduler, Deployment, ReplicaSet, garbage collector,
 //! node lifecycle) are listed once in `controllers` and all run the one loop
-//! `run_controller_until_stopped`; kubelets (`kubelet`) keep loops of their own.
+//! `run_controller_until_stopped`; kubelets (`kubelet`) keep loops of their own. The
+//! controllers run only while this server holds the controllers' Lease (`election`), each term
+//! of leadership afresh; the kubelets and the service proxy run on every server.
 //!
 //! Every worker writes through `Submit`, and only through it: `submit_command` with a
 //! `RequestMeta` naming the worker's actor (`api::actors`) and the seq of the object version
@@ -20,6 +22,7 @@ pub mod cache;
 pub mod causes;
 pub mod controller;
 pub mod deployment;
+pub mod election;
 pub mod endpoints;
 pub mod eventttl;
 pub mod gc;
@@ -288,6 +291,12 @@ pub struct WorkerSettings {
     pub routing: proxy::worker::Routing,
     /// How long a core/v1 Event lives after its last write (`--event-ttl`).
     pub event_ttl: Duration,
+    /// The controllers' election: its periods (with `controllers` on, the controllers run
+    /// only while this server holds the Lease).
+    pub election: election::Timing,
+    /// No other server can write this log (a SQLite data directory, locked by this server):
+    /// a controllers' Lease held by another is a dead process's, taken over at once.
+    pub sole_server: bool,
     /// The API server these workers run in, once it is bound (set by the server at start).
     pub api: Option<ApiServer>,
 }
@@ -315,6 +324,8 @@ impl Default for WorkerSettings {
                 why: proxy::worker::NO_DOCKER_NODE.to_string(),
             },
             event_ttl: eventttl::DEFAULT_EVENT_TTL,
+            election: election::Timing::default(),
+            sole_server: false,
             api: None,
         }
     }
@@ -376,14 +387,49 @@ pub async fn spawn_workers(
         shutdown,
     };
     let mut tasks = Vec::new();
+    // With controllers on, they run only while this server holds the controllers' Lease;
+    // with them off (tests where nothing but the test writes) no election runs and the
+    // namespace controller runs alone, as on a single server.
+    let leadership = if settings.controllers {
+        let (elected, leadership) = election::leadership(Some(workers.log.health().clone()));
+        let identity = election::identity();
+        tracing::info!(%identity, "running for the controllers' Lease");
+        let candidate = election::Candidate::new(identity, settings.election);
+        let candidate = if settings.sole_server {
+            candidate.sole()
+        } else {
+            candidate
+        };
+        tasks.push(
+            workers.spawn(CONTROLLER_ELECTION, move |log, informer, shutdown| {
+                election::run_election_until_stopped(
+                    Arc::new(log),
+                    informer,
+                    candidate.clone(),
+                    elected.clone(),
+                    shutdown,
+                )
+            }),
+        );
+        Some(leadership)
+    } else {
+        None
+    };
     for controller in controllers(settings.node_lifecycle, settings.event_ttl) {
         if !(settings.controllers || controller.always_runs()) {
             continue;
         }
         let controller: Arc<dyn Controller> = Arc::from(controller);
+        let leadership = leadership.clone();
         tasks.push(
             workers.spawn(controller.actor(), move |log, informer, shutdown| {
-                run_controller_until_stopped(controller.clone(), log, informer, shutdown)
+                run_controller_in_terms(
+                    controller.clone(),
+                    leadership.clone(),
+                    log,
+                    informer,
+                    shutdown,
+                )
             }),
         );
     }
@@ -449,6 +495,51 @@ pub async fn spawn_workers(
         }));
     }
     Ok(tasks)
+}
+
+/// The controllers' election's name in `/readyz`.
+pub const CONTROLLER_ELECTION: &str = "controller-election";
+
+/// Run `controller` while this server leads (`leadership`; always when there is no
+/// election): each term of leadership runs it afresh from the informer's state (it is
+/// level-triggered) with a stop signal of its own that also fires on shutdown, and a lost
+/// leadership drops the running pass at once, before it writes again.
+async fn run_controller_in_terms(
+    controller: Arc<dyn Controller>,
+    leadership: Option<election::Leadership>,
+    log: EventLog,
+    informer: Informer,
+    mut shutdown: Shutdown,
+) {
+    let Some(mut leadership) = leadership else {
+        return run_controller_until_stopped(controller, log, informer, shutdown).await;
+    };
+    loop {
+        let term = tokio::select! {
+            _ = shutdown.wait() => return,
+            term = leadership.term() => term,
+        };
+        let Some(term) = term else {
+            return;
+        };
+        tracing::debug!(controller = controller.actor(), "leading: started");
+        let stop = shutdown.child();
+        tokio::select! {
+            _ = run_controller_until_stopped(
+                controller.clone(), log.clone(), informer.clone(), stop.clone()) => {}
+            _ = leadership.lost() => {}
+            _ = shutdown.wait() => {}
+        }
+        stop.trigger();
+        drop(term);
+        if shutdown.is_triggered() {
+            return;
+        }
+        tracing::debug!(
+            controller = controller.actor(),
+            "no longer leading: stopped"
+        );
+    }
 }
 
 /// What every in-process worker runs on.

@@ -13,6 +13,7 @@ mod cluster;
 mod configmaps;
 mod crash;
 mod docker;
+mod election;
 mod faults;
 mod helm;
 mod history;
