@@ -6,7 +6,7 @@
 //! 2. **Soak**: 20 simulated nodes, a ReplicaSet scaled between 0 and 2,000 every 30 s for 15
 //!    minutes; every 30 s a row of resident memory (anonymous and file-backed), database and
 //!    write-ahead log sizes, open descriptors and log rows; then the growth over the last 10
-//!    minutes.
+//!    minutes, between two samples of one phase and as the trend through all of them.
 //! 3. **Idle Docker node** (only with Docker and the images `scripts/images` builds): one
 //!    Docker node running 10 pods, left alone; how fast the database grows per hour.
 //!
@@ -341,6 +341,47 @@ async fn soak(client: &reqwest::Client, minutes: u64, event_ttl_minutes: Option<
             growth(base.database, last.database),
         );
     }
+    // Two samples differ by the allocator's ups and downs too (a few MiB either way): the
+    // trend through every sample of a phase in the window says whether memory keeps growing.
+    let mut phases: Vec<_> = samples.iter().map(|(_, replicas, _)| *replicas).collect();
+    phases.sort_unstable();
+    phases.dedup();
+    for phase in phases {
+        let points: Vec<(f64, f64)> = samples
+            .iter()
+            .filter(|(at, replicas, _)| last_at - *at <= window && *replicas == phase)
+            .map(|(at, _, s)| (at.as_secs_f64() / 60.0, s.rss_anon as f64))
+            .collect();
+        if let Some((per_minute, start)) = trend(&points) {
+            println!(
+                "  anon trend at {phase} replicas over the window: {:+.2} MiB/min, {:+.1}% over {:.0} min",
+                per_minute / (1024.0 * 1024.0),
+                per_minute * window.as_secs_f64() / 60.0 / start * 100.0,
+                window.as_secs_f64() / 60.0,
+            );
+        }
+    }
+}
+
+/// The least-squares line through `points` (minutes, bytes): its slope per minute and its value
+/// at the first point; none for fewer than three points.
+fn trend(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    if points.len() < 3 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_v = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let spread: f64 = points.iter().map(|p| (p.0 - mean_t).powi(2)).sum();
+    if spread == 0.0 {
+        return None;
+    }
+    let slope = points
+        .iter()
+        .map(|p| (p.0 - mean_t) * (p.1 - mean_v))
+        .sum::<f64>()
+        / spread;
+    Some((slope, mean_v + slope * (points[0].0 - mean_t)))
 }
 
 /// Part 3: one Docker node with 10 running pods, left alone.

@@ -35,7 +35,12 @@ impl Drop for Served {
 
 /// `kubetrail serve --listen 127.0.0.1:0 --insecure-http` plus `args`.
 pub fn serve(args: &[&str]) -> Served {
-    let dir = tempfile::tempdir().expect("temp dir");
+    serve_in(tempfile::tempdir().expect("temp dir"), args)
+}
+
+/// `serve`, on the data directory `dir` (which may hold another server's keys already).
+#[allow(dead_code)]
+pub fn serve_in(dir: tempfile::TempDir, args: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
         .args(["serve", "--listen", "127.0.0.1:0", "--insecure-http"])
         .args(args)

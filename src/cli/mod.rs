@@ -45,8 +45,8 @@ enum Commands {
         #[arg(long, default_value = ".kubetrail", env = "KUBETRAIL_DATA_DIR")]
         data_dir: PathBuf,
         /// Keep the log in this PostgreSQL database instead of state.db
-        /// (postgres://USER:PASSWORD@HOST:PORT/DATABASE, or postgresql://...). One server per
-        /// database: several servers on one database are not supported yet.
+        /// (postgres://USER:PASSWORD@HOST:PORT/DATABASE, or postgresql://...). Several servers
+        /// may share one database: give each a copy of the first one's data directory.
         // `--help` would otherwise print the password it finds in the environment.
         #[arg(
             long,

@@ -858,14 +858,19 @@ impl Committer {
                     Some(batch) => self.commit(batch).await,
                     None => return,
                 },
-                noticed = notices.next() => {
-                    if let Err(e) = noticed {
+                noticed = notices.next() => match noticed {
+                    // This server's own commit, or one it has read already.
+                    Ok(Some(reached))
+                        if reached <= self.progress.last_seq.load(Ordering::Acquire) => {}
+                    Ok(_) => {
+                        self.read_others().await;
+                    }
+                    Err(e) => {
                         // The poll still reads the others' appends; the listener reconnects.
                         tracing::warn!(error = %e, "listening for other servers' appends failed");
                         tokio::time::sleep(OTHERS_POLL).await;
                     }
-                    self.read_others().await;
-                }
+                },
                 _ = poll.tick(), if shared => {
                     self.read_others().await;
                 }

@@ -372,14 +372,15 @@ impl AppendNotices {
         matches!(self, AppendNotices::Shared(_))
     }
 
-    /// Wait for the next commit by any server (this one's too); a lost connection is made
-    /// again on the next call, and what was committed meanwhile is not announced.
-    pub async fn next(&mut self) -> Result<(), StoreError> {
+    /// Wait for the next commit by any server (this one's too): the seq the log reached with
+    /// it, when the notice says. A lost connection is made again on the next call, and what
+    /// was committed meanwhile is not announced.
+    pub async fn next(&mut self) -> Result<Option<i64>, StoreError> {
         match self {
             AppendNotices::Alone => std::future::pending().await,
             AppendNotices::Shared(listener) => {
-                listener.recv().await?;
-                Ok(())
+                let notice = listener.recv().await?;
+                Ok(notice.payload().parse().ok())
             }
         }
     }

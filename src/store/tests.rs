@@ -475,10 +475,11 @@ async fn a_commit_behind_a_shared_log_is_refused_whole() {
         )])
         .await
         .expect("first server");
-    tokio::time::timeout(std::time::Duration::from_secs(5), notices.next())
+    let reached = tokio::time::timeout(std::time::Duration::from_secs(5), notices.next())
         .await
         .expect("a notice")
         .expect("listening");
+    assert_eq!(reached, Some(1));
     // The second server had not seen seq 1: its batch is refused, nothing of it written.
     let refused = second
         .commit(vec![(

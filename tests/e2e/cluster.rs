@@ -1,11 +1,16 @@
 //! Several servers on one PostgreSQL log: writes through all three land in one order, which a
 //! watch on each delivers event by event (same sequence, no gap, no duplicate); updates of one
 //! object sent to different servers with the same resourceVersion: exactly one wins, the
-//! others get 409; `verify` finds the log and projections clean afterwards. The servers share
-//! the first one's keys (its data directory copied, as an operator hands them out).
+//! others get 409; the course's ReplicaSet chapter through kubectl against two servers, with
+//! the controllers' Lease holder killed (`kill -9`) in the middle of a scale-up: another
+//! server takes the controllers over and finishes it, and no write the killed server
+//! acknowledged is lost; `verify` finds the log and projections clean afterwards. The servers
+//! share the first one's keys (its data directory copied, as an operator hands them out).
 
 use crate::support::binary::{Serve, Server, kubetrail, run_command};
+use crate::support::kubectl::{Kubectl, echo_pods, echo_running, manifest};
 use crate::support::postgres;
+use crate::support::wait::until;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -40,14 +45,21 @@ struct Three {
     log: std::path::PathBuf,
 }
 
-async fn three(first_args: &[&str]) -> Three {
+async fn three(args: [&[&str]; 3]) -> Three {
     let url = postgres::new_database().await;
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let log = dirs[0].path().join("servers.log");
-    let mut servers = vec![start(dirs[0].path(), &url, &log, first_args)];
-    for dir in &dirs[1..] {
+    let log = dirs[1].path().join("servers.log");
+    let mut servers = vec![start(dirs[0].path(), &url, &log, args[0])];
+    // The first server leads the controllers before the others start.
+    until(
+        "the first server to lead the controllers",
+        Duration::from_secs(30),
+        || async { leading(&servers[0]).await },
+    )
+    .await;
+    for (dir, args) in dirs[1..].iter().zip(&args[1..]) {
         copy_keys(dirs[0].path(), dir.path());
-        servers.push(start(dir.path(), &url, &log, &[]));
+        servers.push(start(dir.path(), &url, &log, args));
     }
     Three {
         servers,
@@ -116,16 +128,26 @@ async fn send(server: &Server, method: Method, path: &str, body: &Value) -> (u16
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Whether `server` runs the controllers (its `kubetrail_controllers_leading` gauge).
+async fn leading(server: &Server) -> bool {
+    let Ok(response) = server.request(Method::GET, "/metrics").send().await else {
+        return false;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .any(|l| l.starts_with("kubetrail_controllers_leading") && l.ends_with(" 1"))
+}
+
 async fn verify_clean(three: &Three) {
     let mut command = kubetrail(&["verify", "--database", &three.url, "--data-dir"]);
-    command.arg(three.dirs[0].path());
+    command.arg(three.dirs[1].path());
     let (code, out, err) = run_command(command).await;
     assert_eq!(code, 0, "verify: {out}{err}");
 }
 
 #[tokio::test]
 async fn writes_through_three_servers_reach_every_servers_watch_in_one_order() {
-    let three = three(&[]).await;
+    let three = three([&[], &[], &[]]).await;
     let (_, list) = three.servers[0]
         .get("/api/v1/namespaces/default/configmaps")
         .await;
@@ -199,7 +221,7 @@ async fn writes_through_three_servers_reach_every_servers_watch_in_one_order() {
 
 #[tokio::test]
 async fn one_of_three_updates_with_the_same_resource_version_wins_and_the_others_get_409() {
-    let three = three(&[]).await;
+    let three = three([&[], &[], &[]]).await;
     let path = "/api/v1/namespaces/default/configmaps";
     let (status, created) = send(
         &three.servers[0],
@@ -263,5 +285,117 @@ async fn one_of_three_updates_with_the_same_resource_version_wins_and_the_others
             }
         }
     }
+    verify_clean(&three).await;
+}
+
+#[tokio::test]
+async fn the_replicaset_chapter_through_two_servers_survives_a_kill_of_the_controllers_holder() {
+    // The first server leads the controllers; the third runs the simulated nodes, so that
+    // killing the leader leaves the nodes up.
+    let mut three = three([&[], &[], &["--simulated-nodes", "2"]]).await;
+    let through_b = Kubectl::new(&three.servers[1].kubeconfig);
+    let through_c = Kubectl::new(&three.servers[2].kubeconfig);
+    let scratch = tempfile::tempdir().expect("scratch");
+    let rs = scratch.path().join("echo-rs.yaml");
+    let text = std::fs::read_to_string(manifest("echo-rs.yaml")).expect("manifest");
+    std::fs::write(&rs, text.replace("replicas: 1", "replicas: 3")).expect("manifest written");
+    let rs = rs.display().to_string();
+
+    // Created through one server, seen running through another.
+    assert_eq!(
+        through_b.ok(&["create", "-f", &rs]).await.trim(),
+        "replicaset.apps/echo-rs created"
+    );
+    let first = echo_running(&through_c, 3).await;
+    // A pod deleted through the other server is replaced.
+    let gone = first.iter().next().expect("a pod").clone();
+    assert_eq!(
+        through_c.ok(&["delete", "pod", &gone]).await.trim(),
+        format!("pod \"{gone}\" deleted")
+    );
+    let second = echo_running(&through_b, 3).await;
+    assert!(!second.contains(&gone), "{second:?}");
+
+    // Writes acknowledged by the leader right up to its death.
+    let leader = &three.servers[0];
+    let mut acknowledged = Vec::new();
+    for n in 0..20 {
+        let name = format!("before-kill-{n:02}");
+        let (status, body) = send(
+            leader,
+            Method::POST,
+            "/api/v1/namespaces/default/configmaps",
+            &config_map(&name, "1"),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        acknowledged.push((name, body["metadata"]["resourceVersion"].clone()));
+    }
+    // Scale up to 30 and kill the leader while the ReplicaSet controller works on it (its
+    // creations come in slow-start batches of 1, 2, 4, ...; whatever it has not made, the next
+    // leader makes).
+    assert_eq!(
+        through_b
+            .ok(&["scale", "rs", "echo-rs", "--replicas=30"])
+            .await
+            .trim(),
+        "replicaset.apps/echo-rs scaled"
+    );
+    let (status, body) = send(
+        leader,
+        Method::POST,
+        "/api/v1/namespaces/default/configmaps",
+        &config_map("at-the-kill", "1"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    acknowledged.push((
+        "at-the-kill".to_string(),
+        body["metadata"]["resourceVersion"].clone(),
+    ));
+    three.servers.remove(0).kill_9();
+    let at_kill = echo_pods(&through_b).await.len();
+
+    // Another server takes the controllers over (the Lease expires after 15 s) and finishes.
+    until(
+        "another server to lead the controllers",
+        Duration::from_secs(40),
+        || async { leading(&three.servers[0]).await || leading(&three.servers[1]).await },
+    )
+    .await;
+    let scaled = echo_running(&through_c, 30).await;
+    assert!(scaled.is_superset(&second), "{second:?} -> {scaled:?}");
+    assert_eq!(
+        echo_pods(&through_b).await.len(),
+        30,
+        "{at_kill} pods at the kill"
+    );
+    for (name, rv) in &acknowledged {
+        let (status, got) = three.servers[0]
+            .get(&format!("/api/v1/namespaces/default/configmaps/{name}"))
+            .await;
+        assert_eq!(
+            status, 200,
+            "{name} was acknowledged before the kill: {got}"
+        );
+        assert_eq!(&got["metadata"]["resourceVersion"], rv, "{name}");
+    }
+    // Scaled down through the other server, then deleted.
+    assert_eq!(
+        through_c
+            .ok(&["scale", "rs", "echo-rs", "--replicas=2"])
+            .await
+            .trim(),
+        "replicaset.apps/echo-rs scaled"
+    );
+    echo_running(&through_b, 2).await;
+    assert_eq!(
+        through_b.ok(&["delete", "rs", "echo-rs"]).await.trim(),
+        "replicaset.apps \"echo-rs\" deleted"
+    );
+    until("the pods to go", Duration::from_secs(60), || async {
+        echo_pods(&through_c).await.is_empty()
+    })
+    .await;
     verify_clean(&three).await;
 }

@@ -7,11 +7,11 @@
 //! what to install.
 
 use crate::support::binary::{Serve, Server, kubetrail, run, run_command};
-use crate::support::kubectl::{Kubectl, kubectl_binary, manifest};
+use crate::support::kubectl::{Kubectl, echo_pods, echo_running, kubectl_binary, manifest, pairs};
 use crate::support::postgres;
 use crate::support::wait::until;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,40 +39,6 @@ async fn debug(dir: &Path, url: &str, args: &[&str]) -> (i32, String, String) {
         .arg(dir)
         .env("KUBETRAIL_DATABASE", url);
     run_command(command).await
-}
-
-/// Two fields of each object `kubectl get ARGS` lists (jsonpath, e.g. `{.metadata.name}`).
-async fn pairs(kubectl: &Kubectl, args: &[&str], a: &str, b: &str) -> Vec<(String, String)> {
-    let jsonpath = format!(r#"jsonpath={{range .items[*]}}{a} {b}{{"\n"}}{{end}}"#);
-    let mut all = vec!["get"];
-    all.extend(args);
-    all.extend(["-o", jsonpath.as_str()]);
-    let out = kubectl.ok(&all).await;
-    out.lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
-
-/// The pods of the ReplicaSet: name -> phase.
-async fn pods(kubectl: &Kubectl) -> BTreeMap<String, String> {
-    let args = ["pods", "-l", "app=echo"];
-    let found = pairs(kubectl, &args, "{.metadata.name}", "{.status.phase}").await;
-    found.into_iter().collect()
-}
-
-/// Wait until exactly `n` pods of the ReplicaSet exist and all run; their names.
-async fn running(kubectl: &Kubectl, n: usize) -> BTreeSet<String> {
-    until(
-        &format!("{n} echo-rs pods running"),
-        Duration::from_secs(60),
-        || async {
-            let pods = pods(kubectl).await;
-            pods.len() == n && pods.values().all(|p| p == "Running")
-        },
-    )
-    .await;
-    pods(kubectl).await.into_keys().collect()
 }
 
 /// The resourceVersion of every pod and ReplicaSet in `default`: "Kind/name" -> rv.
@@ -114,7 +80,7 @@ async fn a_cluster_on_postgresql_runs_the_replicaset_chapter_is_debugged_and_res
         kubectl.ok(&["create", "-f", &rs]).await.trim(),
         "replicaset.apps/echo-rs created"
     );
-    let first = running(&kubectl, 3).await;
+    let first = echo_running(&kubectl, 3).await;
     let table = kubectl.ok(&["get", "pods"]).await;
     let rows: Vec<&str> = table.lines().skip(1).collect();
     assert_eq!(rows.len(), 3, "{table}");
@@ -131,7 +97,7 @@ async fn a_cluster_on_postgresql_runs_the_replicaset_chapter_is_debugged_and_res
         kubectl.ok(&["delete", "pod", &gone]).await.trim(),
         format!("pod \"{gone}\" deleted")
     );
-    let second = running(&kubectl, 3).await;
+    let second = echo_running(&kubectl, 3).await;
     assert!(!second.contains(&gone), "{second:?}");
     let replacement = second
         .difference(&first)
@@ -161,7 +127,7 @@ async fn a_cluster_on_postgresql_runs_the_replicaset_chapter_is_debugged_and_res
             .trim(),
         "replicaset.apps/echo-rs scaled"
     );
-    let scaled = running(&kubectl, 5).await;
+    let scaled = echo_running(&kubectl, 5).await;
     let printed = String::from_utf8_lossy(&watcher.await.expect("watcher").stdout).to_string();
     for new in scaled.difference(&second) {
         let rows: Vec<&str> = printed
@@ -282,7 +248,7 @@ async fn a_cluster_on_postgresql_runs_the_replicaset_chapter_is_debugged_and_res
     // It carries on: a deleted pod's replacement comes after everything before the restart.
     let victim = scaled.iter().next().expect("a pod").clone();
     kubectl.ok(&["delete", "pod", &victim]).await;
-    let after = running(&kubectl, 5).await;
+    let after = echo_running(&kubectl, 5).await;
     let newcomer = after.difference(&scaled).next().expect("a new pod").clone();
     let now = versions(&kubectl).await;
     let rv = now[&format!("Pod/{newcomer}")];
@@ -299,7 +265,7 @@ async fn a_cluster_on_postgresql_runs_the_replicaset_chapter_is_debugged_and_res
             .contains("replicaset.apps \"echo-rs\" deleted")
     );
     until("the pods are gone", Duration::from_secs(60), || async {
-        pods(&kubectl).await.is_empty()
+        echo_pods(&kubectl).await.is_empty()
     })
     .await;
     let (code, out, err) = debug(dir.path(), &url, &["verify"]).await;

@@ -1,8 +1,10 @@
 //! The kubectl under test, run with one server's kubeconfig and a cache directory of its own.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// The kubectl under test: `$KUBECTL` (the test command sets it to kubectl 1.37 for a second
@@ -133,4 +135,38 @@ fn succeeded(args: &[&str], out: Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// Two fields of each object `kubectl get ARGS` lists (jsonpath, e.g. `{.metadata.name}`).
+pub async fn pairs(kubectl: &Kubectl, args: &[&str], a: &str, b: &str) -> Vec<(String, String)> {
+    let jsonpath = format!(r#"jsonpath={{range .items[*]}}{a} {b}{{"\n"}}{{end}}"#);
+    let mut all = vec!["get"];
+    all.extend(args);
+    all.extend(["-o", jsonpath.as_str()]);
+    let out = kubectl.ok(&all).await;
+    out.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// The pods of the course's ReplicaSet `echo-rs` (`app=echo`): name -> phase.
+pub async fn echo_pods(kubectl: &Kubectl) -> BTreeMap<String, String> {
+    let args = ["pods", "-l", "app=echo"];
+    let found = pairs(kubectl, &args, "{.metadata.name}", "{.status.phase}").await;
+    found.into_iter().collect()
+}
+
+/// Wait (at most a minute) until exactly `n` pods of `echo-rs` exist and all run; their names.
+pub async fn echo_running(kubectl: &Kubectl, n: usize) -> BTreeSet<String> {
+    super::wait::until(
+        &format!("{n} echo-rs pods running"),
+        Duration::from_secs(60),
+        || async {
+            let pods = echo_pods(kubectl).await;
+            pods.len() == n && pods.values().all(|p| p == "Running")
+        },
+    )
+    .await;
+    echo_pods(kubectl).await.into_keys().collect()
 }
