@@ -232,6 +232,7 @@ async fn main() {
         println!("cluster benchmark: skipped outside `cargo bench`");
         return;
     }
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let seconds = if args.iter().any(|a| a == "--quick") {
         3
     } else {

@@ -53,6 +53,9 @@ const MAX_BATCH: usize = 1024;
 /// it is refused as contended.
 const MAX_ATTEMPTS: u32 = 16;
 
+/// Longest a server keeps the other servers from appending while it decides a batch again.
+const HOLD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How often a server sharing its log reads the others' appends when no notice came.
 const OTHERS_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -180,6 +183,7 @@ impl EventLog {
             metrics,
             last_failure_disk_full: false,
             retry,
+            holding_log: None,
         };
         // Each stage on a thread of its own: deciding is CPU work that would hold up the
         // committer's statements, and on the shared runtime every wake-up queued behind the
@@ -841,6 +845,11 @@ struct Committer {
     last_failure_disk_full: bool,
     /// Submissions to decide again, back to the decider.
     retry: mpsc::UnboundedSender<Vec<Submission>>,
+    /// Since when this server keeps the others from appending (`Writer::hold_log`): taken when
+    /// a batch lost the race to another server's append, so that the batch decided again
+    /// commits; released after the next commit (or `HOLD_AT_MOST`). Without it, servers that
+    /// all keep writing could each lose the race again and again.
+    holding_log: Option<Instant>,
 }
 
 impl Committer {
@@ -853,11 +862,22 @@ impl Committer {
         let mut poll = tokio::time::interval(OTHERS_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let held_until = self
+                .holding_log
+                .map(|since| tokio::time::Instant::from_std(since + HOLD_AT_MOST));
             tokio::select! {
                 batch = decided.recv() => match batch {
-                    Some(batch) => self.commit(batch).await,
-                    None => return,
+                    Some(batch) => {
+                        self.commit(batch).await;
+                    }
+                    None => {
+                        self.release_log().await;
+                        return;
+                    }
                 },
+                // Nothing came to commit in time: the others may append again.
+                _ = tokio::time::sleep_until(held_until.unwrap_or_else(tokio::time::Instant::now)),
+                    if held_until.is_some() => self.release_log().await,
                 noticed = notices.next() => match noticed {
                     // This server's own commit, or one it has read already.
                     Ok(Some(reached))
@@ -917,6 +937,26 @@ impl Committer {
         read_any
     }
 
+    /// Keep the other servers from appending until this server's next commit (`holding_log`).
+    async fn hold_log(&mut self) {
+        if self.holding_log.is_some() {
+            return;
+        }
+        match self.conn.hold_log().await {
+            Ok(()) => self.holding_log = Some(Instant::now()),
+            Err(e) => tracing::warn!(error = %e, "could not hold the shared log"),
+        }
+    }
+
+    /// Let the other servers append again, if this server kept them from it.
+    async fn release_log(&mut self) {
+        if self.holding_log.take().is_some()
+            && let Err(e) = self.conn.release_log().await
+        {
+            tracing::warn!(error = %e, "could not release the shared log");
+        }
+    }
+
     /// Hand the batch's submissions back to the decider (those decided too often are refused
     /// as contended).
     fn decide_again(&self, batch: DecidedBatch) {
@@ -936,16 +976,26 @@ impl Committer {
         }
     }
 
+    /// Commit `batch`, or hand it back to be decided again; once a batch decided on the log as
+    /// it is has been answered, the others may append again (`release_log`).
     async fn commit(&mut self, batch: DecidedBatch) {
         if batch.failures_seen != self.progress.failures.load(Ordering::Acquire) {
             if self.last_failure_disk_full {
                 batch.refuse_with(|| StoreError::DiskFull);
             } else {
-                // Decided on state that is not the log's: decided again on the log's.
+                // Decided on state that is not the log's: decided again on the log's, which
+                // holds still meanwhile.
+                self.hold_log().await;
                 self.decide_again(batch);
             }
             return;
         }
+        self.commit_current(batch).await;
+        self.release_log().await;
+    }
+
+    /// Commit a batch decided on the log as this server knows it.
+    async fn commit_current(&mut self, batch: DecidedBatch) {
         let Some(last) = batch.events.last().map(|e| e.envelope.seq) else {
             // Refusals, dry runs and writes that change nothing: nothing to append.
             for (submission, result) in batch.pending {
@@ -961,6 +1011,8 @@ impl Committer {
                 theirs,
                 "another server appended first; deciding the batch again"
             );
+            // Until the batch decided again commits, no other server appends.
+            self.hold_log().await;
             if !self.read_others().await {
                 // The others' appends could not be read yet: start again from the log anyway.
                 self.progress.failures.fetch_add(1, Ordering::AcqRel);

@@ -268,9 +268,15 @@ impl ResponseError for ApiError {
         if let ApiError::Unexpected(e) = self {
             tracing::error!(error = ?e, "request failed unexpectedly");
         }
-        HttpResponse::build(self.status_code())
+        let status = self.to_status();
+        let mut response = HttpResponse::build(self.status_code());
+        // As kube-apiserver: a Status that says when to retry says it in the header too.
+        if let Some(seconds) = status["details"]["retryAfterSeconds"].as_u64() {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        response
             .content_type("application/json")
-            .body(self.to_status().to_string())
+            .body(status.to_string())
     }
 }
 
@@ -389,12 +395,15 @@ impl From<StoreError> for ApiError {
                 ApiError::expired("The resourceVersion for the provided list is too old.")
             }
             // As kube-apiserver's answer when etcd keeps refusing an update: try again.
-            StoreError::Contended | StoreError::Behind { .. } => ApiError::status(
-                503,
-                "ServiceUnavailable",
-                "The log is busy with other API servers' writes, so nothing was written; \
-                 retry the request",
-            ),
+            // With `Retry-After`, which client-go (kubectl, controllers) honours by retrying.
+            StoreError::Contended | StoreError::Behind { .. } => ApiError::Status {
+                code: 503,
+                reason: "ServiceUnavailable",
+                message: "The log is busy with other API servers' writes, so nothing was \
+                          written; retry the request"
+                    .to_string(),
+                details: Some(json!({"retryAfterSeconds": 1})),
+            },
             other => ApiError::Unexpected(other.into()),
         }
     }
@@ -428,5 +437,28 @@ impl From<crate::history::HistoryError> for ApiError {
             },
             other => ApiError::Unexpected(other.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_lost_to_other_servers_is_a_503_that_says_when_to_retry() {
+        let error = ApiError::from(StoreError::Contended);
+        let response = error.error_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(
+            response
+                .headers()
+                .get("Retry-After")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        assert_eq!(error.to_status()["details"]["retryAfterSeconds"], 1);
+        // A Status without a retry time gets no header.
+        let plain = ApiError::bad_request("no").error_response();
+        assert!(plain.headers().get("Retry-After").is_none());
     }
 }

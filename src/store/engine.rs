@@ -229,6 +229,24 @@ impl Writer {
         dispatch!(self, w => w.last_seq().await)
     }
 
+    /// Keep every other server from appending until `release_log`: taken by a server whose
+    /// batch lost the race to another's append, so that deciding it again cannot lose again
+    /// (a log only this server writes needs nothing).
+    pub async fn hold_log(&mut self) -> Result<(), StoreError> {
+        match self {
+            Writer::Sqlite(_) => Ok(()),
+            Writer::Postgres(w) => w.hold_log().await,
+        }
+    }
+
+    /// Let the other servers append again (after `hold_log`).
+    pub async fn release_log(&mut self) -> Result<(), StoreError> {
+        match self {
+            Writer::Sqlite(_) => Ok(()),
+            Writer::Postgres(w) => w.release_log().await,
+        }
+    }
+
     /// One transaction: append `events`, write the projection rows of the objects they
     /// changed (`None`: the object is gone; each key once), and record that the projections
     /// reflect the log up to `applied`. On failure nothing of it stays.

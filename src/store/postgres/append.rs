@@ -58,6 +58,26 @@ impl Writer {
         }
     }
 
+    /// Hold the log's lock for this session, past transactions, until `release_log`: the
+    /// other servers' commits wait; this server's own take it again (advisory locks are
+    /// re-entrant within a session).
+    pub async fn hold_log(&mut self) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Release what `hold_log` took.
+    pub async fn release_log(&mut self) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
     /// Append `events` alone, in one transaction, leaving the projections behind the log
     /// until a `rebuild`: for generating a log outside the server, never for a server's writes.
     pub async fn append_unprojected(&mut self, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
