@@ -530,6 +530,7 @@ impl Readers {
             })
             .collect()
     }
+
     /// Events of every kind after `seq`, oldest first, at most `limit`, whole, each with its
     /// object's previous state: what a server publishes of the events other servers appended.
     pub async fn appended_after(
